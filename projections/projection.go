@@ -1,0 +1,44 @@
+// Package projections holds logmesh's pure folds: each turns a stream of
+// events into state, with no I/O, no clock and no randomness, so replaying the
+// same log always rebuilds the same state, byte for byte.
+package projections
+
+import (
+	"errors"
+
+	"github.com/logmesh/logmesh/events"
+)
+
+// ErrInvariant marks an event that a projection refuses because applying it
+// would break one of the projection's invariants. A host sends such an event
+// to the dead-letter topic with the error's text and moves on; the state is
+// left as it was before the event.
+var ErrInvariant = errors.New("projections: invariant violated")
+
+// Store is the keyed state a projection reads and writes while it applies one
+// event. Reads see the writes made earlier in the same fold. Implementations
+// are provided by the host; they need not be safe for concurrent use.
+type Store interface {
+	// Get returns the value stored under key. ok is false if there is none.
+	// The returned slice belongs to the caller.
+	Get(key []byte) (value []byte, ok bool, err error)
+	// Set stores value under key. The store copies both slices.
+	Set(key, value []byte) error
+	// Delete removes key; deleting a missing key is not an error.
+	Delete(key []byte) error
+}
+
+// Projection is a deterministic fold of events into a Store.
+//
+// Apply must depend only on the event and on what it reads from s: time comes
+// from the event's envelope, never from a clock, and iteration over maps must
+// not leak into the result. An error that wraps ErrInvariant rejects the
+// event (it goes to the dead-letter topic); any other error is fatal to the
+// host, which stops without committing the batch.
+type Projection interface {
+	// Name identifies the projection; hosts use it in logs and in the
+	// dead-letter records they write.
+	Name() string
+	// Apply folds one event into s.
+	Apply(s Store, ev events.Event) error
+}
