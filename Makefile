@@ -1,0 +1,37 @@
+# logmesh — the two commands are `make run` and `make test`.
+GO      ?= go
+DATA    ?= ./.logmesh
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: run build test vet test-kafka bench fuzz clean
+
+## run: start the platform on its embedded defaults (Kafka, registry, warehouse under $(DATA))
+run:
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/logmesh dev --data $(DATA)
+
+## build: build bin/logmesh
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/logmesh ./cmd/logmesh
+
+## test: vet, then every test with the race detector on the embedded Kafka (kfake)
+test: vet
+	$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
+
+vet:
+	$(GO) vet ./...
+
+## test-kafka: the integration tests against a real Apache Kafka broker (started and stopped here)
+test-kafka:
+	bash deploy/kafka/test.sh
+
+## bench: throughput figures, each beside a raw franz-go baseline measured in the same run
+bench:
+	$(GO) run ./internal/benchreport
+
+## fuzz: a short run of every fuzz target
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./events/
+
+clean:
+	rm -rf bin $(DATA)
