@@ -22,11 +22,15 @@ PORT="${LOGMESH_KAFKA_PORT:-19092}"
 
 cleanup() {
   local rc=$?
-  if [ "$rc" -ne 0 ] && [ -d "$HERE/.run/logs" ]; then
-    echo "test.sh: tests failed (exit $rc); tail of the broker log:" >&2
-    "$KAFKA" logs 40 >&2 || true
+  local keep="$HERE/.cache/last-test-broker.log"
+  if [ "$rc" -ne 0 ] && [ -s "$HERE/.run/logs/server.log" ]; then
+    # stop removes .run/: keep the broker log, show its warnings and errors.
+    cp "$HERE/.run/logs/server.log" "$keep" 2>/dev/null || true
+    echo "test.sh: last broker warnings/errors (full log kept in $keep):" >&2
+    grep -E '^\[[^]]*\] (WARN|ERROR|FATAL) ' "$keep" | tail -n 30 >&2 || true
   fi
   "$KAFKA" stop || true
+  echo "test.sh: go test exit status $rc" >&2
   exit "$rc"
 }
 trap cleanup EXIT
