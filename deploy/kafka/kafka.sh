@@ -75,11 +75,15 @@ cmd_install() {
   rm -rf "$tmp"
   # -B: no colours or prompts (CI has no stdin). includeScope=runtime: the
   # broker's deps are runtime-scoped in the kafka_2.13 POM.
-  if ! mvn -B -q --no-transfer-progress -Dstyle.color=never -f "$POM" \
+  # Output goes to a log (Maven 3.8 prints colour codes even with -B -q),
+  # shown only on failure.
+  local mvnlog="$CACHE/mvn-install.log"
+  if ! mvn -B --no-transfer-progress -Dstyle.color=never -f "$POM" \
       "$DEP_PLUGIN:copy-dependencies" \
-      -DincludeScope=runtime -DoutputDirectory="$tmp" </dev/null; then
+      -DincludeScope=runtime -DoutputDirectory="$tmp" </dev/null >"$mvnlog" 2>&1; then
+    tail -n 60 "$mvnlog" >&2
     rm -rf "$tmp"
-    die "mvn failed to fetch Kafka $KAFKA_VERSION"
+    die "mvn failed to fetch Kafka $KAFKA_VERSION (full output: $mvnlog)"
   fi
   [ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ] || { rm -rf "$tmp"; die "kafka_2.13-$KAFKA_VERSION.jar missing after mvn"; }
   installed_stamp >"$tmp/.installed"
