@@ -347,25 +347,34 @@ func TestDefaultOnlyChangeIsNewSchema(t *testing.T) {
 	}
 }
 
-// TestSameFullNameAcrossSubjects: two different schemas with the same full
-// name in different subjects must not collide in a shared name cache.
+// TestSameFullNameAcrossSubjects: schemas are parsed with a fresh name
+// cache each, so a name defined in one subject neither resolves in another
+// nor collides with a different definition of the same name there.
 func TestSameFullNameAcrossSubjects(t *testing.T) {
 	e := newEnv(t)
 	ctx := ctxT(t)
 	const x1 = `{"type":"record","name":"logmesh.events.X","fields":[{"name":"a","type":"int"}]}`
-	const x2 = `{"type":"record","name":"logmesh.events.X","fields":[{"name":"b","type":"string"},{"name":"c","type":"logmesh.events.X2"}]}`
-	const x2ok = `{"type":"record","name":"logmesh.events.X","fields":[{"name":"b","type":"string"},
-		{"name":"c","type":{"type":"fixed","name":"logmesh.events.X2","size":4}}]}`
-	if _, err := e.cl.CreateSchema(ctx, "one", avroSchema(x1)); err != nil {
+	const x1b = `{"type":"record","name":"logmesh.events.X","fields":[{"name":"b","type":"string"}]}`
+	// y refers to X without defining it.
+	const y = `{"type":"record","name":"logmesh.events.Y","fields":[{"name":"x","type":"logmesh.events.X"}]}`
+	a, err := e.cl.CreateSchema(ctx, "one", avroSchema(x1))
+	if err != nil {
 		t.Fatal(err)
 	}
-	// X2 is unknown in this schema; it must not resolve through another parse.
-	_, err := e.cl.CreateSchema(ctx, "two", avroSchema(x2))
-	wantCode(t, err, 42201)
-	s, err := e.cl.CreateSchema(ctx, "two", avroSchema(x2ok))
-	if err != nil || s.ID != 2 {
-		t.Fatalf("CreateSchema(two) = %+v, %v", s, err)
+	b, err := e.cl.CreateSchema(ctx, "two", avroSchema(x1b))
+	if err != nil {
+		t.Fatal(err)
 	}
+	if a.ID == b.ID {
+		t.Fatalf("different schemas with the same name share id %d", a.ID)
+	}
+	for id, want := range map[int]string{a.ID: x1, b.ID: x1b} {
+		if got, err := e.cl.SchemaTextByID(ctx, id); err != nil || got != want {
+			t.Fatalf("SchemaTextByID(%d) = %q, %v; want %q", id, got, err, want)
+		}
+	}
+	_, err = e.cl.CreateSchema(ctx, "three", avroSchema(y))
+	wantCode(t, err, 42201)
 }
 
 func TestCompatibilityLevels(t *testing.T) {
