@@ -1,0 +1,109 @@
+package events
+
+// Name returns "logmesh.events.FileLanded".
+func (e *FileLanded) Name() string { return NameFileLanded }
+
+// Meta returns the event's envelope.
+func (e *FileLanded) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.BatchPlanned".
+func (e *BatchPlanned) Name() string { return NameBatchPlanned }
+
+// Meta returns the event's envelope.
+func (e *BatchPlanned) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.RecordRejected".
+func (e *RecordRejected) Name() string { return NameRecordRejected }
+
+// Meta returns the event's envelope.
+func (e *RecordRejected) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.FileProcessed".
+func (e *FileProcessed) Name() string { return NameFileProcessed }
+
+// Meta returns the event's envelope.
+func (e *FileProcessed) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.FileFailed".
+func (e *FileFailed) Name() string { return NameFileFailed }
+
+// Meta returns the event's envelope.
+func (e *FileFailed) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.TableCommitted".
+func (e *TableCommitted) Name() string { return NameTableCommitted }
+
+// Meta returns the event's envelope.
+func (e *TableCommitted) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.ProductRefreshed".
+func (e *ProductRefreshed) Name() string { return NameProductRefreshed }
+
+// Meta returns the event's envelope.
+func (e *ProductRefreshed) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.ProductPublished".
+func (e *ProductPublished) Name() string { return NameProductPublished }
+
+// Meta returns the event's envelope.
+func (e *ProductPublished) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.ProductRetired".
+func (e *ProductRetired) Name() string { return NameProductRetired }
+
+// Meta returns the event's envelope.
+func (e *ProductRetired) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.ShareGranted".
+func (e *ShareGranted) Name() string { return NameShareGranted }
+
+// Meta returns the event's envelope.
+func (e *ShareGranted) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.ShareRevoked".
+func (e *ShareRevoked) Name() string { return NameShareRevoked }
+
+// Meta returns the event's envelope.
+func (e *ShareRevoked) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.JobStarted".
+func (e *JobStarted) Name() string { return NameJobStarted }
+
+// Meta returns the event's envelope.
+func (e *JobStarted) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.JobFinished".
+func (e *JobFinished) Name() string { return NameJobFinished }
+
+// Meta returns the event's envelope.
+func (e *JobFinished) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.IncidentOpened".
+func (e *IncidentOpened) Name() string { return NameIncidentOpened }
+
+// Meta returns the event's envelope.
+func (e *IncidentOpened) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.IncidentResolved".
+func (e *IncidentResolved) Name() string { return NameIncidentResolved }
+
+// Meta returns the event's envelope.
+func (e *IncidentResolved) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.SchemaChanged".
+func (e *SchemaChanged) Name() string { return NameSchemaChanged }
+
+// Meta returns the event's envelope.
+func (e *SchemaChanged) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.DomainDefined".
+func (e *DomainDefined) Name() string { return NameDomainDefined }
+
+// Meta returns the event's envelope.
+func (e *DomainDefined) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.FeedDefined".
+func (e *FeedDefined) Name() string { return NameFeedDefined }
+
+// Meta returns the event's envelope.
+func (e *FeedDefined) Meta() *Envelope { return &e.Envelope }
