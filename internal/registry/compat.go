@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
 )
@@ -61,6 +62,9 @@ func parseSchema(text string) (ps parsedSchema, err error) {
 	}()
 	if strings.TrimSpace(text) == "" {
 		return parsedSchema{}, fmt.Errorf("%w: empty schema", ErrInvalidSchema)
+	}
+	if !utf8.ValidString(text) {
+		return parsedSchema{}, fmt.Errorf("%w: schema text is not valid UTF-8", ErrInvalidSchema)
 	}
 	s, err := avro.ParseWithCache(text, "", &avro.SchemaCache{})
 	if err != nil {

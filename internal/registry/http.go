@@ -24,7 +24,6 @@ const maxBody = 8 << 20
 const (
 	codeBadRequest            = 400
 	codeNotFound              = 404
-	codeMethodNotAllowed      = 405
 	codeIncompatible          = 409
 	codeSubjectNotFound       = 40401
 	codeVersionNotFound       = 40402

@@ -19,6 +19,30 @@
 // id: that would need leader election (Confluent elects a primary), which is
 // out of scope. Run one registry per topic; every `logmesh dev` may start
 // one for its own cluster.
+//
+// # Choices that differ from a literal reading of the brief
+//
+//   - "Same schema" is decided by hamba's full JSON form of the parsed schema
+//     (whitespace and attribute order normalised, defaults, docs, aliases and
+//     properties kept), not by the Parsing Canonical Form: the PCF drops
+//     defaults, so a new version that only adds a default would be taken for
+//     the old one and the default silently lost. Texts are stored and
+//     returned as submitted; every record of one id carries the text first
+//     submitted for it.
+//   - Startup reads up to a NOOP marker record the registry itself writes
+//     (as Confluent's primary does), not up to listed end offsets: when the
+//     newest records are tombstones that compaction removed, no record sits
+//     at end-1 and a reader waiting for it would wait forever. Writing the
+//     marker also proves the topic is writable before serving.
+//   - A hard delete first writes the highest id assigned so far under its
+//     own key, so compaction of the tombstoned version cannot lower the
+//     next id: ids are never reused, across restarts too.
+//   - The registry produces and replays with its own clients, built from the
+//     connection settings of the caller's client, so the caller's acks,
+//     transactional id or consumer group never apply to the registry's log.
+//   - Schema references, metadata and rule sets, contexts, IMPORT/READONLY
+//     modes and non-Avro schema types are not supported (references and
+//     other types are refused with 42201, modes with 42205).
 package registry
 
 import (
