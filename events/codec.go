@@ -59,6 +59,7 @@ func SRRegistry(cl *sr.Client) Registry { return srRegistry{cl} }
 
 type srRegistry struct{ cl *sr.Client }
 
+// Register creates (or finds) the schema under subject with CreateSchema.
 func (r srRegistry) Register(ctx context.Context, subject, schema string) (int, error) {
 	ss, err := r.cl.CreateSchema(ctx, subject, sr.Schema{Schema: schema, Type: sr.TypeAvro})
 	if err != nil {
@@ -67,6 +68,7 @@ func (r srRegistry) Register(ctx context.Context, subject, schema string) (int, 
 	return ss.ID, nil
 }
 
+// SchemaByID fetches the schema text; a 404 becomes ErrUnknownSchema.
 func (r srRegistry) SchemaByID(ctx context.Context, id int) (string, error) {
 	s, err := r.cl.SchemaByID(ctx, id)
 	if err != nil {

@@ -1,6 +1,9 @@
 // Package events holds the Go type of every logmesh fact, the envelope every
 // fact carries, the Avro codec that reads and writes them in the Confluent
 // wire format, and the names of the topics they travel on.
+//
+// Event values are plain data: safe to read from many goroutines, not to
+// modify concurrently. Functions and the Codec are safe for concurrent use.
 package events
 
 import "time"

@@ -8,6 +8,11 @@
 // and defaults and docs are kept, because a schema registry checks
 // compatibility on exactly that text.
 //
+// Evolving a fact: add fields only with a default (optional fields are
+// ["null", T] with default null), never remove a field without a default or
+// change a field's type. CheckCompatible states the rule; the registry
+// enforces it and refuses anything else.
+//
 // The package has no mutable state; every function is safe for concurrent use.
 package schemas
 
