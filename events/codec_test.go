@@ -133,7 +133,7 @@ func TestEncodeErrors(t *testing.T) {
 // impostor claims a fact's name without being its Go type.
 type impostor struct{ events.Envelope }
 
-func (impostor) Name() string              { return events.NameFileLanded }
+func (impostor) Name() string             { return events.NameFileLanded }
 func (i impostor) Meta() *events.Envelope { return &i.Envelope }
 
 // variant returns the current text of fact name with edit applied to the
@@ -305,14 +305,14 @@ func TestDecodeMalformed(t *testing.T) {
 	// files array claims 2^30 elements.
 	hugeArray := wire(bpID, []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x08})
 	tests := map[string][]byte{
-		"nil":            nil,
-		"empty":          {},
-		"short header":   {0, 0, 0},
-		"bad magic":      append([]byte{1}, good[1:]...),
-		"header only":    good[:5],
-		"trailing bytes": append(append([]byte{}, good...), 0),
-		"huge string":    hugeString,
-		"huge array":     hugeArray,
+		"nil":             nil,
+		"empty":           {},
+		"short header":    {0, 0, 0},
+		"bad magic":       append([]byte{1}, good[1:]...),
+		"header only":     good[:5],
+		"trailing bytes":  append(append([]byte{}, good...), 0),
+		"huge string":     hugeString,
+		"huge array":      hugeArray,
 		"negative length": wire(id, []byte{0x01}),
 	}
 	for n := 6; n < len(good); n++ {
@@ -328,7 +328,6 @@ func TestDecodeMalformed(t *testing.T) {
 		})
 	}
 }
-
 
 // TestDecodeCachesWriter checks that a new id is fetched once, and that
 // concurrent first decodes are safe.

@@ -12,7 +12,7 @@ import (
 // concurrent use.
 func NewID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:]) // never returns an error (crypto/rand, Go 1.24+)
+	_, _ = rand.Read(b[:])  // never returns an error (crypto/rand, Go 1.24+)
 	b[6] = b[6]&0x0f | 0x40 // version 4
 	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
 	return formatUUID(b)
