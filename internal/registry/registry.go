@@ -40,9 +40,10 @@
 //   - The registry produces and replays with its own clients, built from the
 //     connection settings of the caller's client, so the caller's acks,
 //     transactional id or consumer group never apply to the registry's log.
-//   - Schema references, metadata and rule sets, contexts, IMPORT/READONLY
-//     modes and non-Avro schema types are not supported (references and
-//     other types are refused with 42201, modes with 42205).
+//   - Schema references, contexts, IMPORT/READONLY modes and non-Avro
+//     schema types are not supported (references and other types are
+//     refused with 42201, modes with 42205); metadata and rule sets in a
+//     request body are ignored.
 package registry
 
 import (

@@ -143,3 +143,35 @@ func TestReplayDeterministicAndCompactionSafe(t *testing.T) {
 		t.Fatalf("maxID not 3 after deleting id 3:\n%s", full)
 	}
 }
+
+// TestStaleWriteReplays: after a write with an unknown outcome the registry
+// replays the log before the next write, so a record that did reach the log
+// is seen and its id is not handed out again.
+func TestStaleWriteReplays(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	if _, err := e.cl.CreateSchema(ctx, "a", avroSchema(userV1)); err != nil {
+		t.Fatal(err)
+	}
+	// Simulate a write whose ack was lost: the record is on the log, the
+	// registry's memory does not have it.
+	cl := e.cluster.Client(t)
+	val := mustJSON(schemaValue{Subject: "ghost", Version: 1, ID: 2, Schema: userOptional})
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: e.topic, Key: schemaKey("ghost", 1), Value: val}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.reg.writeMu.Lock()
+	e.reg.stale = true
+	e.reg.writeMu.Unlock()
+
+	s, err := e.cl.CreateSchema(ctx, "b", avroSchema(`{"type":"fixed","name":"F","size":2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ID != 3 {
+		t.Fatalf("id after replay = %d, want 3 (2 is on the log)", s.ID)
+	}
+	if got, err := e.cl.SchemaTextByID(ctx, 2); err != nil || got != userOptional {
+		t.Fatalf("ghost id 2 = %q, %v", got, err)
+	}
+}
