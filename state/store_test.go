@@ -2,6 +2,8 @@ package state_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -511,6 +513,7 @@ func TestDigest(t *testing.T) {
 		{"key/value boundary", contents{{"t", 0}: {"ab": "c"}}, contents{{"t", 0}: {"a": "bc"}}, true},
 		{"record boundary", contents{{"t", 0}: {"a": "b", "c": "d"}}, contents{{"t", 0}: {"a": "b\x01c\x01d"}}, true},
 		{"partition", contents{{"t", 0}: {"k": "v"}}, contents{{"t", 1}: {"k": "v"}}, false},
+		{"topic", contents{{"t", 0}: {"k": "v"}}, contents{{"u", 0}: {"k": "v"}}, false},
 		{"topic/key boundary", contents{{"t", 0}: {"k": "v"}}, contents{{"tk", 0}: {"": "v"}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -612,6 +615,36 @@ func TestRestoreRefusesCorruptSnapshot(t *testing.T) {
 			t.Errorf("%s: Restore = %v, want ErrCorruptSnapshot", tc.name, err)
 		}
 	}
+	// Streams whose checksum is right but whose contents are not what
+	// Snapshot writes: the structure is checked on its own.
+	okOffset := []byte("\x00\x00\x00\x00\x00\x00\x00\x01")
+	for _, tc := range []struct {
+		name    string
+		records [][2]string
+		count   int
+	}{
+		{"count too high", [][2]string{{"st\x00\x01\x80\x00\x00\x00k", "v"}}, 2},
+		{"count too low", [][2]string{{"st\x00\x01\x80\x00\x00\x00k", "v"}}, 0},
+		{"keys out of order", [][2]string{{"st\x00\x01\x80\x00\x00\x00l", ""}, {"st\x00\x01\x80\x00\x00\x00k", ""}}, 2},
+		{"duplicate key", [][2]string{{"st\x00\x01\x80\x00\x00\x00k", ""}, {"st\x00\x01\x80\x00\x00\x00k", ""}}, 2},
+		{"metadata key", [][2]string{{"mformat", "\x00\x00\x00\x01"}}, 1},
+		{"unknown key space", [][2]string{{"x", ""}}, 1},
+		{"empty key", [][2]string{{"", ""}}, 1},
+		{"unterminated topic", [][2]string{{"st", ""}}, 1},
+		{"partition cut short", [][2]string{{"st\x00\x01\x80\x00", ""}}, 1},
+		{"offset of 7 bytes", [][2]string{{"ot\x00\x01\x80\x00\x00\x00", string(okOffset[:7])}}, 1},
+		{"offset key with a user key", [][2]string{{"ot\x00\x01\x80\x00\x00\x00k", string(okOffset)}}, 1},
+	} {
+		err := dst.Restore(bytes.NewReader(encodeSnapshot(tc.records, tc.count)))
+		if !errors.Is(err, state.ErrCorruptSnapshot) {
+			t.Errorf("%s: Restore = %v, want ErrCorruptSnapshot", tc.name, err)
+		}
+	}
+	valid := [][2]string{{"ot\x00\x01\x80\x00\x00\x00", string(okOffset)}, {"st\x00\x01\x80\x00\x00\x00k", "v"}}
+	if got := encodeSnapshot(valid, 2); !bytes.Equal(got, snapshotOf(t, contents{{"t", 0}: {"k": "v"}}, map[tp]int64{{"t", 0}: 1})) {
+		t.Fatalf("encodeSnapshot does not write what Snapshot writes:\n%q", got)
+	}
+
 	// Not corruption, but a failing reader: an error all the same.
 	if err := dst.Restore(iotest.TimeoutReader(bytes.NewReader(snap))); err == nil {
 		t.Error("Restore from a failing reader succeeded")
@@ -622,6 +655,31 @@ func TestRestoreRefusesCorruptSnapshot(t *testing.T) {
 	if got := offsets(t, dst); !maps.Equal(got, wantO) {
 		t.Errorf("refused restores changed the offsets to %v, want %v", got, wantO)
 	}
+}
+
+// encodeSnapshot writes raw records (already in the store's key layout) in
+// the documented snapshot format, with a correct checksum.
+func encodeSnapshot(records [][2]string, count int) []byte {
+	var b bytes.Buffer
+	b.WriteString("LMSTATE\x00\x00\x01")
+	for _, r := range records {
+		b.WriteByte('K')
+		b.Write(binary.AppendUvarint(nil, uint64(len(r[0]))))
+		b.WriteString(r[0])
+		b.Write(binary.AppendUvarint(nil, uint64(len(r[1]))))
+		b.WriteString(r[1])
+	}
+	b.WriteByte('E')
+	b.Write(binary.BigEndian.AppendUint64(nil, uint64(count)))
+	sum := sha256.Sum256(b.Bytes())
+	b.Write(sum[:])
+	return b.Bytes()
+}
+
+func snapshotOf(t *testing.T, c contents, off map[tp]int64) []byte {
+	s, _ := openMem(t)
+	write(t, s, c, off)
+	return snapshot(t, s)
 }
 
 // FuzzRestore: Restore never panics; it either refuses the input and leaves
