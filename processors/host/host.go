@@ -250,13 +250,13 @@ func (h *Host) connect() (*kgo.Client, error) {
 // Close stops Run and leaves the consumer group. It is idempotent.
 func (h *Host) Close() error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return nil
-	}
+	cl := h.cl
+	already := h.closed
 	h.closed = true
-	if h.cl != nil {
-		h.cl.Close()
+	h.mu.Unlock()
+	// The client's close runs the revoke callback, which takes h.mu.
+	if cl != nil && !already {
+		cl.Close()
 	}
 	return nil
 }

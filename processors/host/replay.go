@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -32,9 +30,6 @@ func Replay(ctx context.Context, proj projections.Projection, store *state.Store
 		return total, err
 	}
 	cfg := h.cfg
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	admCl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.brokers...)}, cfg.clientOpts...)...)
 	if err != nil {
 		return total, fmt.Errorf("host: replay client: %w", err)
@@ -49,7 +44,9 @@ func Replay(ctx context.Context, proj projections.Projection, store *state.Store
 	}
 	start := map[string]map[int32]kgo.Offset{}
 	remaining := map[state.TopicPartition]int64{}
-	for _, lo := range ends.Sorted() {
+	var listed []kadm.ListedOffset
+	ends.Each(func(lo kadm.ListedOffset) { listed = append(listed, lo) })
+	for _, lo := range listed {
 		tp := state.TopicPartition{Topic: lo.Topic, Partition: lo.Partition}
 		next, ok, err := store.Offset(lo.Topic, lo.Partition)
 		if err != nil {

@@ -1,0 +1,231 @@
+// Package platform starts logmesh's embedded defaults in one process: a Kafka
+// cluster (franz-go's kfake, persisted under the data directory), the
+// built-in schema registry, the topics, the registered schemas, and the
+// processors. It is what `logmesh dev` runs and what end-to-end tests start.
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/registry"
+	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/projections/lineage"
+	"github.com/logmesh/logmesh/state"
+)
+
+// Config is the platform's configuration. The zero value of a field means
+// its default.
+type Config struct {
+	// DataDir holds Kafka's data, processor state and (later) the
+	// warehouse. Default "./.logmesh".
+	DataDir string
+	// KafkaPort is the embedded Kafka's port on 127.0.0.1. Default 9092;
+	// -1 picks a free port.
+	KafkaPort int
+	// RegistryPort is the built-in registry's port on 127.0.0.1. Default
+	// 8081; -1 picks a free port.
+	RegistryPort int
+	// Domains whose topics are created besides raw and central.
+	Domains []string
+	// Partitions of each fact topic. Default 6.
+	Partitions int32
+	// Logger; the default discards.
+	Logger *slog.Logger
+}
+
+// Platform is a running embedded platform. Close stops it. Its fields are
+// read-only after Start.
+type Platform struct {
+	// Brokers is the embedded Kafka's address.
+	Brokers []string
+	// RegistryURL is the built-in registry's base URL.
+	RegistryURL string
+	// Codec encodes and decodes events against the registry.
+	Codec *events.Codec
+
+	log      *slog.Logger
+	cluster  *kfake.Cluster
+	client   *kgo.Client
+	registry *registry.Registry
+	server   *http.Server
+	stores   []*state.Store
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	errs     chan error
+	once     sync.Once
+}
+
+// Start brings the platform up and returns once Kafka and the registry serve,
+// every schema is registered and every topic exists. The processors run in
+// the background until Close; their fatal errors arrive on Err.
+func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = "./.logmesh"
+	}
+	if cfg.KafkaPort == 0 {
+		cfg.KafkaPort = 9092
+	}
+	if cfg.RegistryPort == 0 {
+		cfg.RegistryPort = 8081
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = 6
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	p := &Platform{log: cfg.Logger, errs: make(chan error, 4)}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+
+	kport := max(cfg.KafkaPort, 0)
+	p.cluster, err = kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.Ports(kport),
+		kfake.DataDir(filepath.Join(cfg.DataDir, "kafka")),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("platform: start embedded kafka on port %d: %w", kport, err)
+	}
+	p.Brokers = p.cluster.ListenAddrs()
+	p.log.Info("embedded kafka up", "brokers", p.Brokers, "data", cfg.DataDir)
+
+	p.client, err = kgo.NewClient(kgo.SeedBrokers(p.Brokers...))
+	if err != nil {
+		return nil, fmt.Errorf("platform: kafka client: %w", err)
+	}
+	domains := append([]string{"raw", "central"}, cfg.Domains...)
+	if err := EnsureTopics(ctx, p.client, events.DefaultTopics(domains...)); err != nil {
+		return nil, err
+	}
+
+	p.registry, err = registry.New(ctx, p.client, registry.Logger(p.log))
+	if err != nil {
+		return nil, fmt.Errorf("platform: registry: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(max(cfg.RegistryPort, 0)))
+	if err != nil {
+		return nil, fmt.Errorf("platform: registry listener: %w", err)
+	}
+	p.server = &http.Server{Handler: p.registry.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = p.server.Serve(ln) }()
+	p.RegistryURL = "http://" + ln.Addr().String()
+	p.log.Info("schema registry up", "url", p.RegistryURL)
+
+	src, err := sr.NewClient(sr.URLs(p.RegistryURL))
+	if err != nil {
+		return nil, fmt.Errorf("platform: registry client: %w", err)
+	}
+	p.Codec, err = events.NewCodec(events.SRRegistry(src))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Codec.Register(ctx); err != nil {
+		return nil, fmt.Errorf("platform: register schemas: %w", err)
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.cancel = cancel
+	if err := p.startLineage(runCtx, cfg, domains); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// startLineage runs the lineage projection over every domain's fact topic.
+func (p *Platform) startLineage(ctx context.Context, cfg Config, domains []string) error {
+	st, err := state.Open(filepath.Join(cfg.DataDir, "state", "lineage"), &state.Options{Logger: p.log})
+	if err != nil {
+		return fmt.Errorf("platform: lineage state: %w", err)
+	}
+	p.stores = append(p.stores, st)
+	topics := []string{events.CentralTopic}
+	for _, d := range domains {
+		if d != "central" {
+			topics = append(topics, events.DomainTopic(d))
+		}
+	}
+	h, err := host.New(lineage.Projection{}, st, p.Codec,
+		host.Brokers(p.Brokers...), host.Group("logmesh.lineage"), host.Topics(topics...), host.Logger(p.log))
+	if err != nil {
+		return err
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		if err := h.Run(ctx); err != nil {
+			p.log.Error("lineage processor stopped", "err", err)
+			p.errs <- err
+		}
+	}()
+	return nil
+}
+
+// Err delivers fatal errors of background processors.
+func (p *Platform) Err() <-chan error { return p.errs }
+
+// Close stops the processors, the registry and Kafka, flushing Kafka's data
+// to the data directory. It is idempotent.
+func (p *Platform) Close() error {
+	var errs []error
+	p.once.Do(func() {
+		if p.cancel != nil {
+			p.cancel()
+		}
+		p.wg.Wait()
+		for _, st := range p.stores {
+			errs = append(errs, st.Close())
+		}
+		if p.server != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			errs = append(errs, p.server.Shutdown(ctx))
+			cancel()
+		}
+		if p.registry != nil {
+			errs = append(errs, p.registry.Close())
+		}
+		if p.client != nil {
+			p.client.Close()
+		}
+		if p.cluster != nil {
+			p.cluster.Close()
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// EnsureTopics creates the topics that do not exist yet. Existing topics are
+// left as they are.
+func EnsureTopics(ctx context.Context, cl *kgo.Client, specs []events.TopicSpec) error {
+	adm := kadm.NewClient(cl)
+	for _, s := range specs {
+		resp, err := adm.CreateTopic(ctx, s.Partitions, -1, s.Configs, s.Name)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("platform: create topic %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
