@@ -1,0 +1,132 @@
+package platform_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/platform"
+	"github.com/logmesh/logmesh/schemas"
+)
+
+// registryState is every subject with its versions and their ids.
+func registryState(t *testing.T, url string) map[string][]int {
+	t.Helper()
+	cl, err := sr.NewClient(sr.URLs(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	subjects, err := cl.Subjects(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := map[string][]int{}
+	for _, s := range subjects {
+		all, err := cl.Schemas(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ss := range all {
+			st[s] = append(st[s], ss.Version, ss.ID)
+		}
+	}
+	return st
+}
+
+// A restart of the embedded platform on the same data directory keeps every
+// subject, version and id of the registry.
+func TestRestartKeepsRegistry(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	p, err := platform.Start(ctx, platform.Config{DataDir: dir, KafkaPort: -1, RegistryPort: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second version of one subject and an extra subject.
+	cl, err := sr.NewClient(sr.URLs(p.RegistryURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.CreateSchema(ctx, "orders-value", sr.Schema{Schema: `{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}`}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.CreateSchema(ctx, "orders-value", sr.Schema{Schema: `{"type":"record","name":"Order","fields":[{"name":"id","type":"string"},{"name":"note","type":["null","string"],"default":null}]}`}); err != nil {
+		t.Fatal(err)
+	}
+	landed := &events.FileLanded{
+		Envelope: events.Envelope{EventID: events.NewID(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), Domain: "raw", CorrelationID: "trades.csv"},
+		Key: "trades.csv", Source: events.SourceLocal, Size: 10, Checksum: strings.Repeat("ab", 32),
+	}
+	rec, err := p.Codec.Record(landed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := kgo.NewClient(kgo.SeedBrokers(p.Brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kc.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	kc.Close()
+	before := registryState(t, p.RegistryURL)
+	all, err := schemas.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before) != len(all)+1 || len(before["orders-value"]) != 4 {
+		t.Fatalf("before restart: %d subjects (want %d), orders-value %v", len(before), len(all)+1, before["orders-value"])
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	p2, err := platform.Start(ctx, platform.Config{DataDir: dir, KafkaPort: -1, RegistryPort: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p2.Close()
+	after := registryState(t, p2.RegistryURL)
+	// The event survived too.
+	kc, err = kgo.NewClient(kgo.SeedBrokers(p2.Brokers...), kgo.ConsumeTopics(events.DomainTopic("raw")),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var got events.Event
+	for got == nil {
+		fs := kc.PollFetches(wctx)
+		if wctx.Err() != nil {
+			t.Fatal("the event produced before the restart is gone")
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if ev, err := p2.Codec.Decode(ctx, r.Value); err == nil {
+				got = ev
+			}
+		})
+	}
+	if !reflect.DeepEqual(got, events.Event(landed)) {
+		t.Fatalf("after restart: %+v, want %+v", got, landed)
+	}
+	if !reflect.DeepEqual(before, after) {
+		t.Fatalf("registry changed across restart:\nbefore %v\nafter  %v", before, after)
+	}
+	// The codec of the restarted platform got the same ids back.
+	for _, s := range all {
+		id, ok := p2.Codec.SchemaID(s.Name)
+		if !ok || id != after[s.Subject][1] {
+			t.Errorf("%s: codec id %d (ok=%v), registry id %d", s.Name, id, ok, after[s.Subject][1])
+		}
+	}
+}
