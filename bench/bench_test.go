@@ -190,7 +190,7 @@ func (f *fixture) close() {
 // directory and matched to a feed, as the landing watcher writes it. Its
 // encoded value is about 200 bytes.
 func fileLanded(i int, domain string) *events.FileLanded {
-	key := "trades/2026-11-02/desk-" + strconv.Itoa(i%50) + "/fills-" + strconv.Itoa(i) + ".csv"
+	key := "trades/desk-" + strconv.Itoa(i%50) + "/fills-" + strconv.Itoa(i) + ".csv"
 	return &events.FileLanded{
 		Envelope: events.Envelope{
 			EventID:       events.DeriveID("landing", key),
