@@ -5,8 +5,11 @@
 // ratio, unlike an absolute figure, means the same thing on a laptop and on a
 // CI runner.
 //
-// Each benchmark runs `count` times with one iteration each; the table shows
-// the median of its "events/s" metric. To add a figure, add a benchmark that
+// The benchmarks run in `rounds` rounds, each a `go test -count 1` of every
+// benchmark with one iteration, so that a figure and its baseline are
+// measured minutes apart at most and a load that comes and goes on the
+// machine hits both alike. The table shows the median over the rounds of each
+// rate and of each round's ratio. To add a figure, add a benchmark that
 // reports a per-second metric to package bench and a row to rows.
 //
 // It exits non-zero if go test fails or a figure of the table is missing.
@@ -27,9 +30,9 @@ import (
 	"text/tabwriter"
 )
 
-// count is how many times each benchmark runs; the median is reported. Each
+// rounds is how many times each benchmark runs; medians are reported. Each
 // run of a benchmark handles 200,000 events (bench's -bench.events default).
-const count = 5
+const rounds = 5
 
 // row is one line of the table: a figure and the baseline it is divided by,
 // each named by its benchmark (without the "Benchmark" prefix) and metric.
@@ -54,23 +57,27 @@ func main() {
 	}
 }
 
-// run runs the benchmarks with their output on progress and writes the table
-// to out.
+// run runs the benchmark rounds with their output on progress and writes the
+// table to out.
 func run(out, progress io.Writer) error {
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".",
-		"-benchtime", "1x", "-count", strconv.Itoa(count), "-timeout", "30m", "./bench/")
-	var buf bytes.Buffer
-	cmd.Stdout = io.MultiWriter(progress, &buf)
-	cmd.Stderr = progress
-	fmt.Fprintln(progress, "benchreport: running", strings.Join(cmd.Args, " "))
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go test: %w", err)
+	var all []results
+	for i := range rounds {
+		cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".",
+			"-benchtime", "1x", "-count", "1", "-timeout", "30m", "./bench/")
+		var buf bytes.Buffer
+		cmd.Stdout = io.MultiWriter(progress, &buf)
+		cmd.Stderr = progress
+		fmt.Fprintf(progress, "benchreport: round %d of %d: %s\n", i+1, rounds, strings.Join(cmd.Args, " "))
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("round %d: go test: %w", i+1, err)
+		}
+		res, err := parse(&buf)
+		if err != nil {
+			return fmt.Errorf("round %d: %w", i+1, err)
+		}
+		all = append(all, res)
 	}
-	res, err := parse(&buf)
-	if err != nil {
-		return err
-	}
-	return report(out, res)
+	return report(out, all)
 }
 
 // results holds, per benchmark name and metric unit, every value reported.
@@ -112,42 +119,56 @@ func parse(r io.Reader) (results, error) {
 	return res, sc.Err()
 }
 
-// median returns the median of the named benchmark's metric.
-func (r results) median(bench, unit string) (float64, error) {
-	vs := slices.Clone(r.metrics[bench][unit])
+// value returns the last value of the named benchmark's metric.
+func (r results) value(bench, unit string) (float64, error) {
+	vs := r.metrics[bench][unit]
 	if len(vs) == 0 {
 		return 0, fmt.Errorf("no %s reported by Benchmark%s", unit, bench)
 	}
-	slices.Sort(vs)
-	if n := len(vs); n%2 == 0 {
-		return (vs[n/2-1] + vs[n/2]) / 2, nil
-	}
-	return vs[len(vs)/2], nil
+	return vs[len(vs)-1], nil
 }
 
-// report writes the table of rows and the machine it ran on.
-func report(out io.Writer, res results) error {
+// median returns the median of vs, which it sorts.
+func median(vs []float64) float64 {
+	slices.Sort(vs)
+	if n := len(vs); n%2 == 0 {
+		return (vs[n/2-1] + vs[n/2]) / 2
+	}
+	return vs[len(vs)/2]
+}
+
+// report writes the table of rows, from the results of every round, and the
+// machine it ran on.
+func report(out io.Writer, rounds []results) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, "figure\trate\tbaseline (raw franz-go)\trate\tratio")
 	var errs []error
 	for _, r := range rows {
-		fig, err1 := res.median(r.FigureBench, r.Unit)
-		base, err2 := res.median(r.BaselineBench, r.Unit)
-		if err := errors.Join(err1, err2); err != nil {
-			errs = append(errs, err)
+		var figs, bases, ratios []float64
+		for i, res := range rounds {
+			fig, err1 := res.value(r.FigureBench, r.Unit)
+			base, err2 := res.value(r.BaselineBench, r.Unit)
+			if err := errors.Join(err1, err2); err != nil {
+				errs = append(errs, fmt.Errorf("round %d: %w", i+1, err))
+				continue
+			}
+			figs, bases, ratios = append(figs, fig), append(bases, base), append(ratios, fig/base)
+		}
+		if len(ratios) == 0 {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%11s %s\t%s\t%11s %s\t%.2f\n", r.Figure, human(fig), r.Unit, r.Baseline, human(base), r.Unit, fig/base)
+		fmt.Fprintf(tw, "%s\t%11s %s\t%s\t%11s %s\t%.2f\n", r.Figure, human(median(figs)), r.Unit,
+			r.Baseline, human(median(bases)), r.Unit, median(ratios))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	cpu := res.cpu
-	if cpu == "" {
-		cpu = "unknown cpu"
+	cpu := "unknown cpu"
+	if len(rounds) > 0 && rounds[0].cpu != "" {
+		cpu = rounds[0].cpu
 	}
-	fmt.Fprintf(out, "\nmachine: %d CPUs (%s), %s/%s, %s; median of %d runs per benchmark\n",
-		runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, runtime.Version(), count)
+	fmt.Fprintf(out, "\nmachine: %d CPUs (%s), %s/%s, %s; medians of %d rounds (ratio: median of the rounds' ratios)\n",
+		runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, runtime.Version(), len(rounds))
 	return errors.Join(errs...)
 }
 

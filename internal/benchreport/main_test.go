@@ -15,7 +15,7 @@ BenchmarkProduceEvents     	       1	 370488569 ns/op	    400000 events/s
 PASS
 `
 
-func TestParseMedian(t *testing.T) {
+func TestParse(t *testing.T) {
 	res, err := parse(strings.NewReader(sample))
 	if err != nil {
 		t.Fatal(err)
@@ -27,17 +27,32 @@ func TestParseMedian(t *testing.T) {
 		bench, unit string
 		want        float64
 	}{
-		{"ProduceRaw", "events/s", 1159357}, // even count: mean of the middle two
-		{"ProduceEvents", "events/s", 500000},
+		{"ProduceRaw", "events/s", 1000000}, // the last value reported
+		{"ProduceEvents", "events/s", 400000},
 		{"ProduceEvents", "ns/op", 370488569},
 	} {
-		got, err := res.median(tc.bench, tc.unit)
+		got, err := res.value(tc.bench, tc.unit)
 		if err != nil || got != tc.want {
-			t.Errorf("median(%s, %s) = %v, %v; want %v", tc.bench, tc.unit, got, err, tc.want)
+			t.Errorf("value(%s, %s) = %v, %v; want %v", tc.bench, tc.unit, got, err, tc.want)
 		}
 	}
-	if _, err := res.median("ConsumeRaw", "events/s"); err == nil {
-		t.Error("median of a missing benchmark: no error")
+	if _, err := res.value("ConsumeRaw", "events/s"); err == nil {
+		t.Error("value of a missing benchmark: no error")
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{
+		{[]float64{3}, 3},
+		{[]float64{5, 1, 3}, 3},
+		{[]float64{4, 1, 3, 2}, 2.5},
+	} {
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }
 
@@ -47,11 +62,11 @@ func TestReportMissingFigure(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	err = report(&out, res)
+	err = report(&out, []results{res, res})
 	if err == nil {
 		t.Fatal("report with missing figures: no error")
 	}
-	if !strings.Contains(out.String(), "produce (encode + produce)") {
+	if !strings.Contains(out.String(), "produce (encode + produce)") || !strings.Contains(out.String(), "0.40") {
 		t.Errorf("present row missing from table:\n%s", out.String())
 	}
 }
