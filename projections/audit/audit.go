@@ -1,0 +1,572 @@
+// Package audit is the file audit: a pure fold of the ingestion facts into a
+// status timeline per landed file,
+//
+//	RECEIVED (FileLanded) → BATCHED (BatchPlanned lists the file) → PROCESSED (FileProcessed) | FAILED (FileFailed)
+//
+// with the file's rows read, written and rejected, its errors, batch, table
+// and table version, and where and when it landed.
+//
+// # Identity and scopes
+//
+// A file is identified by events.DeriveID(key, checksum), which is also the
+// correlation id (and so the Kafka key) of every per-file event on
+// logmesh.raw.events. A re-landed file with other content is therefore a new
+// file. BatchPlanned travels on logmesh.raw.batches keyed by table, so a
+// host folds it into another state scope than the file's own events (see
+// docs/decisions/0001-partition-scoped-state.md). The projection never reads
+// across scopes: each scope holds, per file, what that scope saw (an entry
+// under "f/<file id>"), and the query side (Files, Pending) merges the
+// entries of a file from all scopes with a deterministic rule:
+//
+//   - status: a terminal status (PROCESSED or FAILED) beats BATCHED, which
+//     beats RECEIVED. Within one scope, the later of two terminal statuses
+//     wins, so a file that FAILED and was then retried and PROCESSED ends
+//     PROCESSED, with both steps in its timeline.
+//   - timeline: the union of the scopes' steps, ordered by time, then by
+//     status rank, then by event id.
+//   - other fields: taken from the entries ordered by status rank (highest
+//     first), then by their latest step; the first entry that has a value
+//     wins.
+//
+// The result does not depend on the order in which scopes are visited, nor
+// on how the events of different scopes interleave.
+//
+// # Tolerance
+//
+// Per-file events of a file that the projection has not seen land (a
+// FileProcessed without FileLanded, say) are kept: the file appears with what
+// those events say and without a landing time. Events with an id already in
+// a file's timeline are duplicates and are dropped. Events without an event
+// id, and per-file events whose correlation id contradicts
+// DeriveID(key, checksum), are refused with projections.ErrInvariant.
+//
+// Files that landed without a table (no feed matched their key) stay
+// RECEIVED for ever: the planner never plans them.
+//
+// # Encoding
+//
+// Entries are JSON of unexported structs (fixed field order, no maps) with
+// times as Unix microseconds, so the same events give the same bytes.
+package audit
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/projections"
+)
+
+// File statuses, in increasing rank (PROCESSED and FAILED share the top
+// rank).
+const (
+	StatusReceived  = "RECEIVED"
+	StatusBatched   = "BATCHED"
+	StatusProcessed = "PROCESSED"
+	StatusFailed    = "FAILED"
+)
+
+// MaxRejections is how many RecordRejected reasons a file keeps (the first
+// ones, in log order); the rest are only counted.
+const MaxRejections = 5
+
+// prefixFile is the key prefix of the per-file entries: "f/<file id>".
+const prefixFile = "f/"
+
+// entryVersion is the encoding version of an entry.
+const entryVersion = 1
+
+func rank(status string) int {
+	switch status {
+	case StatusReceived:
+		return 1
+	case StatusBatched:
+		return 2
+	case StatusProcessed, StatusFailed:
+		return 3
+	}
+	return 0
+}
+
+// Projection is the audit fold. The zero value is ready; it holds no state
+// of its own and is safe for concurrent use.
+type Projection struct{}
+
+var _ projections.Projection = Projection{}
+
+// Name returns "audit".
+func (Projection) Name() string { return "audit" }
+
+// Apply folds ev into s. It handles FileLanded, BatchPlanned,
+// RecordRejected, FileProcessed and FileFailed, and ignores every other
+// event. It refuses (with an error wrapping projections.ErrInvariant) an
+// event without an event id and a per-file event whose correlation id is not
+// the file id derived from its key and checksum.
+func (Projection) Apply(s projections.Store, ev events.Event) error {
+	switch e := ev.(type) {
+	case *events.FileLanded:
+		return applyLanded(s, e)
+	case *events.BatchPlanned:
+		return applyBatch(s, e)
+	case *events.RecordRejected:
+		return applyRejected(s, e)
+	case *events.FileProcessed:
+		return applyProcessed(s, e)
+	case *events.FileFailed:
+		return applyFailed(s, e)
+	}
+	return nil
+}
+
+// step is one stored timeline step.
+type step struct {
+	Status  string `json:"s"`
+	At      int64  `json:"at"` // Unix microseconds
+	EventID string `json:"id"`
+	Detail  string `json:"d,omitempty"`
+}
+
+// entry is what one scope knows of one file. Field order is the encoding
+// order; do not reorder.
+type entry struct {
+	V              int      `json:"v"`
+	ID             string   `json:"id"`
+	Key            string   `json:"key,omitempty"`
+	Checksum       string   `json:"checksum,omitempty"`
+	Size           int64    `json:"size,omitempty"`
+	Version        string   `json:"version,omitempty"`
+	Source         string   `json:"source,omitempty"`
+	LandedEventID  string   `json:"landed_event_id,omitempty"`
+	Landed         bool     `json:"landed,omitempty"`    // a FileLanded set LandedEventID and LandedAt
+	LandedAt       int64    `json:"landed_at,omitempty"` // Unix microseconds; valid if Landed
+	Feed           string   `json:"feed,omitempty"`
+	Table          string   `json:"table,omitempty"`
+	Status         string   `json:"status,omitempty"`
+	BatchID        string   `json:"batch_id,omitempty"`
+	Error          string   `json:"error,omitempty"`
+	HasResult      bool     `json:"has_result,omitempty"` // a terminal event set the counts below
+	RowsRead       int64    `json:"rows_read,omitempty"`
+	RowsWritten    int64    `json:"rows_written,omitempty"`
+	RowsRejected   int64    `json:"rows_rejected,omitempty"`
+	TableVersion   int64    `json:"table_version,omitempty"`
+	RejectionCount int64    `json:"rejection_count,omitempty"`
+	Rejections     []string `json:"rejections,omitempty"`
+	Steps          []step   `json:"steps,omitempty"`
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// fileID returns the id of the file an event is about: its correlation id,
+// checked against DeriveID(key, checksum) when both are known.
+func fileID(ev events.Event, key string, checksum *string) (string, error) {
+	m := ev.Meta()
+	if m.EventID == "" {
+		return "", fmt.Errorf("audit: %s has no event id: %w", ev.Name(), projections.ErrInvariant)
+	}
+	var derived string
+	if checksum != nil && key != "" {
+		derived = events.DeriveID(key, *checksum)
+	}
+	switch {
+	case m.CorrelationID == "" && derived == "":
+		return "", fmt.Errorf("audit: %s %s names no file (no correlation id, key or checksum): %w",
+			ev.Name(), m.EventID, projections.ErrInvariant)
+	case m.CorrelationID == "":
+		return derived, nil
+	case derived != "" && derived != m.CorrelationID:
+		return "", fmt.Errorf("audit: %s %s: correlation id %q is not the file id %q of key %q: %w",
+			ev.Name(), m.EventID, m.CorrelationID, derived, key, projections.ErrInvariant)
+	}
+	return m.CorrelationID, nil
+}
+
+func load(s projections.Store, id string) (*entry, error) {
+	v, ok, err := s.Get([]byte(prefixFile + id))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return &entry{V: entryVersion, ID: id}, nil
+	}
+	return decode(id, v)
+}
+
+func decode(id string, v []byte) (*entry, error) {
+	var e entry
+	if err := json.Unmarshal(v, &e); err != nil {
+		return nil, fmt.Errorf("audit: corrupt entry for file %q: %w", id, err)
+	}
+	if e.V != entryVersion {
+		return nil, fmt.Errorf("audit: entry for file %q has version %d, want %d", id, e.V, entryVersion)
+	}
+	return &e, nil
+}
+
+func save(s projections.Store, e *entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("audit: encode file %q: %w", e.ID, err)
+	}
+	return s.Set([]byte(prefixFile+e.ID), b)
+}
+
+// seen reports whether the entry already has a step from event id.
+func (e *entry) seen(id string) bool {
+	return slices.ContainsFunc(e.Steps, func(s step) bool { return s.EventID == id })
+}
+
+// advance appends a step and moves the entry's status: up in rank, or from
+// one terminal status to another (the later attempt wins).
+func (e *entry) advance(status string, m *events.Envelope, detail string) {
+	e.Steps = append(e.Steps, step{Status: status, At: micros(m.OccurredAt), EventID: m.EventID, Detail: detail})
+	if r := rank(status); r > rank(e.Status) || r == 3 {
+		e.Status = status
+	}
+}
+
+func setIfEmpty(dst *string, v string) {
+	if *dst == "" {
+		*dst = v
+	}
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func applyLanded(s projections.Store, ev *events.FileLanded) error {
+	id, err := fileID(ev, ev.Key, &ev.Checksum)
+	if err != nil {
+		return err
+	}
+	e, err := load(s, id)
+	if err != nil || e.seen(ev.Envelope.EventID) {
+		return err
+	}
+	e.Key, e.Checksum, e.Size = ev.Key, ev.Checksum, ev.Size
+	e.Version, e.Source = deref(ev.Version), ev.Source
+	e.Feed, e.Table = deref(ev.Feed), deref(ev.Table)
+	if !e.Landed {
+		e.Landed, e.LandedEventID, e.LandedAt = true, ev.Envelope.EventID, micros(ev.Envelope.OccurredAt)
+	}
+	e.advance(StatusReceived, &ev.Envelope, "")
+	return save(s, e)
+}
+
+func applyBatch(s projections.Store, ev *events.BatchPlanned) error {
+	m := ev.Meta()
+	if m.EventID == "" {
+		return fmt.Errorf("audit: %s has no event id: %w", ev.Name(), projections.ErrInvariant)
+	}
+	for _, f := range ev.Files {
+		id := events.DeriveID(f.Key, f.Checksum)
+		e, err := load(s, id)
+		if err != nil {
+			return err
+		}
+		if e.seen(m.EventID) {
+			continue
+		}
+		e.Key, e.Checksum, e.Size = f.Key, f.Checksum, f.Size
+		setIfEmpty(&e.Version, deref(f.Version))
+		setIfEmpty(&e.LandedEventID, f.LandedEventID)
+		e.Feed, e.Table, e.BatchID = ev.Feed, ev.Table, ev.BatchID
+		e.advance(StatusBatched, m, ev.BatchID)
+		if err := save(s, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyRejected(s projections.Store, ev *events.RecordRejected) error {
+	id, err := fileID(ev, ev.FileKey, &ev.FileChecksum)
+	if err != nil {
+		return err
+	}
+	e, err := load(s, id)
+	if err != nil {
+		return err
+	}
+	setIfEmpty(&e.Key, ev.FileKey)
+	setIfEmpty(&e.Checksum, ev.FileChecksum)
+	setIfEmpty(&e.Table, ev.Table)
+	setIfEmpty(&e.BatchID, ev.BatchID)
+	e.RejectionCount++
+	if len(e.Rejections) < MaxRejections {
+		e.Rejections = append(e.Rejections, rejection(ev))
+	}
+	return save(s, e)
+}
+
+// rejection formats a RecordRejected as "record N [field] rule: reason".
+func rejection(ev *events.RecordRejected) string {
+	s := fmt.Sprintf("record %d", ev.RecordNumber)
+	if ev.Field != nil {
+		s += " " + *ev.Field
+	}
+	return s + " " + ev.Rule + ": " + ev.Reason
+}
+
+func applyProcessed(s projections.Store, ev *events.FileProcessed) error {
+	id, err := fileID(ev, ev.FileKey, &ev.FileChecksum)
+	if err != nil {
+		return err
+	}
+	e, err := load(s, id)
+	if err != nil || e.seen(ev.Envelope.EventID) {
+		return err
+	}
+	setIfEmpty(&e.Key, ev.FileKey)
+	setIfEmpty(&e.Checksum, ev.FileChecksum)
+	if ev.Table != "" {
+		e.Table = ev.Table
+	}
+	if ev.BatchID != "" {
+		e.BatchID = ev.BatchID
+	}
+	e.HasResult = true
+	e.RowsRead, e.RowsWritten, e.RowsRejected = ev.RecordsRead, ev.RecordsLoaded, ev.RecordsRejected
+	e.TableVersion = deref(ev.TableVersion)
+	e.Error = ""
+	e.advance(StatusProcessed, &ev.Envelope, "")
+	return save(s, e)
+}
+
+func applyFailed(s projections.Store, ev *events.FileFailed) error {
+	id, err := fileID(ev, ev.FileKey, ev.FileChecksum)
+	if err != nil {
+		return err
+	}
+	e, err := load(s, id)
+	if err != nil || e.seen(ev.Envelope.EventID) {
+		return err
+	}
+	setIfEmpty(&e.Key, ev.FileKey)
+	setIfEmpty(&e.Checksum, deref(ev.FileChecksum))
+	if t := deref(ev.Table); t != "" {
+		e.Table = t
+	}
+	if b := deref(ev.BatchID); b != "" {
+		e.BatchID = b
+	}
+	e.HasResult = true
+	e.RowsRead, e.RowsWritten, e.RowsRejected = ev.RecordsRead, 0, ev.RecordsRejected
+	e.TableVersion = 0
+	e.Error = ev.Stage + ": " + ev.Reason
+	e.advance(StatusFailed, &ev.Envelope, e.Error)
+	return save(s, e)
+}
+
+// Step is one status change in a file's timeline.
+type Step struct {
+	// Status is the status the file reached.
+	Status string
+	// At is the occurred-at time of the event that caused the step.
+	At time.Time
+	// EventID is that event's id.
+	EventID string
+	// Detail is the batch id of a BATCHED step and "stage: reason" of a
+	// FAILED step; empty otherwise.
+	Detail string
+}
+
+// File is the merged audit record of one file. Values returned by Files and
+// Pending are the caller's.
+type File struct {
+	// ID is events.DeriveID(Key, Checksum), the files' correlation id.
+	ID string
+	// Key is the object key in the landing area.
+	Key string
+	// Table is the raw table the file loads into; "" if no feed matched.
+	Table string
+	// Feed is the feed that matched the key; "" if none.
+	Feed string
+	// Status is StatusReceived, StatusBatched, StatusProcessed or
+	// StatusFailed; "" for a file known only from RecordRejected events.
+	Status string
+	// BatchID is the batch of the latest attempt, if any.
+	BatchID string
+	// Error is "stage: reason" of the latest FileFailed, cleared when a
+	// later attempt is processed.
+	Error string
+	// Source is events.SourceLocal or events.SourceS3; "" if not landed.
+	Source string
+	// Size is the file's size in bytes.
+	Size int64
+	// Checksum is the SHA-256 of the content, lower-case hex.
+	Checksum string
+	// Version is the object version or ETag, if the store has one.
+	Version string
+	// LandedEventID is the id of the file's FileLanded; it can also come
+	// from a BatchPlanned when the FileLanded has not been seen.
+	LandedEventID string
+	// RowsRead, RowsWritten and RowsRejected are the counts reported by the
+	// latest FileProcessed or FileFailed; before either, RowsRejected is
+	// RejectionCount.
+	RowsRead, RowsWritten, RowsRejected int64
+	// TableVersion is the table version holding the file's rows, 0 if none.
+	TableVersion int64
+	// LandedAt is the FileLanded occurred-at time; zero if not seen.
+	LandedAt time.Time
+	// Timeline lists the file's steps in time order.
+	Timeline []Step
+	// RejectionCount counts RecordRejected events of the file, over all
+	// attempts.
+	RejectionCount int64
+	// Rejections holds the first MaxRejections rejection reasons, as
+	// "record N [field] rule: reason".
+	Rejections []string
+}
+
+// Scanner reads committed state from every scope, the way
+// (*state.Store).ScanAll does: it calls fn for each key with prefix, in
+// every scope S. The type parameter lets *state.Store satisfy it without this
+// package importing package state.
+type Scanner[S any] interface {
+	ScanAll(prefix []byte, fn func(scope S, key, value []byte) error) error
+}
+
+// Files returns every file of the audit, merged over all scopes of st,
+// sorted by landing time, then key, then id (files never seen landing come
+// first). It reads every entry, so its cost grows with the audit's history.
+// It is as safe for concurrent use as st.ScanAll.
+func Files[S any](st Scanner[S]) ([]File, error) {
+	parts := map[string][]*entry{}
+	err := st.ScanAll([]byte(prefixFile), func(_ S, key, value []byte) error {
+		id := string(key[len(prefixFile):])
+		e, err := decode(id, value)
+		if err != nil {
+			return err
+		}
+		parts[id] = append(parts[id], e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	files := make([]File, 0, len(parts))
+	for id, es := range parts {
+		files = append(files, merge(id, es))
+	}
+	slices.SortFunc(files, func(a, b File) int {
+		return cmp.Or(a.LandedAt.Compare(b.LandedAt), cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID))
+	})
+	return files, nil
+}
+
+// Pending returns the files that have landed with a table and are still
+// RECEIVED (neither batched nor finished), grouped by table, each table's
+// files in landing order. Files without a table are never pending. It costs
+// what Files costs.
+func Pending[S any](st Scanner[S]) (map[string][]File, error) {
+	files, err := Files(st)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]File{}
+	for _, f := range files {
+		if f.Status == StatusReceived && f.Table != "" {
+			out[f.Table] = append(out[f.Table], f)
+		}
+	}
+	return out, nil
+}
+
+// latest returns the entry's last step by (time, event id).
+func (e *entry) latest() step {
+	var l step
+	for _, s := range e.Steps {
+		if s.At > l.At || s.At == l.At && s.EventID > l.EventID {
+			l = s
+		}
+	}
+	return l
+}
+
+// merge combines the entries of one file from several scopes. The result
+// depends only on the set of entries, not on their order.
+func merge(id string, es []*entry) File {
+	slices.SortFunc(es, func(a, b *entry) int {
+		la, lb := a.latest(), b.latest()
+		if c := cmp.Compare(rank(b.Status), rank(a.Status)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(lb.At, la.At); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(lb.EventID, la.EventID); c != 0 {
+			return c
+		}
+		// Entries with equal latest steps: order by content, for determinism.
+		ab, _ := json.Marshal(a)
+		bb, _ := json.Marshal(b)
+		return cmp.Compare(string(ab), string(bb))
+	})
+	f := File{ID: id}
+	first := func(dst *string, get func(*entry) string) {
+		for _, e := range es {
+			if v := get(e); v != "" {
+				*dst = v
+				return
+			}
+		}
+	}
+	first(&f.Key, func(e *entry) string { return e.Key })
+	first(&f.Checksum, func(e *entry) string { return e.Checksum })
+	first(&f.Version, func(e *entry) string { return e.Version })
+	first(&f.Source, func(e *entry) string { return e.Source })
+	first(&f.Feed, func(e *entry) string { return e.Feed })
+	first(&f.Table, func(e *entry) string { return e.Table })
+	first(&f.Status, func(e *entry) string { return e.Status })
+	first(&f.BatchID, func(e *entry) string { return e.BatchID })
+	for _, e := range es {
+		if f.Size == 0 {
+			f.Size = e.Size
+		}
+		if e.Landed && f.LandedAt.IsZero() {
+			// A BatchPlanned knows the landed event id but not the time.
+			f.LandedEventID, f.LandedAt = e.LandedEventID, fromMicros(e.LandedAt)
+		}
+		f.RejectionCount += e.RejectionCount
+		for _, r := range e.Rejections {
+			if len(f.Rejections) < MaxRejections {
+				f.Rejections = append(f.Rejections, r)
+			}
+		}
+	}
+	first(&f.LandedEventID, func(e *entry) string { return e.LandedEventID })
+	f.RowsRejected = f.RejectionCount
+	for _, e := range es {
+		if e.HasResult {
+			f.RowsRead, f.RowsWritten, f.RowsRejected = e.RowsRead, e.RowsWritten, e.RowsRejected
+			f.TableVersion, f.Error = e.TableVersion, e.Error
+			break
+		}
+	}
+	seen := map[[2]string]bool{}
+	for _, e := range es {
+		for _, s := range e.Steps {
+			k := [2]string{s.EventID, s.Status}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			f.Timeline = append(f.Timeline, Step{Status: s.Status, At: fromMicros(s.At), EventID: s.EventID, Detail: s.Detail})
+		}
+	}
+	slices.SortFunc(f.Timeline, func(a, b Step) int {
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(rank(a.Status), rank(b.Status)),
+			cmp.Compare(a.EventID, b.EventID), cmp.Compare(a.Status, b.Status), cmp.Compare(a.Detail, b.Detail))
+	})
+	return f
+}
