@@ -1,0 +1,279 @@
+package mesh
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/logmesh/logmesh/events"
+)
+
+// Kinds of definitions, as in Change.Kind and in definition event ids.
+const (
+	KindDomain = "domain"
+	KindFeed   = "feed"
+)
+
+// Ops of a Change.
+const (
+	OpAdd    = "add"
+	OpChange = "change"
+	OpRemove = "remove"
+)
+
+// canonicalDomain and canonicalFeed fix the encoding a definition hash is
+// computed over: JSON of these structs, fields in declaration order. Adding
+// a field here changes every hash (and so plans a "change" of every
+// definition once); add fields with omitempty to avoid that.
+type canonicalDomain struct {
+	Kind        string   `json:"kind"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Owners      []string `json:"owners"`
+}
+
+type canonicalFeed struct {
+	Kind            string        `json:"kind"`
+	Name            string        `json:"name"`
+	Table           string        `json:"table"`
+	KeyPattern      string        `json:"key_pattern"`
+	Format          string        `json:"format"`
+	Options         FormatOptions `json:"options"`
+	Schema          string        `json:"schema"`
+	PrimaryKey      []string      `json:"primary_key"`
+	OrderingField   string        `json:"ordering_field"`
+	Mode            string        `json:"mode"`
+	UniqueKey       bool          `json:"unique_key"`
+	RejectThreshold float64       `json:"reject_threshold"`
+	Rules           []Rule        `json:"rules"`
+	Batch           BatchPolicy   `json:"batch"`
+}
+
+func hashJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only a NaN or infinite RejectThreshold fails to encode, and Parse
+		// refuses those; a hand-built Feed still gets a stable hash.
+		b = fmt.Appendf(nil, "%+v", v)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// DefinitionHash returns the SHA-256 hex of the domain's canonical
+// encoding. Equal definitions have equal hashes.
+func (d *Domain) DefinitionHash() string {
+	return hashJSON(canonicalDomain{Kind: KindDomain, Name: d.Name, Description: d.Description, Owners: d.Owners})
+}
+
+// DefinitionHash returns the SHA-256 hex of the feed's canonical encoding,
+// which covers every field of the Feed (the schema as its compact JSON).
+// Equal definitions have equal hashes.
+func (f *Feed) DefinitionHash() string {
+	return hashJSON(canonicalFeed{
+		Kind: KindFeed, Name: f.Name, Table: f.Table, KeyPattern: f.KeyPattern, Format: f.Format,
+		Options: f.Options, Schema: f.Schema, PrimaryKey: f.PrimaryKey, OrderingField: f.OrderingField,
+		Mode: f.Mode, UniqueKey: f.UniqueKey, RejectThreshold: f.RejectThreshold, Rules: f.Rules, Batch: f.Batch,
+	})
+}
+
+// Definitions returns one DomainDefined per domain and one FeedDefined per
+// feed, in declaration order, for `logmesh apply`. Each event id is
+// events.DeriveID("definition", kind, name, definition_hash), so applying
+// the same definition twice yields the same id and consumers drop the
+// repeat; a changed definition gets a new id. All events share a
+// correlation id derived from every definition hash (one apply of one mesh
+// file), have no causation id, and occur at at (UTC, microseconds).
+// DomainDefined goes to the central domain, FeedDefined to the domain of
+// its table.
+//
+// FeedDefined has no fields yet for Mode, UniqueKey and Batch.MaxFiles;
+// they are covered by DefinitionHash only.
+func (m *Mesh) Definitions(at time.Time) []events.Event {
+	at = at.UTC().Truncate(time.Microsecond)
+	parts := []string{"mesh"}
+	for i := range m.Domains {
+		parts = append(parts, m.Domains[i].DefinitionHash())
+	}
+	for i := range m.Feeds {
+		parts = append(parts, m.Feeds[i].DefinitionHash())
+	}
+	correlation := events.DeriveID(parts...)
+
+	out := make([]events.Event, 0, len(m.Domains)+len(m.Feeds))
+	for i := range m.Domains {
+		d := &m.Domains[i]
+		hash := d.DefinitionHash()
+		ev := &events.DomainDefined{
+			Envelope: events.Envelope{
+				EventID:       events.DeriveID("definition", KindDomain, d.Name, hash),
+				OccurredAt:    at,
+				Domain:        events.DomainCentral,
+				CorrelationID: correlation,
+			},
+			DomainName:     d.Name,
+			Owners:         slices.Clone(d.Owners),
+			DefinitionHash: hash,
+		}
+		if ev.Owners == nil {
+			ev.Owners = []string{}
+		}
+		if d.Description != "" {
+			ev.Description = new(d.Description)
+		}
+		out = append(out, ev)
+	}
+	for i := range m.Feeds {
+		f := &m.Feeds[i]
+		hash := f.DefinitionHash()
+		ev := &events.FeedDefined{
+			Envelope: events.Envelope{
+				EventID:       events.DeriveID("definition", KindFeed, f.Name, hash),
+				OccurredAt:    at,
+				Domain:        f.Domain(),
+				CorrelationID: correlation,
+			},
+			Feed:            f.Name,
+			Table:           f.Table,
+			KeyPattern:      f.KeyPattern,
+			Format:          f.Format,
+			FormatOptions:   f.Options.list(),
+			Schema:          f.Schema,
+			PrimaryKey:      slices.Clone(f.PrimaryKey),
+			Rules:           make([]events.ValidationRule, 0, len(f.Rules)),
+			RejectThreshold: f.RejectThreshold,
+			BatchMaxBytes:   new(f.Batch.MaxBytes),
+			DefinitionHash:  hash,
+		}
+		if ev.PrimaryKey == nil {
+			ev.PrimaryKey = []string{}
+		}
+		if f.OrderingField != "" {
+			ev.OrderingField = new(f.OrderingField)
+		}
+		for _, r := range f.Rules {
+			vr := events.ValidationRule{Field: r.Field, Rule: r.Rule}
+			switch {
+			case r.Rule == RuleEnum:
+				vr.Arg = new(jsonList(r.Values))
+			case r.Value != "":
+				vr.Arg = new(r.Value)
+			}
+			ev.Rules = append(ev.Rules, vr)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// list returns the options that are set as name=value pairs in a fixed
+// order; lists are JSON arrays.
+func (o *FormatOptions) list() []events.Option {
+	out := []events.Option{}
+	add := func(name, value string) {
+		if value != "" {
+			out = append(out, events.Option{Name: name, Value: value})
+		}
+	}
+	add("delimiter", o.Delimiter)
+	if o.Header {
+		add("header", "true")
+	}
+	if len(o.Columns) > 0 {
+		add("columns", jsonList(o.Columns))
+	}
+	add("record_path", o.RecordPath)
+	if len(o.FixedWidth) > 0 {
+		b, _ := json.Marshal(o.FixedWidth)
+		add("fixed_width", string(b))
+	}
+	add("encoding", o.Encoding)
+	add("comment", o.Comment)
+	if o.TrimSpace {
+		add("trim_space", "true")
+	}
+	if o.MaxRecordBytes > 0 {
+		add("max_record_bytes", strconv.Itoa(o.MaxRecordBytes))
+	}
+	if o.MaxRawBytes > 0 {
+		add("max_raw_bytes", strconv.Itoa(o.MaxRawBytes))
+	}
+	if len(o.TimestampLayouts) > 0 {
+		add("timestamp_layouts", jsonList(o.TimestampLayouts))
+	}
+	if len(o.DateLayouts) > 0 {
+		add("date_layouts", jsonList(o.DateLayouts))
+	}
+	return out
+}
+
+func jsonList(s []string) string {
+	if s == nil {
+		s = []string{}
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// Change is one step of a plan: a definition added, changed or removed.
+type Change struct {
+	// Kind is KindDomain or KindFeed.
+	Kind string
+	// Name is the domain's or feed's name.
+	Name string
+	// Op is OpAdd, OpChange or OpRemove.
+	Op string
+}
+
+// Diff returns what applying new over old changes, sorted by kind (domains
+// first), then name. A definition whose hash is unchanged is not listed.
+// A nil mesh is an empty one.
+func Diff(old, new *Mesh) []Change {
+	if old == nil {
+		old = &Mesh{}
+	}
+	if new == nil {
+		new = &Mesh{}
+	}
+	var out []Change
+	diff := func(kind string, oldHashes, newHashes map[string]string) {
+		for name, h := range newHashes {
+			if oh, ok := oldHashes[name]; !ok {
+				out = append(out, Change{Kind: kind, Name: name, Op: OpAdd})
+			} else if oh != h {
+				out = append(out, Change{Kind: kind, Name: name, Op: OpChange})
+			}
+		}
+		for name := range oldHashes {
+			if _, ok := newHashes[name]; !ok {
+				out = append(out, Change{Kind: kind, Name: name, Op: OpRemove})
+			}
+		}
+	}
+	domains := func(m *Mesh) map[string]string {
+		h := map[string]string{}
+		for i := range m.Domains {
+			h[m.Domains[i].Name] = m.Domains[i].DefinitionHash()
+		}
+		return h
+	}
+	feeds := func(m *Mesh) map[string]string {
+		h := map[string]string{}
+		for i := range m.Feeds {
+			h[m.Feeds[i].Name] = m.Feeds[i].DefinitionHash()
+		}
+		return h
+	}
+	diff(KindDomain, domains(old), domains(new))
+	diff(KindFeed, feeds(old), feeds(new))
+	kindOrder := map[string]int{KindDomain: 0, KindFeed: 1}
+	slices.SortFunc(out, func(a, b Change) int {
+		return cmp.Or(cmp.Compare(kindOrder[a.Kind], kindOrder[b.Kind]), cmp.Compare(a.Name, b.Name))
+	})
+	return out
+}
