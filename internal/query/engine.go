@@ -1,0 +1,408 @@
+// Package query runs SQL over table snapshots with an embedded DuckDB.
+//
+// The engine knows nothing about Iceberg, catalogs or object stores: the
+// caller resolves each table's snapshot to a list of local Parquet files
+// (downloading them to a local cache first when the warehouse is remote) and
+// hands that list to [Engine.Register], which makes the table visible to SQL
+// as a view named "domain.table". [Engine.Query] then runs SQL against those
+// views and returns the rows as JSON-friendly Go values, which [WriteJSON],
+// [WriteCSV] and [WriteTable] render.
+//
+// The DuckDB bundled with github.com/duckdb/duckdb-go/v2 has the parquet,
+// json and icu extensions but neither iceberg nor httpfs, which is why the
+// engine reads local files only. Extension auto-installation is switched off,
+// so the engine never reaches the network.
+package query
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// ErrClosed is returned by the methods of an [Engine] after [Engine.Close].
+var ErrClosed = errors.New("query: engine closed")
+
+// Defaults of the options of [Open].
+const (
+	DefaultMemoryLimit = "512MB"
+	DefaultThreads     = 2
+	DefaultMaxRows     = 1_000_000
+)
+
+// Option configures [Open].
+type Option func(*config)
+
+type config struct {
+	memoryLimit string
+	threads     int
+	tempDir     string
+	maxRows     int
+}
+
+// MemoryLimit caps the memory DuckDB uses, in DuckDB's notation ("512MB",
+// "2GB"). Operators that exceed it spill to the temporary directory (see
+// [TempDir]) or fail. Default [DefaultMemoryLimit].
+func MemoryLimit(limit string) Option { return func(c *config) { c.memoryLimit = limit } }
+
+// Threads sets the number of DuckDB worker threads; it must be at least 1.
+// Default [DefaultThreads].
+func Threads(n int) Option { return func(c *config) { c.threads = n } }
+
+// TempDir sets the directory DuckDB spills to when a query exceeds the memory
+// limit. Default: DuckDB's own choice for an in-memory database (".tmp" in the
+// working directory).
+func TempDir(dir string) Option { return func(c *config) { c.tempDir = dir } }
+
+// MaxRows caps the number of rows [Engine.Query] returns; it must be at least
+// 1. A query with more rows returns the first n and sets
+// [Result.Truncated]. Default [DefaultMaxRows].
+func MaxRows(n int) Option { return func(c *config) { c.maxRows = n } }
+
+// Engine is one embedded, in-memory DuckDB database.
+//
+// An Engine is safe for concurrent use: queries run on a pool of DuckDB
+// connections to the same database, and calls to [Engine.Register] are
+// serialised. The caller owns the Engine and must call [Engine.Close].
+type Engine struct {
+	db      *sql.DB
+	maxRows int
+
+	regMu sync.Mutex // serialises Register: DuckDB aborts concurrent catalog writes
+
+	closeOnce sync.Once
+	closeErr  error
+	closed    chan struct{}
+}
+
+// Open starts an in-memory DuckDB configured by opts. ctx bounds the start-up
+// only; it is not retained. The caller must Close the returned Engine.
+func Open(ctx context.Context, opts ...Option) (*Engine, error) {
+	c := config{memoryLimit: DefaultMemoryLimit, threads: DefaultThreads, maxRows: DefaultMaxRows}
+	for _, o := range opts {
+		o(&c)
+	}
+	switch {
+	case strings.TrimSpace(c.memoryLimit) == "":
+		return nil, errors.New("query: open: empty memory limit")
+	case c.threads < 1:
+		return nil, fmt.Errorf("query: open: threads %d < 1", c.threads)
+	case c.maxRows < 1:
+		return nil, fmt.Errorf("query: open: max rows %d < 1", c.maxRows)
+	}
+
+	// Database-wide settings go into the DSN so every pooled connection sees
+	// them. TimeZone is pinned to UTC by initConn so that TIMESTAMPTZ
+	// arithmetic and casts (date_trunc, strftime, ::DATE) give the same
+	// answer on every machine: a transform must be re-runnable identically.
+	params := url.Values{}
+	params.Set("memory_limit", c.memoryLimit)
+	params.Set("threads", fmt.Sprint(c.threads))
+	params.Set("autoinstall_known_extensions", "false")
+	if c.tempDir != "" {
+		params.Set("temp_directory", c.tempDir)
+	}
+	connector, err := duckdb.NewConnector(":memory:?"+params.Encode(), initConn)
+	if err != nil {
+		return nil, fmt.Errorf("query: open: %w", err)
+	}
+	db := sql.OpenDB(connector) // db.Close closes connector
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("query: open: %w", err)
+	}
+	return &Engine{db: db, maxRows: c.maxRows, closed: make(chan struct{})}, nil
+}
+
+// initConn runs on every new pooled connection. ICU (which owns the TimeZone
+// setting) cannot be configured through the DSN because it is loaded after
+// the configuration is applied, and SET TimeZone is per connection.
+func initConn(execer driver.ExecerContext) error {
+	_, err := execer.ExecContext(context.Background(), "LOAD icu; SET TimeZone = 'UTC'", nil)
+	return err
+}
+
+// Close releases the database. It waits for nothing: queries still running
+// fail. Close is idempotent; later calls return the first call's error.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		close(e.closed)
+		if err := e.db.Close(); err != nil {
+			e.closeErr = fmt.Errorf("query: close: %w", err)
+		}
+	})
+	return e.closeErr
+}
+
+func (e *Engine) isClosed() bool {
+	select {
+	case <-e.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Table is one table snapshot to make visible to SQL.
+type Table struct {
+	// Name is "domain.table", e.g. "raw.trades". Both parts are quoted as
+	// SQL identifiers, so any characters except '.' are allowed; SQL refers
+	// to the table as raw.trades (or "raw"."trades").
+	Name string
+	// Files are the local Parquet files of the snapshot. Relative paths are
+	// made absolute against the working directory. DuckDB treats '*', '?'
+	// and '[' as glob characters, so paths containing them are refused.
+	// Files with different but compatible schemas are unioned by column name.
+	Files []string
+	// Columns is the schema of the table used when Files is empty, so that
+	// an empty snapshot still has typed columns. It is ignored otherwise.
+	Columns []Column
+}
+
+// Column is a column of an empty [Table].
+type Column struct {
+	// Name is the column name, quoted as an SQL identifier.
+	Name string
+	// Type is a DuckDB type name: VARCHAR, BIGINT, INTEGER, DOUBLE, FLOAT,
+	// BOOLEAN, TIMESTAMPTZ, DATE, BLOB, DECIMAL(18,2), VARCHAR[], ... Only
+	// letters, digits, '_', ' ', '(', ')', ',', '[' and ']' are accepted.
+	Type string
+}
+
+var typePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_ (),\[\]]*$`)
+
+// Register makes tables visible to SQL: for each table it creates the schema
+// of its domain if needed and creates or replaces the view domain.table over
+// its files. All tables are registered in one transaction: on error none of
+// them changes. Tables registered by earlier calls and not named in tables
+// are kept.
+func (e *Engine) Register(ctx context.Context, tables []Table) error {
+	if e.isClosed() {
+		return ErrClosed
+	}
+	stmts := make([]string, 0, 2*len(tables))
+	schemas := map[string]bool{}
+	seen := map[string]bool{}
+	for _, t := range tables {
+		domain, name, err := splitName(t.Name)
+		if err != nil {
+			return err
+		}
+		if seen[t.Name] {
+			return fmt.Errorf("query: register: table %q listed twice", t.Name)
+		}
+		seen[t.Name] = true
+		body, err := viewBody(t)
+		if err != nil {
+			return err
+		}
+		if !schemas[domain] {
+			schemas[domain] = true
+			stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(domain))
+		}
+		stmts = append(stmts, "CREATE OR REPLACE VIEW "+quoteIdent(domain)+"."+quoteIdent(name)+" AS "+body)
+	}
+
+	e.regMu.Lock()
+	defer e.regMu.Unlock()
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return e.wrapErr("register", ctx, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return e.wrapErr("register: "+shorten(s), ctx, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return e.wrapErr("register", ctx, err)
+	}
+	return nil
+}
+
+func splitName(full string) (domain, name string, err error) {
+	domain, name, ok := strings.Cut(full, ".")
+	if !ok || domain == "" || name == "" || strings.Contains(name, ".") {
+		return "", "", fmt.Errorf("query: register: table name %q is not domain.table", full)
+	}
+	return domain, name, nil
+}
+
+// viewBody returns the SELECT a table's view is defined as.
+func viewBody(t Table) (string, error) {
+	if len(t.Files) == 0 {
+		if len(t.Columns) == 0 {
+			return "", fmt.Errorf("query: register: table %q has neither files nor columns", t.Name)
+		}
+		var b strings.Builder
+		b.WriteString("SELECT ")
+		for i, c := range t.Columns {
+			if c.Name == "" {
+				return "", fmt.Errorf("query: register: table %q: column %d has no name", t.Name, i)
+			}
+			if !typePattern.MatchString(c.Type) {
+				return "", fmt.Errorf("query: register: table %q: column %q: bad type %q", t.Name, c.Name, c.Type)
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "CAST(NULL AS %s) AS %s", c.Type, quoteIdent(c.Name))
+		}
+		b.WriteString(" WHERE false")
+		return b.String(), nil
+	}
+	var b strings.Builder
+	b.WriteString("SELECT * FROM read_parquet([")
+	for i, f := range t.Files {
+		if f == "" {
+			return "", fmt.Errorf("query: register: table %q: empty file path", t.Name)
+		}
+		if strings.ContainsAny(f, "*?[") {
+			return "", fmt.Errorf("query: register: table %q: file %q: path contains a glob character (*, ? or [)", t.Name, f)
+		}
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			return "", fmt.Errorf("query: register: table %q: file %q: %w", t.Name, f, err)
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteString(abs))
+	}
+	b.WriteString("], union_by_name = true)")
+	return b.String(), nil
+}
+
+// quoteIdent quotes s as an SQL identifier.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// quoteString quotes s as an SQL string literal. DuckDB does not treat
+// backslashes in '...' literals as escapes.
+func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// shorten keeps error messages readable when they quote SQL.
+func shorten(s string) string {
+	const max = 120
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > max {
+		return string(r[:max]) + "…"
+	}
+	return s
+}
+
+// wrapErr wraps a database error. A cancelled or expired ctx is reported as
+// ctx's error (so errors.Is(err, context.Canceled) holds), with DuckDB's
+// message kept as text.
+func (e *Engine) wrapErr(op string, ctx context.Context, err error) error {
+	if e.isClosed() {
+		return fmt.Errorf("query: %s: %w", op, ErrClosed)
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		if errors.Is(err, cerr) {
+			return fmt.Errorf("query: %s: %w", op, cerr)
+		}
+		return fmt.Errorf("query: %s: %w (%v)", op, cerr, err)
+	}
+	return fmt.Errorf("query: %s: %w", op, err)
+}
+
+// Result is the outcome of [Engine.Query].
+type Result struct {
+	// Columns are the result's column names, in order. DuckDB may return
+	// the same name twice (SELECT a.id, b.id).
+	Columns []string
+	// Types are DuckDB's type names of the columns: BIGINT, VARCHAR,
+	// TIMESTAMPTZ, DECIMAL(18,2), VARCHAR[], STRUCT(...), ...
+	Types []string
+	// Rows hold the values, one slice per row in column order; see
+	// [Engine.Query] for the Go types.
+	Rows [][]any
+	// Truncated reports that the query had more rows than the engine's
+	// MaxRows and Rows holds only the first MaxRows of them.
+	Truncated bool
+}
+
+// Query runs sql and returns its rows, at most MaxRows of them (see
+// [Result.Truncated]). Cancelling ctx interrupts DuckDB; the call returns
+// within about half a second (duckdb-go's interrupt interval) with an error
+// that wraps ctx.Err(). An SQL error is returned wrapped, with DuckDB's
+// message in its text.
+//
+// Values are converted to JSON-friendly Go types:
+//
+//   - NULL → nil
+//   - BOOLEAN → bool; VARCHAR, ENUM → string; BLOB → []byte
+//   - TINYINT…BIGINT, UTINYINT…UINTEGER → int64; UBIGINT, HUGEINT,
+//     UHUGEINT, BIGNUM → int64 when the value fits, otherwise
+//     [encoding/json.Number] holding its decimal digits
+//   - FLOAT, DOUBLE → float64 (a FLOAT keeps its shortest decimal form:
+//     0.1 stays 0.1); NaN and ±Inf are kept
+//   - DECIMAL(w,s) → [encoding/json.Number] with exactly s digits after the
+//     point ("12.50"): exact, and written as a JSON number
+//   - TIMESTAMP*, TIMESTAMPTZ, DATE, TIME, TIMETZ → time.Time (UTC except
+//     TIMETZ; DATE at midnight; TIME on 0001-01-01)
+//   - INTERVAL → string in ISO 8601 duration form ("P1M2DT3.5S")
+//   - UUID → string ("0b8e…-…"); BIT → string of 0s and 1s
+//   - LIST, ARRAY → []any; STRUCT → map[string]any; MAP → map[string]any
+//     with keys rendered as text; UNION → the member's value; JSON → the
+//     decoded value (map[string]any, []any, float64, string, bool, nil)
+func (e *Engine) Query(ctx context.Context, sql string) (*Result, error) {
+	if e.isClosed() {
+		return nil, ErrClosed
+	}
+	op := "execute " + shorten(sql)
+	rows, err := e.db.QueryContext(ctx, sql)
+	if err != nil {
+		return nil, e.wrapErr(op, ctx, err)
+	}
+	defer rows.Close()
+
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, e.wrapErr(op, ctx, err)
+	}
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, e.wrapErr(op, ctx, err)
+	}
+	res := &Result{Columns: cols, Types: make([]string, len(cts)), Rows: [][]any{}}
+	for i, ct := range cts {
+		res.Types[i] = ct.DatabaseTypeName()
+	}
+	dst := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range dst {
+		ptrs[i] = &dst[i]
+	}
+	for rows.Next() {
+		if len(res.Rows) == e.maxRows {
+			res.Truncated = true
+			break
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, e.wrapErr(op, ctx, err)
+		}
+		row := make([]any, len(cols))
+		for i, v := range dst {
+			row[i] = convert(v, res.Types[i])
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, e.wrapErr(op, ctx, err)
+	}
+	if err := ctx.Err(); err != nil { // database/sql may end Next quietly on cancel
+		return nil, e.wrapErr(op, ctx, err)
+	}
+	return res, nil
+}
