@@ -1,0 +1,600 @@
+// Package ingest is the landing watcher: it watches a landing area (a local
+// directory or an S3 bucket) and records every file that arrives there as
+// one FileLanded event on the raw domain's bus, logmesh.raw.events. Land
+// copies local files into a landing area (`logmesh land`).
+//
+// # Identity and exactly-once landing
+//
+// A landed file is identified by its key and the SHA-256 of its content:
+// its file id is events.DeriveID(key, checksum), and that id is both the
+// FileLanded event id and its correlation id (the Kafka record key), so all
+// events about one file share a partition. A file changed under the same
+// key has a new checksum and so is a new file, landed again; a file whose
+// content returns to an earlier version is not (that (key, checksum) was
+// landed already).
+//
+// The watcher keeps no local store. On start it reads logmesh.raw.events
+// from the start up to its end (a view, without a consumer group) and
+// remembers which file ids were landed; before every scan it reads what was
+// appended since, including FileLanded events of other watchers. So a file
+// is not landed again by the same watcher, by a restarted one, or by another
+// watcher that has already seen its event.
+//
+// Two watchers racing on the same landing area can still both hash a new
+// file before either event is on the log, and both produce it. Both events
+// then have the same event id and the same record key (so the same
+// partition): consumers of FileLanded must drop an event whose id they have
+// seen, which the audit projection does. No other coordination is needed,
+// and nothing is lost if a watcher dies mid-scan: the next scan (or the next
+// watcher) lands whatever has no event yet.
+//
+// # Change detection and memory
+//
+// Each scan lists the landing area and hashes only objects whose size,
+// modification time or version (ETag) changed since this process last saw
+// them. Hashing streams the object through SHA-256 with a 64 KiB buffer;
+// files are never held in memory. A file whose size changes while it is
+// hashed (still being written) is skipped and hashed again on a later scan.
+// Writers should write to a temporary name (see IsTemp) and rename, as
+// LocalSource.Put does. On an object store, a (key, ETag) already recorded
+// in a FileLanded event is trusted without re-hashing, so restarting a
+// watcher over a large bucket is cheap; a local directory has no versions
+// and is hashed once per process start.
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kslog"
+
+	"github.com/logmesh/logmesh/events"
+)
+
+// ErrClosed is returned by Scan and Run after Close.
+var ErrClosed = errors.New("ingest: watcher closed")
+
+// Matcher maps a landed key to the feed whose key pattern it matches and the
+// raw table that feed loads into. It must be safe for concurrent use.
+type Matcher interface {
+	// Match returns the feed and table for key, or ok false if no feed
+	// matches.
+	Match(key string) (feed, table string, ok bool)
+}
+
+// MatcherFunc adapts a function to Matcher.
+type MatcherFunc func(key string) (feed, table string, ok bool)
+
+// Match calls f(key).
+func (f MatcherFunc) Match(key string) (feed, table string, ok bool) { return f(key) }
+
+// DefaultInterval is the default time between two scans of Run.
+const DefaultInterval = 2 * time.Second
+
+type config struct {
+	brokers    []string
+	clientOpts []kgo.Opt
+	interval   time.Duration
+	matcher    Matcher
+	logger     *slog.Logger
+	domain     string
+	clock      func() time.Time
+}
+
+// Option configures a Watcher.
+type Option func(*config)
+
+// Brokers sets the seed brokers. Required.
+func Brokers(addrs ...string) Option { return func(c *config) { c.brokers = addrs } }
+
+// ClientOpts adds franz-go options (TLS, SASL, ...) to the watcher's Kafka
+// clients.
+func ClientOpts(opts ...kgo.Opt) Option {
+	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
+}
+
+// Interval sets the time between two scans of Run. Default DefaultInterval;
+// it must be positive.
+func Interval(d time.Duration) Option { return func(c *config) { c.interval = d } }
+
+// WithMatcher sets the feed matcher. Default nil: files land with no feed
+// and no table.
+func WithMatcher(m Matcher) Option { return func(c *config) { c.matcher = m } }
+
+// Logger sets the logger; the default discards.
+func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// Domain sets the domain of the FileLanded events and so their topic,
+// events.DomainTopic(domain). Default events.DomainRaw.
+func Domain(name string) Option { return func(c *config) { c.domain = name } }
+
+// Clock sets the clock that stamps FileLanded.OccurredAt. Default time.Now.
+func Clock(now func() time.Time) Option { return func(c *config) { c.clock = now } }
+
+// Watcher watches one landing area and produces a FileLanded event for
+// every new file (see the package documentation for the guarantees).
+// Create it with NewWatcher, run it with Run (or call Scan yourself), stop
+// it by cancelling Run's context, and release it with Close.
+//
+// A Watcher is safe for concurrent use; scans are serialized. The Source
+// and the Codec remain the caller's.
+type Watcher struct {
+	src    Source
+	codec  *events.Codec
+	cfg    config
+	log    *slog.Logger
+	topic  string
+	kind   string  // events.SourceLocal or events.SourceS3
+	bucket *string // nil for a local source
+
+	scanMu   sync.Mutex            // held for a whole Scan; guards the fields below
+	landed   map[string]struct{}   // file ids with a FileLanded on the log
+	versions map[versionKey]string // (source, key, version) → file id, from the log
+	seen     map[string]seenObject // key → the object as this process last hashed it
+	pos      map[int32]int64       // the view's next offset per partition
+	view     *kgo.Client           // reads the topic; nil until it has partitions
+
+	mu     sync.Mutex // guards cl and closed
+	cl     *kgo.Client
+	closed bool
+}
+
+// versionKey names one version of one object of one source.
+type versionKey struct{ source, key, version string }
+
+// seenObject is what the watcher knows of an object it hashed.
+type seenObject struct {
+	size    int64
+	modTime time.Time
+	version string
+}
+
+// NewWatcher validates its arguments and returns a Watcher over src that
+// encodes events with codec; it does not connect. If codec has no schema
+// ids yet, the first scan registers them (codec.Register).
+func NewWatcher(src Source, codec *events.Codec, opts ...Option) (*Watcher, error) {
+	if src == nil || codec == nil {
+		return nil, errors.New("ingest: NewWatcher: nil Source or Codec")
+	}
+	cfg := config{interval: DefaultInterval, domain: events.DomainRaw, clock: time.Now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch {
+	case len(cfg.brokers) == 0:
+		return nil, errors.New("ingest: NewWatcher: no Brokers")
+	case cfg.interval <= 0:
+		return nil, fmt.Errorf("ingest: NewWatcher: Interval %v must be positive", cfg.interval)
+	case cfg.clock == nil:
+		return nil, errors.New("ingest: NewWatcher: nil Clock")
+	}
+	if err := events.ValidDomain(cfg.domain); err != nil {
+		return nil, fmt.Errorf("ingest: NewWatcher: %w", err)
+	}
+	log := cfg.logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	w := &Watcher{
+		src:      src,
+		codec:    codec,
+		cfg:      cfg,
+		log:      log.With("source", src.Name()),
+		topic:    events.DomainTopic(cfg.domain),
+		kind:     events.SourceLocal,
+		landed:   map[string]struct{}{},
+		versions: map[versionKey]string{},
+		seen:     map[string]seenObject{},
+		pos:      map[int32]int64{},
+	}
+	if b, ok := src.(bucketer); ok {
+		name := b.Bucket()
+		w.kind, w.bucket = events.SourceS3, &name
+	}
+	return w, nil
+}
+
+// Topic returns the topic the watcher reads and produces to.
+func (w *Watcher) Topic() string { return w.topic }
+
+// Run scans the landing area now and then every Interval until ctx is done,
+// and returns nil then. A failed scan is logged and retried at the next
+// tick; Run returns an error only if it cannot start (the first read of the
+// log fails) or after Close (ErrClosed). Run does not close the Watcher.
+func (w *Watcher) Run(ctx context.Context) error {
+	if err := w.catchUpLocked(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	t := time.NewTicker(w.cfg.interval)
+	defer t.Stop()
+	for {
+		n, err := w.Scan(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, ErrClosed):
+			return err
+		case err != nil:
+			w.log.Warn("scan failed; retrying at the next tick", "landed", n, "err", err)
+		case n > 0:
+			w.log.Info("scan landed files", "landed", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// catchUpLocked takes the scan lock and brings the view up to date.
+func (w *Watcher) catchUpLocked(ctx context.Context) error {
+	w.scanMu.Lock()
+	defer w.scanMu.Unlock()
+	return w.catchUp(ctx)
+}
+
+// Scan reconciles once: it reads the log's new FileLanded events, lists the
+// landing area, hashes every object that changed since this process last
+// saw it, and produces a FileLanded for each (key, checksum) with no event
+// yet. It returns how many files it landed. Errors about single objects do
+// not stop the scan; they are joined into the returned error, and the
+// objects are retried by the next scan. An object that vanished before it
+// could be read is not an error.
+func (w *Watcher) Scan(ctx context.Context) (landed int, err error) {
+	w.scanMu.Lock()
+	defer w.scanMu.Unlock()
+	if err := w.catchUp(ctx); err != nil {
+		return 0, err
+	}
+	objs, err := w.src.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	listed := make(map[string]bool, len(objs))
+	var errs []error
+	for _, o := range objs {
+		listed[o.Key] = true
+		ok, err := w.reconcile(ctx, o)
+		if ctx.Err() != nil {
+			return landed, ctx.Err()
+		}
+		if err != nil {
+			errs = append(errs, err)
+			if errors.Is(err, ErrClosed) {
+				break
+			}
+			continue
+		}
+		if ok {
+			landed++
+		}
+	}
+	for k := range w.seen {
+		if !listed[k] {
+			delete(w.seen, k) // gone: forget it, keep memory bounded
+		}
+	}
+	return landed, errors.Join(errs...)
+}
+
+// reconcile hashes o if it changed and lands it if it is new.
+func (w *Watcher) reconcile(ctx context.Context, o Object) (bool, error) {
+	now := seenObject{size: o.Size, modTime: o.ModTime, version: o.Version}
+	if prev, ok := w.seen[o.Key]; ok && prev.size == now.size && prev.modTime.Equal(now.modTime) && prev.version == now.version {
+		return false, nil
+	}
+	if o.Version != "" {
+		if _, ok := w.versions[versionKey{w.src.Name(), o.Key, o.Version}]; ok {
+			w.seen[o.Key] = now
+			return false, nil
+		}
+	}
+	sum, n, err := w.hash(ctx, o.Key)
+	if errors.Is(err, fs.ErrNotExist) {
+		w.log.Debug("file vanished before it was read", "file", o.Key)
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if n != o.Size {
+		w.log.Debug("file changed while it was read; retrying later", "file", o.Key, "listed", o.Size, "read", n)
+		return false, nil
+	}
+	id := events.DeriveID(o.Key, sum)
+	if _, ok := w.landed[id]; ok {
+		w.seen[o.Key] = now
+		return false, nil
+	}
+	if err := w.produce(ctx, o, sum, id); err != nil {
+		return false, err
+	}
+	w.remember(o.Key, sum, w.src.Name(), o.Version, id)
+	w.seen[o.Key] = now
+	w.log.Info("file landed", "file", o.Key, "size", o.Size, "checksum", sum, "event_id", id)
+	return true, nil
+}
+
+// hash streams the object through SHA-256 and returns the lower-case hex
+// digest and the bytes read.
+func (w *Watcher) hash(ctx context.Context, key string) (string, int64, error) {
+	r, err := w.src.Open(ctx, key)
+	if err != nil {
+		return "", 0, err
+	}
+	defer r.Close()
+	h := sha256.New()
+	n, err := copyCtx(ctx, h, r)
+	if err != nil {
+		return "", n, fmt.Errorf("ingest: reading %s: %w", key, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// produce writes the FileLanded event of o and waits for all in-sync
+// replicas to have it.
+func (w *Watcher) produce(ctx context.Context, o Object, sum, id string) error {
+	cl, err := w.client(ctx)
+	if err != nil {
+		return err
+	}
+	ev := &events.FileLanded{
+		Envelope: events.Envelope{
+			EventID:       id,
+			OccurredAt:    w.cfg.clock().UTC(),
+			Domain:        w.cfg.domain,
+			CorrelationID: id,
+		},
+		Key:      o.Key,
+		Source:   w.kind,
+		Bucket:   w.bucket,
+		Size:     o.Size,
+		Checksum: sum,
+		Version:  optional(o.Version),
+	}
+	ct := ContentType(o.Key)
+	if ct == "" {
+		ct = o.ContentType
+	}
+	ev.ContentType = optional(ct)
+	if w.cfg.matcher != nil {
+		if feed, table, ok := w.cfg.matcher.Match(o.Key); ok {
+			ev.Feed, ev.Table = optional(feed), optional(table)
+		}
+	}
+	rec, err := w.codec.Record(ev)
+	if err != nil {
+		return fmt.Errorf("ingest: FileLanded for %s: %w", o.Key, err)
+	}
+	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		return fmt.Errorf("ingest: producing FileLanded for %s to %s: %w", o.Key, w.topic, err)
+	}
+	return nil
+}
+
+// remember records a landed file in the view.
+func (w *Watcher) remember(key, sum, source, version, id string) {
+	w.landed[id] = struct{}{}
+	if version != "" {
+		w.versions[versionKey{source, key, version}] = id
+	}
+}
+
+// client returns the producer client, connecting (and registering the
+// codec's schemas, if needed) on first use.
+func (w *Watcher) client(ctx context.Context) (*kgo.Client, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, ErrClosed
+	}
+	if w.cl != nil {
+		return w.cl, nil
+	}
+	if _, ok := w.codec.SchemaID(events.NameFileLanded); !ok {
+		if err := w.codec.Register(ctx); err != nil {
+			return nil, err
+		}
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(w.cfg.brokers...),
+		kgo.RequiredAcks(kgo.AllISRAcks()), // the default, stated: idempotent, acks=all
+		kgo.DefaultProduceTopic(w.topic),
+		kgo.WithLogger(kslog.New(w.log)),
+	}, w.cfg.clientOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: kafka client: %w", err)
+	}
+	w.cl = cl
+	return cl, nil
+}
+
+// catchUp reads the topic from the view's position up to the last stable
+// offset each partition has now, and records every FileLanded in it.
+// Called with scanMu held.
+func (w *Watcher) catchUp(ctx context.Context) error {
+	cl, err := w.client(ctx)
+	if err != nil {
+		return err
+	}
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListCommittedOffsets(ctx, w.topic)
+	if err != nil {
+		return fmt.Errorf("ingest: end offsets of %s: %w", w.topic, err)
+	}
+	remaining := map[int32]int64{}
+	var fresh []int32
+	var ferr error
+	ends.Each(func(lo kadm.ListedOffset) {
+		switch {
+		case errors.Is(lo.Err, kerr.UnknownTopicOrPartition):
+			// No topic yet: nothing was landed.
+		case lo.Err != nil:
+			ferr = fmt.Errorf("ingest: end offset of %s/%d: %w", lo.Topic, lo.Partition, lo.Err)
+		default:
+			if _, ok := w.pos[lo.Partition]; !ok {
+				fresh = append(fresh, lo.Partition)
+			}
+			remaining[lo.Partition] = lo.Offset
+		}
+	})
+	if ferr != nil {
+		return ferr
+	}
+	if len(fresh) > 0 {
+		if err := w.addPartitions(ctx, adm, fresh); err != nil {
+			return err
+		}
+	}
+	for p, end := range remaining {
+		if w.pos[p] >= end {
+			delete(remaining, p)
+		}
+	}
+	for len(remaining) > 0 {
+		fetches := w.view.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if fetches.IsClientClosed() {
+			return ErrClosed
+		}
+		for _, fe := range fetches.Errors() {
+			return fmt.Errorf("ingest: reading %s/%d: %w", fe.Topic, fe.Partition, fe.Err)
+		}
+		var derr error
+		fetches.EachRecord(func(r *kgo.Record) {
+			if derr != nil {
+				return
+			}
+			w.pos[r.Partition] = r.Offset + 1
+			if !r.Attrs.IsControl() {
+				derr = w.apply(ctx, r)
+			}
+		})
+		if derr != nil {
+			return derr
+		}
+		for p, end := range remaining {
+			if w.pos[p] >= end {
+				delete(remaining, p)
+			}
+		}
+	}
+	return nil
+}
+
+// addPartitions starts reading new partitions at their start offsets,
+// creating the view's client on first use.
+func (w *Watcher) addPartitions(ctx context.Context, adm *kadm.Client, parts []int32) error {
+	starts, err := adm.ListStartOffsets(ctx, w.topic)
+	if err != nil {
+		return fmt.Errorf("ingest: start offsets of %s: %w", w.topic, err)
+	}
+	at := map[int32]kgo.Offset{}
+	for _, p := range parts {
+		lo, ok := starts.Lookup(w.topic, p)
+		if !ok || lo.Err != nil {
+			return fmt.Errorf("ingest: start offset of %s/%d: %v", w.topic, p, lo.Err)
+		}
+		w.pos[p] = lo.Offset
+		at[p] = kgo.NewOffset().At(lo.Offset)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	if w.view != nil {
+		w.view.AddConsumePartitions(map[string]map[int32]kgo.Offset{w.topic: at})
+		return nil
+	}
+	view, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(w.cfg.brokers...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.topic: at}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.WithLogger(kslog.New(w.log)),
+	}, w.cfg.clientOpts...)...)
+	if err != nil {
+		return fmt.Errorf("ingest: kafka client: %w", err)
+	}
+	w.view = view
+	return nil
+}
+
+// apply records a FileLanded from the log. Other events are skipped by
+// their header without decoding; undecodable records are skipped (other
+// processors send them to the dead-letter topic).
+func (w *Watcher) apply(ctx context.Context, r *kgo.Record) error {
+	for _, h := range r.Headers {
+		if h.Key == events.HeaderEvent && string(h.Value) != events.NameFileLanded {
+			return nil
+		}
+	}
+	ev, err := w.codec.Decode(ctx, r.Value)
+	switch {
+	case errors.Is(err, events.ErrMalformed), errors.Is(err, events.ErrUnknownSchema),
+		errors.Is(err, events.ErrUnknownEvent), errors.Is(err, events.ErrIncompatible):
+		w.log.Warn("skipping an undecodable record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
+		return nil
+	case err != nil:
+		return fmt.Errorf("ingest: decoding %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+	}
+	fl, ok := ev.(*events.FileLanded)
+	if !ok {
+		return nil
+	}
+	id := events.DeriveID(fl.Key, fl.Checksum)
+	source := events.SourceLocal
+	if fl.Bucket != nil {
+		source = *fl.Bucket
+	}
+	version := ""
+	if fl.Version != nil {
+		version = *fl.Version
+	}
+	w.remember(fl.Key, fl.Checksum, source, version, id)
+	return nil
+}
+
+// Close releases the Kafka clients; it is idempotent and safe to call while
+// Run or Scan is in progress (they then return ErrClosed or a context
+// error). It always returns nil.
+func (w *Watcher) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if w.cl != nil {
+		w.cl.Close()
+	}
+	if w.view != nil {
+		w.view.Close()
+	}
+	return nil
+}
+
+// optional returns nil for "", else a pointer to s.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
