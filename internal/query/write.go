@@ -91,7 +91,7 @@ func uniqueNames(names []string) []string {
 func writeJSONString(buf *bytes.Buffer, s string) {
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
-	enc.Encode(s) //nolint:errcheck // a string always encodes
+	enc.Encode(s)               //nolint:errcheck // a string always encodes
 	buf.Truncate(buf.Len() - 1) // Encode appends '\n'
 }
 
