@@ -56,6 +56,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -85,7 +86,7 @@ type Options struct {
 	FS vfs.FS
 	// Logger receives Pebble's messages and the store's own. Default: discard.
 	Logger *slog.Logger
-	// CacheSize is the size in bytes of Pebble's block cache. Default: 8 MiB.
+	// CacheSize is the size in bytes of Pebble's block cache. Default: DefaultCacheSize.
 	CacheSize int64
 	// MemTableSize is the size in bytes of one Pebble memtable, which also
 	// bounds how much committed data may be lost with the WAL disabled and
@@ -121,6 +122,10 @@ func (tp TopicPartition) compare(o TopicPartition) int {
 	}
 	return 0
 }
+
+// DefaultCacheSize is the block cache of a store whose Options leave
+// CacheSize at zero.
+const DefaultCacheSize = 64 << 20
 
 // Store is a Pebble database holding scoped state and consumed offsets.
 //
@@ -158,6 +163,16 @@ func Open(dir string, opts *Options) (*Store, error) {
 		Logger:             pebbleLogger{o.Logger},
 		FormatMajorVersion: pebble.FormatNewest,
 		MemTableSize:       o.MemTableSize,
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	// Projections read a key per event, mostly keys that do not exist yet:
+	// bloom filters let those misses skip the sstables, and larger index
+	// blocks keep big tables to one index level. See decision 0004.
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		po.Levels[i].IndexBlockSize = 256 << 10
 	}
 	if o.CacheSize > 0 {
 		c := pebble.NewCache(o.CacheSize)
