@@ -17,12 +17,12 @@ package query
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -47,6 +47,8 @@ type config struct {
 	threads     int
 	tempDir     string
 	maxRows     int
+	sandbox     bool
+	allowedDirs []string
 }
 
 // MemoryLimit caps the memory DuckDB uses, in DuckDB's notation ("512MB",
@@ -67,6 +69,19 @@ func TempDir(dir string) Option { return func(c *config) { c.tempDir = dir } }
 // 1. A query with more rows returns the first n and sets
 // [Result.Truncated]. Default [DefaultMaxRows].
 func MaxRows(n int) Option { return func(c *config) { c.maxRows = n } }
+
+// AllowedDirs confines file access to the given directories (and [TempDir]):
+// SQL, including the views [Engine.Register] creates, can read files under
+// them only, so a transform cannot read another domain's cached files by
+// path. Registering a table with a file outside them fails with DuckDB's
+// "Permission Error". With no dirs, no file can be read and only empty
+// tables can be registered. Default: no restriction.
+func AllowedDirs(dirs ...string) Option {
+	return func(c *config) {
+		c.sandbox = true
+		c.allowedDirs = append(c.allowedDirs, dirs...)
+	}
+}
 
 // Engine is one embedded, in-memory DuckDB database.
 //
@@ -100,10 +115,7 @@ func Open(ctx context.Context, opts ...Option) (*Engine, error) {
 		return nil, fmt.Errorf("query: open: max rows %d < 1", c.maxRows)
 	}
 
-	// Database-wide settings go into the DSN so every pooled connection sees
-	// them. TimeZone is pinned to UTC by initConn so that TIMESTAMPTZ
-	// arithmetic and casts (date_trunc, strftime, ::DATE) give the same
-	// answer on every machine: a transform must be re-runnable identically.
+	// Settings that DuckDB accepts at start-up go into the DSN.
 	params := url.Values{}
 	params.Set("memory_limit", c.memoryLimit)
 	params.Set("threads", fmt.Sprint(c.threads))
@@ -111,24 +123,43 @@ func Open(ctx context.Context, opts ...Option) (*Engine, error) {
 	if c.tempDir != "" {
 		params.Set("temp_directory", c.tempDir)
 	}
-	connector, err := duckdb.NewConnector(":memory:?"+params.Encode(), initConn)
+	connector, err := duckdb.NewConnector(":memory:?"+params.Encode(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("query: open: %w", err)
 	}
 	db := sql.OpenDB(connector) // db.Close closes connector
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("query: open: %w", err)
+	// The rest is set once, globally, and then locked. TimeZone belongs to
+	// ICU, which is loaded after the DSN's settings are applied; it is
+	// pinned so that TIMESTAMPTZ casts and arithmetic (date_trunc, strftime,
+	// ::DATE) give the same answer on every machine, as a re-run transform
+	// must. Locking stops SQL from changing settings (SET fails), so one
+	// query cannot change the next one's results or escape the sandbox.
+	setup := []string{"LOAD icu", "SET GLOBAL TimeZone = 'UTC'"}
+	if c.sandbox {
+		dirs := make([]string, 0, len(c.allowedDirs)+1)
+		for _, d := range append(slices.Clone(c.allowedDirs), c.tempDir) {
+			if d == "" {
+				continue
+			}
+			abs, err := filepath.Abs(d)
+			if err != nil {
+				db.Close()
+				return nil, fmt.Errorf("query: open: allowed dir %q: %w", d, err)
+			}
+			dirs = append(dirs, quoteString(strings.TrimSuffix(abs, string(filepath.Separator))+string(filepath.Separator)))
+		}
+		setup = append(setup,
+			"SET GLOBAL allowed_directories = ["+strings.Join(dirs, ", ")+"]",
+			"SET GLOBAL enable_external_access = false")
+	}
+	setup = append(setup, "SET GLOBAL lock_configuration = true")
+	for _, s := range setup {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("query: open: %s: %w", s, err)
+		}
 	}
 	return &Engine{db: db, maxRows: c.maxRows, closed: make(chan struct{})}, nil
-}
-
-// initConn runs on every new pooled connection. ICU (which owns the TimeZone
-// setting) cannot be configured through the DSN because it is loaded after
-// the configuration is applied, and SET TimeZone is per connection.
-func initConn(execer driver.ExecerContext) error {
-	_, err := execer.ExecContext(context.Background(), "LOAD icu; SET TimeZone = 'UTC'", nil)
-	return err
 }
 
 // Close releases the database. It waits for nothing: queries still running

@@ -427,3 +427,49 @@ func TestValueTypes(t *testing.T) {
 		}
 	}
 }
+
+func TestAllowedDirs(t *testing.T) {
+	allowed, other, spill := t.TempDir(), t.TempDir(), t.TempDir()
+	in := writeParquet(t, filepath.Join(allowed, "sub", "in.parquet"), []instrument{{"ACME", "industrials"}})
+	out := writeParquet(t, filepath.Join(other, "out.parquet"), []instrument{{"INIT", "tech"}})
+	if err := os.WriteFile(filepath.Join(other, "secret.csv"), []byte("a\n1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := openEngine(t, AllowedDirs(allowed), TempDir(spill), MemoryLimit("64MB"), Threads(1))
+	ctx := context.Background()
+	if err := e.Register(ctx, []Table{{Name: "raw.in", Files: []string{in}}}); err != nil {
+		t.Fatalf("Register inside allowed dir: %v", err)
+	}
+	if r := mustQuery(t, e, `SELECT symbol FROM raw.in`); r.Rows[0][0] != "ACME" {
+		t.Errorf("raw.in = %v", r.Rows)
+	}
+	err := e.Register(ctx, []Table{{Name: "raw.out", Files: []string{out}}})
+	if err == nil || !strings.Contains(err.Error(), "Permission Error") {
+		t.Errorf("Register outside allowed dir: err = %v, want Permission Error", err)
+	}
+	for _, sql := range []string{
+		`SELECT * FROM read_csv('` + filepath.Join(other, "secret.csv") + `')`,
+		`SELECT * FROM read_parquet('` + filepath.Join(allowed, "..", filepath.Base(other), "out.parquet") + `')`,
+		`SET enable_external_access = true`,
+		`SET allowed_directories = ['/']`,
+	} {
+		if _, err := e.Query(ctx, sql); err == nil {
+			t.Errorf("Query(%q): no error", sql)
+		}
+	}
+	// Spilling to TempDir still works in the sandbox: this aggregate needs
+	// far more than the 64MB memory limit.
+	r := mustQuery(t, e, `SELECT count(*) FROM (SELECT DISTINCT range::VARCHAR || repeat('x', 60) FROM range(3000000))`)
+	if r.Rows[0][0] != int64(3000000) {
+		t.Errorf("spilling aggregate = %v", r.Rows)
+	}
+}
+
+func TestSettingsLocked(t *testing.T) {
+	e := openEngine(t)
+	for _, sql := range []string{`SET TimeZone = 'America/New_York'`, `SET threads = 1`, `SET memory_limit = '10GB'`} {
+		if _, err := e.Query(context.Background(), sql); err == nil || !strings.Contains(err.Error(), "locked") {
+			t.Errorf("Query(%q): err = %v, want the configuration locked", sql, err)
+		}
+	}
+}
