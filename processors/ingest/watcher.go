@@ -32,7 +32,9 @@
 //
 // Each scan lists the landing area and hashes only objects whose size,
 // modification time or version (ETag) changed since this process last saw
-// them. Hashing streams the object through SHA-256 with a 64 KiB buffer;
+// them (a local file modified within two seconds of being hashed counts as
+// changed until it is older, since some file systems have coarse
+// timestamps). Hashing streams the object through SHA-256 with a 64 KiB buffer;
 // files are never held in memory. A file whose size changes while it is
 // hashed (still being written) is skipped and hashed again on a later scan.
 // Writers should write to a temporary name (see IsTemp) and rename, as
@@ -154,9 +156,26 @@ type versionKey struct{ source, key, version string }
 
 // seenObject is what the watcher knows of an object it hashed.
 type seenObject struct {
-	size    int64
-	modTime time.Time
-	version string
+	size     int64
+	modTime  time.Time
+	version  string
+	hashedAt time.Time // wall clock when it was read
+}
+
+// racyWindow covers coarse file-system timestamps: a file without a version
+// that was modified less than racyWindow before it was hashed may change
+// again without a visible change of size or modification time, so it is
+// hashed again until its modification time is older than that (as git does
+// for "racily clean" files).
+const racyWindow = 2 * time.Second
+
+// unchanged reports whether o is, as far as listing can tell, the object
+// this process hashed before.
+func (p seenObject) unchanged(o Object) bool {
+	if p.size != o.Size || !p.modTime.Equal(o.ModTime) || p.version != o.Version {
+		return false
+	}
+	return o.Version != "" || p.hashedAt.Sub(p.modTime) >= racyWindow
 }
 
 // NewWatcher validates its arguments and returns a Watcher over src that
@@ -293,10 +312,10 @@ func (w *Watcher) Scan(ctx context.Context) (landed int, err error) {
 
 // reconcile hashes o if it changed and lands it if it is new.
 func (w *Watcher) reconcile(ctx context.Context, o Object) (bool, error) {
-	now := seenObject{size: o.Size, modTime: o.ModTime, version: o.Version}
-	if prev, ok := w.seen[o.Key]; ok && prev.size == now.size && prev.modTime.Equal(now.modTime) && prev.version == now.version {
+	if prev, ok := w.seen[o.Key]; ok && prev.unchanged(o) {
 		return false, nil
 	}
+	now := seenObject{size: o.Size, modTime: o.ModTime, version: o.Version, hashedAt: time.Now()}
 	if o.Version != "" {
 		if _, ok := w.versions[versionKey{w.src.Name(), o.Key, o.Version}]; ok {
 			w.seen[o.Key] = now
@@ -473,8 +492,8 @@ func (w *Watcher) catchUp(ctx context.Context) error {
 		if fetches.IsClientClosed() {
 			return ErrClosed
 		}
-		for _, fe := range fetches.Errors() {
-			return fmt.Errorf("ingest: reading %s/%d: %w", fe.Topic, fe.Partition, fe.Err)
+		if errs := fetches.Errors(); len(errs) > 0 {
+			return fmt.Errorf("ingest: reading %s/%d: %w", errs[0].Topic, errs[0].Partition, errs[0].Err)
 		}
 		var derr error
 		fetches.EachRecord(func(r *kgo.Record) {
