@@ -383,15 +383,22 @@ func TestRunRestart(t *testing.T) {
 	if b := r.read(t, 1)[0]; fmt.Sprint(keys(b)) != fmt.Sprint(fileKeys(down)) {
 		t.Fatalf("restarted run planned %v, want %v", keys(b), fileKeys(down))
 	}
+	// Files landing while it runs may be split over ticks; together they
+	// are planned once each, in landing order.
 	late := r.land(t, trades, 5, 6)
-	if b := r.read(t, 1)[0]; fmt.Sprint(keys(b)) != fmt.Sprint(fileKeys(late)) {
-		t.Fatalf("restarted run planned %v, want %v", keys(b), fileKeys(late))
+	var planned []string
+	for len(planned) < len(late) {
+		planned = append(planned, keys(r.read(t, 1)[0])...)
+	}
+	if fmt.Sprint(planned) != fmt.Sprint(fileKeys(late)) {
+		t.Fatalf("restarted run planned %v, want %v", planned, fileKeys(late))
 	}
 	r.checkOnce(t)
 	// Several more intervals pass; nothing else is planned.
+	before := r.batchCount(t)
 	time.Sleep(300 * time.Millisecond) // waiting for something not to happen
-	if c := r.batchCount(t); c != 5 {
-		t.Fatalf("%d batches on the topic, want 5", c)
+	if c := r.batchCount(t); c != before {
+		t.Fatalf("%d batches on the topic, then %d with nothing new landed", before, c)
 	}
 }
 
