@@ -494,4 +494,3 @@ func (c *Catalog) LoadNamespaceProperties(ctx context.Context, ns table.Identifi
 func (c *Catalog) UpdateNamespaceProperties(context.Context, table.Identifier, []string, iceberg.Properties) (catalog.PropertiesUpdateSummary, error) {
 	return catalog.PropertiesUpdateSummary{}, fmt.Errorf("%w: namespace properties", ErrUnsupported)
 }
-

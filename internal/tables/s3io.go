@@ -175,4 +175,3 @@ func (i s3Info) Mode() fs.FileMode  { return 0o444 }
 func (i s3Info) ModTime() time.Time { return i.mod }
 func (i s3Info) IsDir() bool        { return false }
 func (i s3Info) Sys() any           { return nil }
-

@@ -237,8 +237,8 @@ func (c *Catalog) upsert(ctx context.Context, tbl *table.Table, l *layout, rows 
 	// 1. The batch: one row per key, the greatest ordering value winning
 	// (a later row wins ties).
 	var (
-		batch []([]any)
-		index = map[string]int{}
+		batch   []([]any)
+		index   = map[string]int{}
 		kb      []byte
 		n       int64
 		scratch parquet.Row
