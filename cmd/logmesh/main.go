@@ -41,6 +41,8 @@ Usage: logmesh [global flags] <command> [flags] [args]
 Commands:
   dev                     run the platform on embedded defaults (Kafka, registry) until Ctrl-C
   tail [TOPIC...]         print events as they arrive (--from-beginning, --json)
+  files [--status S] [--json]
+                          the file audit: each landed file's status, rows and errors
   schema list             list registered subjects with their versions and ids
   schema check FILE.avsc --subject S
                           check a contract change against the registry's compatibility rules
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdDev(ctx, g, cargs, stderr)
 	case "tail":
 		return cmdTail(ctx, g, cargs, stdout, stderr)
+	case "files":
+		return cmdFiles(ctx, g, cargs, stdout, stderr)
 	case "schema":
 		return cmdSchema(ctx, g, cargs, stdout, stderr)
 	case "version":

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/projections/audit"
+	"github.com/logmesh/logmesh/state"
+)
+
+// cmdFiles prints the file audit, rebuilt from the log.
+func cmdFiles(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("files", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	status := fs.String("status", "", "only files with this status (RECEIVED, BATCHED, PROCESSED, FAILED)")
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	if _, err := interspersed(fs, args); err != nil {
+		return err
+	}
+	want := strings.ToUpper(*status)
+	switch want {
+	case "", audit.StatusReceived, audit.StatusBatched, audit.StatusProcessed, audit.StatusFailed:
+	default:
+		return fmt.Errorf("files: unknown status %q: %w", *status, errUsage)
+	}
+	all, err := auditFiles(ctx, g)
+	if err != nil {
+		return err
+	}
+	var files []audit.File
+	for _, f := range all {
+		if want == "" || f.Status == want {
+			files = append(files, f)
+		}
+	}
+	if *asJSON {
+		return writeFilesJSON(stdout, files)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tSTATUS\tTABLE\tREAD\tWRITTEN\tREJECTED\tVERSION\tLANDED\tERROR")
+	for _, f := range files {
+		landed := ""
+		if !f.LandedAt.IsZero() {
+			landed = f.LandedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", f.Key, f.Status, f.Table,
+			f.RowsRead, f.RowsWritten, f.RowsRejected, f.TableVersion, landed, f.Error)
+	}
+	return tw.Flush()
+}
+
+// auditFiles folds the raw domain's events and batches into a fresh
+// in-memory store and returns the audit.
+func auditFiles(ctx context.Context, g global) ([]audit.File, error) {
+	codec, _, err := g.codec()
+	if err != nil {
+		return nil, err
+	}
+	st, err := state.Open("", &state.Options{FS: vfs.NewMem()})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if _, err := host.Replay(ctx, audit.Projection{}, st, codec, host.Brokers(g.brokers...),
+		host.Topics(events.DomainTopic(events.DomainRaw), events.BatchesTopic), host.Sync(false)); err != nil {
+		return nil, fmt.Errorf("files: rebuild the audit: %w", err)
+	}
+	return audit.Files(st)
+}
+
+// fileJSON is one file of `logmesh files --json`.
+type fileJSON struct {
+	Key          string       `json:"key"`
+	Status       string       `json:"status"`
+	Table        string       `json:"table,omitempty"`
+	Feed         string       `json:"feed,omitempty"`
+	ID           string       `json:"id"`
+	Checksum     string       `json:"checksum,omitempty"`
+	Size         int64        `json:"size"`
+	BatchID      string       `json:"batch_id,omitempty"`
+	RowsRead     int64        `json:"rows_read"`
+	RowsWritten  int64        `json:"rows_written"`
+	RowsRejected int64        `json:"rows_rejected"`
+	TableVersion int64        `json:"table_version,omitempty"`
+	Error        string       `json:"error"`
+	Rejections   []string     `json:"rejections,omitempty"`
+	LandedAt     *time.Time   `json:"landed_at,omitempty"`
+	Timeline     []audit.Step `json:"timeline"`
+}
+
+func writeFilesJSON(w io.Writer, files []audit.File) error {
+	out := make([]fileJSON, 0, len(files))
+	for _, f := range files {
+		fj := fileJSON{
+			Key: f.Key, Status: f.Status, Table: f.Table, Feed: f.Feed, ID: f.ID, Checksum: f.Checksum,
+			Size: f.Size, BatchID: f.BatchID, RowsRead: f.RowsRead, RowsWritten: f.RowsWritten,
+			RowsRejected: f.RowsRejected, TableVersion: f.TableVersion, Error: f.Error,
+			Rejections: f.Rejections, Timeline: f.Timeline,
+		}
+		if !f.LandedAt.IsZero() {
+			t := f.LandedAt
+			fj.LandedAt = &t
+		}
+		out = append(out, fj)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
