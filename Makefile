@@ -4,7 +4,7 @@ DATA    ?= ./.logmesh
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run build test vet test-kafka bench fuzz clean
+.PHONY: run build test vet test-kafka test-s3 bench fuzz clean
 
 ## run: start the platform on its embedded defaults (Kafka, registry, warehouse under $(DATA))
 run:
@@ -24,6 +24,10 @@ vet:
 ## test-kafka: the integration tests against a real Apache Kafka broker (started and stopped here)
 test-kafka:
 	bash deploy/kafka/test.sh
+
+## test-s3: the S3 tests against a real MinIO server (built with go install, started and stopped here)
+test-s3:
+	bash deploy/minio/test.sh
 
 ## bench: throughput figures, each beside a raw franz-go baseline measured in the same run
 bench:
