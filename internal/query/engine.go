@@ -162,8 +162,9 @@ func Open(ctx context.Context, opts ...Option) (*Engine, error) {
 	return &Engine{db: db, maxRows: c.maxRows, closed: make(chan struct{})}, nil
 }
 
-// Close releases the database. It waits for nothing: queries still running
-// fail. Close is idempotent; later calls return the first call's error.
+// Close releases the database. New calls fail with [ErrClosed]; Close waits
+// for queries already running to finish (cancel their ctx to hurry them).
+// Close is idempotent; later calls return the first call's error.
 func (e *Engine) Close() error {
 	e.closeOnce.Do(func() {
 		close(e.closed)
@@ -368,6 +369,14 @@ type Result struct {
 // within about half a second (duckdb-go's interrupt interval) with an error
 // that wraps ctx.Err(). An SQL error is returned wrapped, with DuckDB's
 // message in its text.
+//
+// DuckDB materialises the whole result before the first row is read, so
+// MaxRows bounds the memory of the returned Result, not the work: put a
+// LIMIT in the SQL to bound that. Query is meant for SELECT (and other
+// statements without lasting effect): each call may run on a different
+// pooled connection, so session state such as a TEMP table created by one
+// call is not reliably visible to the next, and SET fails because the
+// configuration is locked at [Open].
 //
 // Values are converted to JSON-friendly Go types:
 //

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -15,6 +16,9 @@ import (
 	"time"
 	"unicode/utf8"
 )
+
+// The writers below only read r, so several may render one Result at once.
+// Each refuses a Result whose rows do not have one value per column.
 
 // WriteJSON writes r as one JSON array of objects, one object per row with
 // the keys in column order, one row per line. Values are written as:
@@ -26,6 +30,9 @@ import (
 // "id_1") so that every key of an object is distinct. r.Truncated is not
 // written; callers that care report it themselves.
 func WriteJSON(w io.Writer, r *Result) error {
+	if err := checkShape(r); err != nil {
+		return err
+	}
 	keys := uniqueNames(r.Columns)
 	bw := bufio.NewWriter(w)
 	var buf bytes.Buffer
@@ -56,6 +63,20 @@ func WriteJSON(w io.Writer, r *Result) error {
 	}
 	bw.WriteString("]\n")
 	return flush(bw)
+}
+
+// checkShape refuses a Result a writer would misrender: every row must
+// have one value per column.
+func checkShape(r *Result) error {
+	if r == nil {
+		return errors.New("query: write: nil result")
+	}
+	for i, row := range r.Rows {
+		if len(row) != len(r.Columns) {
+			return fmt.Errorf("query: write: row %d has %d values for %d columns", i, len(row), len(r.Columns))
+		}
+	}
+	return nil
 }
 
 func flush(bw *bufio.Writer) error {
@@ -213,6 +234,9 @@ func textOf(v any, typ string) string {
 // names, then one record per row. NULL is an empty field; other values are
 // written as in [WriteTable]. r.Truncated is not written.
 func WriteCSV(w io.Writer, r *Result) error {
+	if err := checkShape(r); err != nil {
+		return err
+	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(r.Columns); err != nil {
 		return fmt.Errorf("query: write csv: %w", err)
@@ -226,7 +250,7 @@ func WriteCSV(w io.Writer, r *Result) error {
 				rec[j] = textOf(v, typeAt(r, j))
 			}
 		}
-		if err := cw.Write(rec[:len(row)]); err != nil {
+		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("query: write csv: %w", err)
 		}
 	}
@@ -244,12 +268,15 @@ func WriteCSV(w io.Writer, r *Result) error {
 // tabs and line breaks inside values are shown as \t, \n and \r so that every
 // row stays on one line. Widths count runes, so wide characters may misalign.
 func WriteTable(w io.Writer, r *Result) error {
+	if err := checkShape(r); err != nil {
+		return err
+	}
 	n := len(r.Columns)
 	cells := make([][]string, 0, len(r.Rows)+2)
 	cells = append(cells, slices.Clone(r.Columns))
 	for _, row := range r.Rows {
 		line := make([]string, n)
-		for j := range min(n, len(row)) {
+		for j := range row {
 			if row[j] == nil {
 				line[j] = "NULL"
 			} else {

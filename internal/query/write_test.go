@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -125,4 +126,41 @@ func TestDecimalString(t *testing.T) {
 			t.Errorf("column %d: got %#v, want %#v", i, r.Rows[0][i], w)
 		}
 	}
+}
+
+func TestWritersRejectBadShape(t *testing.T) {
+	for _, r := range []*Result{
+		nil,
+		{Columns: []string{"a"}, Rows: [][]any{{int64(1), int64(2)}}},
+		{Columns: []string{"a", "b"}, Rows: [][]any{{int64(1)}}},
+	} {
+		var buf bytes.Buffer
+		if WriteJSON(&buf, r) == nil || WriteCSV(&buf, r) == nil || WriteTable(&buf, r) == nil {
+			t.Errorf("%+v: a writer accepted it", r)
+		}
+	}
+}
+
+// FuzzWriteJSON checks the invariant that WriteJSON always produces valid
+// JSON, and that valid UTF-8 strings and column names survive a round trip.
+func FuzzWriteJSON(f *testing.F) {
+	for _, s := range []string{"", "plain", "quote\"back\\slash", "<html>&", "tab\tnl\n", "\x00\x1f", "ünï ✓", "\xff\xfe"} {
+		f.Add(s, s)
+	}
+	f.Fuzz(func(t *testing.T, col, val string) {
+		r := &Result{Columns: []string{col}, Types: []string{"VARCHAR"}, Rows: [][]any{{val}}}
+		var buf bytes.Buffer
+		if err := WriteJSON(&buf, r); err != nil {
+			t.Fatal(err)
+		}
+		var got []map[string]string
+		if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+			t.Fatalf("invalid JSON %q: %v", buf.Bytes(), err)
+		}
+		if utf8.ValidString(col) && utf8.ValidString(val) {
+			if v, ok := got[0][col]; !ok || v != val {
+				t.Errorf("round trip of %q: %q", val, got)
+			}
+		}
+	})
 }
