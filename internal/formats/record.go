@@ -68,3 +68,13 @@ func (e *RecordError) Error() string {
 }
 
 func (e *RecordError) Unwrap() error { return e.Err }
+
+// Clone returns a deep copy of r that stays valid after the reader's next
+// call to Next.
+func (r Record) Clone() Record {
+	r.Fields = append([]Field(nil), r.Fields...)
+	if r.Raw != nil {
+		r.Raw = append([]byte(nil), r.Raw...)
+	}
+	return r
+}

@@ -1,0 +1,12 @@
+package formats
+
+import (
+	"errors"
+	"io"
+)
+
+var errNotYet = errors.New("formats: parser not implemented yet")
+
+func openJSON(r io.Reader, opts Options) (Reader, error)       { return nil, errNotYet }
+func openXML(r io.Reader, opts Options) (Reader, error)        { return nil, errNotYet }
+func openFixedWidth(r io.Reader, opts Options) (Reader, error) { return nil, errNotYet }
