@@ -75,7 +75,9 @@ func MaxRows(n int) Option { return func(c *config) { c.maxRows = n } }
 // them only, so a transform cannot read another domain's cached files by
 // path. Registering a table with a file outside them fails with DuckDB's
 // "Permission Error". With no dirs, no file can be read and only empty
-// tables can be registered. Default: no restriction.
+// tables can be registered. Set [TempDir] too if queries may spill: only
+// that directory is added to the allowed ones (spilling to it was checked to
+// work in the sandbox). Default: no restriction.
 func AllowedDirs(dirs ...string) Option {
 	return func(c *config) {
 		c.sandbox = true
