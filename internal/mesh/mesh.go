@@ -213,7 +213,7 @@ func Parse(data []byte, name, baseDir string, opts ...Option) (*Mesh, error) {
 		o(&cfg)
 	}
 	p := &parser{file: name, baseDir: baseDir, formats: cfg.formats}
-	m := p.parse(data)
+	m := p.safeParse(data)
 	if len(p.errs) > 0 {
 		slices.SortStableFunc(p.errs, func(a, b *Error) int { return a.Line - b.Line })
 		errs := make([]error, 0, len(p.errs)+1)

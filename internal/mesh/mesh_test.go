@@ -301,6 +301,8 @@ func TestFeedFor(t *testing.T) {
 	}
 }
 
+var fixedTime = time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
+
 func TestDefinitions(t *testing.T) {
 	load := func(src string) *mesh.Mesh {
 		t.Helper()

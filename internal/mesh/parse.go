@@ -77,6 +77,18 @@ func (p *parser) yamlError(err error) {
 	p.errorf(0, "%v", err)
 }
 
+// safeParse is parse, with a panic in go-yaml (its decoder panics on some
+// malformed input, such as a tag on an empty sequence) turned into an error.
+func (p *parser) safeParse(data []byte) (m *Mesh) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.errorf(0, "YAML decoder failure: %v", r)
+			m = nil
+		}
+	}()
+	return p.parse(data)
+}
+
 func (p *parser) parse(data []byte) *Mesh {
 	f, err := yparser.ParseBytes(data, 0)
 	if err != nil {
