@@ -7,6 +7,5 @@ import (
 
 var errNotYet = errors.New("formats: parser not implemented yet")
 
-func openJSON(r io.Reader, opts Options) (Reader, error)       { return nil, errNotYet }
 func openXML(r io.Reader, opts Options) (Reader, error)        { return nil, errNotYet }
 func openFixedWidth(r io.Reader, opts Options) (Reader, error) { return nil, errNotYet }
