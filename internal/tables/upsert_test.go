@@ -8,7 +8,7 @@ func TestUpsert(t *testing.T) {
 	f := newFixture(t)
 	r1 := f.write(t, upsertContract, "b1",
 		trade("a", 1, 10), trade("b", 2, 10), trade("c", 3, 10),
-		trade("b", 4, 9), // older than b/2 within the batch: dropped
+		trade("b", 4, 9),  // older than b/2 within the batch: dropped
 		trade("c", 5, 10), // tie within the batch: the later row wins
 	)
 	if r1.Version != 1 || r1.RowsAdded != 3 || r1.RowsDeleted != 0 || r1.RowsTotal != 3 {

@@ -1,0 +1,47 @@
+// Package tables keeps logmesh's Apache Iceberg tables (format v2): a
+// warehouse (a local directory, or S3/MinIO), an iceberg-go
+// catalog.Catalog whose commits are TableCommitted events, and the
+// loader's write path (parquet-go data files, append and copy-on-write
+// upsert, idempotent by batch id).
+//
+// # Event-sourced pointers
+//
+// The catalog stores nothing itself. Where a table's current metadata is
+// comes from Pointers, a projection of TableCommitted events; a commit
+// writes <table>/metadata/<version>-<uuid>.metadata.json (version zero-
+// padded to five digits, as iceberg-go names it) and hands a
+// TableCommitted to a Committer, which makes it durable (produces it to
+// Kafka). Versions count from 1. MemPointers is the in-memory fold and
+// test double.
+//
+// # Layout
+//
+//	<warehouse>/<domain>/<table>/metadata/00001-<uuid>.metadata.json
+//	<warehouse>/<domain>/<table>/metadata/snap-*.avro, *-m0.avro (iceberg-go)
+//	<warehouse>/<domain>/<table>/data/<batch id>-<n>.parquet
+//
+// Data files carry Parquet field ids, are zstd-compressed, and are
+// registered with Transaction.AddFiles (append) or ReplaceDataFiles
+// (upsert), so a snapshot's file list alone is the table: no delete files.
+// Columns appear in the Parquet file in name order (parquet-go's Group
+// sorts them); readers map them by field id or name.
+//
+// # Guarantees and limits
+//
+//   - One writer per table (logmesh keys batches by table). A commit
+//     against a pointer that moved fails with ErrStalePointer, which wraps
+//     iceberg-go's table.ErrCommitFailed; tables created here set
+//     commit.retry.num-retries=0 so iceberg-go does not replay the commit
+//     (a replay would bypass the batch-id check).
+//   - Append streams: memory is about one Parquet row group per write.
+//     Upsert holds the batch's distinct keys and winning rows in memory
+//     (bounded by the batch size) and streams existing files one at a time,
+//     reading each candidate file twice (find, then rewrite).
+//   - Schema evolution is not supported yet: a contract whose schema
+//     differs from the table's returns ErrSchemaMismatch.
+//   - S3 goes through minio-go (s3IO), not iceberg-go's io/gocloud/s3,
+//     whose AWS SDK and gocloud modules are not in logmesh's go.mod. The
+//     warehouse properties use iceberg-go's keys (s3.endpoint,
+//     s3.access-key-id, ...), so an external engine reads the same tables
+//     with the same settings.
+package tables
