@@ -36,7 +36,7 @@ feeds:
   - name: trades
     table: eq.trades
     key_pattern: "trades/*.csv"
-    format: csv
+    format: ndjson
     schema: {type: record, name: T, fields: [{name: trade_id, type: string}]}
     primary_key: [id]
 `

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/formats"
 	"github.com/logmesh/logmesh/internal/mesh"
 )
 
@@ -91,7 +92,7 @@ feeds:
   - name: trades
     table: raw.trades
     key_pattern: "trades/*.csv"
-    format: csv
+    format: ndjson
     schema:
       type: record
       name: Trade
@@ -146,10 +147,10 @@ func TestParseErrors(t *testing.T) {
 		{"bad table", replace("    table: raw.trades", "    table: trades"), []string{"mesh.yaml:5:", "domain.table"}},
 		{"table with dash", replace("    table: raw.trades", "    table: raw.my-trades"), []string{"mesh.yaml:5:"}},
 		{"bad feed name", replace("  - name: trades", "  - name: Trades"), []string{"mesh.yaml:4:", "feed Trades: name"}},
-		{"duplicate feed and table", base + "  - name: trades\n    table: raw.trades\n    key_pattern: x\n    format: csv\n    schema_file: x.avsc\n",
+		{"duplicate feed and table", base + "  - name: trades\n    table: raw.trades\n    key_pattern: x\n    format: ndjson\n    schema_file: x.avsc\n",
 			[]string{"mesh.yaml:20: feed trades: name already used at line 4", "mesh.yaml:21: feed trades: table raw.trades is already loaded by the feed at line 5"}},
-		{"unknown format", replace("    format: csv", "    format: parquet"), []string{"mesh.yaml:7:", `unknown format "parquet"`}},
-		{"missing format", replace("    format: csv", ""), []string{"format is required"}},
+		{"unknown format", replace("    format: ndjson", "    format: parquet"), []string{"mesh.yaml:7:", `unknown format "parquet"`}},
+		{"missing format", replace("    format: ndjson", ""), []string{"format is required"}},
 		{"bad glob", replace(`    key_pattern: "trades/*.csv"`, `    key_pattern: "trades/[a.csv"`), []string{"mesh.yaml:6:", "key_pattern"}},
 		{"absolute glob", replace(`    key_pattern: "trades/*.csv"`, `    key_pattern: "/trades/*.csv"`), []string{"mesh.yaml:6:"}},
 		{"missing pattern", replace(`    key_pattern: "trades/*.csv"`, ""), []string{"key_pattern is required"}},
@@ -175,16 +176,18 @@ func TestParseErrors(t *testing.T) {
 		{"schema not a record", replace("      type: record", "      type: enum\n      symbols: [A]"), []string{"mesh.yaml:8:", "must be an Avro record"}},
 		{"schema invalid", replace("        - {name: qty, type: long}", "        - {name: qty, type: longg}"), []string{"mesh.yaml:8:", "schema:"}},
 		{"schema and file", replace("    schema:", "    schema_file: x.avsc\n    schema:"), []string{"mesh.yaml:8:", "not both"}},
-		{"schema file missing", base + "  - name: other\n    table: raw.other\n    key_pattern: o/*\n    format: csv\n    schema_file: nope.avsc\n",
+		{"schema file missing", base + "  - name: other\n    table: raw.other\n    key_pattern: o/*\n    format: ndjson\n    schema_file: nope.avsc\n",
 			[]string{"mesh.yaml:24:", "schema_file"}},
-		{"fixed-width without columns", replace("    format: csv", "    format: fixed-width"), []string{"mesh.yaml:4:", "fixed_width columns"}},
-		{"fixed_width on csv", replace("    format: csv", "    format: csv\n    options:\n      fixed_width: [{name: a, start: 1, width: 2}]"),
+		{"fixed-width without columns", replace("    format: ndjson", "    format: fixed-width"), []string{"mesh.yaml:4:", "fixed_width columns"}},
+		{"fixed_width on ndjson", replace("    format: ndjson", "    format: ndjson\n    options:\n      fixed_width: [{name: a, start: 1, width: 2}]"),
 			[]string{"mesh.yaml:9:", "only applies to format fixed-width"}},
-		{"fixed_width bad column", replace("    format: csv", "    format: fixed-width\n    options:\n      fixed_width: [{name: a, start: 0, width: 2}]"),
+		{"fixed_width bad column", replace("    format: ndjson", "    format: fixed-width\n    options:\n      fixed_width: [{name: a, start: 0, width: 2}]"),
 			[]string{"mesh.yaml:9:", "start >= 1"}},
-		{"delimiter", replace("    format: csv", "    format: csv\n    options: {delimiter: ';;'}"), []string{"mesh.yaml:8:", "delimiter"}},
-		{"layout", replace("    format: csv", "    format: csv\n    options: {timestamp_layouts: [nonsense]}"), []string{"mesh.yaml:8:", "timestamp layout"}},
+		{"delimiter", replace("    format: ndjson", "    format: ndjson\n    options: {delimiter: ';;'}"), []string{"mesh.yaml:8:", "delimiter"}},
+		{"layout", replace("    format: ndjson", "    format: ndjson\n    options: {timestamp_layouts: [nonsense]}"), []string{"mesh.yaml:8:", "timestamp layout"}},
 		{"batch", replace("    mode: upsert", "    mode: upsert\n    batch: {max_files: -1}"), []string{"mesh.yaml:18:", "max_files"}},
+		{"csv without header or columns", replace("    format: ndjson", "    format: csv"), []string{"mesh.yaml:7:", "Columns must name the fields"}},
+		{"encoding", replace("    format: ndjson", "    format: csv\n    options: {header: true, encoding: ebcdic}"), []string{"mesh.yaml:8:", "options:", "ebcdic"}},
 		{"two documents", base + "---\ndomains: []\n", []string{"one YAML document"}},
 		{"not a mapping", "- a\n", []string{"mesh.yaml:1:", "top level"}},
 	} {
@@ -232,7 +235,7 @@ func TestParseCollectsAllErrors(t *testing.T) {
 }
 
 func TestCustomFormats(t *testing.T) {
-	src := strings.Replace(base, "format: csv", "format: swift-mt940", 1)
+	src := strings.Replace(base, "format: ndjson", "format: swift-mt940", 1)
 	if _, err := mesh.Parse([]byte(src), "mesh.yaml", "."); err == nil {
 		t.Error("custom format accepted without WithFormats")
 	}
@@ -435,5 +438,29 @@ func TestDiff(t *testing.T) {
 	}
 	if got := mesh.Diff(nil, m([]string{"raw"}, nil)); !reflect.DeepEqual(got, []mesh.Change{{Kind: "domain", Name: "raw", Op: "add"}}) {
 		t.Errorf("Diff(nil, m) = %+v", got)
+	}
+}
+
+func TestFormats(t *testing.T) {
+	o := mesh.FormatOptions{
+		Delimiter: ";", Header: true, Columns: []string{"a", "b"}, RecordPath: "data",
+		FixedWidth: []mesh.Column{{Name: "a", Start: 1, Width: 2}}, Encoding: "latin1", Comment: "§",
+		TrimSpace: true, MaxRecordBytes: 10, MaxRawBytes: -1, TimestampLayouts: []string{"x"},
+	}
+	want := formats.Options{
+		Delimiter: ';', Header: true, Columns: []string{"a", "b"}, RecordPath: "data",
+		FixedWidth: []formats.Column{{Name: "a", Start: 1, Width: 2}}, Encoding: "latin1", Comment: '§',
+		TrimSpace: true, MaxRecordBytes: 10, MaxRawBytes: -1,
+	}
+	got := o.Formats()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Formats() = %+v\nwant %+v", got, want)
+	}
+	got.Columns[0] = "z"
+	if o.Columns[0] != "a" {
+		t.Error("Formats() shares Columns")
+	}
+	if z := (&mesh.FormatOptions{}).Formats(); z.Delimiter != 0 || z.Comment != 0 || z.FixedWidth != nil {
+		t.Errorf("zero FormatOptions: %+v", z)
 	}
 }

@@ -1,5 +1,12 @@
 package mesh
 
+import (
+	"slices"
+	"unicode/utf8"
+
+	"github.com/logmesh/logmesh/internal/formats"
+)
+
 // FormatOptions are a feed's `options:` as written in mesh.yaml: the
 // parser's settings plus the layouts the validator uses to read timestamps
 // and dates. Zero values mean the parser's (or validator's) default.
@@ -24,7 +31,7 @@ type FormatOptions struct {
 	// MaxRecordBytes caps a record's size; 0 means the parser's default.
 	MaxRecordBytes int `yaml:"max_record_bytes"`
 	// MaxRawBytes caps the raw text kept for rejection reports; 0 means the
-	// parser's default.
+	// parser's default, a negative value keeps none.
 	MaxRawBytes int `yaml:"max_raw_bytes"`
 	// TimestampLayouts are Go time layouts tried in order for
 	// timestamp-micros and timestamp-millis fields; default RFC 3339 (with
@@ -43,4 +50,35 @@ type Column struct {
 	Start int `yaml:"start"`
 	// Width is the column's width in characters.
 	Width int `yaml:"width"`
+}
+
+// Formats returns the parser options for internal/formats: Delimiter and
+// Comment become runes (0 when empty), FixedWidth becomes formats.Column.
+// Zero values keep the parser's defaults; Header is passed as written
+// (false when omitted). The layouts are not parser options. The result
+// shares no memory with o.
+func (o *FormatOptions) Formats() formats.Options {
+	first := func(s string) rune {
+		if s == "" {
+			return 0
+		}
+		r, _ := utf8.DecodeRuneInString(s)
+		return r
+	}
+	var cols []formats.Column
+	for _, c := range o.FixedWidth {
+		cols = append(cols, formats.Column{Name: c.Name, Start: c.Start, Width: c.Width})
+	}
+	return formats.Options{
+		Delimiter:      first(o.Delimiter),
+		Header:         o.Header,
+		Columns:        slices.Clone(o.Columns),
+		RecordPath:     o.RecordPath,
+		FixedWidth:     cols,
+		Encoding:       o.Encoding,
+		Comment:        first(o.Comment),
+		TrimSpace:      o.TrimSpace,
+		MaxRecordBytes: o.MaxRecordBytes,
+		MaxRawBytes:    o.MaxRawBytes,
+	}
 }

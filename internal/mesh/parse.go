@@ -22,6 +22,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/formats"
 )
 
 // rawMesh is the YAML shape of a mesh file.
@@ -348,6 +349,7 @@ func (fp *feedParser) feed(rf *rawFeed, domains map[string]int) Feed {
 }
 
 func (fp *feedParser) options(o *FormatOptions, format string, builtin bool) {
+	before := len(fp.errs)
 	oneRune := func(key, v string) {
 		if utf8.RuneCountInString(v) > 1 || v == "\n" || v == "\r" || (v != "" && !utf8.ValidString(v)) {
 			fp.errorf(fp.line("options", key), "options %s %q must be a single character other than a line break", key, v)
@@ -360,9 +362,6 @@ func (fp *feedParser) options(o *FormatOptions, format string, builtin bool) {
 	}
 	if o.MaxRecordBytes < 0 {
 		fp.errorf(fp.line("options", "max_record_bytes"), "options max_record_bytes must not be negative")
-	}
-	if o.MaxRawBytes < 0 {
-		fp.errorf(fp.line("options", "max_raw_bytes"), "options max_raw_bytes must not be negative")
 	}
 	switch {
 	case format == FormatFixedWidth && len(o.FixedWidth) == 0:
@@ -383,6 +382,9 @@ func (fp *feedParser) options(o *FormatOptions, format string, builtin bool) {
 			fp.errorf(line, "fixed_width column %q needs start >= 1 and width >= 1", c.Name)
 		}
 	}
+	if len(fp.errs) == before && builtin {
+		fp.openCheck(o, format)
+	}
 	for j, l := range o.TimestampLayouts {
 		if !layoutRoundTrips(l) {
 			fp.errorf(fp.line("options", "timestamp_layouts", j), "timestamp layout %q cannot parse what it formats", l)
@@ -392,6 +394,20 @@ func (fp *feedParser) options(o *FormatOptions, format string, builtin bool) {
 		if !layoutRoundTrips(l) {
 			fp.errorf(fp.line("options", "date_layouts", j), "date layout %q cannot parse what it formats", l)
 		}
+	}
+}
+
+// openCheck lets the built-in parser judge the options: it opens an empty
+// file with them and reports an error wrapping formats.ErrOptions. Other
+// errors (an empty file has no header) are not about the options.
+func (fp *feedParser) openCheck(o *FormatOptions, format string) {
+	_, err := formats.NewRegistry().Open(format, strings.NewReader(""), o.Formats())
+	if errors.Is(err, formats.ErrOptions) {
+		line := fp.line("options")
+		if line == fp.line() {
+			line = fp.line("format")
+		}
+		fp.errorf(line, "options: %v", err)
 	}
 }
 
