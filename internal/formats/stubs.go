@@ -7,5 +7,4 @@ import (
 
 var errNotYet = errors.New("formats: parser not implemented yet")
 
-func openXML(r io.Reader, opts Options) (Reader, error)        { return nil, errNotYet }
 func openFixedWidth(r io.Reader, opts Options) (Reader, error) { return nil, errNotYet }
