@@ -394,9 +394,10 @@ func (v *Validator) Columns() []string { return slices.Clone(v.names) }
 // and the row shares no memory with it.
 func (v *Validator) Row(rec formats.Record) (row []any, violations []Violation) {
 	row = make([]any, len(v.cols))
+	aligned := true
 	for i := range v.cols {
 		c := &v.cols[i]
-		f, present := field(&rec, i, c.name)
+		f, present := field(&rec, i, c.name, &aligned)
 		null := present && (f.Null || f.Value == "" && (c.nullable || c.kind != kString && c.kind != kBytes))
 		if c.required && (!present || f.Null || f.Value == "") {
 			violations = append(violations, Violation{Field: c.name, Rule: mesh.RuleRequired, Reason: absentReason(present, f)})
@@ -431,18 +432,15 @@ func (v *Validator) Row(rec formats.Record) (row []any, violations []Violation) 
 	return row, nil
 }
 
-// field finds the named field, trying position i first (files usually give
-// fields in schema order).
-func field(rec *formats.Record, i int, name string) (formats.Field, bool) {
-	if i < len(rec.Fields) && rec.Fields[i].Name == name {
-		// The first field of that name wins, as in Record.Get.
-		for j := range i {
-			if rec.Fields[j].Name == name {
-				return rec.Fields[j], true
-			}
-		}
+// field finds the named field. While the record's fields line up with the
+// schema (the usual case: files give fields in schema order), field i is
+// the column's, and no earlier field can have its name; otherwise it falls
+// back to Record.Get, where the first field of that name wins.
+func field(rec *formats.Record, i int, name string, aligned *bool) (formats.Field, bool) {
+	if *aligned && i < len(rec.Fields) && rec.Fields[i].Name == name {
 		return rec.Fields[i], true
 	}
+	*aligned = false
 	return rec.Get(name)
 }
 

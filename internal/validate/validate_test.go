@@ -501,3 +501,22 @@ func TestWithLoadedMesh(t *testing.T) {
 		}
 	}
 }
+
+func TestFieldLookup(t *testing.T) {
+	v := newValidator(t, &mesh.Feed{Schema: `{"type":"record","name":"R","fields":[{"name":"a","type":"long"},{"name":"b","type":"long"},{"name":"c","type":"long"}]}`})
+	for _, tc := range []struct {
+		name   string
+		fields []formats.Field
+		want   []any
+	}{
+		{"in order", []formats.Field{{Name: "a", Value: "1"}, {Name: "b", Value: "2"}, {Name: "c", Value: "3"}}, []any{int64(1), int64(2), int64(3)}},
+		{"shuffled", []formats.Field{{Name: "c", Value: "3"}, {Name: "a", Value: "1"}, {Name: "b", Value: "2"}}, []any{int64(1), int64(2), int64(3)}},
+		{"repeated name: first wins", []formats.Field{{Name: "a", Value: "1"}, {Name: "c", Value: "9"}, {Name: "c", Value: "3"}, {Name: "b", Value: "2"}}, []any{int64(1), int64(2), int64(9)}},
+		{"extra fields", []formats.Field{{Name: "x", Value: "?"}, {Name: "a", Value: "1"}, {Name: "b", Value: "2"}, {Name: "c", Value: "3"}}, []any{int64(1), int64(2), int64(3)}},
+	} {
+		row, viol := v.Row(formats.Record{Fields: tc.fields})
+		if !reflect.DeepEqual(row, tc.want) || viol != nil {
+			t.Errorf("%s: Row = %v, %v; want %v", tc.name, row, viol, tc.want)
+		}
+	}
+}
