@@ -78,6 +78,7 @@ var (
 type MemPointers struct {
 	mu        sync.Mutex
 	versions  map[string][]Pointer // versions[t][v-1]
+	batches   map[string]bool      // table + "\x00" + batch id of every applied version
 	committed []*events.TableCommitted
 }
 
@@ -89,7 +90,21 @@ var (
 
 // NewMemPointers returns an empty MemPointers.
 func NewMemPointers() *MemPointers {
-	return &MemPointers{versions: map[string][]Pointer{}}
+	return &MemPointers{versions: map[string][]Pointer{}, batches: map[string]bool{}}
+}
+
+// Reset forgets every table, as if no event had been applied.
+func (m *MemPointers) Reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.versions, m.batches, m.committed = map[string][]Pointer{}, map[string]bool{}, nil
+}
+
+// HasBatch reports whether a version of table was committed by batchID.
+func (m *MemPointers) HasBatch(table, batchID string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.batches[table+"\x00"+batchID]
 }
 
 // Current implements Pointers.
@@ -160,6 +175,9 @@ func (m *MemPointers) Apply(ev *events.TableCommitted) error {
 }
 
 func (m *MemPointers) apply(ev *events.TableCommitted) {
+	if ev.BatchID != nil && *ev.BatchID != "" {
+		m.batches[ev.Table+"\x00"+*ev.BatchID] = true
+	}
 	m.versions[ev.Table] = append(m.versions[ev.Table], Pointer{
 		Version: ev.Version, MetadataLocation: ev.MetadataLocation, SnapshotID: ev.SnapshotID,
 	})

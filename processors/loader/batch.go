@@ -1,0 +1,379 @@
+package loader
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/formats"
+	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/internal/validate"
+)
+
+// Opener reads a landed file. processors/ingest's sources implement it.
+type Opener interface {
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+}
+
+// Writer commits rows to a table. *tables.Catalog implements it.
+type Writer interface {
+	Write(ctx context.Context, table string, contract tables.Contract, batchID string, rows tables.Rows) (tables.WriteResult, error)
+}
+
+// maxRejectEvents caps the RecordRejected events of one file; the file's
+// FileProcessed or FileFailed still counts every rejected record.
+const maxRejectEvents = 1000
+
+// maxRaw caps the raw input copied into a RecordRejected.
+const maxRaw = 512
+
+// batchLoader loads one batch. Its output events are returned, not produced,
+// so the caller can produce them in one transaction with the batch's offset.
+type batchLoader struct {
+	mesh    *mesh.Mesh
+	parsers *formats.Registry
+	files   Opener
+	writer  Writer
+	now     func() time.Time
+}
+
+// fileRun is what the first pass learned of one file.
+type fileRun struct {
+	file     events.BatchFile
+	id       string // file id = correlation id
+	read     int64  // records seen, bad ones included
+	valid    int64
+	rejected int64
+	failed   string // non-empty: the file fails with this reason
+	stage    string
+}
+
+// load runs the batch: a first pass over every file parses and validates it,
+// emitting RecordRejected events and deciding whether the file fails; a second
+// pass streams the good rows of the files that did not fail into one table
+// commit. Memory stays bounded whatever the files' sizes, at the price of
+// parsing each good file twice.
+func (l *batchLoader) load(ctx context.Context, b *events.BatchPlanned, cause string) ([]events.Event, *tables.WriteResult, error) {
+	feed := l.feed(b.Feed)
+	var out []events.Event
+	if feed == nil {
+		for _, f := range b.Files {
+			out = append(out, l.failed(b, f, cause, "plan", fmt.Sprintf("feed %q is not defined", b.Feed), 0, 0)...)
+		}
+		return out, nil, nil
+	}
+	v, err := validate.New(feed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loader: feed %s: %w", feed.Name, err)
+	}
+	runs := make([]*fileRun, 0, len(b.Files))
+	for _, f := range b.Files {
+		run, rejects, err := l.check(ctx, b, feed, v, f, cause)
+		if err != nil {
+			return nil, nil, err
+		}
+		runs = append(runs, run)
+		out = append(out, rejects...)
+	}
+
+	var good []*fileRun
+	for _, r := range runs {
+		if r.failed == "" {
+			good = append(good, r)
+		}
+	}
+	var res *tables.WriteResult
+	if len(good) > 0 {
+		rows := &batchRows{ctx: ctx, l: l, feed: feed, v: v, runs: good}
+		contract := tables.Contract{Schema: feed.Schema, PrimaryKey: feed.PrimaryKey, Ordering: feed.OrderingField, Mode: feed.Mode}
+		wr, err := l.writer.Write(ctx, feed.Table, contract, b.BatchID, rows)
+		if err != nil {
+			return nil, nil, fmt.Errorf("loader: batch %s: write %s: %w", b.BatchID, feed.Table, err)
+		}
+		if rows.err != nil {
+			// A file changed under us between the passes: fail the batch
+			// attempt; the redelivery starts over.
+			return nil, nil, rows.err
+		}
+		res = &wr
+	}
+	for _, r := range runs {
+		if r.failed != "" {
+			out = append(out, l.failed(b, r.file, cause, r.stage, r.failed, r.read, r.rejected)...)
+			continue
+		}
+		ev := &events.FileProcessed{
+			Envelope:        l.envelope("file-processed", r.id, cause, b.BatchID),
+			BatchID:         b.BatchID,
+			Table:           b.Table,
+			FileKey:         r.file.Key,
+			FileChecksum:    r.file.Checksum,
+			RecordsRead:     r.read,
+			RecordsLoaded:   r.valid,
+			RecordsRejected: r.rejected,
+		}
+		if res != nil {
+			ev.TableVersion = &res.Version
+			ev.SnapshotID = &res.SnapshotID
+		}
+		out = append(out, ev)
+	}
+	return out, res, nil
+}
+
+func (l *batchLoader) feed(name string) *mesh.Feed {
+	for i := range l.mesh.Feeds {
+		if l.mesh.Feeds[i].Name == name {
+			return &l.mesh.Feeds[i]
+		}
+	}
+	return nil
+}
+
+// check is the first pass over one file.
+func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *mesh.Feed, v *validate.Validator, f events.BatchFile, cause string) (*fileRun, []events.Event, error) {
+	run := &fileRun{file: f, id: events.DeriveID(f.Key, f.Checksum)}
+	var rejects []events.Event
+	reject := func(number, line int64, field, rule, reason string, raw []byte) {
+		run.rejected++
+		if len(rejects) >= maxRejectEvents {
+			return
+		}
+		ev := &events.RecordRejected{
+			Envelope:     l.envelope("record-rejected", run.id, cause, b.BatchID, strconv.FormatInt(number, 10)),
+			BatchID:      b.BatchID,
+			Table:        b.Table,
+			FileKey:      f.Key,
+			FileChecksum: f.Checksum,
+			RecordNumber: number,
+			Rule:         rule,
+			Reason:       reason,
+		}
+		if line > 0 {
+			ev.Line = &line
+		}
+		if field != "" {
+			ev.Field = &field
+		}
+		if raw != nil {
+			s := string(raw)
+			if len(s) > maxRaw {
+				s, ev.RawTruncated = s[:maxRaw], true
+			}
+			ev.Raw = &s
+		}
+		rejects = append(rejects, ev)
+	}
+	err := l.scan(ctx, feed, f, func(rec formats.Record, recErr *formats.RecordError, fc *validate.FileCheck) error {
+		run.read++
+		if recErr != nil {
+			reject(recErr.Number, recErr.Line, "", "parse", recErr.Err.Error(), recErr.Raw)
+			return nil
+		}
+		row, vs := v.Row(rec)
+		if len(vs) == 0 {
+			if dup := fc.Check(row, rec); dup != nil {
+				vs = append(vs, *dup)
+			}
+		}
+		if len(vs) > 0 {
+			vi := vs[0]
+			reason := vi.Reason
+			if len(vs) > 1 {
+				reason += fmt.Sprintf(" (and %d more)", len(vs)-1)
+			}
+			reject(rec.Number, rec.Line, vi.Field, vi.Rule, reason, rec.Raw)
+			return nil
+		}
+		run.valid++
+		return nil
+	})
+	var broken *brokenFile
+	switch {
+	case errors.As(err, &broken):
+		run.failed, run.stage = broken.reason, broken.stage
+	case err != nil:
+		return nil, nil, err
+	case validate.Exceeds(run.rejected, run.read, feed.RejectThreshold):
+		run.failed, run.stage = fmt.Sprintf("%d of %d records rejected, above the feed's threshold of %g",
+			run.rejected, run.read, feed.RejectThreshold), "validate"
+	}
+	return run, rejects, nil
+}
+
+// brokenFile is a file that cannot be read as its feed says: it fails.
+type brokenFile struct{ stage, reason string }
+
+func (e *brokenFile) Error() string { return e.stage + ": " + e.reason }
+
+// scan opens a file, checks its checksum as it streams, and calls fn for each
+// record or bad record. A broken file is reported as *brokenFile.
+func (l *batchLoader) scan(ctx context.Context, feed *mesh.Feed, f events.BatchFile,
+	fn func(formats.Record, *formats.RecordError, *validate.FileCheck) error) error {
+	rc, err := l.files.Open(ctx, f.Key)
+	if err != nil {
+		return &brokenFile{"read", fmt.Sprintf("open %s: %v", f.Key, err)}
+	}
+	defer rc.Close()
+	sum := sha256.New()
+	r, err := l.parsers.Open(feed.Format, io.TeeReader(rc, sum), feed.Options.Formats())
+	if err != nil {
+		return &brokenFile{"parse", err.Error()}
+	}
+	v, err := validate.New(feed)
+	if err != nil {
+		return err
+	}
+	fc := v.NewFile()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		var re *formats.RecordError
+		if errors.As(err, &re) {
+			if err := fn(formats.Record{}, re, fc); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return &brokenFile{"parse", err.Error()}
+		}
+		if err := fn(rec, nil, fc); err != nil {
+			return err
+		}
+	}
+	// Drain what the parser did not need, so the checksum covers the file.
+	if _, err := io.Copy(io.Discard, io.TeeReader(rc, sum)); err != nil {
+		return &brokenFile{"read", err.Error()}
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); got != f.Checksum {
+		return &brokenFile{"read", fmt.Sprintf("checksum %s, landed as %s: the file changed after it landed", got, f.Checksum)}
+	}
+	return nil
+}
+
+// batchRows streams the good rows of the good files: the second pass.
+type batchRows struct {
+	ctx  context.Context
+	l    *batchLoader
+	feed *mesh.Feed
+	v    *validate.Validator
+	runs []*fileRun
+	err  error
+
+	cur    chan []any
+	errc   chan error
+	cancel context.CancelFunc
+}
+
+// Next implements tables.Rows. It runs each file's scan in a goroutine that
+// hands over one row at a time.
+func (br *batchRows) Next() ([]any, error) {
+	for {
+		if br.cur == nil {
+			if len(br.runs) == 0 {
+				return nil, io.EOF
+			}
+			br.start(br.runs[0])
+			br.runs = br.runs[1:]
+		}
+		row, ok := <-br.cur
+		if ok {
+			return row, nil
+		}
+		err := <-br.errc
+		br.cur = nil
+		br.cancel()
+		if err != nil {
+			br.err = fmt.Errorf("loader: second pass: %w", err)
+			return nil, br.err
+		}
+	}
+}
+
+func (br *batchRows) start(run *fileRun) {
+	ctx, cancel := context.WithCancel(br.ctx)
+	br.cancel = cancel
+	br.cur = make(chan []any, 256)
+	br.errc = make(chan error, 1)
+	go func(cur chan []any) {
+		var valid int64
+		err := br.l.scan(ctx, br.feed, run.file, func(rec formats.Record, recErr *formats.RecordError, fc *validate.FileCheck) error {
+			if recErr != nil {
+				return nil
+			}
+			row, vs := br.v.Row(rec)
+			if len(vs) > 0 || fc.Check(row, rec) != nil {
+				return nil
+			}
+			valid++
+			select {
+			case cur <- row:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if err == nil && valid != run.valid {
+			err = fmt.Errorf("file %s: %d valid rows on the second pass, %d on the first", run.file.Key, valid, run.valid)
+		}
+		close(cur)
+		br.errc <- err
+	}(br.cur)
+}
+
+// failed returns the FileFailed and IncidentOpened of a file.
+func (l *batchLoader) failed(b *events.BatchPlanned, f events.BatchFile, cause, stage, reason string, read, rejected int64) []events.Event {
+	id := events.DeriveID(f.Key, f.Checksum)
+	batch, table, sum := b.BatchID, b.Table, f.Checksum
+	ff := &events.FileFailed{
+		Envelope:        l.envelope("file-failed", id, cause, b.BatchID),
+		BatchID:         &batch,
+		Table:           &table,
+		FileKey:         f.Key,
+		FileChecksum:    &sum,
+		Stage:           stage,
+		Reason:          reason,
+		RecordsRead:     read,
+		RecordsRejected: rejected,
+		Attempt:         1,
+	}
+	inc := &events.IncidentOpened{
+		Envelope:    l.envelope("incident", id, ff.Envelope.EventID, b.BatchID),
+		IncidentID:  events.DeriveID("incident", "file-failed", id, b.BatchID),
+		Severity:    "error",
+		SubjectKind: "file",
+		Subject:     f.Key,
+		Table:       &table,
+		Summary:     fmt.Sprintf("file %s failed at %s: %s", f.Key, stage, reason),
+	}
+	inc.Envelope.CausationID = ff.Envelope.EventID
+	return []events.Event{ff, inc}
+}
+
+// envelope builds a derived event's envelope: its id is a function of what it
+// stems from, so a retried batch produces the same ids.
+func (l *batchLoader) envelope(kind, correlation, cause string, parts ...string) events.Envelope {
+	return events.Envelope{
+		EventID:       events.DeriveID(append([]string{kind, correlation}, parts...)...),
+		OccurredAt:    l.now().UTC().Truncate(time.Microsecond),
+		Domain:        "raw",
+		CorrelationID: correlation,
+		CausationID:   cause,
+	}
+}
+
+var _ hash.Hash = sha256.New()
