@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/mesh"
 	"github.com/logmesh/logmesh/internal/platform"
 )
 
@@ -25,7 +26,7 @@ type cli struct {
 
 func newCLI(t *testing.T) *cli {
 	t.Helper()
-	p, err := platform.Start(context.Background(), platform.Config{DataDir: t.TempDir(), KafkaPort: -1, RegistryPort: -1})
+	p, err := platform.Start(context.Background(), platform.Config{DataDir: t.TempDir(), KafkaPort: -1, RegistryPort: -1, Mesh: &mesh.Mesh{}})
 	if err != nil {
 		t.Fatal(err)
 	}

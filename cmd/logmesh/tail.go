@@ -102,4 +102,3 @@ func header(r *kgo.Record, key string) string {
 	}
 	return ""
 }
-

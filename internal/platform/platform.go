@@ -9,11 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,8 +27,14 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/examples"
+	"github.com/logmesh/logmesh/internal/mesh"
 	"github.com/logmesh/logmesh/internal/registry"
+	"github.com/logmesh/logmesh/internal/tables"
 	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/processors/ingest"
+	"github.com/logmesh/logmesh/processors/loader"
+	"github.com/logmesh/logmesh/processors/planner"
 	"github.com/logmesh/logmesh/projections/lineage"
 	"github.com/logmesh/logmesh/state"
 )
@@ -46,6 +55,20 @@ type Config struct {
 	Domains []string
 	// Partitions of each fact topic. Default 6.
 	Partitions int32
+	// Mesh is the mesh definition. Nil loads the embedded example mesh and,
+	// on an empty landing directory, its example files.
+	Mesh *mesh.Mesh
+	// Landing is the landing area: a local directory (default
+	// <DataDir>/landing).
+	Landing string
+	// Warehouse is the table warehouse location (default
+	// <DataDir>/warehouse).
+	Warehouse string
+	// PlanInterval is how often the planner batches landed files. Default
+	// 10s.
+	PlanInterval time.Duration
+	// ScanInterval is how often the landing area is listed. Default 2s.
+	ScanInterval time.Duration
 	// Logger; the default discards.
 	Logger *slog.Logger
 }
@@ -59,6 +82,12 @@ type Platform struct {
 	RegistryURL string
 	// Codec encodes and decodes events against the registry.
 	Codec *events.Codec
+	// Mesh is the mesh the platform runs.
+	Mesh *mesh.Mesh
+	// Landing is the landing directory.
+	Landing string
+	// Warehouse holds the tables.
+	Warehouse *tables.Warehouse
 
 	log      *slog.Logger
 	cluster  *kfake.Cluster
@@ -90,6 +119,18 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Landing == "" {
+		cfg.Landing = filepath.Join(cfg.DataDir, "landing")
+	}
+	if cfg.Warehouse == "" {
+		cfg.Warehouse = filepath.Join(cfg.DataDir, "warehouse")
+	}
+	if cfg.PlanInterval == 0 {
+		cfg.PlanInterval = 10 * time.Second
+	}
+	if cfg.ScanInterval == 0 {
+		cfg.ScanInterval = 2 * time.Second
 	}
 	p := &Platform{log: cfg.Logger, errs: make(chan error, 4)}
 	defer func() {
@@ -149,7 +190,122 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	if err := p.startLineage(runCtx, cfg, domains); err != nil {
 		return nil, err
 	}
+	if err := p.startIngestion(runCtx, cfg); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// startIngestion runs the landing watcher, the planner and the loader.
+func (p *Platform) startIngestion(ctx context.Context, cfg Config) error {
+	m := cfg.Mesh
+	if m == nil {
+		var err error
+		if m, err = ExampleMesh(); err != nil {
+			return err
+		}
+		if err := seedLanding(cfg.Landing); err != nil {
+			return err
+		}
+	}
+	p.Mesh = m
+	if err := os.MkdirAll(cfg.Landing, 0o755); err != nil {
+		return fmt.Errorf("platform: landing: %w", err)
+	}
+	src, err := ingest.NewLocalSource(cfg.Landing)
+	if err != nil {
+		return fmt.Errorf("platform: landing: %w", err)
+	}
+	p.Landing = cfg.Landing
+	if err := os.MkdirAll(cfg.Warehouse, 0o755); err != nil {
+		return fmt.Errorf("platform: warehouse: %w", err)
+	}
+	abs, err := filepath.Abs(cfg.Warehouse)
+	if err != nil {
+		return err
+	}
+	wh, err := tables.OpenWarehouse(ctx, abs, nil)
+	if err != nil {
+		return fmt.Errorf("platform: warehouse: %w", err)
+	}
+	p.Warehouse = wh
+
+	match := ingest.MatcherFunc(func(key string) (string, string, bool) {
+		f, ok := m.FeedFor(key)
+		if !ok {
+			return "", "", false
+		}
+		return f.Name, f.Table, true
+	})
+	w, err := ingest.NewWatcher(src, p.Codec, ingest.Brokers(p.Brokers...), ingest.WithMatcher(match),
+		ingest.Interval(cfg.ScanInterval), ingest.Logger(p.log))
+	if err != nil {
+		return err
+	}
+	pst, err := state.Open(filepath.Join(cfg.DataDir, "state", "planner"), &state.Options{Logger: p.log})
+	if err != nil {
+		return fmt.Errorf("platform: planner state: %w", err)
+	}
+	p.stores = append(p.stores, pst)
+	policy := func(table string) (int, int64) {
+		for _, f := range m.Feeds {
+			if f.Table == table {
+				return f.Batch.MaxFiles, f.Batch.MaxBytes
+			}
+		}
+		return mesh.DefaultBatchMaxFiles, mesh.DefaultBatchMaxBytes
+	}
+	pl, err := planner.New(pst, p.Codec, planner.Brokers(p.Brokers...), planner.Interval(cfg.PlanInterval),
+		planner.WithPolicy(policy), planner.Logger(p.log))
+	if err != nil {
+		return err
+	}
+	ld, err := loader.New(m, src, wh, p.Codec, loader.Brokers(p.Brokers...), loader.Logger(p.log))
+	if err != nil {
+		return err
+	}
+	for name, run := range map[string]func(context.Context) error{"watcher": w.Run, "planner": pl.Run, "loader": ld.Run} {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			if err := run(ctx); err != nil && ctx.Err() == nil {
+				p.log.Error("processor stopped", "processor", name, "err", err)
+				p.errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	return nil
+}
+
+// ExampleMesh returns the embedded example mesh (examples/mesh.yaml).
+func ExampleMesh() (*mesh.Mesh, error) {
+	data, err := examples.FS.ReadFile("mesh.yaml")
+	if err != nil {
+		return nil, err
+	}
+	return mesh.Parse(data, "examples/mesh.yaml", ".")
+}
+
+// seedLanding copies the example files into an empty or missing landing
+// directory, so a first `logmesh dev` has files to load.
+func seedLanding(dir string) error {
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil
+	}
+	return fs.WalkDir(examples.FS, "landing", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := examples.FS.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(path, "landing/")))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, 0o644)
+	})
 }
 
 // startLineage runs the lineage projection over every domain's fact topic.

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/mesh"
 	"github.com/logmesh/logmesh/internal/platform"
 	"github.com/logmesh/logmesh/schemas"
 )
@@ -46,7 +47,7 @@ func registryState(t *testing.T, url string) map[string][]int {
 func TestRestartKeepsRegistry(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	p, err := platform.Start(ctx, platform.Config{DataDir: dir, KafkaPort: -1, RegistryPort: -1})
+	p, err := platform.Start(ctx, platform.Config{DataDir: dir, KafkaPort: -1, RegistryPort: -1, Mesh: &mesh.Mesh{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestRestartKeepsRegistry(t *testing.T) {
 	}
 	landed := &events.FileLanded{
 		Envelope: events.Envelope{EventID: events.NewID(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), Domain: "raw", CorrelationID: "trades.csv"},
-		Key: "trades.csv", Source: events.SourceLocal, Size: 10, Checksum: strings.Repeat("ab", 32),
+		Key:      "trades.csv", Source: events.SourceLocal, Size: 10, Checksum: strings.Repeat("ab", 32),
 	}
 	rec, err := p.Codec.Record(landed)
 	if err != nil {
@@ -89,7 +90,7 @@ func TestRestartKeepsRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p2, err := platform.Start(ctx, platform.Config{DataDir: dir, KafkaPort: -1, RegistryPort: -1})
+	p2, err := platform.Start(ctx, platform.Config{DataDir: dir, KafkaPort: -1, RegistryPort: -1, Mesh: &mesh.Mesh{}})
 	if err != nil {
 		t.Fatal(err)
 	}
