@@ -101,13 +101,7 @@ func slicesEqual(a, b []string) bool {
 	return true
 }
 
-// csvReader reads CSV with encoding/csv (strict quotes, ReuseRecord) and
-// checks each record's arity against the header itself.
-//
-// RecordError: wrong number of fields; a bare or misplaced quote that the
-// reader can get past; invalid UTF-8 in a UTF-8 file.
-// Fatal: a quoted field still open at the end of the file (a truncated
-// file); a record over MaxRecordBytes; a read error.
+// csvReader implements FormatCSV; the rules are documented there.
 type csvReader struct {
 	opts   Options
 	utf8In bool
@@ -180,12 +174,10 @@ func (c *csvReader) Next() (Record, error) {
 		return Record{}, rerr
 	}
 	c.win.mark(end)
-	if c.utf8In {
-		for _, f := range fields {
-			if !utf8.ValidString(f) {
-				return Record{}, &RecordError{Number: c.n, Line: line, Raw: c.opts.rawCopy(raw), Err: ErrInvalidUTF8}
-			}
-		}
+	// The fields are the record's bytes less ASCII quotes and newlines, so
+	// they are valid UTF-8 exactly when the bytes are.
+	if c.utf8In && !utf8.Valid(raw) {
+		return Record{}, &RecordError{Number: c.n, Line: line, Raw: c.opts.rawCopy(raw), Err: ErrInvalidUTF8}
 	}
 	if len(fields) != len(c.names) {
 		return Record{}, &RecordError{Number: c.n, Line: line, Raw: c.opts.rawCopy(raw),

@@ -49,14 +49,7 @@ func openFixedWidth(r io.Reader, opts Options) (Reader, error) {
 	}, nil
 }
 
-// fixedWidthReader cuts lines into columns by character position. Blank
-// lines and comment lines are skipped; with Header the first line is
-// skipped whatever it holds. Characters past the last column are ignored; a
-// line that ends inside a column gives that column the characters it has.
-//
-// RecordError: a line shorter than the last column's start, invalid UTF-8
-// in a UTF-8 file, a line over MaxRecordBytes (skipped up to the next
-// newline). Fatal: only a read error. Bad column specs fail at Open.
+// fixedWidthReader implements FormatFixedWidth; the rules are documented there.
 type fixedWidthReader struct {
 	opts      Options
 	utf8In    bool

@@ -55,14 +55,7 @@ func openJSON(r io.Reader, opts Options) (Reader, error) {
 	return j, nil
 }
 
-// jsonReader streams the elements of a JSON array with json.Decoder, one
-// element at a time. Lines are counted from the decoder's input offsets.
-//
-// RecordError: an element that is not an object, or an object with a
-// duplicate key. Fatal: a syntax error, a truncated file, data after the
-// array, an element over MaxRecordBytes (the decoder cannot skip it without
-// reading it), a read error. encoding/json replaces invalid UTF-8 in
-// strings with U+FFFD rather than failing.
+// jsonReader implements FormatJSON; the rules are documented there.
 type jsonReader struct {
 	opts    Options
 	dec     *json.Decoder

@@ -59,7 +59,7 @@ func csvRow(b []byte, i int) []byte {
 	b = append(b, ',')
 	b = strconv.AppendFloat(b, float64(i%100000)*float64(i%500)/100, 'f', 2, 64)
 	b = append(b, ',')
-	b = epoch.Add(time.Duration(i) * time.Second).AppendFormat(b, time.RFC3339)
+	b = epoch.Add(time.Duration(i)*time.Second).AppendFormat(b, time.RFC3339)
 	if i%2 == 0 {
 		b = append(b, ",true,DE,"...)
 	} else {
@@ -75,7 +75,7 @@ func csvRow(b []byte, i int) []byte {
 
 func ndjsonRow(b []byte, i int) []byte {
 	b = fmt.Appendf(b, `{"id":%d,"account":"ACC-%08d","price":%d.%02d,"ts":"`, i, i*7919%100000000, i%1000, i%100)
-	b = epoch.Add(time.Duration(i) * time.Second).AppendFormat(b, time.RFC3339)
+	b = epoch.Add(time.Duration(i)*time.Second).AppendFormat(b, time.RFC3339)
 	return append(b, `","active":true,"tags":["a","b"],"note":null}`+"\n"...)
 }
 

@@ -18,12 +18,7 @@ func openNDJSON(r io.Reader, opts Options) (Reader, error) {
 	return &ndjsonReader{opts: opts, utf8In: utf8In, lr: newLineReader(in, opts.MaxRecordBytes)}, nil
 }
 
-// ndjsonReader reads one JSON object per line; blank lines are skipped.
-//
-// RecordError: a line that is not valid JSON or not an object, an object
-// with a duplicate key, invalid UTF-8 in a UTF-8 file, a line over
-// MaxRecordBytes (skipped up to the next newline). Fatal: only a read
-// error, since every line stands alone.
+// ndjsonReader implements FormatNDJSON; the rules are documented there.
 type ndjsonReader struct {
 	opts    Options
 	utf8In  bool

@@ -39,12 +39,79 @@ type ParserFunc func(r io.Reader, opts Options) (Reader, error)
 // Open calls f(r, opts).
 func (f ParserFunc) Open(r io.Reader, opts Options) (Reader, error) { return f(r, opts) }
 
-// The names of the built-in formats.
+// The names of the built-in formats, with each parser's rules. All of them
+// decode Options.Encoding to UTF-8 first and drop a UTF-8 byte order mark.
 const (
-	FormatCSV        = "csv"
-	FormatJSON       = "json"
-	FormatNDJSON     = "ndjson"
-	FormatXML        = "xml"
+	// FormatCSV is CSV read with encoding/csv: strict quotes ('"' only),
+	// blank lines skipped, Comment lines skipped, the header (or Columns)
+	// naming the fields. Record.Line is the line the record starts on;
+	// Record.Raw is the record's original text.
+	//
+	// A *RecordError: a record with more or fewer fields than the header;
+	// a bare or misplaced quote the reader can get past; invalid UTF-8 in
+	// a UTF-8 file. Fatal: a quoted field still open at the end of the
+	// file (a truncated file); a record over MaxRecordBytes (the reader
+	// cannot find the next record reliably); a read error. Open fails on
+	// an empty file, a broken header, an empty or duplicate header name,
+	// a header that differs from a non-empty Columns.
+	FormatCSV = "csv"
+
+	// FormatJSON is a top-level array of objects, or an array held under
+	// Options.RecordPath ("data", or "result/items") in a top-level
+	// object, streamed with json.Decoder one element at a time. Field
+	// values: strings unescaped, numbers as their literal text, booleans
+	// "true"/"false", null as Field.Null, nested objects and arrays as
+	// compact JSON; fields in the object's order. Record.Line is the line
+	// the element starts on.
+	//
+	// A *RecordError: an element that is not an object; an object with a
+	// duplicate key. Fatal: a syntax error, a truncated file, data after
+	// the array, an element over MaxRecordBytes, a read error.
+	// encoding/json replaces invalid UTF-8 in strings with U+FFFD. Open
+	// fails on an empty file, a top-level value of the wrong kind, a
+	// missing RecordPath key.
+	FormatJSON = "json"
+
+	// FormatNDJSON is one JSON object per line, values as for FormatJSON;
+	// blank lines are skipped and the last line needs no newline.
+	//
+	// A *RecordError: a line that is not valid JSON or not an object; an
+	// object with a duplicate key; invalid UTF-8 in a UTF-8 file; a line
+	// over MaxRecordBytes (skipped up to the next newline). Fatal: only a
+	// read error, as every line stands alone: a garbled file shows up as
+	// many bad records, for the caller's reject threshold.
+	FormatNDJSON = "ndjson"
+
+	// FormatXML is streamed with encoding/xml's Decoder.Token. Each
+	// element matching Options.RecordPath is a record: its attributes
+	// first (local names; namespace declarations and xsi:* attributes
+	// left out), then one field per child element holding the child's
+	// text, Null for xsi:nil="true". A child that has element children of
+	// its own holds them as compact XML (local names, attributes, escaped
+	// text, white space between elements dropped). Attributes of children
+	// other than xsi:nil and text directly inside the record element are
+	// ignored. Record.Line is the line of the record's start tag; Raw is
+	// its original text. With Options.Encoding empty, the XML declaration
+	// picks the encoding.
+	//
+	// A *RecordError: two fields of one name (a repeated child, or an
+	// attribute and a child of one name). Fatal: whatever encoding/xml
+	// refuses (syntax errors, invalid UTF-8, a file cut off inside an
+	// element), a file without a root element, a record (or a single
+	// token outside records) over MaxRecordBytes, nesting deeper than
+	// 10,000 elements, a read error.
+	FormatXML = "xml"
+
+	// FormatFixedWidth cuts each line into Options.FixedWidth columns by
+	// character (rune) position, trimming the padding spaces. Blank and
+	// Comment lines are skipped; with Header the first line is skipped.
+	// Characters past the last column are ignored; a line that ends inside
+	// a column gives it the characters there are.
+	//
+	// A *RecordError: a line shorter than the last column's start;
+	// invalid UTF-8 in a UTF-8 file; a line over MaxRecordBytes. Fatal:
+	// only a read error. Open fails on no columns, a non-positive start or
+	// width, overlapping columns, empty or duplicate names.
 	FormatFixedWidth = "fixed-width"
 )
 

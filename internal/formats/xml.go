@@ -65,20 +65,7 @@ func declaredEncoding(br *bufio.Reader) (string, error) {
 	return "", nil
 }
 
-// xmlReader streams an XML file with encoding/xml's Decoder.Token and turns
-// every element that matches RecordPath into a record: its attributes first
-// (local names, xmlns and xsi attributes left out), then one field per child
-// element holding the child's text (xsi:nil="true" gives Null). A child with
-// element children of its own holds them as compact XML (local names, their
-// attributes, text escaped, white space between elements dropped).
-// Attributes of child elements other than xsi:nil are ignored, as is text
-// directly inside the record element. Elements outside records are skipped.
-//
-// RecordError: two fields of one name (a repeated child element, or an
-// attribute and a child of one name). Fatal: anything encoding/xml refuses
-// (syntax errors, invalid UTF-8, a file cut off inside an element), a file
-// without a root element, a record or any single token outside records over
-// MaxRecordBytes, nesting deeper than 10,000 elements, a read error.
+// xmlReader implements FormatXML; the rules are documented there.
 type xmlReader struct {
 	opts     Options
 	dec      *xml.Decoder
