@@ -41,6 +41,11 @@ Usage: logmesh [global flags] <command> [flags] [args]
 Commands:
   dev                     run the platform on embedded defaults (Kafka, registry) until Ctrl-C
   tail [TOPIC...]         print events as they arrive (--from-beginning, --json)
+  land FILE... [--key K] [--landing DIR]
+                          copy files into the landing area
+  tables [--json]         tables with their current version, rows and location
+  query 'SQL' [--json|--csv] [--as-of VERSION]
+                          SQL over the tables (by domain.table name), run by embedded DuckDB
   files [--status S] [--json]
                           the file audit: each landed file's status, rows and errors
   schema list             list registered subjects with their versions and ids
@@ -70,6 +75,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdDev(ctx, g, cargs, stderr)
 	case "tail":
 		return cmdTail(ctx, g, cargs, stdout, stderr)
+	case "land":
+		return cmdLand(ctx, g, cargs, stdout, stderr)
+	case "tables":
+		return cmdTables(ctx, g, cargs, stdout, stderr)
+	case "query":
+		return cmdQuery(ctx, g, cargs, stdout, stderr)
 	case "files":
 		return cmdFiles(ctx, g, cargs, stdout, stderr)
 	case "schema":

@@ -129,7 +129,7 @@ func New(m *mesh.Mesh, files Opener, wh *tables.Warehouse, codec *events.Codec, 
 		cfg.txnID = "logmesh.loader-" + events.NewID()
 	}
 	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.logger = discard()
 	}
 	if cfg.parsers == nil {
 		cfg.parsers = formats.NewRegistry()
@@ -375,3 +375,5 @@ func isPoison(err error) bool {
 	return errors.Is(err, events.ErrMalformed) || errors.Is(err, events.ErrUnknownSchema) ||
 		errors.Is(err, events.ErrUnknownEvent) || errors.Is(err, events.ErrIncompatible)
 }
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

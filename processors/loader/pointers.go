@@ -133,3 +133,15 @@ func splitTable(name string) (domain, table string, ok bool) {
 	domain, table, ok = strings.Cut(name, ".")
 	return domain, table, ok && domain != "" && table != ""
 }
+
+// ReadPointers folds every TableCommitted of the raw domain committed so far
+// into a fresh MemPointers: the table catalog as the log has it now.
+func ReadPointers(ctx context.Context, brokers []string, codec *events.Codec, opts ...kgo.Opt) (*tables.MemPointers, error) {
+	ptrs := tables.NewMemPointers()
+	v, err := newPointerView(ctx, config{brokers: brokers, clientOpts: opts, logger: discard()}, codec, ptrs)
+	if err != nil {
+		return nil, err
+	}
+	v.close()
+	return ptrs, nil
+}
