@@ -17,7 +17,7 @@ type fakeEvent struct {
 	env  events.Envelope
 }
 
-func (e *fakeEvent) Name() string            { return e.name }
+func (e *fakeEvent) Name() string           { return e.name }
 func (e *fakeEvent) Meta() *events.Envelope { return &e.env }
 
 func ev(id, corr, cause string) events.Event {
