@@ -17,8 +17,6 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
@@ -42,31 +40,13 @@ type rig struct {
 func newRig(t *testing.T, partitions int32) *rig {
 	t.Helper()
 	c := kafkatest.New(t)
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	codec := newCodec(t, reg.URL())
+	codec, url := kafkatest.Codec(t)
 	return &rig{
 		cluster: c,
 		topic:   c.Topic(t, "logmesh.hosttest.events", partitions, map[string]*string{"retention.ms": kadm.StringPtr("-1")}),
-		regURL:  reg.URL(),
+		regURL:  url,
 		codec:   codec,
 	}
-}
-
-func newCodec(t testing.TB, url string) *events.Codec {
-	t.Helper()
-	cl, err := sr.NewClient(sr.URLs(url))
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := events.NewCodec(events.SRRegistry(cl))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := codec.Register(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return codec
 }
 
 // event returns the i-th test event: files in 37 correlations, so every
@@ -361,7 +341,7 @@ func TestHostChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	applied := 0
-	h, err := host.New(lineage.Projection{}, st, newCodec(t, os.Getenv(envRegistry)),
+	h, err := host.New(lineage.Projection{}, st, kafkatest.CodecAt(t, os.Getenv(envRegistry)),
 		host.Brokers(strings.Split(os.Getenv(envBrokers), ",")...),
 		host.Group(os.Getenv(envGroup)), host.Topics(os.Getenv(envTopic)),
 		host.MaxPollRecords(50), host.Sync(false),

@@ -51,19 +51,7 @@ type rig struct {
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	c := kafkatest.New(t)
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	cl, err := sr.NewClient(sr.URLs(reg.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := events.NewCodec(events.SRRegistry(cl))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := codec.Register(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	codec, _ := kafkatest.Codec(t)
 	domain := kafkatest.Unique("ingesttest")
 	topic := events.DomainTopic(domain)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

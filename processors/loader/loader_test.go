@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
@@ -62,19 +60,7 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
 	c := kafkatest.New(t)
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	srcl, err := sr.NewClient(sr.URLs(reg.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := events.NewCodec(events.SRRegistry(srcl))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := codec.Register(ctx); err != nil {
-		t.Fatal(err)
-	}
+	codec, _ := kafkatest.Codec(t)
 	if !c.Real {
 		cl := c.Client(t)
 		if err := platform.EnsureTopics(ctx, cl, events.DefaultTopics()); err != nil {

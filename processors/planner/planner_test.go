@@ -11,8 +11,6 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
-	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
@@ -44,19 +42,7 @@ type rig struct {
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	c := kafkatest.New(t)
-	reg := srfake.New()
-	t.Cleanup(reg.Close)
-	cl, err := sr.NewClient(sr.URLs(reg.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := events.NewCodec(events.SRRegistry(cl))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := codec.Register(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	codec, _ := kafkatest.Codec(t)
 	keep := map[string]*string{"retention.ms": kadm.StringPtr("-1")}
 	r := &rig{
 		cluster: c,
