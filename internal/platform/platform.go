@@ -353,8 +353,12 @@ func (p *Platform) Close() error {
 			errs = append(errs, st.Close())
 		}
 		if p.server != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			errs = append(errs, p.server.Shutdown(ctx))
+			// Shutdown waits for connections a client opened but has not
+			// used yet; past a short grace period, close them.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			if err := p.server.Shutdown(ctx); err != nil {
+				errs = append(errs, p.server.Close())
+			}
 			cancel()
 		}
 		if p.registry != nil {
