@@ -59,11 +59,18 @@ type Config struct {
 	// on an empty landing directory, its example files.
 	Mesh *mesh.Mesh
 	// Landing is the landing area: a local directory (default
-	// <DataDir>/landing).
+	// <DataDir>/landing) or s3://bucket/prefix (with S3).
 	Landing string
-	// Warehouse is the table warehouse location (default
-	// <DataDir>/warehouse).
+	// Warehouse is the table warehouse: a local directory (default
+	// <DataDir>/warehouse) or s3://bucket/prefix (with S3).
 	Warehouse string
+	// S3 is how to reach the object store of s3:// locations.
+	S3 S3
+	// Brokers, when set, are an external Kafka cluster to run on instead of
+	// the embedded one (KafkaPort is then unused).
+	Brokers []string
+	// Webhook, when set, receives a POST of every incident the loader opens.
+	Webhook string
 	// PlanInterval is how often the planner batches landed files. Default
 	// 10s.
 	PlanInterval time.Duration
@@ -71,6 +78,15 @@ type Config struct {
 	ScanInterval time.Duration
 	// Logger; the default discards.
 	Logger *slog.Logger
+}
+
+// S3 is an S3-compatible object store (AWS S3, MinIO).
+type S3 struct {
+	Endpoint  string // host:port, no scheme
+	AccessKey string
+	SecretKey string
+	Region    string // default us-east-1
+	Insecure  bool   // plain HTTP (a local MinIO)
 }
 
 // Platform is a running embedded platform. Close stops it. Its fields are
@@ -84,8 +100,8 @@ type Platform struct {
 	Codec *events.Codec
 	// Mesh is the mesh the platform runs.
 	Mesh *mesh.Mesh
-	// Landing is the landing directory.
-	Landing string
+	// Landing is the landing area.
+	Landing ingest.Source
 	// Warehouse holds the tables.
 	Warehouse *tables.Warehouse
 
@@ -139,17 +155,22 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		}
 	}()
 
-	kport := max(cfg.KafkaPort, 0)
-	p.cluster, err = kfake.NewCluster(
-		kfake.NumBrokers(1),
-		kfake.Ports(kport),
-		kfake.DataDir(filepath.Join(cfg.DataDir, "kafka")),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("platform: start embedded kafka on port %d: %w", kport, err)
+	if len(cfg.Brokers) > 0 {
+		p.Brokers = cfg.Brokers
+		p.log.Info("using external kafka", "brokers", p.Brokers)
+	} else {
+		kport := max(cfg.KafkaPort, 0)
+		p.cluster, err = kfake.NewCluster(
+			kfake.NumBrokers(1),
+			kfake.Ports(kport),
+			kfake.DataDir(filepath.Join(cfg.DataDir, "kafka")),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("platform: start embedded kafka on port %d: %w", kport, err)
+		}
+		p.Brokers = p.cluster.ListenAddrs()
+		p.log.Info("embedded kafka up", "brokers", p.Brokers, "data", cfg.DataDir)
 	}
-	p.Brokers = p.cluster.ListenAddrs()
-	p.log.Info("embedded kafka up", "brokers", p.Brokers, "data", cfg.DataDir)
 
 	p.client, err = kgo.NewClient(kgo.SeedBrokers(p.Brokers...))
 	if err != nil {
@@ -204,29 +225,21 @@ func (p *Platform) startIngestion(ctx context.Context, cfg Config) error {
 		if m, err = ExampleMesh(); err != nil {
 			return err
 		}
-		if err := seedLanding(cfg.Landing); err != nil {
-			return err
+		if !strings.HasPrefix(cfg.Landing, "s3://") {
+			if err := seedLanding(cfg.Landing); err != nil {
+				return err
+			}
 		}
 	}
 	p.Mesh = m
-	if err := os.MkdirAll(cfg.Landing, 0o755); err != nil {
-		return fmt.Errorf("platform: landing: %w", err)
-	}
-	src, err := ingest.NewLocalSource(cfg.Landing)
-	if err != nil {
-		return fmt.Errorf("platform: landing: %w", err)
-	}
-	p.Landing = cfg.Landing
-	if err := os.MkdirAll(cfg.Warehouse, 0o755); err != nil {
-		return fmt.Errorf("platform: warehouse: %w", err)
-	}
-	abs, err := filepath.Abs(cfg.Warehouse)
+	src, err := OpenLanding(ctx, cfg.Landing, cfg.S3)
 	if err != nil {
 		return err
 	}
-	wh, err := tables.OpenWarehouse(ctx, abs, nil)
+	p.Landing = src
+	wh, err := OpenWarehouse(ctx, cfg.Warehouse, cfg.S3)
 	if err != nil {
-		return fmt.Errorf("platform: warehouse: %w", err)
+		return err
 	}
 	p.Warehouse = wh
 
@@ -260,7 +273,11 @@ func (p *Platform) startIngestion(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	ld, err := loader.New(m, src, wh, p.Codec, loader.Brokers(p.Brokers...), loader.Logger(p.log))
+	lopts := []loader.Option{loader.Brokers(p.Brokers...), loader.Logger(p.log)}
+	if cfg.Webhook != "" {
+		lopts = append(lopts, loader.Notify(loader.Webhook(cfg.Webhook)))
+	}
+	ld, err := loader.New(m, src, wh, p.Codec, lopts...)
 	if err != nil {
 		return err
 	}
@@ -388,4 +405,59 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, specs []events.TopicSpec)
 		}
 	}
 	return nil
+}
+
+// OpenLanding opens a landing area: a local directory (created if missing)
+// or s3://bucket/prefix.
+func OpenLanding(ctx context.Context, location string, s3 S3) (ingest.Source, error) {
+	if rest, ok := strings.CutPrefix(location, "s3://"); ok {
+		bucket, prefix, _ := strings.Cut(rest, "/")
+		src, err := ingest.NewS3Source(ctx, s3.Endpoint, bucket, prefix,
+			ingest.S3Credentials(s3.AccessKey, s3.SecretKey), ingest.S3Secure(!s3.Insecure),
+			ingest.S3Region(s3.Region), ingest.S3CreateBucket(true))
+		if err != nil {
+			return nil, fmt.Errorf("platform: landing %s: %w", location, err)
+		}
+		return src, nil
+	}
+	if err := os.MkdirAll(location, 0o755); err != nil {
+		return nil, fmt.Errorf("platform: landing: %w", err)
+	}
+	src, err := ingest.NewLocalSource(location)
+	if err != nil {
+		return nil, fmt.Errorf("platform: landing: %w", err)
+	}
+	return src, nil
+}
+
+// OpenWarehouse opens a warehouse: a local directory (created if missing) or
+// s3://bucket/prefix.
+func OpenWarehouse(ctx context.Context, location string, s3 S3) (*tables.Warehouse, error) {
+	props := map[string]string{}
+	if strings.HasPrefix(location, "s3://") {
+		scheme := "https://"
+		if s3.Insecure {
+			scheme = "http://"
+		}
+		props[tables.PropS3Endpoint] = scheme + s3.Endpoint
+		props[tables.PropS3AccessKey] = s3.AccessKey
+		props[tables.PropS3SecretKey] = s3.SecretKey
+		if s3.Region != "" {
+			props[tables.PropS3Region] = s3.Region
+		}
+	} else {
+		if err := os.MkdirAll(location, 0o755); err != nil {
+			return nil, fmt.Errorf("platform: warehouse: %w", err)
+		}
+		abs, err := filepath.Abs(location)
+		if err != nil {
+			return nil, err
+		}
+		location = abs
+	}
+	wh, err := tables.OpenWarehouse(ctx, location, props)
+	if err != nil {
+		return nil, fmt.Errorf("platform: warehouse %s: %w", location, err)
+	}
+	return wh, nil
 }
