@@ -84,3 +84,69 @@ func (c *Cluster) Topic(t testing.TB, name string, partitions int32, configs map
 	}
 	return topic
 }
+
+// Reset deletes every topic and consumer group whose name starts with
+// prefix, so a test that uses logmesh's fixed topic names starts from an
+// empty log on a shared real cluster. On kfake (a fresh cluster per test) it
+// does nothing.
+func (c *Cluster) Reset(t testing.TB, prefix string) {
+	t.Helper()
+	if !c.Real {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	adm := kadm.NewClient(c.Client(t))
+	groups, err := adm.ListGroups(ctx)
+	if err != nil {
+		t.Fatalf("kafkatest: list groups: %v", err)
+	}
+	var gs []string
+	for _, g := range groups.Groups() {
+		if strings.HasPrefix(g, prefix) {
+			gs = append(gs, g)
+		}
+	}
+	if len(gs) > 0 {
+		if _, err := adm.DeleteGroups(ctx, gs...); err != nil {
+			t.Fatalf("kafkatest: delete groups: %v", err)
+		}
+	}
+	topics, err := adm.ListTopics(ctx)
+	if err != nil {
+		t.Fatalf("kafkatest: list topics: %v", err)
+	}
+	var ts []string
+	for _, name := range topics.Names() {
+		if strings.HasPrefix(name, prefix) {
+			ts = append(ts, name)
+		}
+	}
+	if len(ts) == 0 {
+		return
+	}
+	if _, err := adm.DeleteTopics(ctx, ts...); err != nil {
+		t.Fatalf("kafkatest: delete topics: %v", err)
+	}
+	// Deletion is asynchronous: wait until the topics are gone.
+	for {
+		left, err := adm.ListTopics(ctx, ts...)
+		if err != nil {
+			t.Fatalf("kafkatest: list topics: %v", err)
+		}
+		n := 0
+		for _, d := range left {
+			if d.Err == nil {
+				n++
+			}
+		}
+		if n == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("kafkatest: %d topics still there after deletion", n)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

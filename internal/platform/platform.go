@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +72,9 @@ type Config struct {
 	Brokers []string
 	// Webhook, when set, receives a POST of every incident the loader opens.
 	Webhook string
+	// Skip names processors not to run here ("watcher", "planner",
+	// "loader"), for deployments and tests that run them elsewhere.
+	Skip []string
 	// PlanInterval is how often the planner batches landed files. Default
 	// 10s.
 	PlanInterval time.Duration
@@ -282,6 +286,9 @@ func (p *Platform) startIngestion(ctx context.Context, cfg Config) error {
 		return err
 	}
 	for name, run := range map[string]func(context.Context) error{"watcher": w.Run, "planner": pl.Run, "loader": ld.Run} {
+		if slices.Contains(cfg.Skip, name) {
+			continue
+		}
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
