@@ -15,10 +15,13 @@ import (
 
 // global holds the flags every command shares.
 type global struct {
-	brokers  []string
-	registry string
-	verbose  bool
-	log      *slog.Logger
+	brokers []string
+	// brokersSet reports that the user chose the brokers (--brokers or
+	// $LOGMESH_BROKERS) rather than taking the default.
+	brokersSet bool
+	registry   string
+	verbose    bool
+	log        *slog.Logger
 }
 
 func parseGlobal(args []string, stderr io.Writer) (global, []string, error) {
@@ -31,15 +34,18 @@ func parseGlobal(args []string, stderr io.Writer) (global, []string, error) {
 	if err := fs.Parse(args); err != nil {
 		return global{}, nil, fmt.Errorf("%v: %w", err, errUsage)
 	}
+	brokersSet := os.Getenv("LOGMESH_BROKERS") != ""
+	fs.Visit(func(f *flag.Flag) { brokersSet = brokersSet || f.Name == "brokers" })
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
 	g := global{
-		brokers:  splitList(*brokers),
-		registry: *reg,
-		verbose:  *verbose,
-		log:      slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		brokers:    splitList(*brokers),
+		brokersSet: brokersSet,
+		registry:   *reg,
+		verbose:    *verbose,
+		log:        slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	return g, fs.Args(), nil
 }

@@ -6,18 +6,81 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
+	icebergio "github.com/apache/iceberg-go/io"
+
+	"github.com/logmesh/logmesh/internal/platform"
 	"github.com/logmesh/logmesh/internal/query"
 	"github.com/logmesh/logmesh/internal/tables"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
 )
 
+// s3Flags are the flags that say how to reach the object store of s3://
+// landing and warehouse locations. Their defaults come from the
+// environment, so a shell set up for the AWS CLI or a MinIO needs none.
+type s3Flags struct {
+	endpoint, accessKey, secretKey, region string
+	insecure                               bool
+}
+
+// addS3Flags registers the S3 flags on fs; dev, land, tables and query share
+// them.
+func addS3Flags(fs *flag.FlagSet) *s3Flags {
+	f := &s3Flags{}
+	fs.StringVar(&f.endpoint, "s3-endpoint", envOr("LOGMESH_S3_ENDPOINT", os.Getenv("AWS_ENDPOINT_URL_S3")),
+		"S3 endpoint host:port, or an http(s):// URL (default $LOGMESH_S3_ENDPOINT, then $AWS_ENDPOINT_URL_S3, then AWS)")
+	fs.StringVar(&f.accessKey, "s3-access-key", os.Getenv("AWS_ACCESS_KEY_ID"), "S3 access key (default $AWS_ACCESS_KEY_ID)")
+	fs.StringVar(&f.secretKey, "s3-secret-key", os.Getenv("AWS_SECRET_ACCESS_KEY"), "S3 secret key (default $AWS_SECRET_ACCESS_KEY)")
+	fs.StringVar(&f.region, "s3-region", os.Getenv("AWS_REGION"), "S3 region (default $AWS_REGION, then us-east-1)")
+	fs.BoolVar(&f.insecure, "s3-insecure", false, "plain HTTP to the S3 endpoint (a local MinIO); implied by an http:// endpoint")
+	return f
+}
+
+// config returns the flags as a platform.S3. An endpoint may be given as a
+// URL, as AWS_ENDPOINT_URL_S3 is: an http:// scheme means plain HTTP. With
+// no endpoint, AWS S3 itself.
+func (f *s3Flags) config() (platform.S3, error) {
+	s := platform.S3{Endpoint: f.endpoint, AccessKey: f.accessKey, SecretKey: f.secretKey, Region: f.region, Insecure: f.insecure}
+	if strings.Contains(s.Endpoint, "://") {
+		u, err := url.Parse(s.Endpoint)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || strings.Trim(u.Path, "/") != "" {
+			return platform.S3{}, fmt.Errorf("--s3-endpoint %q: want host:port or http(s)://host:port: %w", s.Endpoint, errUsage)
+		}
+		s.Endpoint = u.Host
+		s.Insecure = s.Insecure || u.Scheme == "http"
+	}
+	if s.Endpoint == "" {
+		s.Endpoint = "s3.amazonaws.com"
+	}
+	return s, nil
+}
+
+// openWarehouse opens a warehouse location: a local directory (not created
+// if missing: the read-only commands must not make one) or s3://bucket/prefix.
+func openWarehouse(ctx context.Context, location string, s3 *s3Flags) (*tables.Warehouse, error) {
+	if !strings.HasPrefix(location, "s3://") {
+		abs, err := filepath.Abs(location)
+		if err != nil {
+			return nil, err
+		}
+		return tables.OpenWarehouse(ctx, abs, nil)
+	}
+	cfg, err := s3.config()
+	if err != nil {
+		return nil, err
+	}
+	return platform.OpenWarehouse(ctx, location, cfg)
+}
+
 // catalog rebuilds the table catalog from the log.
-func (g global) catalog(ctx context.Context, warehouse string) (*tables.Catalog, []string, error) {
+func (g global) catalog(ctx context.Context, warehouse string, s3 *s3Flags) (*tables.Catalog, []string, error) {
 	codec, _, err := g.codec()
 	if err != nil {
 		return nil, nil, err
@@ -26,11 +89,7 @@ func (g global) catalog(ctx context.Context, warehouse string) (*tables.Catalog,
 	if err != nil {
 		return nil, nil, err
 	}
-	abs, err := filepath.Abs(warehouse)
-	if err != nil {
-		return nil, nil, err
-	}
-	wh, err := tables.OpenWarehouse(ctx, abs, nil)
+	wh, err := openWarehouse(ctx, warehouse, s3)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -47,11 +106,12 @@ func cmdTables(ctx context.Context, g global, args []string, stdout, stderr io.W
 	fs := flag.NewFlagSet("tables", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print a JSON array")
-	warehouse := fs.String("warehouse", "./.logmesh/warehouse", "the warehouse the tables live in")
+	warehouse := fs.String("warehouse", "./.logmesh/warehouse", "the warehouse the tables live in: DIR or s3://bucket/prefix")
+	s3 := addS3Flags(fs)
 	if _, err := interspersed(fs, args); err != nil {
 		return err
 	}
-	cat, names, err := g.catalog(ctx, *warehouse)
+	cat, names, err := g.catalog(ctx, *warehouse, s3)
 	if err != nil {
 		return err
 	}
@@ -91,7 +151,9 @@ func cmdQuery(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 	asJSON := fs.Bool("json", false, "print a JSON array of objects")
 	asCSV := fs.Bool("csv", false, "print CSV")
 	asOf := fs.Int64("as-of", 0, "read every table as of this version (0: current)")
-	warehouse := fs.String("warehouse", "./.logmesh/warehouse", "the warehouse the tables live in")
+	warehouse := fs.String("warehouse", "./.logmesh/warehouse", "the warehouse the tables live in: DIR or s3://bucket/prefix")
+	cache := fs.String("cache", "", "where files of an S3 warehouse are downloaded to (default <user cache dir>/logmesh/files)")
+	s3 := addS3Flags(fs)
 	sqls, err := interspersed(fs, args)
 	if err != nil {
 		return err
@@ -99,10 +161,11 @@ func cmdQuery(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 	if len(sqls) != 1 {
 		return fmt.Errorf("query 'SQL': want one SQL argument: %w", errUsage)
 	}
-	cat, names, err := g.catalog(ctx, *warehouse)
+	cat, names, err := g.catalog(ctx, *warehouse, s3)
 	if err != nil {
 		return err
 	}
+	fc := &fileCache{fsys: cat.Warehouse().IO(), dir: *cache}
 	var regs []query.Table
 	for _, n := range names {
 		files, err := cat.Files(ctx, n, *asOf)
@@ -111,9 +174,9 @@ func cmdQuery(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 		}
 		local := make([]string, 0, len(files))
 		for _, f := range files {
-			p, ok := strings.CutPrefix(f, "file://")
-			if !ok && strings.Contains(f, "://") {
-				return fmt.Errorf("query: %s: only local warehouses are queryable yet (%s)", n, f)
+			p, err := fc.local(ctx, f)
+			if err != nil {
+				return fmt.Errorf("query: %s: %w", n, err)
 			}
 			local = append(local, p)
 		}
@@ -146,7 +209,8 @@ func cmdLand(ctx context.Context, _ global, args []string, stdout, stderr io.Wri
 	fs := flag.NewFlagSet("land", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	key := fs.String("key", "", "the landing key (one file only; default: the file's base name)")
-	landing := fs.String("landing", "./.logmesh/landing", "the landing directory")
+	landing := fs.String("landing", "./.logmesh/landing", "the landing area: DIR or s3://bucket/prefix")
+	s3 := addS3Flags(fs)
 	files, err := interspersed(fs, args)
 	if err != nil {
 		return err
@@ -154,7 +218,7 @@ func cmdLand(ctx context.Context, _ global, args []string, stdout, stderr io.Wri
 	if len(files) == 0 {
 		return fmt.Errorf("land FILE... [--key K]: %w", errUsage)
 	}
-	src, err := ingest.NewLocalSource(*landing)
+	src, err := openLanding(ctx, *landing, s3)
 	if err != nil {
 		return err
 	}
@@ -166,4 +230,91 @@ func cmdLand(ctx context.Context, _ global, args []string, stdout, stderr io.Wri
 		fmt.Fprintln(stdout, "landed", k)
 	}
 	return nil
+}
+
+// openLanding opens a landing area: an existing local directory or
+// s3://bucket/prefix.
+func openLanding(ctx context.Context, location string, s3 *s3Flags) (ingest.Source, error) {
+	if !strings.HasPrefix(location, "s3://") {
+		return ingest.NewLocalSource(location)
+	}
+	cfg, err := s3.config()
+	if err != nil {
+		return nil, err
+	}
+	return platform.OpenLanding(ctx, location, cfg)
+}
+
+// fileCache gives DuckDB, which has no S3 support here, local copies of a
+// warehouse's data files. Not safe for concurrent use.
+type fileCache struct {
+	fsys icebergio.IO // the warehouse's IO
+	dir  string       // "": <user cache dir>/logmesh/files, resolved on first download
+}
+
+// local returns a local path DuckDB can read for a table's data file: a
+// local file as it is; a remote one (s3://) downloaded through the
+// warehouse's IO into the cache directory, under its scheme, bucket and key.
+// A file already there with the remote size is not downloaded again: data
+// files are never rewritten in place, each table version writes new ones.
+func (c *fileCache) local(ctx context.Context, loc string) (string, error) {
+	if p, ok := strings.CutPrefix(loc, "file://"); ok {
+		return p, nil
+	}
+	if !strings.Contains(loc, "://") {
+		return loc, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(loc)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("data file %q: not a URL with a bucket", loc)
+	}
+	rel := filepath.FromSlash(path.Join(u.Scheme, u.Host, u.Path))
+	if !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("data file %q: key escapes the cache directory", loc)
+	}
+	if c.dir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("no cache directory (give --cache): %w", err)
+		}
+		c.dir = filepath.Join(dir, "logmesh", "files")
+	}
+	dst := filepath.Join(c.dir, rel)
+	f, err := c.fsys.Open(loc)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("data file %s: %w", loc, err)
+	}
+	if have, err := os.Stat(dst); err == nil && have.Mode().IsRegular() && have.Size() == info.Size() {
+		return dst, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".download-*")
+	if err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	n, err := io.Copy(tmp, f)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n != info.Size() {
+		err = fmt.Errorf("got %d of %d bytes", n, info.Size())
+	}
+	if err != nil {
+		return "", fmt.Errorf("download %s: %w", loc, err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	return dst, nil
 }
