@@ -3,6 +3,7 @@ package tables
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 func TestCatalogInterface(t *testing.T) {
@@ -135,12 +138,32 @@ func TestS3(t *testing.T) {
 	if endpoint == "" {
 		t.Skip("LOGMESH_TEST_S3_ENDPOINT not set")
 	}
+	if !strings.Contains(endpoint, "://") {
+		endpoint = "http://" + endpoint // deploy/minio serves plain HTTP on 127.0.0.1
+	}
 	props := map[string]string{
 		PropS3Endpoint:  endpoint,
 		PropS3AccessKey: os.Getenv("LOGMESH_TEST_S3_ACCESS_KEY"),
 		PropS3SecretKey: os.Getenv("LOGMESH_TEST_S3_SECRET_KEY"),
 	}
-	loc := fmt.Sprintf("s3://%s/logmesh-test-%d", os.Getenv("LOGMESH_TEST_S3_BUCKET"), time.Now().UnixNano())
+	bucket := os.Getenv("LOGMESH_TEST_S3_BUCKET")
+	if bucket == "" {
+		bucket = "logmesh-tables-test"
+		u, _ := url.Parse(endpoint)
+		mc, err := minio.New(u.Host, &minio.Options{Secure: u.Scheme == "https",
+			Creds: credentials.NewStaticV4(props[PropS3AccessKey], props[PropS3SecretKey], "")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := mc.BucketExists(t.Context(), bucket); err != nil {
+			t.Fatal(err)
+		} else if !ok {
+			if err := mc.MakeBucket(t.Context(), bucket, minio.MakeBucketOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	loc := fmt.Sprintf("s3://%s/logmesh-test-%d", bucket, time.Now().UnixNano())
 	wh, err := OpenWarehouse(t.Context(), loc, props)
 	if err != nil {
 		t.Fatal(err)
