@@ -4,7 +4,7 @@ DATA    ?= ./.logmesh
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run build test vet test-kafka test-s3 bench fuzz clean
+.PHONY: run build test vet test-kafka test-s3 test-e2e-real bench fuzz clean
 
 ## run: start the platform on its embedded defaults (Kafka, registry, warehouse under $(DATA))
 run:
@@ -28,6 +28,10 @@ test-kafka:
 ## test-s3: the S3 tests against a real MinIO server (built with go install, started and stopped here)
 test-s3:
 	bash deploy/minio/test.sh
+
+## test-e2e-real: the ingestion end-to-end suite with every topic on a real Kafka and every file in a real MinIO
+test-e2e-real:
+	bash deploy/test-e2e-real.sh
 
 ## bench: throughput figures, each beside a raw franz-go baseline measured in the same run
 bench:
