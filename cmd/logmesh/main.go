@@ -39,22 +39,40 @@ const usage = `logmesh — an event-sourced data-mesh platform on Kafka
 Usage: logmesh [global flags] <command> [flags] [args]
 
 Commands:
-  dev                     run the platform on embedded defaults (Kafka, registry) until Ctrl-C
-  tail [TOPIC...]         print events as they arrive (--from-beginning, --json)
-  land FILE... [--key K] [--landing DIR]
+  dev                     run the platform until Ctrl-C: embedded Kafka (or --brokers), registry, processors
+      [--data DIR] [--kafka-port 9092] [--registry-port 8081] [--config mesh.yaml]
+      [--landing DIR|s3://bucket/prefix] [--warehouse DIR|s3://bucket/prefix]
+      [--plan-interval 10s] [--webhook URL] [S3 flags]
+  apply -f mesh.yaml [--dry-run]
+                          plan the mesh file against the definitions on the log, then emit
+                          the new and changed ones (--dry-run: print the plan only)
+  tail [TOPIC...]         print events as they arrive (--from-beginning, --json, -n N)
+  land FILE... [--key K] [--landing DIR|s3://bucket/prefix] [S3 flags]
                           copy files into the landing area
-  tables [--json]         tables with their current version, rows and location
-  query 'SQL' [--json|--csv] [--as-of VERSION]
-                          SQL over the tables (by domain.table name), run by embedded DuckDB
+  tables [--json] [--warehouse DIR|s3://bucket/prefix] [S3 flags]
+                          tables with their current version, rows and location
+  query 'SQL' [--json|--csv] [--as-of VERSION] [--warehouse DIR|s3://...] [--cache DIR] [S3 flags]
+                          SQL over the tables (by domain.table name), run by embedded DuckDB;
+                          files of an S3 warehouse are downloaded to --cache first
   files [--status S] [--json]
                           the file audit: each landed file's status, rows and errors
   schema list             list registered subjects with their versions and ids
   schema check FILE.avsc --subject S
                           check a contract change against the registry's compatibility rules
+  schema register FILE.avsc --subject S
+                          register a contract under a subject
   version                 print the version
 
+S3 flags (for s3:// locations):
+  --s3-endpoint host:port  ($LOGMESH_S3_ENDPOINT, then $AWS_ENDPOINT_URL_S3; an http:// URL implies --s3-insecure)
+  --s3-access-key KEY      ($AWS_ACCESS_KEY_ID)
+  --s3-secret-key KEY      ($AWS_SECRET_ACCESS_KEY)
+  --s3-region REGION       ($AWS_REGION, then us-east-1)
+  --s3-insecure            plain HTTP (a local MinIO)
+
 Global flags (before the command):
-  --brokers host:port,... Kafka brokers (default 127.0.0.1:9092, or $LOGMESH_BROKERS)
+  --brokers host:port,... Kafka brokers (default 127.0.0.1:9092, or $LOGMESH_BROKERS);
+                          given to dev, it runs on that cluster instead of an embedded one
   --registry URL          schema registry (default http://127.0.0.1:8081, or $LOGMESH_REGISTRY)
   -v                      verbose logging
 `
@@ -73,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "dev":
 		return cmdDev(ctx, g, cargs, stderr)
+	case "apply":
+		return cmdApply(ctx, g, cargs, stdout, stderr)
 	case "tail":
 		return cmdTail(ctx, g, cargs, stdout, stderr)
 	case "land":

@@ -1,0 +1,337 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/examples"
+	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/internal/platform"
+	"github.com/logmesh/logmesh/internal/validate"
+)
+
+// exampleMesh writes the example mesh, edited by the old → new
+// replacements, to a temporary file and returns its path.
+func exampleMesh(t *testing.T, replace ...string) string {
+	t.Helper()
+	data, err := examples.FS.ReadFile("mesh.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for i := 0; i+1 < len(replace); i += 2 {
+		if !strings.Contains(text, replace[i]) {
+			t.Fatalf("example mesh has no %q", replace[i])
+		}
+		text = strings.Replace(text, replace[i], replace[i+1], 1)
+	}
+	return writeMesh(t, text)
+}
+
+func writeMesh(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "mesh.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// logged returns how many records the central bus and the raw domain's
+// events topic hold: where apply emits the example mesh's definitions.
+func (c *cli) logged() int64 {
+	c.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.p.Brokers...))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), events.CentralTopic, events.DomainTopic(events.DomainRaw))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n
+}
+
+// planLines returns the lines of out that start with op and a space.
+func planLines(out string, op byte) []string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if len(l) > 1 && l[0] == op && l[1] == ' ' {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+func TestApply(t *testing.T) {
+	c := newCLI(t)
+	file := exampleMesh(t)
+
+	out, err := c.run("apply", "-f", file, "--dry-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAdds := []string{"+ domain raw", "+ domain central", "+ feed trades", "+ feed securities", "+ feed accounts", "+ feed positions"}
+	if got := planLines(out, '+'); !reflect.DeepEqual(got, wantAdds) {
+		t.Fatalf("dry run plans %q, want %q\n%s", got, wantAdds, out)
+	}
+	if !strings.Contains(out, "dry run") || c.logged() != 0 {
+		t.Fatalf("dry run emitted %d events:\n%s", c.logged(), out)
+	}
+
+	out, err = c.run("apply", "-f", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(planLines(out, '+')) != 6 || !strings.Contains(out, "applied 6 definitions") {
+		t.Fatalf("apply:\n%s", out)
+	}
+	out, err = c.run("tail", "--from-beginning", "--json", "-n", "6", events.CentralTopic, events.DomainTopic(events.DomainRaw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev struct {
+			Event string `json:"event"`
+			Name  string `json:"name"`
+			Feed  string `json:"feed"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("tail --json line %q: %v", line, err)
+		}
+		seen[ev.Event+" "+ev.Name+ev.Feed] = true
+	}
+	for _, want := range []string{
+		events.NameDomainDefined + " raw", events.NameDomainDefined + " central",
+		events.NameFeedDefined + " trades", events.NameFeedDefined + " securities",
+		events.NameFeedDefined + " accounts", events.NameFeedDefined + " positions",
+	} {
+		if !seen[want] {
+			t.Errorf("the log lacks %s; it has %v", want, seen)
+		}
+	}
+
+	out, err = c.run("apply", "-f", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(planLines(out, '=')) != 6 || !strings.Contains(out, "no changes") || c.logged() != 6 {
+		t.Fatalf("second apply (log holds %d events):\n%s", c.logged(), out)
+	}
+
+	changed := exampleMesh(t, "reject_threshold: 0.25", "reject_threshold: 0.3")
+	out, err = c.run("apply", "-f", changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := planLines(out, '~'); !reflect.DeepEqual(got, []string{"~ feed securities (changed)"}) || len(planLines(out, '+')) != 0 {
+		t.Fatalf("changed feed plans %q:\n%s", got, out)
+	}
+	if !strings.Contains(out, "applied 1 definition\n") || c.logged() != 7 {
+		t.Fatalf("changed feed (log holds %d events):\n%s", c.logged(), out)
+	}
+
+	// Removing a feed is planned but not emitted.
+	data, err := os.ReadFile(changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	removed := writeMesh(t, text[:strings.Index(text, "  - name: positions")])
+	out, err = c.run("apply", "-f", removed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := planLines(out, '-'); !reflect.DeepEqual(got, []string{"- feed positions (removal is not supported yet; nothing is emitted)"}) ||
+		!strings.Contains(out, "no changes") || c.logged() != 7 {
+		t.Fatalf("removed feed plans %q (log holds %d events):\n%s", got, c.logged(), out)
+	}
+}
+
+func TestApplyRefusesInvalidMeshes(t *testing.T) {
+	c := newCLI(t)
+	undeclared := exampleMesh(t, "table: raw.positions", "table: nowhere.positions")
+	decimal := exampleMesh(t, "{name: price, type: double}",
+		`{name: price, type: {type: bytes, logicalType: decimal, precision: 18, scale: 4}}`)
+	for _, tc := range []struct {
+		name string
+		args []string
+		is   error  // the error wraps it
+		says string // and names this
+	}{
+		{"no file", []string{"apply"}, errUsage, "-f"},
+		{"undeclared domain", []string{"apply", "-f", undeclared}, mesh.ErrInvalid, "mesh.yaml:80:"},
+		{"unsupported type", []string{"apply", "-f", decimal}, validate.ErrUnsupported, "feed trades: field price"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.run(tc.args...)
+			if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("%v: want an error wrapping %v naming %q", err, tc.is, tc.says)
+			}
+			if n := c.logged(); n != 0 {
+				t.Fatalf("%d events emitted", n)
+			}
+		})
+	}
+}
+
+func TestDevConfig(t *testing.T) {
+	for _, k := range []string{"LOGMESH_BROKERS", "LOGMESH_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"} {
+		t.Setenv(k, "")
+	}
+	meshFile := exampleMesh(t)
+	defaults := platform.Config{
+		DataDir: "./.logmesh", KafkaPort: 9092, RegistryPort: 8081,
+		Landing: ".logmesh/landing", Warehouse: ".logmesh/warehouse", PlanInterval: 10 * time.Second,
+	}
+	with := func(f func(*platform.Config)) platform.Config {
+		c := defaults
+		f(&c)
+		return c
+	}
+	for _, tc := range []struct {
+		name  string
+		env   map[string]string
+		args  []string // global flags, "dev", dev's flags
+		want  platform.Config
+		feeds int // of the loaded mesh; 0: none loaded (the built-in example)
+	}{
+		{name: "defaults", args: []string{"dev"}, want: defaults},
+		{name: "local dirs", args: []string{"dev", "--data", "/d", "--landing", "/in", "--plan-interval", "1m", "--webhook", "http://h/x", "--kafka-port", "-1"},
+			want: with(func(c *platform.Config) {
+				c.DataDir, c.Landing, c.Warehouse, c.PlanInterval, c.Webhook, c.KafkaPort = "/d", "/in", "/d/warehouse", time.Minute, "http://h/x", -1
+			})},
+		{name: "mesh file", args: []string{"dev", "--config", meshFile}, want: defaults, feeds: 4},
+		{name: "--brokers given", args: []string{"--brokers", "k1:9092,k2:9092", "dev"},
+			want: with(func(c *platform.Config) { c.Brokers = []string{"k1:9092", "k2:9092"} })},
+		{name: "--brokers given its default", args: []string{"--brokers", "127.0.0.1:9092", "dev"},
+			want: with(func(c *platform.Config) { c.Brokers = []string{"127.0.0.1:9092"} })},
+		{name: "LOGMESH_BROKERS", env: map[string]string{"LOGMESH_BROKERS": "k:9092"}, args: []string{"dev"},
+			want: with(func(c *platform.Config) { c.Brokers = []string{"k:9092"} })},
+		{name: "S3 from flags", args: []string{"dev", "--warehouse", "s3://wh/tables", "--s3-endpoint", "minio:9000",
+			"--s3-access-key", "ak", "--s3-secret-key", "sk", "--s3-region", "eu-west-1", "--s3-insecure"},
+			want: with(func(c *platform.Config) {
+				c.Warehouse = "s3://wh/tables"
+				c.S3 = platform.S3{Endpoint: "minio:9000", AccessKey: "ak", SecretKey: "sk", Region: "eu-west-1", Insecure: true}
+			})},
+		{name: "S3 from the AWS environment", args: []string{"dev", "--landing", "s3://in/"},
+			env: map[string]string{"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "sk", "AWS_REGION": "r"},
+			want: with(func(c *platform.Config) {
+				c.Landing = "s3://in/"
+				c.S3 = platform.S3{Endpoint: "127.0.0.1:9000", AccessKey: "ak", SecretKey: "sk", Region: "r", Insecure: true}
+			})},
+		{name: "LOGMESH_S3_ENDPOINT first", args: []string{"dev", "--landing", "s3://in/"},
+			env:  map[string]string{"AWS_ENDPOINT_URL_S3": "https://aws:443", "LOGMESH_S3_ENDPOINT": "minio:9000"},
+			want: with(func(c *platform.Config) { c.Landing = "s3://in/"; c.S3 = platform.S3{Endpoint: "minio:9000"} })},
+		{name: "AWS itself", args: []string{"dev", "--landing", "s3://in/"},
+			want: with(func(c *platform.Config) { c.Landing = "s3://in/"; c.S3 = platform.S3{Endpoint: "s3.amazonaws.com"} })},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var stderr bytes.Buffer
+			g, rest, err := parseGlobal(tc.args, &stderr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _, err := devConfig(g, rest[1:], &stderr)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, &stderr)
+			}
+			if got.Logger != g.log {
+				t.Error("the platform does not get the global logger")
+			}
+			switch {
+			case tc.feeds == 0 && got.Mesh != nil:
+				t.Errorf("a mesh was loaded; want the built-in example (nil)")
+			case tc.feeds > 0 && (got.Mesh == nil || len(got.Mesh.Feeds) != tc.feeds):
+				t.Errorf("mesh = %+v, want %d feeds", got.Mesh, tc.feeds)
+			}
+			got.Logger, got.Mesh = nil, nil
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("config\n got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+
+	for _, args := range [][]string{
+		{"--plan-interval", "0s"},
+		{"--nope"},
+		{"extra"},
+		{"--landing", "s3://b/", "--s3-endpoint", "ftp://h:21"},
+	} {
+		if _, _, err := devConfig(global{}, args, &bytes.Buffer{}); !errors.Is(err, errUsage) {
+			t.Errorf("dev %q: %v, want a usage error", args, err)
+		}
+	}
+	bad := writeMesh(t, "domains:\n  - name: raw\nfeeds:\n  - name: x\n    table: nowhere.x\n")
+	if _, _, err := devConfig(global{}, []string{"--config", bad}, &bytes.Buffer{}); !errors.Is(err, mesh.ErrInvalid) {
+		t.Errorf("dev --config with an invalid mesh: %v, want mesh.ErrInvalid", err)
+	}
+}
+
+// The query command's download cache: an S3 data file is fetched once, under
+// its bucket and key, and again only when the remote size differs.
+func TestFileCache(t *testing.T) {
+	remote := fstest.MapFS{"wh/raw/trades/data/a.parquet": {Data: []byte("version 1")}}
+	// A test double for the S3 IO: s3://bucket/key opens bucket/key in remote.
+	fsys := icebergio.FSPreProcName(remote, func(name string) string { return strings.TrimPrefix(name, "s3://") })
+	fc := &fileCache{fsys: fsys, dir: t.TempDir()}
+	ctx := context.Background()
+	read := func(loc string) string {
+		t.Helper()
+		p, err := fc.local(ctx, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := filepath.Join(fc.dir, "s3", "wh", "raw", "trades", "data", "a.parquet"); p != want {
+			t.Fatalf("cached at %s, want %s", p, want)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	const loc = "s3://wh/raw/trades/data/a.parquet"
+	if got := read(loc); got != "version 1" {
+		t.Fatalf("downloaded %q", got)
+	}
+	remote["wh/raw/trades/data/a.parquet"].Data = []byte("version 2") // same size: not fetched again
+	if got := read(loc); got != "version 1" {
+		t.Fatalf("same size, cached copy replaced by %q", got)
+	}
+	remote["wh/raw/trades/data/a.parquet"].Data = []byte("version 3, longer")
+	if got := read(loc); got != "version 3, longer" {
+		t.Fatalf("size changed, got %q", got)
+	}
+
+	if p, err := fc.local(ctx, "file:///w/a.parquet"); err != nil || p != "/w/a.parquet" {
+		t.Errorf("local file: %q, %v", p, err)
+	}
+	if _, err := fc.local(ctx, "s3://wh/../../etc/passwd"); err == nil {
+		t.Error("a key escaping the cache directory was accepted")
+	}
+	if _, err := fc.local(ctx, "s3://wh/missing.parquet"); err == nil {
+		t.Error("a missing remote file gave no error")
+	}
+}
