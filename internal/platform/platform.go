@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -441,7 +443,11 @@ func OpenLanding(ctx context.Context, location string, s3 S3) (ingest.Source, er
 // s3://bucket/prefix.
 func OpenWarehouse(ctx context.Context, location string, s3 S3) (*tables.Warehouse, error) {
 	props := map[string]string{}
-	if strings.HasPrefix(location, "s3://") {
+	if rest, ok := strings.CutPrefix(location, "s3://"); ok {
+		bucket, _, _ := strings.Cut(rest, "/")
+		if err := ensureBucket(ctx, s3, bucket); err != nil {
+			return nil, fmt.Errorf("platform: warehouse %s: %w", location, err)
+		}
 		scheme := "https://"
 		if s3.Insecure {
 			scheme = "http://"
@@ -467,4 +473,24 @@ func OpenWarehouse(ctx context.Context, location string, s3 S3) (*tables.Warehou
 		return nil, fmt.Errorf("platform: warehouse %s: %w", location, err)
 	}
 	return wh, nil
+}
+
+// ensureBucket creates bucket if it does not exist.
+func ensureBucket(ctx context.Context, s3 S3, bucket string) error {
+	mc, err := minio.New(s3.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(s3.AccessKey, s3.SecretKey, ""),
+		Secure: !s3.Insecure, Region: s3.Region,
+	})
+	if err != nil {
+		return err
+	}
+	ok, err := mc.BucketExists(ctx, bucket)
+	if err != nil || ok {
+		return err
+	}
+	err = mc.MakeBucket(ctx, bucket, minio.MakeBucketOptions{Region: s3.Region})
+	if err != nil && minio.ToErrorResponse(err).Code == "BucketAlreadyOwnedByYou" {
+		return nil
+	}
+	return err
 }

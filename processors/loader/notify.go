@@ -13,7 +13,9 @@ import (
 
 // Webhook returns a Notifier that POSTs each incident as JSON (the event as
 // `logmesh tail --json` prints it) to url. A non-2xx answer is an error.
-func Webhook(url string) Notifier { return webhook{url: url, client: &http.Client{Timeout: 10 * time.Second}} }
+func Webhook(url string) Notifier {
+	return webhook{url: url, client: &http.Client{Timeout: 10 * time.Second}}
+}
 
 type webhook struct {
 	url    string
