@@ -411,8 +411,18 @@ func isPoison(err error) bool {
 // duplicates.
 func (h *Host) deadLetter(ctx context.Context, cl *kgo.Client, r *kgo.Record, reason string) error {
 	h.log.Warn("poison record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", reason)
-	dl := &kgo.Record{
-		Topic: h.cfg.deadLetter(r.Topic),
+	dl := DeadLetterRecord(r, h.cfg.deadLetter(r.Topic), reason, h.proj.Name())
+	if err := cl.ProduceSync(ctx, dl).FirstErr(); err != nil {
+		return fmt.Errorf("host: dead-letter %s/%d@%d to %s: %w", r.Topic, r.Partition, r.Offset, dl.Topic, err)
+	}
+	return nil
+}
+
+// DeadLetterRecord returns the dead-letter copy of r for topic: its key,
+// value and headers, plus the reason, the processor and r's coordinates.
+func DeadLetterRecord(r *kgo.Record, topic, reason, processor string) *kgo.Record {
+	return &kgo.Record{
+		Topic: topic,
 		Key:   r.Key,
 		Value: r.Value,
 		Headers: append(slices.Clone(r.Headers),
@@ -420,13 +430,9 @@ func (h *Host) deadLetter(ctx context.Context, cl *kgo.Client, r *kgo.Record, re
 			kgo.RecordHeader{Key: HeaderTopic, Value: []byte(r.Topic)},
 			kgo.RecordHeader{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
 			kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
-			kgo.RecordHeader{Key: HeaderProjection, Value: []byte(h.proj.Name())},
+			kgo.RecordHeader{Key: HeaderProjection, Value: []byte(processor)},
 		),
 	}
-	if err := cl.ProduceSync(ctx, dl).FirstErr(); err != nil {
-		return fmt.Errorf("host: dead-letter %s/%d@%d to %s: %w", r.Topic, r.Partition, r.Offset, dl.Topic, err)
-	}
-	return nil
 }
 
 func (h *Host) ensureDeadLetterTopics(ctx context.Context, cl *kgo.Client) error {

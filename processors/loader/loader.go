@@ -237,7 +237,7 @@ func (l *Loader) handle(ctx context.Context, sess *kgo.GroupTransactSession, vie
 			reason = "not a BatchPlanned: " + ev.Name()
 		}
 		log.Warn("poison batch record", "reason", reason)
-		outs = append(outs, deadLetter(r, reason))
+		outs = append(outs, host.DeadLetterRecord(r, events.DeadLetterTopic(r.Topic), reason, "loader"))
 	default:
 		log = log.With("batch", b.BatchID, "table", b.Table)
 		res.BatchID, res.Table, res.Files = b.BatchID, b.Table, len(b.Files)
@@ -355,20 +355,6 @@ func (l *Loader) ensureDLQ(ctx context.Context) error {
 		return fmt.Errorf("loader: dead-letter topic: %w", err)
 	}
 	return nil
-}
-
-func deadLetter(r *kgo.Record, reason string) *kgo.Record {
-	return &kgo.Record{
-		Topic: events.DeadLetterTopic(r.Topic),
-		Key:   r.Key,
-		Value: r.Value,
-		Headers: append(append([]kgo.RecordHeader{}, r.Headers...),
-			kgo.RecordHeader{Key: host.HeaderReason, Value: []byte(reason)},
-			kgo.RecordHeader{Key: host.HeaderTopic, Value: []byte(r.Topic)},
-			kgo.RecordHeader{Key: host.HeaderPartition, Value: []byte(fmt.Sprint(r.Partition))},
-			kgo.RecordHeader{Key: host.HeaderOffset, Value: []byte(fmt.Sprint(r.Offset))},
-		),
-	}
 }
 
 func isPoison(err error) bool {
