@@ -343,3 +343,12 @@ func isNil(ev Event) bool {
 	v := reflect.ValueOf(ev)
 	return v.Kind() == reflect.Pointer && v.IsNil()
 }
+
+// IsPoison reports whether err, from Decode, means the record can never be
+// decoded (malformed bytes, an unknown schema id or fact, an unresolvable
+// schema) rather than that decoding failed for now (an unreachable
+// registry). Processors dead-letter poison and stop on the rest.
+func IsPoison(err error) bool {
+	return errors.Is(err, ErrMalformed) || errors.Is(err, ErrUnknownSchema) ||
+		errors.Is(err, ErrUnknownEvent) || errors.Is(err, ErrIncompatible)
+}

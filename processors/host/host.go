@@ -381,7 +381,7 @@ func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, 
 	}
 	ev, err := dec.Decode(ctx, r.Value)
 	if err != nil {
-		if isPoison(err) {
+		if events.IsPoison(err) {
 			return "decode: " + err.Error(), nil
 		}
 		return "", err
@@ -399,10 +399,6 @@ func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, 
 	return "", ov.flush()
 }
 
-func isPoison(err error) bool {
-	return errors.Is(err, events.ErrMalformed) || errors.Is(err, events.ErrUnknownSchema) ||
-		errors.Is(err, events.ErrUnknownEvent) || errors.Is(err, events.ErrIncompatible)
-}
 
 // deadLetter writes r with its reason to the dead-letter topic and waits for
 // the write to be acknowledged, so the poison record is never dropped even if

@@ -229,7 +229,7 @@ func (l *Loader) handle(ctx context.Context, sess *kgo.GroupTransactSession, vie
 	ev, err := l.codec.Decode(ctx, r.Value)
 	b, ok := ev.(*events.BatchPlanned)
 	switch {
-	case err != nil && !isPoison(err):
+	case err != nil && !events.IsPoison(err):
 		return fmt.Errorf("loader: decode %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 	case err != nil || !ok:
 		reason := fmt.Sprintf("not a BatchPlanned: %v", err)
@@ -357,9 +357,5 @@ func (l *Loader) ensureDLQ(ctx context.Context) error {
 	return nil
 }
 
-func isPoison(err error) bool {
-	return errors.Is(err, events.ErrMalformed) || errors.Is(err, events.ErrUnknownSchema) ||
-		errors.Is(err, events.ErrUnknownEvent) || errors.Is(err, events.ErrIncompatible)
-}
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
