@@ -43,3 +43,8 @@ fuzz:
 
 clean:
 	rm -rf bin $(DATA)
+
+## test-rss: ingest a generated 1 GB CSV through the loader in-process; fails if peak RSS reaches 300 MB
+.PHONY: test-rss
+test-rss:
+	$(GO) run ./internal/rsscheck
