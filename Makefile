@@ -40,6 +40,8 @@ bench:
 ## fuzz: a short run of every fuzz target
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./events/
+	for t in FuzzCSV FuzzJSON FuzzNDJSON FuzzXML FuzzFixedWidth; do \
+		$(GO) test -run '^$$' -fuzz $$t -fuzztime 15s ./internal/formats/ || exit 1; done
 
 clean:
 	rm -rf bin $(DATA)

@@ -5,10 +5,12 @@
 // (internal/benchreport) can print the figure as a ratio of its baseline
 // rather than as an absolute number that depends on the machine.
 //
-// Every benchmark reports "events/s". One iteration handles -bench.events
-// events (default 200,000) of the size of a realistic FileLanded (about 200
-// bytes of value); the Kafka data each iteration reads is produced once per
-// run, outside the timer.
+// The Kafka benchmarks report "events/s": one iteration handles
+// -bench.events events (default 200,000) of the size of a realistic
+// FileLanded (about 200 bytes of value); the Kafka data each iteration reads
+// is produced once per run, outside the timer. The ingest benchmarks
+// (ingest_test.go) report "rows/s" for a generated 10-column CSV of
+// -bench.ingestrows rows, beside the parse-only and parquet-go write limits.
 package bench
 
 import (
