@@ -8,10 +8,7 @@ package bench
 // -bench.ingestrows rows (default 5,000,000, about 500 MB of CSV).
 
 import (
-	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -27,6 +24,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/formats"
+	"github.com/logmesh/logmesh/internal/ingesttest"
 	"github.com/logmesh/logmesh/internal/mesh"
 	"github.com/logmesh/logmesh/internal/platform"
 	"github.com/logmesh/logmesh/internal/tables"
@@ -35,144 +33,6 @@ import (
 )
 
 var ingestRows = flag.Int("bench.ingestrows", 5_000_000, "CSV rows ingested by one iteration of the ingest benchmarks")
-
-// ingestMesh defines the feed of the generated CSV: append mode and no
-// unique_key, so the loader keeps no per-key state and its memory stays
-// bounded whatever the row count.
-const ingestMesh = `
-domains:
-  - name: raw
-feeds:
-  - name: fills
-    table: raw.fills
-    key_pattern: "fills/*.csv"
-    format: csv
-    options: {header: true}
-    mode: append
-    schema:
-      type: record
-      name: Fill
-      fields:
-        - {name: id, type: long}
-        - {name: ref, type: string}
-        - {name: account, type: string}
-        - {name: symbol, type: string}
-        - {name: qty, type: long}
-        - {name: seq, type: int}
-        - {name: price, type: double}
-        - {name: fee, type: ["null", double]}
-        - {name: traded_at, type: {type: long, logicalType: timestamp-micros}}
-        - {name: note, type: string}
-`
-
-const ingestHeader = "id,ref,account,symbol,qty,seq,price,fee,traded_at,note\n"
-
-var (
-	ingestSymbols = []string{"AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "TSLA", "META", "IBM"}
-	ingestEpoch   = time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
-)
-
-// The columns of row i, shared by the CSV and the typed rows so both
-// describe the same data. Row i is deterministic.
-func rowAccount(i int) int64         { return int64(i) * 7919 % 1_000_000 }
-func rowQty(i int) int64             { return int64(i%1000 + 1) }
-func rowPriceCents(i int) int64      { return 1000 + int64(i)*31%500_000 }
-func rowFeeMils(i int) (int64, bool) { return int64(i % 5000), i%7 != 0 } // every 7th fee is null
-func rowTradedAt(i int) time.Time    { return ingestEpoch.Add(time.Duration(i) * 1237 * time.Microsecond) }
-func rowQuoted(i int) bool           { return i%10 == 0 }
-
-const (
-	plainNote  = "plain note"
-	quotedNote = `quoted, with "escapes"`
-)
-
-// appendCSVRow appends row i as a CSV line, about 100 bytes.
-func appendCSVRow(b []byte, i int) []byte {
-	b = strconv.AppendInt(b, int64(i), 10)
-	b = append(b, ",T-"...)
-	b = appendPadded(b, int64(i), 10)
-	b = append(b, ",ACC-"...)
-	b = appendPadded(b, rowAccount(i), 6)
-	b = append(b, ',')
-	b = append(b, ingestSymbols[i%len(ingestSymbols)]...)
-	b = append(b, ',')
-	b = strconv.AppendInt(b, rowQty(i), 10)
-	b = append(b, ',')
-	b = strconv.AppendInt(b, int64(int32(i)), 10)
-	b = append(b, ',')
-	b = strconv.AppendFloat(b, float64(rowPriceCents(i))/100, 'f', -1, 64)
-	b = append(b, ',')
-	if fee, ok := rowFeeMils(i); ok {
-		b = strconv.AppendFloat(b, float64(fee)/1000, 'f', -1, 64)
-	}
-	b = append(b, ',')
-	b = rowTradedAt(i).AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
-	b = append(b, ',')
-	if rowQuoted(i) {
-		b = append(b, `"quoted, with ""escapes"""`...)
-	} else {
-		b = append(b, plainNote...)
-	}
-	return append(b, '\n')
-}
-
-func appendPadded(b []byte, v int64, width int) []byte {
-	var d [20]byte
-	s := strconv.AppendInt(d[:0], v, 10)
-	for range width - len(s) {
-		b = append(b, '0')
-	}
-	return append(b, s...)
-}
-
-// typedRow fills row (10 values) with row i as the validator types it
-// (docs/ingestion.md, "Typed rows"), in schema order.
-func typedRow(row []any, i int) {
-	row[0] = int64(i)
-	row[1] = string(appendPadded([]byte("T-"), int64(i), 10))
-	row[2] = string(appendPadded([]byte("ACC-"), rowAccount(i), 6))
-	row[3] = ingestSymbols[i%len(ingestSymbols)]
-	row[4] = rowQty(i)
-	row[5] = int32(i)
-	row[6] = float64(rowPriceCents(i)) / 100
-	if fee, ok := rowFeeMils(i); ok {
-		row[7] = float64(fee) / 1000
-	} else {
-		row[7] = nil
-	}
-	row[8] = rowTradedAt(i)
-	if rowQuoted(i) {
-		row[9] = quotedNote
-	} else {
-		row[9] = plainNote
-	}
-}
-
-// writeIngestCSV writes a header and rows 0..n-1 to path, streaming, and
-// returns the file's batch entry (key, sha256, size).
-func writeIngestCSV(path, key string, n int) (events.BatchFile, error) {
-	fh, err := os.Create(path)
-	if err != nil {
-		return events.BatchFile{}, err
-	}
-	defer fh.Close()
-	sum := sha256.New()
-	w := bufio.NewWriterSize(io.MultiWriter(fh, sum), 1<<20)
-	line := make([]byte, 0, 256)
-	size, _ := w.WriteString(ingestHeader)
-	for i := range n {
-		line = appendCSVRow(line[:0], i)
-		k, _ := w.Write(line)
-		size += k
-	}
-	if err := w.Flush(); err != nil {
-		return events.BatchFile{}, err
-	}
-	if err := fh.Close(); err != nil {
-		return events.BatchFile{}, err
-	}
-	return events.BatchFile{Key: key, Checksum: hex.EncodeToString(sum.Sum(nil)), Size: int64(size)}, nil
-}
 
 // ingestFile generates the benchmark CSV under a directory removed when b
 // ends, untimed, and returns the directory and the file's batch entry.
@@ -186,7 +46,8 @@ func ingestFile(b *testing.B) (dir string, file events.BatchFile) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	file, err := writeIngestCSV(filepath.Join(dir, filepath.FromSlash(key)), key, *ingestRows)
+	file, _, err := ingesttest.WriteCSV(filepath.Join(dir, filepath.FromSlash(key)), key,
+		func(rows, _ int64) bool { return rows < int64(*ingestRows) })
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -221,7 +82,7 @@ func BenchmarkIngestCSV(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := mesh.Parse([]byte(ingestMesh), "mesh.yaml", b.TempDir())
+	m, err := mesh.Parse([]byte(ingesttest.MeshYAML), "mesh.yaml", b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -268,7 +129,7 @@ func BenchmarkIngestCSV(b *testing.B) {
 		if res.BatchID != batchID || res.FailedFiles != 0 || res.Version == 0 {
 			b.Fatalf("batch result %+v; want %s committed with no failed file", res, batchID)
 		}
-		fp, err := fileProcessed(ctx, f.codec, f.brokers, batchID)
+		fp, err := ingesttest.FileProcessed(ctx, f.codec, f.brokers, batchID)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -286,7 +147,7 @@ func ingestBatch(id string, file events.BatchFile) *events.BatchPlanned {
 	return &events.BatchPlanned{
 		Envelope: events.Envelope{
 			EventID:       events.DeriveID("batch-planned", id),
-			OccurredAt:    ingestEpoch,
+			OccurredAt:    ingesttest.Epoch,
 			Domain:        events.DomainRaw,
 			CorrelationID: id,
 		},
@@ -317,41 +178,12 @@ func awaitStableGroup(ctx context.Context, adm *kadm.Client, group string, run <
 	}
 }
 
-// fileProcessed reads the raw domain topic (read_committed) until it finds
-// the FileProcessed of batchID.
-func fileProcessed(ctx context.Context, codec *events.Codec, brokers []string, batchID string) (*events.FileProcessed, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(events.DomainTopic(events.DomainRaw)),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	for {
-		fetches := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("no FileProcessed for batch %s: %w", batchID, err)
-		}
-		if err := fetches.Err0(); err != nil {
-			return nil, err
-		}
-		for it := fetches.RecordIter(); !it.Done(); {
-			ev, err := codec.Decode(ctx, it.Next().Value)
-			if err != nil {
-				return nil, err
-			}
-			if fp, ok := ev.(*events.FileProcessed); ok && fp.BatchID == batchID {
-				return fp, nil
-			}
-		}
-	}
-}
-
 // BenchmarkIngestParseOnly is the parse-only limit of BenchmarkIngestCSV:
 // the same file through formats.NewRegistry().Open("csv") and Next to EOF,
 // no validation, nothing written.
 func BenchmarkIngestParseOnly(b *testing.B) {
 	dir, file := ingestFile(b)
-	m, err := mesh.Parse([]byte(ingestMesh), "mesh.yaml", b.TempDir())
+	m, err := mesh.Parse([]byte(ingesttest.MeshYAML), "mesh.yaml", b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -418,7 +250,7 @@ func BenchmarkIngestParquetRaw(b *testing.B) {
 			}
 		}
 		for r := range *ingestRows {
-			typedRow(typed, r)
+			ingesttest.TypedRow(typed, r)
 			buf[k] = toParquetRow(buf[k], typed, cols)
 			if k++; k == len(buf) {
 				write(buf)

@@ -49,6 +49,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/ingesttest"
 	"github.com/logmesh/logmesh/internal/mesh"
 	"github.com/logmesh/logmesh/internal/tables"
 	"github.com/logmesh/logmesh/processors/ingest"
@@ -112,7 +113,7 @@ func run(out io.Writer, size, budget int64, heapProfile string, keep bool) error
 	if err != nil {
 		return err
 	}
-	m, err := mesh.Parse([]byte(feedYAML), "mesh.yaml", tmp)
+	m, err := mesh.Parse([]byte(ingesttest.MeshYAML), "mesh.yaml", tmp)
 	if err != nil {
 		return err
 	}
@@ -247,35 +248,11 @@ func (k *kafka) close() {
 	k.cluster.Close()
 }
 
-// fileProcessed reads the raw domain topic (read_committed) until it finds
-// the FileProcessed of batchID.
+// fileProcessed waits, at most a minute, for the FileProcessed of batchID.
 func (k *kafka) fileProcessed(ctx context.Context, batchID string) (*events.FileProcessed, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.brokers...), kgo.ConsumeTopics(events.DomainTopic(events.DomainRaw)),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	for {
-		fetches := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("no FileProcessed for batch %s: %w", batchID, err)
-		}
-		if err := fetches.Err0(); err != nil {
-			return nil, err
-		}
-		for it := fetches.RecordIter(); !it.Done(); {
-			ev, err := k.codec.Decode(ctx, it.Next().Value)
-			if err != nil {
-				return nil, err
-			}
-			if fp, ok := ev.(*events.FileProcessed); ok && fp.BatchID == batchID {
-				return fp, nil
-			}
-		}
-	}
+	return ingesttest.FileProcessed(ctx, k.codec, k.brokers, batchID)
 }
 
 // peakRSS returns the process's peak resident set size, VmHWM.
