@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/logging"
 )
 
 // global holds the flags every command shares.
@@ -36,16 +37,16 @@ func parseGlobal(args []string, stderr io.Writer) (global, []string, error) {
 	}
 	brokersSet := os.Getenv("LOGMESH_BROKERS") != ""
 	fs.Visit(func(f *flag.Flag) { brokersSet = brokersSet || f.Name == "brokers" })
-	level := slog.LevelInfo
+	level, libLevel := slog.LevelInfo, slog.LevelWarn
 	if *verbose {
-		level = slog.LevelDebug
+		level, libLevel = slog.LevelDebug, slog.LevelDebug
 	}
 	g := global{
 		brokers:    splitList(*brokers),
 		brokersSet: brokersSet,
 		registry:   *reg,
 		verbose:    *verbose,
-		log:        slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		log:        slog.New(logging.Quiet(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}), libLevel)),
 	}
 	return g, fs.Args(), nil
 }

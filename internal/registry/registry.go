@@ -61,7 +61,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
-	"github.com/twmb/franz-go/plugin/kslog"
+
+	"github.com/logmesh/logmesh/internal/logging"
 )
 
 // DefaultTopic is the topic that holds the registry's state unless Topic
@@ -180,7 +181,7 @@ func cloneOpts(o []kgo.Opt) []kgo.Opt { return append([]kgo.Opt(nil), o...) }
 
 // connOpts copies the connection settings of the caller's client.
 func connOpts(cl *kgo.Client, l *slog.Logger) []kgo.Opt {
-	opts := []kgo.Opt{kgo.WithLogger(kslog.New(l))}
+	opts := []kgo.Opt{kgo.WithLogger(logging.Kafka(l))}
 	if seeds, ok := cl.OptValue(kgo.SeedBrokers).([]string); ok && len(seeds) > 0 {
 		opts = append(opts, kgo.SeedBrokers(seeds...))
 	}

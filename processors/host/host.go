@@ -30,9 +30,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/logging"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/state"
 )
@@ -235,7 +235,7 @@ func (h *Host) connect() (*kgo.Client, error) {
 		kgo.OnPartitionsAssigned(h.assigned),
 		kgo.OnPartitionsRevoked(h.revoked),
 		kgo.OnPartitionsLost(h.revoked),
-		kgo.WithLogger(kslog.New(h.cfg.logger)),
+		kgo.WithLogger(logging.Kafka(h.cfg.logger)),
 		// Kafka's committed offsets (autocommitted) serve lag monitoring
 		// only; resumption uses the offsets stored beside the state.
 	}
@@ -275,7 +275,7 @@ func (h *Host) adjustOffsets(_ context.Context, assigned map[string]map[int32]kg
 			} else {
 				parts[p] = kgo.NewOffset().AtStart()
 			}
-			h.log.Info("resuming partition", "topic", topic, "partition", p, "offset", next, "stored", ok)
+			h.log.Debug("resuming partition", "topic", topic, "partition", p, "offset", next, "stored", ok)
 		}
 	}
 	return assigned, nil
@@ -398,7 +398,6 @@ func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, 
 	}
 	return "", ov.flush()
 }
-
 
 // deadLetter writes r with its reason to the dead-letter topic and waits for
 // the write to be acknowledged, so the poison record is never dropped even if

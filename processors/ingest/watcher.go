@@ -58,9 +58,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/logging"
 )
 
 // ErrClosed is returned by Scan and Run after Close.
@@ -433,7 +433,7 @@ func (w *Watcher) client(ctx context.Context) (*kgo.Client, error) {
 		kgo.SeedBrokers(w.cfg.brokers...),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // the default, stated: idempotent, acks=all
 		kgo.DefaultProduceTopic(w.topic),
-		kgo.WithLogger(kslog.New(w.log)),
+		kgo.WithLogger(logging.Kafka(w.log)),
 	}, w.cfg.clientOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: kafka client: %w", err)
@@ -547,7 +547,7 @@ func (w *Watcher) addPartitions(ctx context.Context, adm *kadm.Client, parts []i
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.topic: at}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
-		kgo.WithLogger(kslog.New(w.log)),
+		kgo.WithLogger(logging.Kafka(w.log)),
 	}, w.cfg.clientOpts...)...)
 	if err != nil {
 		return fmt.Errorf("ingest: kafka client: %w", err)

@@ -25,10 +25,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/formats"
+	"github.com/logmesh/logmesh/internal/logging"
 	"github.com/logmesh/logmesh/internal/mesh"
 	"github.com/logmesh/logmesh/internal/tables"
 	"github.com/logmesh/logmesh/processors/host"
@@ -193,7 +193,7 @@ func (l *Loader) Run(ctx context.Context) error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RequireStableFetchOffsets(),
-		kgo.WithLogger(kslog.New(l.cfg.logger)),
+		kgo.WithLogger(logging.Kafka(l.cfg.logger)),
 	}, l.cfg.clientOpts...)...)
 	if err != nil {
 		return fmt.Errorf("loader: session: %w", err)
@@ -356,6 +356,5 @@ func (l *Loader) ensureDLQ(ctx context.Context) error {
 	}
 	return nil
 }
-
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -47,9 +47,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/logging"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/projections/audit"
 	"github.com/logmesh/logmesh/state"
@@ -235,7 +235,7 @@ func (p *Planner) client() (*kgo.Client, error) {
 	if p.cl == nil {
 		cl, err := kgo.NewClient(append([]kgo.Opt{
 			kgo.SeedBrokers(p.cfg.brokers...),
-			kgo.WithLogger(kslog.New(p.cfg.logger)),
+			kgo.WithLogger(logging.Kafka(p.cfg.logger)),
 		}, p.cfg.clientOpts...)...)
 		if err != nil {
 			return nil, fmt.Errorf("planner: client: %w", err)
