@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +91,12 @@ func TestExampleMeshEndToEnd(t *testing.T) {
 	for i, r := range rows {
 		if got := r["trade_id"].(string) + ":" + jsonNum(r["qty"]); got != wantRows[i] {
 			t.Errorf("row %d = %s, want %s", i, got, wantRows[i])
+		}
+	}
+	for _, proj := range []string{"audit", "lineage"} {
+		out, err := c.run("replay", "--projection", proj, "--twice")
+		if err != nil || !strings.Contains(out, "deterministic") || strings.Contains(out, "folded 0 records") {
+			t.Errorf("replay %s: %q, %v", proj, out, err)
 		}
 	}
 	out, err = c.run("tables", "--json", "--warehouse", dir+"/warehouse")

@@ -54,6 +54,8 @@ Commands:
   query 'SQL' [--json|--csv] [--as-of VERSION] [--warehouse DIR|s3://...] [--cache DIR] [S3 flags]
                           SQL over the tables (by domain.table name), run by embedded DuckDB;
                           files of an S3 warehouse are downloaded to --cache first
+  replay [--projection audit|lineage] [--twice]
+                          rebuild a projection from offset 0 and print its digest
   files [--status S] [--json]
                           the file audit: each landed file's status, rows and errors
   schema list             list registered subjects with their versions and ids
@@ -101,6 +103,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdTables(ctx, g, cargs, stdout, stderr)
 	case "query":
 		return cmdQuery(ctx, g, cargs, stdout, stderr)
+	case "replay":
+		return cmdReplay(ctx, g, cargs, stdout, stderr)
 	case "files":
 		return cmdFiles(ctx, g, cargs, stdout, stderr)
 	case "schema":
