@@ -32,6 +32,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/projections/lineage"
 	"github.com/logmesh/logmesh/state"
@@ -476,19 +477,7 @@ func reportEvents(b *testing.B) {
 // TestEventSize checks that the benchmark events stay the size the figures
 // claim: a FileLanded value of about 200 bytes.
 func TestEventSize(t *testing.T) {
-	reg := srfake.New()
-	defer reg.Close()
-	srCl, err := sr.NewClient(sr.URLs(reg.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := events.NewCodec(events.SRRegistry(srCl))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := codec.Register(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	codec, _ := kafkatest.Codec(t)
 	for _, i := range []int{0, 123_456} {
 		rec, err := codec.Record(fileLanded(i, events.DomainRaw))
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"strconv"
 	"time"
@@ -172,7 +171,7 @@ func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *m
 		}
 		rejects = append(rejects, ev)
 	}
-	err := l.scan(ctx, feed, f, func(rec formats.Record, recErr *formats.RecordError, fc *validate.FileCheck) error {
+	err := l.scan(ctx, feed, v, f, func(rec formats.Record, recErr *formats.RecordError, fc *validate.FileCheck) error {
 		run.read++
 		if recErr != nil {
 			reject(recErr.Number, recErr.Line, "", "parse", recErr.Err.Error(), recErr.Raw)
@@ -216,7 +215,7 @@ func (e *brokenFile) Error() string { return e.stage + ": " + e.reason }
 
 // scan opens a file, checks its checksum as it streams, and calls fn for each
 // record or bad record. A broken file is reported as *brokenFile.
-func (l *batchLoader) scan(ctx context.Context, feed *mesh.Feed, f events.BatchFile,
+func (l *batchLoader) scan(ctx context.Context, feed *mesh.Feed, v *validate.Validator, f events.BatchFile,
 	fn func(formats.Record, *formats.RecordError, *validate.FileCheck) error) error {
 	rc, err := l.files.Open(ctx, f.Key)
 	if err != nil {
@@ -227,10 +226,6 @@ func (l *batchLoader) scan(ctx context.Context, feed *mesh.Feed, f events.BatchF
 	r, err := l.parsers.Open(feed.Format, io.TeeReader(rc, sum), feed.Options.Formats())
 	if err != nil {
 		return &brokenFile{"parse", err.Error()}
-	}
-	v, err := validate.New(feed)
-	if err != nil {
-		return err
 	}
 	fc := v.NewFile()
 	for {
@@ -311,7 +306,7 @@ func (br *batchRows) start(run *fileRun) {
 	br.errc = make(chan error, 1)
 	go func(cur chan []any) {
 		var valid int64
-		err := br.l.scan(ctx, br.feed, run.file, func(rec formats.Record, recErr *formats.RecordError, fc *validate.FileCheck) error {
+		err := br.l.scan(ctx, br.feed, br.v, run.file, func(rec formats.Record, recErr *formats.RecordError, fc *validate.FileCheck) error {
 			if recErr != nil {
 				return nil
 			}
@@ -375,5 +370,3 @@ func (l *batchLoader) envelope(kind, correlation, cause string, parts ...string)
 		CausationID:   cause,
 	}
 }
-
-var _ hash.Hash = sha256.New()
