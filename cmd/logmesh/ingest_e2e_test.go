@@ -254,34 +254,20 @@ func checkE2E(t *testing.T, e *e2e) {
 // dropping repeated event ids as consumers do.
 func readAll(t *testing.T, e *e2e) map[string][]events.Event {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.p.Brokers...),
-		kgo.ConsumeTopics(events.DomainTopic("raw"), events.CentralTopic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	out := map[string][]events.Event{}
 	seen := map[string]bool{}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	for {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return out
+	for _, r := range kafkatest.ReadAll(t, e.p.Brokers, events.DomainTopic("raw"), events.CentralTopic) {
+		ev, err := e.p.Codec.Decode(context.Background(), r.Value)
+		if err != nil {
+			t.Errorf("undecodable event on %s: %v", r.Topic, err)
+			continue
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			ev, err := e.p.Codec.Decode(context.Background(), r.Value)
-			if err != nil {
-				t.Errorf("undecodable event on %s: %v", r.Topic, err)
-				return
-			}
-			if !seen[ev.Meta().EventID] {
-				seen[ev.Meta().EventID] = true
-				out[ev.Name()] = append(out[ev.Name()], ev)
-			}
-		})
+		if !seen[ev.Meta().EventID] {
+			seen[ev.Meta().EventID] = true
+			out[ev.Name()] = append(out[ev.Name()], ev)
+		}
 	}
+	return out
 }
 
 func TestE2EIngestion(t *testing.T) {

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/internal/mesh"
@@ -143,31 +141,21 @@ func (r *rig) run(t *testing.T, n int) {
 // outputs reads every event of the raw and central topics.
 func (r *rig) outputs(t *testing.T) map[string][]events.Event {
 	t.Helper()
-	cl := r.cluster.Client(t, kgo.ConsumeTopics(events.DomainTopic("raw"), events.CentralTopic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
 	out := map[string][]events.Event{}
 	seen := map[string]bool{}
-	for {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return out
+	for _, rec := range kafkatest.ReadAll(t, r.cluster.Brokers, events.DomainTopic("raw"), events.CentralTopic) {
+		ev, err := r.codec.Decode(context.Background(), rec.Value)
+		if err != nil {
+			t.Errorf("undecodable output: %v", err)
+			continue
 		}
-		fs.EachRecord(func(rec *kgo.Record) {
-			ev, err := r.codec.Decode(context.Background(), rec.Value)
-			if err != nil {
-				t.Errorf("undecodable output: %v", err)
-				return
-			}
-			// Consumers drop repeated event ids; so does this one.
-			if seen[ev.Meta().EventID] {
-				return
-			}
+		// Consumers drop repeated event ids; so does this one.
+		if !seen[ev.Meta().EventID] {
 			seen[ev.Meta().EventID] = true
 			out[ev.Name()] = append(out[ev.Name()], ev)
-		})
+		}
 	}
+	return out
 }
 
 func TestLoaderBatch(t *testing.T) {
