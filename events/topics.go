@@ -2,11 +2,14 @@ package events
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 )
 
-// Topic names. A domain's private bus is DomainTopic(domain), what the mesh
-// router delivers to it is InboxTopic(domain).
+// Topic names of the default installation (Topics{}). A domain's private bus
+// is DomainTopic(domain), what the mesh router delivers to it is
+// InboxTopic(domain).
 const (
 	// CentralTopic is the central mesh bus (the events topic of the central
 	// domain).
@@ -29,20 +32,116 @@ const (
 // except SchemasTopic (which has 1).
 const DefaultPartitions int32 = 6
 
-// DomainTopic returns the name of a domain's private bus,
-// "logmesh.<domain>.events".
-func DomainTopic(domain string) string { return "logmesh." + domain + ".events" }
+// DefaultPrefix is the prefix of every topic name of Topics{}.
+const DefaultPrefix = "logmesh"
 
-// InboxTopic returns the name of the topic the mesh router delivers a
-// domain's granted events to, "logmesh.<domain>.inbox".
-func InboxTopic(domain string) string { return "logmesh." + domain + ".inbox" }
+// Topics names the topics of one logmesh installation. Every name starts
+// with Prefix and a dot; the zero value uses DefaultPrefix, so Topics{} names
+// the default topics (CentralTopic, BatchesTopic, ...). Installations that
+// share a cluster, and tests that share a real broker, use their own prefix.
+// A Topics is a plain value, safe for concurrent use.
+type Topics struct {
+	// Prefix is the first part of every topic name. Default DefaultPrefix.
+	Prefix string
+}
+
+func (t Topics) prefix() string {
+	if t.Prefix == "" {
+		return DefaultPrefix
+	}
+	return t.Prefix
+}
+
+// Domain returns a domain's private bus, "<prefix>.<domain>.events".
+func (t Topics) Domain(domain string) string { return t.prefix() + "." + domain + ".events" }
+
+// Inbox returns the topic the mesh router delivers a domain's granted
+// events to, "<prefix>.<domain>.inbox".
+func (t Topics) Inbox(domain string) string { return t.prefix() + "." + domain + ".inbox" }
+
+// Central returns the central mesh bus, Domain(DomainCentral).
+func (t Topics) Central() string { return t.Domain(DomainCentral) }
+
+// Batches returns the planner's work topic, "<prefix>.raw.batches".
+func (t Topics) Batches() string { return t.prefix() + "." + DomainRaw + ".batches" }
+
+// Schemas returns the built-in registry's compacted topic,
+// "<prefix>._schemas".
+func (t Topics) Schemas() string { return t.prefix() + "._schemas" }
+
+// For returns the topic ev is produced to: the events topic of its
+// envelope's domain.
+func (t Topics) For(ev Event) string { return t.Domain(ev.Meta().Domain) }
+
+// DomainOf returns the domain whose events topic is topic; ok is false if
+// topic is not one.
+func (t Topics) DomainOf(topic string) (domain string, ok bool) {
+	rest, ok := strings.CutPrefix(topic, t.prefix()+".")
+	if !ok {
+		return "", false
+	}
+	domain, ok = strings.CutSuffix(rest, ".events")
+	return domain, ok && ValidDomain(domain) == nil
+}
+
+// AllDomains is the set of every domain's events topic, present and future:
+// the pattern "^<prefix>\.[a-z0-9_-]+\.events$".
+func (t Topics) AllDomains() TopicSet {
+	return TopicSet{Pattern: `^` + regexp.QuoteMeta(t.prefix()) + `\.[a-z0-9_-]+\.events$`}
+}
+
+// TopicSet is the set of topics something reads: fixed names, or every topic
+// whose name matches a regular expression (RE2, as kgo.ConsumeRegex takes
+// it), or both. A topic that does not exist yet is an empty topic. The zero
+// value is empty.
+type TopicSet struct {
+	// Names are topics by name.
+	Names []string
+	// Pattern, if set, adds every topic matching it.
+	Pattern string
+}
+
+// TopicNames returns the set of the given topic names.
+func TopicNames(topics ...string) TopicSet { return TopicSet{Names: topics} }
+
+// Empty reports whether s names nothing.
+func (s TopicSet) Empty() bool { return len(s.Names) == 0 && s.Pattern == "" }
+
+// Compile checks the pattern and returns a matcher for topic names.
+func (s TopicSet) Compile() (func(topic string) bool, error) {
+	var re *regexp.Regexp
+	if s.Pattern != "" {
+		var err error
+		if re, err = regexp.Compile(s.Pattern); err != nil {
+			return nil, fmt.Errorf("events: topic pattern %q: %w", s.Pattern, err)
+		}
+	}
+	names := slices.Clone(s.Names)
+	return func(topic string) bool {
+		return slices.Contains(names, topic) || re != nil && re.MatchString(topic)
+	}, nil
+}
+
+// String describes the set for logs and errors.
+func (s TopicSet) String() string {
+	parts := slices.Clone(s.Names)
+	if s.Pattern != "" {
+		parts = append(parts, "/"+s.Pattern+"/")
+	}
+	return strings.Join(parts, ",")
+}
+
+// DomainTopic returns Topics{}.Domain(domain).
+func DomainTopic(domain string) string { return Topics{}.Domain(domain) }
+
+// InboxTopic returns Topics{}.Inbox(domain).
+func InboxTopic(domain string) string { return Topics{}.Inbox(domain) }
 
 // DeadLetterTopic returns the dead-letter topic of topic, topic + ".dlq".
 func DeadLetterTopic(topic string) string { return topic + ".dlq" }
 
-// TopicFor returns the topic ev is produced to: the events topic of its
-// envelope's domain.
-func TopicFor(ev Event) string { return DomainTopic(ev.Meta().Domain) }
+// TopicFor returns Topics{}.For(ev).
+func TopicFor(ev Event) string { return Topics{}.For(ev) }
 
 // TopicSpec describes a topic to create.
 type TopicSpec struct {
@@ -69,21 +168,29 @@ func ValidDomain(name string) error {
 	return nil
 }
 
-// DefaultTopics returns the topics `logmesh dev` creates, sorted by name:
-// for the raw and central domains and each given domain, its events topic
-// and its inbox topic, each with a dead-letter topic; BatchesTopic and its
-// dead-letter topic; and SchemasTopic. Fact, inbox, work and dead-letter
-// topics keep everything (retention.ms=-1, retention.bytes=-1);
-// SchemasTopic is compacted and has one partition so the registry reads its
-// history in order. Every other topic has DefaultPartitions partitions; the
-// caller may change the returned specs. Duplicate domains are listed once.
+// DefaultTopics returns Topics{}.Specs(DefaultPartitions, domains...).
 func DefaultTopics(domains ...string) []TopicSpec {
+	return Topics{}.Specs(DefaultPartitions, domains...)
+}
+
+// Specs returns the topics an installation needs, sorted by name: for the
+// raw and central domains and each given domain, its events topic and its
+// inbox topic, each with a dead-letter topic; Batches and its dead-letter
+// topic; and Schemas. Fact, inbox, work and dead-letter topics keep
+// everything (retention.ms=-1, retention.bytes=-1) and have partitions
+// partitions (DefaultPartitions if <= 0); Schemas is compacted and has one
+// partition so the registry reads its history in order. Duplicate domains
+// are listed once.
+func (t Topics) Specs(partitions int32, domains ...string) []TopicSpec {
+	if partitions <= 0 {
+		partitions = DefaultPartitions
+	}
 	all := append([]string{DomainRaw, DomainCentral}, domains...)
 	slices.Sort(all)
 	all = slices.Compact(all)
 
 	keep := func(name string) TopicSpec {
-		return TopicSpec{Name: name, Partitions: DefaultPartitions, Configs: map[string]*string{
+		return TopicSpec{Name: name, Partitions: partitions, Configs: map[string]*string{
 			"cleanup.policy":  ptr("delete"),
 			"retention.ms":    ptr("-1"),
 			"retention.bytes": ptr("-1"),
@@ -91,23 +198,15 @@ func DefaultTopics(domains ...string) []TopicSpec {
 	}
 	var out []TopicSpec
 	for _, d := range all {
-		for _, t := range []string{DomainTopic(d), InboxTopic(d)} {
-			out = append(out, keep(t), keep(DeadLetterTopic(t)))
+		for _, topic := range []string{t.Domain(d), t.Inbox(d)} {
+			out = append(out, keep(topic), keep(DeadLetterTopic(topic)))
 		}
 	}
-	out = append(out, keep(BatchesTopic), keep(DeadLetterTopic(BatchesTopic)))
-	out = append(out, TopicSpec{Name: SchemasTopic, Partitions: 1, Configs: map[string]*string{
+	out = append(out, keep(t.Batches()), keep(DeadLetterTopic(t.Batches())))
+	out = append(out, TopicSpec{Name: t.Schemas(), Partitions: 1, Configs: map[string]*string{
 		"cleanup.policy": ptr("compact"),
 	}})
-	slices.SortFunc(out, func(a, b TopicSpec) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b TopicSpec) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 

@@ -16,6 +16,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/logview"
 )
 
 // EnvBrokers is the environment variable that selects a real cluster.
@@ -151,49 +155,19 @@ func (c *Cluster) Reset(t testing.TB, prefix string) {
 	}
 }
 
+// Conn returns the connection setting of the cluster.
+func (c *Cluster) Conn() kafkaconn.Conn { return kafkaconn.Plain(c.Brokers...) }
+
 // ReadAll returns the committed records of topics (read_committed), from the
-// start up to each partition's last stable offset at the time of the call.
-// It waits for exactly that many offsets, not for a quiet period.
+// start up to each partition's last stable offset at the time of the call,
+// read through the one log view (logview.ReadAll).
 func ReadAll(t testing.TB, brokers []string, topics ...string) []*kgo.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topics...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	recs, err := logview.ReadAll(ctx, kafkaconn.Plain(brokers...), events.TopicNames(topics...))
 	if err != nil {
-		t.Fatalf("kafkatest: client: %v", err)
+		t.Fatalf("kafkatest: reading %v to its end: %v", topics, err)
 	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topics...)
-	if err != nil {
-		t.Fatalf("kafkatest: end offsets: %v", err)
-	}
-	next := map[string]map[int32]int64{}
-	behind := func() bool {
-		b := false
-		ends.Each(func(o kadm.ListedOffset) {
-			if o.Err == nil && next[o.Topic][o.Partition] < o.Offset {
-				b = true
-			}
-		})
-		return b
-	}
-	var out []*kgo.Record
-	for behind() {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("kafkatest: reading %v to its end: %v", topics, ctx.Err())
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if next[r.Topic] == nil {
-				next[r.Topic] = map[int32]int64{}
-			}
-			next[r.Topic][r.Partition] = r.Offset + 1
-			if !r.Attrs.IsControl() {
-				out = append(out, r)
-			}
-		})
-	}
-	return out
+	return recs
 }

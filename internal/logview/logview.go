@@ -1,0 +1,450 @@
+// Package logview is logmesh's one way of reading topics to their end: a
+// View reads a set of topics (fixed names, a pattern, or both) without a
+// consumer group, read_committed, from a start position per partition up to
+// the last stable offset each partition had when the read began, and hands
+// the records to a callback in batches, each partition's records in offset
+// order. It is goka's View: the table pointers, the definitions, the
+// watcher's landed files, `logmesh replay` and the tests all read through it.
+//
+// # One policy
+//
+//   - A topic that does not exist is an empty topic; it is read once it
+//     exists (a pattern picks up topics created later). A topic that
+//     disappears while it is read is an error.
+//   - Fetch errors are returned, never skipped.
+//   - Control records (transaction markers) move the position but are not
+//     delivered; aborted records are never delivered.
+//   - Records are delivered raw; Events decodes them, sending records that
+//     can never decode (events.IsPoison) to a poison callback, and stopping
+//     on any other decode error.
+//
+// A View keeps its position between calls, so a second CatchUp reads only
+// what was appended since. Records fetched past a call's end are kept for
+// the next call, never lost.
+package logview
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/logging"
+)
+
+// ErrClosed is returned by CatchUp after Close.
+var ErrClosed = errors.New("logview: closed")
+
+// TP names one partition of one topic.
+type TP struct {
+	Topic     string
+	Partition int32
+}
+
+// Batch is one poll's worth of records.
+type Batch struct {
+	// Records are the data records of the poll that lie before the end of
+	// the catch-up, each partition's in offset order. Control and aborted
+	// records are not included.
+	Records []*kgo.Record
+	// Next is, for each partition the poll touched, the position after the
+	// batch: the offset to read next. It moves past control records too,
+	// so a store that records it resumes exactly there.
+	Next map[TP]int64
+}
+
+// Start returns where to start reading a partition the view has not read
+// before: the next offset to read, or ok false for the partition's start.
+type Start func(topic string, partition int32) (next int64, ok bool, err error)
+
+type config struct {
+	start  Start
+	logger *slog.Logger
+	opts   []kgo.Opt
+}
+
+// Option configures a View.
+type Option func(*config)
+
+// From sets where each partition starts; the default is its first offset.
+// A store that records Batch.Next passes its stored offsets here to resume.
+func From(s Start) Option { return func(c *config) { c.start = s } }
+
+// Logger sets the logger of the view's client; the default discards.
+func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// ClientOpts adds franz-go options to the view's client (fetch sizes, say).
+func ClientOpts(opts ...kgo.Opt) Option {
+	return func(c *config) { c.opts = append(c.opts, opts...) }
+}
+
+// View reads a set of topics to their end. Create it with New; release it
+// with Close. A View is not safe for concurrent use.
+type View struct {
+	conn   kafkaconn.Conn
+	set    events.TopicSet
+	match  func(string) bool
+	cfg    config
+	cl     *kgo.Client
+	adm    *kadm.Client
+	next   map[TP]int64         // position of every partition being read
+	buffer map[TP][]*kgo.Record // fetched past an earlier call's end
+	closed bool
+}
+
+// New returns a view of set over conn; it connects lazily.
+func New(conn kafkaconn.Conn, set events.TopicSet, opts ...Option) (*View, error) {
+	cfg := config{}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if set.Empty() {
+		return nil, errors.New("logview: no topics")
+	}
+	match, err := set.Compile()
+	if err != nil {
+		return nil, fmt.Errorf("logview: %w", err)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	return &View{conn: conn, set: set, match: match, cfg: cfg,
+		next: map[TP]int64{}, buffer: map[TP][]*kgo.Record{}}, nil
+}
+
+// Topics returns the set the view reads.
+func (v *View) Topics() events.TopicSet { return v.set }
+
+// Position returns the next offset the view reads in each partition it
+// knows. The map is the caller's.
+func (v *View) Position() map[TP]int64 { return maps.Clone(v.next) }
+
+// Ends lists the last stable offset of every partition of every existing
+// topic of the set.
+func (v *View) Ends(ctx context.Context) (map[TP]int64, error) {
+	if err := v.open(); err != nil {
+		return nil, err
+	}
+	topics, err := v.topics(ctx)
+	if err != nil || len(topics) == 0 {
+		return map[TP]int64{}, err
+	}
+	listed, err := v.adm.ListCommittedOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("logview: end offsets of %v: %w", topics, err)
+	}
+	ends := map[TP]int64{}
+	var lerr error
+	listed.Each(func(o kadm.ListedOffset) {
+		switch {
+		case errors.Is(o.Err, kerr.UnknownTopicOrPartition):
+			// Deleted since it was listed: empty.
+		case o.Err != nil:
+			lerr = errors.Join(lerr, fmt.Errorf("logview: end offset of %s/%d: %w", o.Topic, o.Partition, o.Err))
+		default:
+			ends[TP{o.Topic, o.Partition}] = o.Offset
+		}
+	})
+	return ends, lerr
+}
+
+// CatchUp reads every partition of the set from the view's position up to
+// the last stable offset it has now, calling fn once per poll. It returns
+// the number of records delivered. An error from fn stops the read and is
+// returned as is; the view's position then stands after the last batch fn
+// accepted.
+func (v *View) CatchUp(ctx context.Context, fn func(Batch) error) (int, error) {
+	ends, err := v.Ends(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return v.CatchUpTo(ctx, ends, fn)
+}
+
+// CatchUpTo is CatchUp with explicit end offsets: it reads each listed
+// partition up to (not including) its end. Partitions the view reads that
+// ends does not list are not read further.
+func (v *View) CatchUpTo(ctx context.Context, ends map[TP]int64, fn func(Batch) error) (int, error) {
+	if err := v.open(); err != nil {
+		return 0, err
+	}
+	var fresh []TP
+	for tp := range ends {
+		if _, ok := v.next[tp]; !ok {
+			fresh = append(fresh, tp)
+		}
+	}
+	if err := v.add(fresh); err != nil {
+		return 0, err
+	}
+	behind := map[TP]int64{}
+	for tp, end := range ends {
+		if v.next[tp] < end {
+			behind[tp] = end
+		}
+	}
+	delivered := 0
+	// Records kept from an earlier call come first.
+	if b := v.take(behind, nil); len(b.Next) > 0 {
+		if err := fn(b); err != nil {
+			return delivered, err
+		}
+		delivered += len(b.Records)
+		v.advance(b, behind)
+	}
+	for len(behind) > 0 {
+		fs := v.cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return delivered, err
+		}
+		if fs.IsClientClosed() {
+			return delivered, ErrClosed
+		}
+		for _, fe := range fs.Errors() {
+			return delivered, fmt.Errorf("logview: fetch %s/%d: %w", fe.Topic, fe.Partition, fe.Err)
+		}
+		b := v.take(behind, fs)
+		if len(b.Next) == 0 {
+			continue
+		}
+		if err := fn(b); err != nil {
+			return delivered, err
+		}
+		delivered += len(b.Records)
+		v.advance(b, behind)
+	}
+	return delivered, nil
+}
+
+// take builds a batch from the buffered records and fs: every record before
+// its partition's end in behind; records at or past it are buffered.
+func (v *View) take(behind map[TP]int64, fs kgo.Fetches) Batch {
+	b := Batch{Next: map[TP]int64{}}
+	consume := func(tp TP, recs []*kgo.Record) {
+		end, want := behind[tp]
+		for i, r := range recs {
+			if !want || r.Offset >= end {
+				v.buffer[tp] = append(v.buffer[tp], recs[i:]...)
+				return
+			}
+			b.Next[tp] = r.Offset + 1
+			if !r.Attrs.IsControl() {
+				b.Records = append(b.Records, r)
+			}
+		}
+	}
+	for _, tp := range slices.SortedFunc(maps.Keys(v.buffer), compareTP) {
+		recs := v.buffer[tp]
+		delete(v.buffer, tp)
+		consume(tp, recs)
+	}
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		consume(TP{p.Topic, p.Partition}, p.Records)
+	})
+	return b
+}
+
+func (v *View) advance(b Batch, behind map[TP]int64) {
+	for tp, next := range b.Next {
+		v.next[tp] = next
+		if next >= behind[tp] {
+			delete(behind, tp)
+		}
+	}
+}
+
+func compareTP(a, b TP) int {
+	if a.Topic != b.Topic {
+		if a.Topic < b.Topic {
+			return -1
+		}
+		return 1
+	}
+	return int(a.Partition - b.Partition)
+}
+
+// Reset forgets the view's position: the next CatchUp reads everything
+// again from the start positions.
+func (v *View) Reset() {
+	v.closeClient()
+	clear(v.next)
+	clear(v.buffer)
+}
+
+// Close releases the view's client. It is idempotent.
+func (v *View) Close() {
+	v.closeClient()
+	v.closed = true
+}
+
+func (v *View) closeClient() {
+	if v.cl != nil {
+		v.cl.Close()
+		v.cl, v.adm = nil, nil
+	}
+}
+
+func (v *View) open() error {
+	if v.closed {
+		return ErrClosed
+	}
+	if v.cl != nil {
+		return nil
+	}
+	cl, err := v.conn.Client(append([]kgo.Opt{
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers are kept so the position moves past them;
+		// without them a partition that ends in a marker never looks read.
+		kgo.KeepControlRecords(),
+		// Partitions are added as topics appear; their metadata must not
+		// wait out the default five-second minimum age.
+		kgo.MetadataMinAge(100*time.Millisecond),
+		// A catch-up waits for the fetch in flight before a newly added
+		// partition is fetched; keep that wait short.
+		kgo.FetchMaxWait(250*time.Millisecond),
+		kgo.WithLogger(logging.Kafka(v.cfg.logger)),
+	}, v.cfg.opts...)...)
+	if err != nil {
+		return fmt.Errorf("logview: %w", err)
+	}
+	v.cl, v.adm = cl, kadm.NewClient(cl)
+	return nil
+}
+
+// topics returns the existing topics of the set, sorted. It asks a broker
+// every time (no cached metadata), so a topic created a moment ago is seen.
+func (v *View) topics(ctx context.Context) ([]string, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	if v.set.Pattern == "" {
+		for _, name := range v.set.Names {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(name)
+			req.Topics = append(req.Topics, rt)
+		}
+	}
+	resp, err := req.RequestWith(ctx, v.cl)
+	if err != nil {
+		return nil, fmt.Errorf("logview: list topics %s: %w", v.set, err)
+	}
+	var out []string
+	for _, t := range resp.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		name := *t.Topic
+		switch err := kerr.ErrorForCode(t.ErrorCode); {
+		case errors.Is(err, kerr.UnknownTopicOrPartition):
+		case err != nil:
+			return nil, fmt.Errorf("logview: topic %s: %w", name, err)
+		case v.match(name):
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// add starts reading partitions new to the view at their start positions.
+func (v *View) add(tps []TP) error {
+	if len(tps) == 0 {
+		return nil
+	}
+	at := map[string]map[int32]kgo.Offset{}
+	for _, tp := range tps {
+		off := kgo.NewOffset().AtStart()
+		v.next[tp] = 0
+		if v.cfg.start != nil {
+			next, ok, err := v.cfg.start(tp.Topic, tp.Partition)
+			if err != nil {
+				return fmt.Errorf("logview: start of %s/%d: %w", tp.Topic, tp.Partition, err)
+			}
+			if ok {
+				off = kgo.NewOffset().At(next)
+				v.next[tp] = next
+			}
+		}
+		if at[tp.Topic] == nil {
+			at[tp.Topic] = map[int32]kgo.Offset{}
+		}
+		at[tp.Topic][tp.Partition] = off
+	}
+	v.cl.AddConsumePartitions(at)
+	return nil
+}
+
+// Decoder turns a record value into a typed event; *events.Codec is one.
+type Decoder interface {
+	Decode(ctx context.Context, value []byte) (events.Event, error)
+}
+
+// Events adapts fn to a batch callback: it decodes each record with dec and
+// calls fn with it. When names are given, records whose logmesh.event
+// header names another fact are skipped without decoding. A record that can
+// never decode (events.IsPoison) goes to poison, or is skipped if poison is
+// nil; any other decode error stops the read.
+func Events(ctx context.Context, dec Decoder, fn func(r *kgo.Record, ev events.Event) error,
+	poison func(r *kgo.Record, err error) error, names ...string) func(Batch) error {
+	return func(b Batch) error {
+		for _, r := range b.Records {
+			if len(names) > 0 {
+				if h, ok := header(r, events.HeaderEvent); ok && !slices.Contains(names, h) {
+					continue
+				}
+			}
+			ev, err := dec.Decode(ctx, r.Value)
+			switch {
+			case err != nil && events.IsPoison(err):
+				if poison != nil {
+					if err := poison(r, err); err != nil {
+						return err
+					}
+				}
+				continue
+			case err != nil:
+				return fmt.Errorf("logview: decode %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+			}
+			if len(names) > 0 && !slices.Contains(names, ev.Name()) {
+				continue
+			}
+			if err := fn(r, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func header(r *kgo.Record, key string) (string, bool) {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value), true
+		}
+	}
+	return "", false
+}
+
+// ReadAll reads set once from the start to its end and returns the data
+// records: the whole committed log of the set as of the call.
+func ReadAll(ctx context.Context, conn kafkaconn.Conn, set events.TopicSet) ([]*kgo.Record, error) {
+	v, err := New(conn, set)
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	var out []*kgo.Record
+	_, err = v.CatchUp(ctx, func(b Batch) error {
+		out = append(out, b.Records...)
+		return nil
+	})
+	return out, err
+}
