@@ -37,8 +37,13 @@ type Store interface {
 // host, which stops without committing the batch.
 type Projection interface {
 	// Name identifies the projection; hosts use it in logs and in the
-	// dead-letter records they write.
+	// dead-letter records they write, and `logmesh replay --projection`
+	// takes it.
 	Name() string
+	// Topics names the topics the projection folds, under an
+	// installation's topic names. It is the one declaration the live host,
+	// `logmesh replay`, the CLI and the tests all use.
+	Topics(names events.Topics) events.TopicSet
 	// Apply folds one event into s.
 	Apply(s Store, ev events.Event) error
 }

@@ -21,17 +21,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/logging"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/state"
@@ -67,9 +67,6 @@ type Progress struct {
 }
 
 type config struct {
-	brokers    []string
-	group      string
-	topics     []string
 	clientOpts []kgo.Opt
 	logger     *slog.Logger
 	sync       bool
@@ -82,16 +79,8 @@ type config struct {
 // Option configures a Host.
 type Option func(*config)
 
-// Brokers sets the seed brokers. Required.
-func Brokers(addrs ...string) Option { return func(c *config) { c.brokers = addrs } }
-
-// Group sets the consumer group. Required.
-func Group(name string) Option { return func(c *config) { c.group = name } }
-
-// Topics sets the topics to consume. Required.
-func Topics(topics ...string) Option { return func(c *config) { c.topics = topics } }
-
-// ClientOpts adds franz-go options (TLS, SASL, ...) to the host's client.
+// ClientOpts adds franz-go options (a session timeout, fetch sizes, ...) to
+// the host's client, after the connection's own.
 func ClientOpts(opts ...kgo.Opt) Option {
 	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
 }
@@ -111,37 +100,54 @@ func MaxPollRecords(n int) Option { return func(c *config) { c.maxPoll = n } }
 // events.DeadLetterTopic.
 func DeadLetter(fn func(topic string) string) Option { return func(c *config) { c.deadLetter = fn } }
 
-// EnsureDeadLetterTopics sets whether Run creates the dead-letter topics if
-// they are missing. Default true.
+// EnsureDeadLetterTopics sets whether the host creates a dead-letter topic
+// that is missing when it first needs it. Default true.
 func EnsureDeadLetterTopics(ensure bool) Option { return func(c *config) { c.ensureDLQ = ensure } }
 
 // OnProgress sets a callback invoked after each durable batch commit, from
 // the goroutine that runs Run. It must not block for long.
 func OnProgress(fn func(Progress)) Option { return func(c *config) { c.progress = fn } }
 
+// Effectful is an optional capability of a Projection whose fold has an
+// effect outside the log (the notifier's webhook): the host calls
+// ApplyContext instead of Apply, and commits the state and offsets only
+// after it returns, so the effect happens at least once per event. An error
+// stops the host without committing, as from Apply.
+type Effectful interface {
+	projections.Projection
+	ApplyContext(ctx context.Context, s projections.Store, ev events.Event) error
+}
+
 // Host runs one projection. Create it with New, start it with Run, stop it by
 // cancelling Run's context or with Close. A Host is single-use. Its methods
 // are safe for concurrent use. The store and decoder remain the caller's: the
 // host does not close them.
 type Host struct {
-	proj  projections.Projection
-	store *state.Store
-	dec   Decoder
-	cfg   config
-	log   *slog.Logger
+	proj   projections.Projection
+	store  *state.Store
+	dec    Decoder
+	conn   kafkaconn.Conn
+	group  string
+	topics events.TopicSet
+	cfg    config
+	log    *slog.Logger
 
 	mu     sync.Mutex
 	cl     *kgo.Client
 	closed bool
 	owned  map[state.TopicPartition]bool
+	dlqs   map[string]bool // dead-letter topics known to exist
 }
 
-// New validates its arguments and returns a Host; it does not connect.
-func New(proj projections.Projection, store *state.Store, dec Decoder, opts ...Option) (*Host, error) {
+// New validates its arguments and returns a Host that folds topics into
+// store as a member of the consumer group; it does not connect.
+func New(proj projections.Projection, store *state.Store, dec Decoder, conn kafkaconn.Conn, group string,
+	topics events.TopicSet, opts ...Option) (*Host, error) {
 	cfg := config{sync: true, maxPoll: 10000, deadLetter: events.DeadLetterTopic, ensureDLQ: true}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	_, perr := topics.Compile()
 	switch {
 	case proj == nil:
 		return nil, errors.New("host: nil projection")
@@ -149,27 +155,33 @@ func New(proj projections.Projection, store *state.Store, dec Decoder, opts ...O
 		return nil, errors.New("host: nil store")
 	case dec == nil:
 		return nil, errors.New("host: nil decoder")
-	case len(cfg.brokers) == 0:
+	case len(conn.Brokers()) == 0:
 		return nil, errors.New("host: no brokers")
-	case cfg.group == "":
+	case group == "":
 		return nil, errors.New("host: no consumer group")
-	case len(cfg.topics) == 0:
+	case topics.Empty():
 		return nil, errors.New("host: no topics")
+	case perr != nil:
+		return nil, fmt.Errorf("host: %w", perr)
 	case cfg.maxPoll <= 0:
 		return nil, fmt.Errorf("host: MaxPollRecords %d, want > 0", cfg.maxPoll)
 	case cfg.deadLetter == nil:
 		return nil, errors.New("host: nil dead-letter naming")
 	}
 	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	return &Host{
-		proj:  proj,
-		store: store,
-		dec:   dec,
-		cfg:   cfg,
-		log:   cfg.logger.With("projection", proj.Name(), "group", cfg.group),
-		owned: map[state.TopicPartition]bool{},
+		proj:   proj,
+		store:  store,
+		dec:    dec,
+		conn:   conn,
+		group:  group,
+		topics: topics,
+		cfg:    cfg,
+		log:    cfg.logger.With("projection", proj.Name(), "group", group),
+		owned:  map[state.TopicPartition]bool{},
+		dlqs:   map[string]bool{},
 	}, nil
 }
 
@@ -184,11 +196,6 @@ func (h *Host) Run(ctx context.Context) error {
 		return err
 	}
 	defer h.Close()
-	if h.cfg.ensureDLQ {
-		if err := h.ensureDeadLetterTopics(ctx, cl); err != nil {
-			return err
-		}
-	}
 	for {
 		fetches := cl.PollRecords(ctx, h.cfg.maxPoll)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -222,9 +229,7 @@ func (h *Host) connect() (*kgo.Client, error) {
 		return nil, errors.New("host: Run called twice")
 	}
 	opts := []kgo.Opt{
-		kgo.SeedBrokers(h.cfg.brokers...),
-		kgo.ConsumerGroup(h.cfg.group),
-		kgo.ConsumeTopics(h.cfg.topics...),
+		kgo.ConsumerGroup(h.group),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Control records (transaction markers) are kept so the stored
 		// offset moves past them; applyRecord skips them.
@@ -239,7 +244,14 @@ func (h *Host) connect() (*kgo.Client, error) {
 		// Kafka's committed offsets (autocommitted) serve lag monitoring
 		// only; resumption uses the offsets stored beside the state.
 	}
-	cl, err := kgo.NewClient(append(opts, h.cfg.clientOpts...)...)
+	if h.topics.Pattern != "" {
+		// New topics that match (a domain added later) join the group's
+		// assignment as they appear.
+		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(h.topics.Regex()), kgo.MetadataMaxAge(10*time.Second))
+	} else {
+		opts = append(opts, kgo.ConsumeTopics(h.topics.Names...))
+	}
+	cl, err := h.conn.Client(append(opts, h.cfg.clientOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("host: client: %w", err)
 	}
@@ -313,7 +325,15 @@ func (h *Host) Assigned() []state.TopicPartition {
 // commit folds one poll into one batch and commits it with the offsets.
 func (h *Host) commit(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches) error {
 	poison := func(r *kgo.Record, reason string) error { return h.deadLetter(ctx, cl, r, reason) }
-	prog, err := foldBatch(ctx, h.proj, h.store, h.dec, fetches, h.cfg.sync, poison)
+	var recs []*kgo.Record
+	next := map[state.TopicPartition]int64{}
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) > 0 {
+			recs = append(recs, p.Records...)
+			next[state.TopicPartition{Topic: p.Topic, Partition: p.Partition}] = p.Records[len(p.Records)-1].Offset + 1
+		}
+	})
+	prog, err := foldBatch(ctx, h.proj, h.store, h.dec, recs, next, h.cfg.sync, poison)
 	if err != nil || prog.Records == 0 {
 		return err
 	}
@@ -324,44 +344,41 @@ func (h *Host) commit(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches) 
 	return nil
 }
 
-// foldBatch applies every record of fetches to store in one batch, sets the
-// next offset of each partition in the same batch, and commits it. Poison
-// records are handed to poison before the commit.
+// foldBatch applies recs (control records are skipped) to store in one
+// batch, sets the next offset of each partition of next in the same batch,
+// and commits it. Poison records are handed to poison before the commit.
 func foldBatch(ctx context.Context, proj projections.Projection, store *state.Store, dec Decoder,
-	fetches kgo.Fetches, sync bool, poison func(*kgo.Record, string) error) (Progress, error) {
+	recs []*kgo.Record, next map[state.TopicPartition]int64, sync bool, poison func(*kgo.Record, string) error) (Progress, error) {
 	prog := Progress{Offsets: map[state.TopicPartition]int64{}}
-	if fetches.NumRecords() == 0 {
+	if len(next) == 0 {
 		return prog, nil
 	}
 	b := store.NewBatch()
 	defer b.Close()
-	var err error
-	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-		if err != nil || len(p.Records) == 0 {
-			return
+	var sc *state.Scope
+	var cur state.TopicPartition
+	for _, r := range recs {
+		if tp := (state.TopicPartition{Topic: r.Topic, Partition: r.Partition}); sc == nil || tp != cur {
+			sc, cur = b.Scope(r.Topic, r.Partition), tp
 		}
-		sc := b.Scope(p.Topic, p.Partition)
-		for _, r := range p.Records {
-			var reason string
-			reason, err = applyRecord(ctx, proj, dec, sc, r)
-			if err != nil {
-				err = fmt.Errorf("host: %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
-				return
-			}
-			prog.Records++
-			if reason != "" {
-				prog.Poison++
-				if err = poison(r, reason); err != nil {
-					return
-				}
+		reason, err := applyRecord(ctx, proj, dec, sc, r)
+		if err != nil {
+			return prog, fmt.Errorf("host: %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		}
+		if r.Attrs.IsControl() {
+			continue
+		}
+		prog.Records++
+		if reason != "" {
+			prog.Poison++
+			if err := poison(r, reason); err != nil {
+				return prog, err
 			}
 		}
-		next := p.Records[len(p.Records)-1].Offset + 1
-		b.SetOffset(p.Topic, p.Partition, next)
-		prog.Offsets[state.TopicPartition{Topic: p.Topic, Partition: p.Partition}] = next
-	})
-	if err != nil {
-		return prog, err
+	}
+	for tp, n := range next {
+		b.SetOffset(tp.Topic, tp.Partition, n)
+		prog.Offsets[tp] = n
 	}
 	if err := b.Commit(sync); err != nil {
 		return prog, fmt.Errorf("host: commit batch: %w", err)
@@ -387,7 +404,11 @@ func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, 
 		return "", err
 	}
 	ov := newOverlay(s)
-	if err := proj.Apply(ov, ev); err != nil {
+	apply := proj.Apply
+	if e, ok := proj.(Effectful); ok {
+		apply = func(s projections.Store, ev events.Event) error { return e.ApplyContext(ctx, s, ev) }
+	}
+	if err := apply(ov, ev); err != nil {
 		if errors.Is(err, projections.ErrInvariant) {
 			return "apply: " + err.Error(), nil
 		}
@@ -407,6 +428,9 @@ func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, 
 func (h *Host) deadLetter(ctx context.Context, cl *kgo.Client, r *kgo.Record, reason string) error {
 	h.log.Warn("poison record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", reason)
 	dl := DeadLetterRecord(r, h.cfg.deadLetter(r.Topic), reason, h.proj.Name())
+	if err := h.ensureDeadLetterTopic(ctx, dl.Topic); err != nil {
+		return err
+	}
 	if err := cl.ProduceSync(ctx, dl).FirstErr(); err != nil {
 		return fmt.Errorf("host: dead-letter %s/%d@%d to %s: %w", r.Topic, r.Partition, r.Offset, dl.Topic, err)
 	}
@@ -430,23 +454,21 @@ func DeadLetterRecord(r *kgo.Record, topic, reason, processor string) *kgo.Recor
 	}
 }
 
-func (h *Host) ensureDeadLetterTopics(ctx context.Context, cl *kgo.Client) error {
-	adm := kadm.NewClient(cl)
-	seen := map[string]bool{}
-	for _, t := range h.cfg.topics {
-		dl := h.cfg.deadLetter(t)
-		if seen[dl] {
-			continue
-		}
-		seen[dl] = true
-		resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"retention.ms": kadm.StringPtr("-1")}, dl)
-		if err == nil {
-			err = resp.Err
-		}
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("host: create dead-letter topic %s: %w", dl, err)
-		}
+// ensureDeadLetterTopic creates topic once, before its first record.
+func (h *Host) ensureDeadLetterTopic(ctx context.Context, topic string) error {
+	h.mu.Lock()
+	known := h.dlqs[topic]
+	h.mu.Unlock()
+	if known || !h.cfg.ensureDLQ {
+		return nil
 	}
+	spec := events.TopicSpec{Name: topic, Partitions: 1, Configs: map[string]*string{"retention.ms": kadm.StringPtr("-1")}}
+	if err := h.conn.EnsureTopics(ctx, spec); err != nil {
+		return fmt.Errorf("host: dead-letter topic: %w", err)
+	}
+	h.mu.Lock()
+	h.dlqs[topic] = true
+	h.mu.Unlock()
 	return nil
 }
 

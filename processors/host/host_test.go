@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/projections/lineage"
@@ -106,7 +107,7 @@ func (r *rig) reference(t *testing.T) *state.Store {
 	t.Helper()
 	st := openMem(t)
 	if _, err := host.Replay(context.Background(), lineage.Projection{}, st, r.codec,
-		host.Brokers(r.cluster.Brokers...), host.Topics(r.topic), host.Sync(false)); err != nil {
+		r.cluster.Conn(), events.TopicNames(r.topic), host.Sync(false)); err != nil {
 		t.Fatalf("replay: %v", err)
 	}
 	return st
@@ -135,7 +136,7 @@ func (r *rig) start(t *testing.T, st *state.Store, group string, opts ...host.Op
 	t.Helper()
 	run := &running{store: st, done: make(chan error, 1), prog: make(chan struct{}, 1)}
 	opts = append([]host.Option{
-		host.Brokers(r.cluster.Brokers...), host.Group(group), host.Topics(r.topic), host.Sync(false),
+		host.Sync(false),
 		host.OnProgress(func(host.Progress) {
 			select {
 			case run.prog <- struct{}{}:
@@ -143,7 +144,7 @@ func (r *rig) start(t *testing.T, st *state.Store, group string, opts ...host.Op
 			}
 		}),
 	}, opts...)
-	h, err := host.New(lineage.Projection{}, st, r.codec, opts...)
+	h, err := host.New(lineage.Projection{}, st, r.codec, r.cluster.Conn(), group, events.TopicNames(r.topic), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,9 +292,8 @@ func TestHostCancelledMidStreamResumes(t *testing.T) {
 	batches := 0
 	var mu sync.Mutex
 	ctx, cancel := context.WithCancel(context.Background())
-	h, err := host.New(lineage.Projection{}, st, r.codec,
-		host.Brokers(r.cluster.Brokers...), host.Group(group), host.Topics(r.topic), host.Sync(false),
-		host.MaxPollRecords(100),
+	h, err := host.New(lineage.Projection{}, st, r.codec, r.cluster.Conn(), group, events.TopicNames(r.topic),
+		host.Sync(false), host.MaxPollRecords(100),
 		host.OnProgress(func(host.Progress) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -342,8 +342,8 @@ func TestHostChild(t *testing.T) {
 	}
 	applied := 0
 	h, err := host.New(lineage.Projection{}, st, kafkatest.CodecAt(t, os.Getenv(envRegistry)),
-		host.Brokers(strings.Split(os.Getenv(envBrokers), ",")...),
-		host.Group(os.Getenv(envGroup)), host.Topics(os.Getenv(envTopic)),
+		kafkaconn.Plain(strings.Split(os.Getenv(envBrokers), ",")...),
+		os.Getenv(envGroup), events.TopicNames(os.Getenv(envTopic)),
 		host.MaxPollRecords(50), host.Sync(false),
 		// A short session, so the group notices the killed member soon.
 		host.ClientOpts(kgo.SessionTimeout(6*time.Second)),
@@ -547,8 +547,7 @@ func TestTransientDecodeErrorStopsWithoutCommit(t *testing.T) {
 	r := newRig(t, 1)
 	r.produce(t, 0, 10)
 	st := openMem(t)
-	h, err := host.New(lineage.Projection{}, st, failingDecoder{},
-		host.Brokers(r.cluster.Brokers...), host.Group(kafkatest.Unique("g")), host.Topics(r.topic))
+	h, err := host.New(lineage.Projection{}, st, failingDecoder{}, r.cluster.Conn(), kafkatest.Unique("g"), events.TopicNames(r.topic))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -564,18 +563,24 @@ func TestTransientDecodeErrorStopsWithoutCommit(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	st := openMem(t)
-	ok := []host.Option{host.Brokers("x:1"), host.Group("g"), host.Topics("t")}
-	for name, opts := range map[string][]host.Option{
-		"no brokers": {host.Group("g"), host.Topics("t")},
-		"no group":   {host.Brokers("x:1"), host.Topics("t")},
-		"no topics":  {host.Brokers("x:1"), host.Group("g")},
-		"bad poll":   append(ok, host.MaxPollRecords(0)),
+	conn, topics := kafkaconn.Plain("x:1"), events.TopicNames("t")
+	for name, c := range map[string]struct {
+		conn   kafkaconn.Conn
+		group  string
+		topics events.TopicSet
+		opts   []host.Option
+	}{
+		"no brokers":  {kafkaconn.Conn{}, "g", topics, nil},
+		"no group":    {conn, "", topics, nil},
+		"no topics":   {conn, "g", events.TopicSet{}, nil},
+		"bad pattern": {conn, "g", events.TopicSet{Pattern: "("}, nil},
+		"bad poll":    {conn, "g", topics, []host.Option{host.MaxPollRecords(0)}},
 	} {
-		if _, err := host.New(lineage.Projection{}, st, failingDecoder{}, opts...); err == nil {
+		if _, err := host.New(lineage.Projection{}, st, failingDecoder{}, c.conn, c.group, c.topics, c.opts...); err == nil {
 			t.Errorf("%s: New accepted it", name)
 		}
 	}
-	if _, err := host.New(lineage.Projection{}, st, failingDecoder{}, ok...); err != nil {
+	if _, err := host.New(lineage.Projection{}, st, failingDecoder{}, conn, "g", topics); err != nil {
 		t.Errorf("valid options refused: %v", err)
 	}
 }

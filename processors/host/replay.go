@@ -3,121 +3,87 @@ package host
 import (
 	"context"
 	"errors"
-	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/logview"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/state"
 )
 
-// Replay folds every partition of the Topics option into store, from the
-// offset stored for each partition (the start where none is) up to the last
-// stable offset the partition had when Replay began, committing a batch per
-// poll exactly as a Host does. It reads without a consumer group, and it
+// Replay folds every partition of topics into store, from the offset stored
+// for each partition (the start where none is) up to the last stable offset
+// the partition had when Replay began, committing a batch per poll exactly
+// as a Host does. It reads through the log view (no consumer group), and it
 // writes nothing to Kafka: poison records are skipped, as the live host
 // skipped them, and counted in the returned Progress.
 //
-// Replay into a fresh store rebuilds a projection from offset 0; comparing
-// its digest with a live store's is what `logmesh replay --verify` does. The
-// Group, DeadLetter and OnProgress options are ignored.
-func Replay(ctx context.Context, proj projections.Projection, store *state.Store, dec Decoder, opts ...Option) (Progress, error) {
+// Replay into a fresh store rebuilds a projection from offset 0. The Sync,
+// MaxPollRecords, ClientOpts and Logger options apply; the others are
+// ignored.
+func Replay(ctx context.Context, proj projections.Projection, store *state.Store, dec Decoder, conn kafkaconn.Conn,
+	topics events.TopicSet, opts ...Option) (Progress, error) {
+	return ReplayTo(ctx, proj, store, dec, conn, topics, nil, opts...)
+}
+
+// ReplayTo is Replay up to explicit end offsets: each partition of ends is
+// folded up to (not including) its end, and no other partition is read. A
+// nil ends means the last stable offsets at the call. `logmesh replay
+// --verify` replays to the offsets of a live store and compares digests.
+func ReplayTo(ctx context.Context, proj projections.Projection, store *state.Store, dec Decoder, conn kafkaconn.Conn,
+	topics events.TopicSet, ends map[state.TopicPartition]int64, opts ...Option) (Progress, error) {
 	total := Progress{Offsets: map[state.TopicPartition]int64{}}
-	opts = append([]Option{Group("replay")}, opts...)
-	h, err := New(proj, store, dec, opts...)
+	cfg := config{sync: true, maxPoll: 10000}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if proj == nil || store == nil || dec == nil {
+		return total, errors.New("host: replay: nil projection, store or decoder")
+	}
+	stored, err := store.Offsets()
 	if err != nil {
 		return total, err
 	}
-	cfg := h.cfg
-	admCl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.brokers...)}, cfg.clientOpts...)...)
-	if err != nil {
-		return total, fmt.Errorf("host: replay client: %w", err)
-	}
-	defer admCl.Close()
-	ends, err := kadm.NewClient(admCl).ListCommittedOffsets(ctx, cfg.topics...)
-	if err != nil {
-		return total, fmt.Errorf("host: replay end offsets: %w", err)
-	}
-	if err := ends.Error(); err != nil {
-		return total, fmt.Errorf("host: replay end offsets: %w", err)
-	}
-	start := map[string]map[int32]kgo.Offset{}
-	remaining := map[state.TopicPartition]int64{}
-	var listed []kadm.ListedOffset
-	ends.Each(func(lo kadm.ListedOffset) { listed = append(listed, lo) })
-	for _, lo := range listed {
-		tp := state.TopicPartition{Topic: lo.Topic, Partition: lo.Partition}
-		next, ok, err := store.Offset(lo.Topic, lo.Partition)
-		if err != nil {
-			return total, fmt.Errorf("host: replay stored offset %s/%d: %w", lo.Topic, lo.Partition, err)
-		}
+	for tp, next := range stored {
 		total.Offsets[tp] = next
-		if next >= lo.Offset {
-			continue
-		}
-		remaining[tp] = lo.Offset
-		if start[lo.Topic] == nil {
-			start[lo.Topic] = map[int32]kgo.Offset{}
-		}
-		if ok {
-			start[lo.Topic][lo.Partition] = kgo.NewOffset().At(next)
-		} else {
-			start[lo.Topic][lo.Partition] = kgo.NewOffset().AtStart()
-		}
 	}
-	if len(remaining) == 0 {
-		return total, nil
-	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(cfg.brokers...),
-		kgo.ConsumePartitions(start),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-	}, cfg.clientOpts...)...)
+	v, err := logview.New(conn, topics,
+		logview.From(func(topic string, partition int32) (int64, bool, error) {
+			return store.Offset(topic, partition)
+		}),
+		logview.Logger(cfg.logger),
+		logview.MaxBatch(cfg.maxPoll), logview.ClientOpts(cfg.clientOpts...))
 	if err != nil {
-		return total, fmt.Errorf("host: replay client: %w", err)
+		return total, err
 	}
-	defer cl.Close()
+	defer v.Close()
 	skip := func(*kgo.Record, string) error { return nil }
-	for len(remaining) > 0 {
-		fetches := cl.PollRecords(ctx, cfg.maxPoll)
-		if err := ctx.Err(); err != nil {
-			return total, err
+	fold := func(b logview.Batch) error {
+		next := make(map[state.TopicPartition]int64, len(b.Next))
+		for tp, n := range b.Next {
+			next[state.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}] = n
 		}
-		for _, fe := range fetches.Errors() {
-			if !errors.Is(fe.Err, context.Canceled) {
-				return total, fmt.Errorf("host: replay fetch %s/%d: %w", fe.Topic, fe.Partition, fe.Err)
-			}
-		}
-		// Records past the end offset (appended after Replay began) are
-		// left for later, so the result is the log up to a fixed point.
-		var trimmed kgo.Fetches
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			tp := state.TopicPartition{Topic: p.Topic, Partition: p.Partition}
-			end, ok := remaining[tp]
-			if !ok {
-				return
-			}
-			n := 0
-			for n < len(p.Records) && p.Records[n].Offset < end {
-				n++
-			}
-			p.Records = p.Records[:n]
-			trimmed = append(trimmed, kgo.Fetch{Topics: []kgo.FetchTopic{{Topic: p.Topic, Partitions: []kgo.FetchPartition{p.FetchPartition}}}})
-		})
-		prog, err := foldBatch(ctx, proj, store, dec, trimmed, cfg.sync, skip)
+		prog, err := foldBatch(ctx, proj, store, dec, b.Records, next, cfg.sync, skip)
 		if err != nil {
-			return total, err
+			return err
 		}
 		total.Records += prog.Records
 		total.Poison += prog.Poison
-		for tp, next := range prog.Offsets {
-			total.Offsets[tp] = next
-			if next >= remaining[tp] {
-				delete(remaining, tp)
-			}
+		for tp, n := range prog.Offsets {
+			total.Offsets[tp] = n
 		}
+		return nil
 	}
-	return total, nil
+	if ends == nil {
+		_, err = v.CatchUp(ctx, fold)
+	} else {
+		to := make(map[logview.TP]int64, len(ends))
+		for tp, end := range ends {
+			to[logview.TP{Topic: tp.Topic, Partition: tp.Partition}] = end
+		}
+		_, err = v.CatchUpTo(ctx, to, fold)
+	}
+	return total, err
 }

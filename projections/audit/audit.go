@@ -100,6 +100,12 @@ var _ projections.Projection = Projection{}
 // Name returns "audit".
 func (Projection) Name() string { return "audit" }
 
+// Topics returns the raw domain's events topic and the batches topic: every
+// per-file fact is on the former, BatchPlanned on the latter.
+func (Projection) Topics(t events.Topics) events.TopicSet {
+	return events.TopicNames(t.Domain(events.DomainRaw), t.Batches())
+}
+
 // Apply folds ev into s. It handles FileLanded, BatchPlanned,
 // RecordRejected, FileProcessed and FileFailed, and ignores every other
 // event. It refuses (with an error wrapping projections.ErrInvariant) an

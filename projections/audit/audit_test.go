@@ -19,49 +19,12 @@ const (
 	scopeBatches = "logmesh.raw.batches/0"
 )
 
-// scopes is a test double for a scoped store: one MemStore per scope, read
-// across scopes like (*state.Store).ScanAll. reverse visits the scopes in
-// reverse order, to show that merging does not depend on it.
-type scopes struct {
-	m       map[string]projectiontest.MemStore
-	reverse bool
-}
+// scopes is the scoped test store.
+type scopes struct{ *projectiontest.Scopes }
 
-func newScopes() *scopes { return &scopes{m: map[string]projectiontest.MemStore{}} }
+func newScopes() *scopes { return &scopes{projectiontest.NewScopes()} }
 
-func (s *scopes) scope(name string) projectiontest.MemStore {
-	if s.m[name] == nil {
-		s.m[name] = projectiontest.MemStore{}
-	}
-	return s.m[name]
-}
-
-// ScanAll implements audit.Scanner over the test scopes.
-func (s *scopes) ScanAll(prefix []byte, fn func(scope string, key, value []byte) error) error {
-	names := make([]string, 0, len(s.m))
-	for n := range s.m {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	if s.reverse {
-		slices.Reverse(names)
-	}
-	for _, n := range names {
-		keys := make([]string, 0, len(s.m[n]))
-		for k := range s.m[n] {
-			if len(k) >= len(prefix) && k[:len(prefix)] == string(prefix) {
-				keys = append(keys, k)
-			}
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			if err := fn(n, []byte(k), s.m[n][k]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
+func (s *scopes) scope(name string) projectiontest.MemStore { return s.Scope(name) }
 
 var _ audit.Scanner[string] = (*scopes)(nil)
 
@@ -341,7 +304,7 @@ func TestScopeOrderDoesNotMatter(t *testing.T) {
 		}
 	}
 	got := newScopes()
-	got.reverse = true
+	got.Reverse = true
 	got.fold(t, batchesFirst...)
 	gotFiles, err := audit.Files(got)
 	if err != nil {

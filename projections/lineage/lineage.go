@@ -33,6 +33,10 @@ var _ projections.Projection = Projection{}
 // Name returns "lineage".
 func (Projection) Name() string { return "lineage" }
 
+// Topics returns every domain's events topic, present and future (the
+// central bus is the central domain's).
+func (Projection) Topics(t events.Topics) events.TopicSet { return t.AllDomains() }
+
 // Apply records ev. An event without an id or with an unknown name breaks the
 // projection's invariant and is refused with projections.ErrInvariant.
 func (Projection) Apply(s projections.Store, ev events.Event) error {

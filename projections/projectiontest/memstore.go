@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"slices"
+	"strings"
 
 	"github.com/logmesh/logmesh/projections"
 )
@@ -52,4 +53,53 @@ func (m MemStore) Digest() [32]byte {
 	var d [32]byte
 	h.Sum(d[:0])
 	return d
+}
+
+// Scopes is a test double for a scoped store such as *state.Store: one
+// MemStore per scope name (standing in for a topic and partition), read
+// across scopes like (*state.Store).ScanAll. Reverse visits the scopes in
+// reverse order, to show that a query's merge does not depend on it. Not
+// safe for concurrent use.
+type Scopes struct {
+	M       map[string]MemStore
+	Reverse bool
+}
+
+// NewScopes returns empty Scopes.
+func NewScopes() *Scopes { return &Scopes{M: map[string]MemStore{}} }
+
+// Scope returns the store of one scope, creating it.
+func (s *Scopes) Scope(name string) MemStore {
+	if s.M[name] == nil {
+		s.M[name] = MemStore{}
+	}
+	return s.M[name]
+}
+
+// ScanAll calls fn for each key with prefix in every scope, scopes in name
+// order (reversed if Reverse), keys in order within a scope.
+func (s *Scopes) ScanAll(prefix []byte, fn func(scope string, key, value []byte) error) error {
+	names := make([]string, 0, len(s.M))
+	for n := range s.M {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	if s.Reverse {
+		slices.Reverse(names)
+	}
+	for _, n := range names {
+		keys := make([]string, 0, len(s.M[n]))
+		for k := range s.M[n] {
+			if strings.HasPrefix(k, string(prefix)) {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if err := fn(n, []byte(k), s.M[n][k]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

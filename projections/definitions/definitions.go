@@ -1,0 +1,107 @@
+// Package definitions is the definitions projection: a pure fold of the
+// definition events that `logmesh apply` (and the platform itself) put on
+// the log — DomainDefined on the central bus, FeedDefined on the bus of the
+// feed's domain — into the latest definition of each domain and feed, with
+// its definition hash. `logmesh apply` plans against it: a definition whose
+// hash is unchanged is not emitted again.
+//
+// Each scope keeps, per definition, the latest one it saw in log order. The
+// query side (All) merges the scopes: across scopes the later occurred_at
+// wins (a feed moved to another domain), then the greater event id, so the
+// result does not depend on the order the scopes are visited in.
+package definitions
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/projections"
+)
+
+// Kinds of definitions.
+const (
+	KindDomain = "domain"
+	KindFeed   = "feed"
+)
+
+const prefixDefinition = "d/" // d/<kind> 0x00 <name> → Definition JSON
+
+// Projection is the fold. The zero value is ready and safe for concurrent
+// use.
+type Projection struct{}
+
+var _ projections.Projection = Projection{}
+
+// Name returns "definitions".
+func (Projection) Name() string { return "definitions" }
+
+// Topics returns every domain's events topic: domains are defined on the
+// central bus, feeds on the bus of their domain.
+func (Projection) Topics(t events.Topics) events.TopicSet { return t.AllDomains() }
+
+// Key names a definition.
+type Key struct {
+	Kind string // KindDomain or KindFeed
+	Name string
+}
+
+// Definition is the latest definition of a domain or feed.
+type Definition struct {
+	Kind    string    `json:"kind"`
+	Name    string    `json:"name"`
+	Hash    string    `json:"hash"`
+	At      time.Time `json:"at"`
+	EventID string    `json:"event_id"`
+	// Domain is the domain of the event's envelope: "central" for a
+	// domain, the table's domain for a feed.
+	Domain string `json:"domain"`
+}
+
+// Apply folds DomainDefined and FeedDefined; other events are ignored.
+func (Projection) Apply(s projections.Store, ev events.Event) error {
+	var d Definition
+	switch e := ev.(type) {
+	case *events.DomainDefined:
+		d = Definition{Kind: KindDomain, Name: e.DomainName, Hash: e.DefinitionHash}
+	case *events.FeedDefined:
+		d = Definition{Kind: KindFeed, Name: e.Feed, Hash: e.DefinitionHash}
+	default:
+		return nil
+	}
+	m := ev.Meta()
+	if d.Name == "" || m.EventID == "" {
+		return fmt.Errorf("definitions: %s %q without a name or event id: %w", ev.Name(), m.EventID, projections.ErrInvariant)
+	}
+	d.At, d.EventID, d.Domain = m.OccurredAt.UTC(), m.EventID, m.Domain
+	b, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("definitions: encode %s %s: %w", d.Kind, d.Name, err)
+	}
+	return s.Set([]byte(prefixDefinition+d.Kind+"\x00"+d.Name), b)
+}
+
+// Scanner reads committed state from every scope, as (*state.Store).ScanAll
+// does.
+type Scanner[S any] interface {
+	ScanAll(prefix []byte, fn func(scope S, key, value []byte) error) error
+}
+
+// All returns the latest definition of every domain and feed.
+func All[S any](st Scanner[S]) (map[Key]Definition, error) {
+	out := map[Key]Definition{}
+	err := st.ScanAll([]byte(prefixDefinition), func(_ S, _, value []byte) error {
+		var d Definition
+		if err := json.Unmarshal(value, &d); err != nil {
+			return fmt.Errorf("definitions: corrupt entry: %w", err)
+		}
+		k := Key{d.Kind, d.Name}
+		if cur, ok := out[k]; !ok || cmp.Or(d.At.Compare(cur.At), cmp.Compare(d.EventID, cur.EventID)) > 0 {
+			out[k] = d
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,64 @@
+package definitions_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/projections/definitions"
+	"github.com/logmesh/logmesh/projections/projectiontest"
+)
+
+var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+func feed(name, domain, hash string, sec int) *events.FeedDefined {
+	return &events.FeedDefined{Envelope: events.Envelope{EventID: events.DeriveID(name, hash), OccurredAt: t0.Add(time.Duration(sec) * time.Second),
+		Domain: domain}, Feed: name, Table: domain + "." + name, DefinitionHash: hash}
+}
+
+// The latest definition wins: later in a scope, later occurred_at across
+// scopes (a feed moved to another domain), whatever order scopes are read.
+func TestLatestWins(t *testing.T) {
+	st := projectiontest.NewScopes()
+	p := definitions.Projection{}
+	central, raw, lab := st.Scope("central/0"), st.Scope("raw/1"), st.Scope("lab/2")
+	steps := []struct {
+		s  projectiontest.MemStore
+		ev events.Event
+	}{
+		{central, &events.DomainDefined{Envelope: events.Envelope{EventID: "d1", OccurredAt: t0, Domain: "central"}, DomainName: "lab", DefinitionHash: "h1"}},
+		{central, &events.DomainDefined{Envelope: events.Envelope{EventID: "d2", OccurredAt: t0, Domain: "central"}, DomainName: "lab", DefinitionHash: "h2"}},
+		{raw, feed("trades", "raw", "f1", 1)},
+		{lab, feed("trades", "lab", "f2", 2)},
+		{raw, feed("quotes", "raw", "q1", 1)},
+		{raw, &events.FileLanded{Envelope: events.Envelope{EventID: "x"}}},
+	}
+	for _, s := range steps {
+		if err := p.Apply(s.s, s.ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, rev := range []bool{false, true} {
+		st.Reverse = rev
+		all, err := definitions.All(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[definitions.Key]string{
+			{Kind: definitions.KindDomain, Name: "lab"}:  "h2",
+			{Kind: definitions.KindFeed, Name: "trades"}: "f2",
+			{Kind: definitions.KindFeed, Name: "quotes"}: "q1",
+		}
+		if len(all) != len(want) {
+			t.Fatalf("%d definitions, want %d: %v", len(all), len(want), all)
+		}
+		for k, h := range want {
+			if all[k].Hash != h {
+				t.Errorf("reverse=%v %v: hash %q, want %q", rev, k, all[k].Hash, h)
+			}
+		}
+		if d := all[definitions.Key{Kind: definitions.KindFeed, Name: "trades"}]; d.Domain != "lab" {
+			t.Errorf("trades moved to lab, projection says %q", d.Domain)
+		}
+	}
+}
