@@ -124,12 +124,13 @@ func TestJSONOpenErrors(t *testing.T) {
 		{"empty", "", formats.Options{}, "empty"},
 		{"object without RecordPath", `{"data":[]}`, formats.Options{}, "set RecordPath"},
 		{"scalar", `42`, formats.Options{}, "found a number"},
-		{"garbage", "\x00\x01", formats.Options{}, "invalid character"},
+		{"garbage", "%%", formats.Options{}, "invalid character"},
+		{"binary", "\x00\x01", formats.Options{}, "the file looks binary (NUL byte at offset 0), not JSON text"},
 		{"array with RecordPath", `[{"a":1}]`, formats.Options{RecordPath: "data"}, `want an object holding "data"`},
 		{"RecordPath missing", `{"x":[]}`, formats.Options{RecordPath: "data"}, `no key "data"`},
 		{"RecordPath not an array", `{"data":{}}`, formats.Options{RecordPath: "data"}, "not an array"},
 		{"truncated before the array", `{"x":1,`, formats.Options{RecordPath: "data"}, "unexpected EOF"},
-		{"unknown encoding", `[]`, formats.Options{Encoding: "utf-16"}, "unsupported encoding"},
+		{"unknown encoding", `[]`, formats.Options{Encoding: "utf-32"}, "unsupported encoding"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

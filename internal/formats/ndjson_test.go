@@ -1,6 +1,8 @@
 package formats_test
 
 import (
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -44,8 +46,8 @@ func TestNDJSON(t *testing.T) {
 				lines:  []int64{1, 8},
 				rejects: []string{
 					"2:2:not a JSON object: an array",
-					"3:3:unexpected end of JSON input",
-					"4:4:invalid character '{' after top-level value",
+					"3:3:line 3: not valid JSON: the line ends inside a value (unclosed string, object or array?)",
+					"4:4:line 4: not valid JSON: more after the end of the value, at column 9 (one object per line)",
 					`5:5:duplicate key "a"`,
 					"6:6:not a JSON object: a string",
 					"7:7:invalid UTF-8",
@@ -80,11 +82,35 @@ func TestNDJSON(t *testing.T) {
 			want: check{fields: [][]string{{"v=1"}}},
 		},
 		{
-			name: "binary garbage is many bad records, not a crash",
-			in:   "\x00\x01\xff\n\x89PNG\r\n\x1a\n",
+			name: "syntax errors say what was expected, and where",
+			in: `{"a":th}` + "\n" +
+				`{a:1}` + "\n" +
+				`{"é":1 "b":2}` + "\n" +
+				`{"a" 1}` + "\n" +
+				`{"a":[1 2]}` + "\n" +
+				"{\"a\":\"x\x01\"}\n" +
+				`{"a":,}` + "\n" +
+				`{"a":"\q"}` + "\n",
 			want: check{
-				fields:  [][]string{},
-				rejects: []string{"1:1:invalid UTF-8", "2:2:invalid UTF-8", "3:3:invalid character"},
+				fields: [][]string{},
+				rejects: []string{
+					"1:1:line 1: not valid JSON: unexpected 'h' at column 7, expecting true, false or null (an unquoted string?)",
+					"2:2:line 2: not valid JSON: unexpected 'a' at column 2, expecting a quoted key",
+					`3:3:line 3: not valid JSON: unexpected '"' at column 8, expecting ',' or '}'`,
+					"4:4:line 4: not valid JSON: unexpected '1' at column 6, expecting ':'",
+					"5:5:line 5: not valid JSON: unexpected '2' at column 9, expecting ',' or ']'",
+					"6:6:line 6: not valid JSON: control character U+0001 in a string at column 8 (it must be escaped)",
+					"7:7:line 7: not valid JSON: unexpected ',' at column 6, expecting a value",
+					`8:8:line 8: not valid JSON: unexpected 'q' at column 8`,
+				},
+			},
+		},
+		{
+			name: "garbled text is many bad records, not a crash",
+			in:   "\x01\xff\n%%%\n{\"ok\":true}\n",
+			want: check{
+				fields:  [][]string{{"ok=true"}},
+				rejects: []string{"1:1:invalid UTF-8", "2:2:line 2: not valid JSON: unexpected '%' at column 1, expecting a value"},
 			},
 		},
 	}
@@ -96,5 +122,34 @@ func TestNDJSON(t *testing.T) {
 			}
 			tt.want.verify(t, drain(t, rd, len(tt.in)+2))
 		})
+	}
+}
+
+// TestNDJSONBadLineCause: the cause of a bad line's *RecordError still
+// unwraps to encoding/json's *json.SyntaxError.
+func TestNDJSONBadLineCause(t *testing.T) {
+	rd, err := open(t, "ndjson", "{\"a\":1}\n{\"a\":tru}\n", formats.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rd.Next(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = rd.Next()
+	var re *formats.RecordError
+	var se *json.SyntaxError
+	if !errors.As(err, &re) || !errors.As(err, &se) {
+		t.Fatalf("Next = %v, want a *RecordError wrapping a *json.SyntaxError", err)
+	}
+	if want := "line 2: not valid JSON: unexpected '}' at column 9, expecting true, false or null (an unquoted string?)"; re.Err.Error() != want {
+		t.Errorf("cause %q, want %q", re.Err, want)
+	}
+}
+
+// TestNDJSONBinary: a binary file is not many bad records: it fails at Open.
+func TestNDJSONBinary(t *testing.T) {
+	_, err := open(t, "ndjson", "\x00\x01\xff\n\x89PNG\r\n\x1a\n", formats.Options{})
+	if !errors.Is(err, formats.ErrBinary) {
+		t.Fatalf("Open: %v, want ErrBinary", err)
 	}
 }

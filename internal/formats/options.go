@@ -1,13 +1,17 @@
 package formats
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
 )
 
 // Defaults for the zero values of Options, applied by Registry.Open.
@@ -60,10 +64,26 @@ type Options struct {
 	// given here.
 	FixedWidth []Column
 	// Encoding of the file: "utf-8" (the default), "latin1" (alias
-	// "iso-8859-1") or "windows-1252" (alias "cp1252"); names are
-	// case-insensitive. Any other value fails at Open. Empty means UTF-8,
-	// except that an XML file's own declaration (<?xml encoding="..."?>)
-	// is honoured then; a non-empty Encoding overrides the declaration.
+	// "iso-8859-1"), "windows-1252" (alias "cp1252"), "utf-16le",
+	// "utf-16be", or "utf-16" (which needs a byte order mark and takes the
+	// byte order from it); names are case-insensitive. Any other value
+	// fails at Open. Empty means UTF-8, except for XML: there a UTF-16
+	// byte order mark or a UTF-16 "<?xml" picks UTF-16, and otherwise the
+	// file's own declaration (<?xml encoding="..."?>) is honoured; a
+	// non-empty Encoding overrides both.
+	//
+	// A byte order mark that fits the encoding is dropped (UTF-8's under
+	// utf-8, UTF-16LE's under utf-16le, either under utf-16). Open fails,
+	// with an error wrapping ErrEncoding that names the encoding to set,
+	// on the byte order mark of another encoding: a UTF-16 one under utf-8
+	// or latin1, a UTF-8 one under latin1 or UTF-16, and so on. For the
+	// encodings other than UTF-16, Open also looks at the first 8 KiB for
+	// binary content and fails with an error wrapping ErrBinary on a known
+	// binary signature (gzip, ZIP, PDF, ...), a NUL byte, or more than one
+	// byte in ten being a control character that text does not use; NUL
+	// bytes in every other position give an ErrEncoding suggesting
+	// UTF-16 instead. Control characters further into the file reach the
+	// records.
 	Encoding string
 	// Comment: CSV and fixed-width lines starting with this rune are
 	// skipped. Default 0: no comments.
@@ -148,6 +168,17 @@ var (
 	// ErrOptions is wrapped by the error Open returns for options the
 	// format cannot use.
 	ErrOptions = errors.New("formats: invalid options")
+	// ErrEncoding is wrapped by the error Open returns for a file that
+	// shows it is not in Options.Encoding: it starts with the byte order
+	// mark of another encoding, or looks like UTF-16 without one, or is
+	// "utf-16" without one. The message names the encoding to set.
+	ErrEncoding = errors.New("formats: file not in the declared encoding")
+	// ErrBinary is wrapped by the error Open returns for a file whose
+	// start looks binary rather than text (see Options.Encoding).
+	ErrBinary = errors.New("formats: binary file")
+	// ErrDTD is wrapped by the fatal error for an XML file with a DOCTYPE
+	// or other DTD declaration, which FormatXML refuses.
+	ErrDTD = errors.New("formats: XML DTD refused")
 )
 
 // encodingName normalizes an Options.Encoding; ok is false for unsupported
@@ -160,54 +191,241 @@ func encodingName(enc string) (name string, ok bool) {
 		return "iso-8859-1", true
 	case "windows-1252", "cp1252", "windows1252":
 		return "windows-1252", true
+	case "utf-16le", "utf16le":
+		return "utf-16le", true
+	case "utf-16be", "utf16be":
+		return "utf-16be", true
+	case "utf-16", "utf16":
+		return "utf-16", true
 	}
 	return "", false
 }
 
-// decodeInput returns r decoded to UTF-8 per enc, with a leading UTF-8 byte
-// order mark removed. utf8 reports whether the text comes straight from the
-// file, so that it may hold invalid UTF-8.
-func decodeInput(r io.Reader, enc string) (out io.Reader, utf8In bool, err error) {
+// sniffBytes is how much of the start of a file decodeInput inspects for a
+// byte order mark and for binary content.
+const sniffBytes = 8 << 10
+
+// decodeInput reads the first sniffBytes of r and returns r decoded to UTF-8
+// per enc, with the byte order mark that fits enc removed. It fails, with
+// an error wrapping ErrEncoding, on a byte order mark of another encoding
+// and on a "utf-16" file without one; and, for the encodings other than
+// UTF-16, with an error wrapping ErrBinary on a start that looks binary
+// (see sniffBinary). format is the format's name, for the messages. utf8In
+// reports whether the text comes straight from the file, so that it may
+// hold invalid UTF-8.
+func decodeInput(r io.Reader, enc, format string) (out io.Reader, utf8In bool, err error) {
 	name, ok := encodingName(enc)
 	if !ok {
 		return nil, false, fmt.Errorf("%w: unsupported encoding %q", ErrOptions, enc)
 	}
+	buf := make([]byte, sniffBytes)
+	n, err := io.ReadFull(r, buf)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return nil, false, fmt.Errorf("formats: %s: read: %w", format, err)
+	}
+	head := buf[:n]
+	bom := byteOrderMark(head)
+	fail := func(kind error, msg string) (io.Reader, bool, error) {
+		return nil, false, &fileError{kind: kind, msg: "formats: " + format + ": " + msg}
+	}
+	mismatch := func(bom bomInfo) (io.Reader, bool, error) {
+		if bom.suggest == "" {
+			return fail(ErrEncoding, fmt.Sprintf("file starts with a %s byte order mark; %s is not supported: convert the file to UTF-8", bom.name, bom.name))
+		}
+		return fail(ErrEncoding, fmt.Sprintf("file starts with a %s byte order mark; set the feed's encoding to %q", bom.name, bom.suggest))
+	}
+	skip := 0
+	var dec *encoding.Decoder
 	switch name {
-	case "iso-8859-1":
-		return charmap.ISO8859_1.NewDecoder().Reader(r), false, nil
-	case "windows-1252":
-		return charmap.Windows1252.NewDecoder().Reader(r), false, nil
+	case "utf-16le", "utf-16be", "utf-16":
+		le, be := bytes.HasPrefix(head, bomUTF16LE), bytes.HasPrefix(head, bomUTF16BE)
+		switch {
+		case le && name != "utf-16be":
+			skip, name = 2, "utf-16le"
+		case be && name != "utf-16le":
+			skip, name = 2, "utf-16be"
+		case le:
+			return mismatch(bomInfo{"UTF-16LE", "utf-16le"})
+		case be:
+			return mismatch(bomInfo{"UTF-16BE", "utf-16be"})
+		case bom.name != "":
+			return mismatch(bom)
+		case name == "utf-16" && len(head) > 0:
+			hint := `"utf-16le" or "utf-16be"`
+			if g := guessUTF16(head); g != "" {
+				hint = strconv.Quote(g)
+			}
+			return fail(ErrEncoding, "encoding \"utf-16\" needs a byte order mark (FF FE or FE FF) at the start of the file, "+
+				"and there is none; set the feed's encoding to "+hint)
+		}
+		endian := unicode.LittleEndian
+		if name == "utf-16be" {
+			endian = unicode.BigEndian
+		}
+		dec = unicode.UTF16(endian, unicode.IgnoreBOM).NewDecoder()
+	default:
+		switch {
+		case bom.suggest == "utf-8" && name == "utf-8":
+			skip = 3
+		case bom.name != "":
+			return mismatch(bom)
+		}
+		switch why, utf16 := sniffBinary(head, skip); {
+		case utf16 != "":
+			return fail(ErrEncoding, fmt.Sprintf("the file looks like %s text without a byte order mark; set the feed's encoding to %q",
+				strings.ToUpper(utf16), utf16))
+		case why != "":
+			return fail(ErrBinary, fmt.Sprintf("the file looks binary (%s), not %s text", why, formatTitle(format)))
+		}
+		switch name {
+		case "iso-8859-1":
+			dec = charmap.ISO8859_1.NewDecoder()
+		case "windows-1252":
+			dec = charmap.Windows1252.NewDecoder()
+		}
 	}
-	return &bomSkipper{r: r}, true, nil
+	out = r
+	if len(head) > skip {
+		out = io.MultiReader(bytes.NewReader(head[skip:]), r)
+	}
+	if dec != nil {
+		return dec.Reader(out), false, nil
+	}
+	return out, true, nil
 }
 
-// bomSkipper drops a UTF-8 byte order mark at the start of r.
-type bomSkipper struct {
-	r       io.Reader
-	started bool
-	pending []byte // bytes read while looking for the BOM
+// bomInfo describes a byte order mark: name is how messages call its
+// encoding ("" for none), suggest the Options.Encoding that reads it (""
+// for an unsupported one).
+type bomInfo struct{ name, suggest string }
+
+// The byte order marks of UTF-16.
+var (
+	bomUTF16LE = []byte{0xFF, 0xFE}
+	bomUTF16BE = []byte{0xFE, 0xFF}
+)
+
+// byteOrderMark returns the byte order mark head starts with. FF FE 00 00
+// counts as UTF-32LE here, although it could also be UTF-16LE text starting
+// with U+0000; the UTF-16 encodings read it as that.
+func byteOrderMark(head []byte) bomInfo {
+	switch {
+	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
+		return bomInfo{"UTF-8", "utf-8"}
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE, 0, 0}):
+		return bomInfo{"UTF-32LE", ""}
+	case bytes.HasPrefix(head, []byte{0, 0, 0xFE, 0xFF}):
+		return bomInfo{"UTF-32BE", ""}
+	case bytes.HasPrefix(head, bomUTF16LE):
+		return bomInfo{"UTF-16LE", "utf-16le"}
+	case bytes.HasPrefix(head, bomUTF16BE):
+		return bomInfo{"UTF-16BE", "utf-16be"}
+	}
+	return bomInfo{}
 }
 
-func (b *bomSkipper) Read(p []byte) (int, error) {
-	if !b.started {
-		b.started = true
-		var head [3]byte
-		n, err := io.ReadFull(b.r, head[:])
-		if n == 3 && head == [3]byte{0xEF, 0xBB, 0xBF} {
-			n = 0
-		}
-		b.pending = append(b.pending[:0], head[:n]...)
-		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-			return 0, err
-		}
-	}
-	if len(b.pending) > 0 {
-		n := copy(p, b.pending)
-		b.pending = b.pending[n:]
-		return n, nil
-	}
-	return b.r.Read(p)
+// magics are the signatures of binary files that land by mistake where
+// text is expected, with their descriptions.
+var magics = []struct {
+	sig  string
+	what string
+}{
+	{"\x1f\x8b", "gzip-compressed data"},
+	{"PK\x03\x04", "a ZIP archive, such as an .xlsx workbook"},
+	{"\x28\xb5\x2f\xfd", "zstd-compressed data"},
+	{"\xfd7zXZ\x00", "xz-compressed data"},
+	{"BZh", "bzip2-compressed data"}, // checked further in sniffBinary
+	{"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a Microsoft Office (OLE) document, such as an .xls workbook"},
+	{"%PDF-", "a PDF document"},
+	{"\x89PNG\r\n\x1a\n", "a PNG image"},
 }
+
+// sniffBinary reports why head[from:], the start of a file in a single-byte
+// or UTF-8 encoding, does not look like text, or "" if it does: a known
+// binary signature; a NUL byte (unless the NULs fall in every other byte,
+// as in UTF-16 text: then utf16 is "utf-16le" or "utf-16be" and why "");
+// or more than one byte in ten being a control character that text does
+// not use (C0 controls other than tab, line feed, vertical tab, form feed,
+// carriage return and escape; DEL). Offsets count from the start of the
+// file.
+func sniffBinary(head []byte, from int) (why, utf16 string) {
+	b := head[from:]
+	for _, m := range magics {
+		if !strings.HasPrefix(string(b), m.sig) {
+			continue
+		}
+		if m.sig == "BZh" && !(len(b) >= 10 && b[3] >= '1' && b[3] <= '9' && string(b[4:10]) == "\x31\x41\x59\x26\x53\x59") {
+			continue
+		}
+		return m.what, ""
+	}
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		if g := guessUTF16(b); g != "" {
+			return "", g
+		}
+		return fmt.Sprintf("NUL byte at offset %d", from+i), ""
+	}
+	ctl := 0
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\v' && c != '\f' && c != '\r' && c != 0x1b || c == 0x7f {
+			ctl++
+		}
+	}
+	if ctl > 0 && ctl*10 > len(b) {
+		return fmt.Sprintf("%d of its first %d bytes are control characters", ctl, len(b)), ""
+	}
+	return "", ""
+}
+
+// guessUTF16 returns "utf-16le" or "utf-16be" if b looks like UTF-16 text
+// of mostly Latin characters: at least four byte pairs, and nine in ten of
+// them a text byte (printable, tab, LF or CR) and a NUL, in that order for
+// little-endian. Else "".
+func guessUTF16(b []byte) string {
+	b = b[:min(len(b), 1024)&^1]
+	pairs := len(b) / 2
+	if pairs < 4 {
+		return ""
+	}
+	text := func(c byte) bool { return c >= 0x20 && c != 0x7f || c == '\t' || c == '\n' || c == '\r' }
+	var le, be int
+	for i := 0; i < len(b); i += 2 {
+		switch {
+		case text(b[i]) && b[i+1] == 0:
+			le++
+		case b[i] == 0 && text(b[i+1]):
+			be++
+		}
+	}
+	switch {
+	case le*10 >= pairs*9:
+		return "utf-16le"
+	case be*10 >= pairs*9:
+		return "utf-16be"
+	}
+	return ""
+}
+
+// formatTitle returns how messages name a built-in format's text.
+func formatTitle(format string) string {
+	switch format {
+	case FormatCSV, FormatJSON, FormatXML:
+		return strings.ToUpper(format)
+	case FormatNDJSON:
+		return "NDJSON"
+	}
+	return format
+}
+
+// fileError is a whole-file problem with its own message that matches kind
+// under errors.Is.
+type fileError struct {
+	kind error
+	msg  string
+}
+
+func (e *fileError) Error() string { return e.msg }
+func (e *fileError) Unwrap() error { return e.kind }
 
 // validDelim reports whether r can delimit CSV fields (the rule of
 // encoding/csv).

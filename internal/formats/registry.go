@@ -40,7 +40,14 @@ type ParserFunc func(r io.Reader, opts Options) (Reader, error)
 func (f ParserFunc) Open(r io.Reader, opts Options) (Reader, error) { return f(r, opts) }
 
 // The names of the built-in formats, with each parser's rules. All of them
-// decode Options.Encoding to UTF-8 first and drop a UTF-8 byte order mark.
+// decode Options.Encoding (UTF-8, Latin-1, Windows-1252, UTF-16LE/BE) to
+// UTF-8 first and drop the byte order mark that fits it. Open fails on
+// every format, before any record, on a byte order mark of another
+// encoding or UTF-16 text read as a single-byte encoding (ErrEncoding,
+// naming the encoding to set: `file starts with a UTF-16LE byte order
+// mark; set the feed's encoding to "utf-16le"`), and on a start that looks
+// binary (ErrBinary: `the file looks binary (NUL byte at offset 12), not
+// CSV text`); see Options.Encoding.
 const (
 	// FormatCSV is CSV read with encoding/csv: strict quotes ('"' only),
 	// blank lines skipped, Comment lines skipped, the header (or Columns)
@@ -75,11 +82,14 @@ const (
 	// FormatNDJSON is one JSON object per line, values as for FormatJSON;
 	// blank lines are skipped and the last line needs no newline.
 	//
-	// A *RecordError: a line that is not valid JSON or not an object; an
-	// object with a duplicate key; invalid UTF-8 in a UTF-8 file; a line
-	// over MaxRecordBytes (skipped up to the next newline). Fatal: only a
-	// read error, as every line stands alone: a garbled file shows up as
-	// many bad records, for the caller's reject threshold.
+	// A *RecordError: a line that is not valid JSON (the cause reads
+	// "line N: not valid JSON: <reason>", the reason saying what was
+	// expected and at which column, and unwraps to the
+	// *json.SyntaxError) or not an object; an object with a duplicate
+	// key; invalid UTF-8 in a UTF-8 file; a line over MaxRecordBytes
+	// (skipped up to the next newline). Fatal: only a read error, as every
+	// line stands alone: a garbled text file shows up as many bad records,
+	// for the caller's reject threshold. A binary file fails at Open.
 	FormatNDJSON = "ndjson"
 
 	// FormatXML is streamed with encoding/xml's Decoder.Token. Each
@@ -91,15 +101,21 @@ const (
 	// text, white space between elements dropped). Attributes of children
 	// other than xsi:nil and text directly inside the record element are
 	// ignored. Record.Line is the line of the record's start tag; Raw is
-	// its original text. With Options.Encoding empty, the XML declaration
-	// picks the encoding.
+	// its original text. With Options.Encoding empty, a UTF-16 byte order
+	// mark or "<?" in UTF-16 picks UTF-16, else the XML declaration picks
+	// the encoding.
 	//
 	// A *RecordError: two fields of one name (a repeated child, or an
 	// attribute and a child of one name). Fatal: whatever encoding/xml
 	// refuses (syntax errors, invalid UTF-8, a file cut off inside an
 	// element), a file without a root element, a record (or a single
 	// token outside records) over MaxRecordBytes, nesting deeper than
-	// 10,000 elements, a read error.
+	// 10,000 elements, a read error; and any DTD, for safety, with an
+	// error wrapping ErrDTD: "XML DTDs (<!DOCTYPE>) are refused, for
+	// safety (entity expansion); remove the DOCTYPE" (or the same for an
+	// <!ENTITY>, <!ELEMENT>, <!ATTLIST> or <!NOTATION> on its own).
+	// Entities other than the five predefined ones and character
+	// references are syntax errors, as there is no DTD to define them.
 	FormatXML = "xml"
 
 	// FormatFixedWidth cuts each line into Options.FixedWidth columns by

@@ -22,18 +22,23 @@ func openXML(r io.Reader, opts Options) (Reader, error) {
 	opts = opts.withDefaults()
 	enc := opts.Encoding
 	if enc == "" {
-		// No encoding given: the XML declaration decides.
-		br := bufio.NewReader(&bomSkipper{r: r})
+		// No encoding given: a UTF-16 start (XML 1.0, appendix F), else
+		// the XML declaration decides.
+		br := bufio.NewReader(r)
 		label, err := declaredEncoding(br)
-		if err != nil {
+		var fe *fileError
+		switch {
+		case errors.As(err, &fe):
 			return nil, err
+		case err != nil:
+			return nil, fmt.Errorf("formats: xml: read: %w", err)
 		}
 		if _, ok := encodingName(label); !ok {
 			return nil, fmt.Errorf("formats: xml: unsupported encoding %q in the XML declaration", label)
 		}
 		r, enc = br, label
 	}
-	in, _, err := decodeInput(r, enc)
+	in, _, err := decodeInput(r, enc, FormatXML)
 	if err != nil {
 		return nil, err
 	}
@@ -49,9 +54,13 @@ func openXML(r io.Reader, opts Options) (Reader, error) {
 	return x, nil
 }
 
-var encodingAttr = regexp.MustCompile(`^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._:-]*)["']`)
+var encodingAttr = regexp.MustCompile(`^(?:\xEF\xBB\xBF)?<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._:-]*)["']`)
 
-// declaredEncoding peeks at the XML declaration; "" if it names none.
+// declaredEncoding peeks at the start of the file for the encoding of an
+// XML file with no Options.Encoding: "utf-16" for a UTF-16 byte order mark,
+// "utf-16le" or "utf-16be" for "<?" in UTF-16 without one, else what the
+// XML declaration names ("" if none). A declaration read as single bytes
+// cannot truthfully name UTF-16; that is an error.
 func declaredEncoding(br *bufio.Reader) (string, error) {
 	head, err := br.Peek(256)
 	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
@@ -59,10 +68,25 @@ func declaredEncoding(br *bufio.Reader) (string, error) {
 			return "", err
 		}
 	}
-	if m := encodingAttr.FindSubmatch(head); m != nil {
-		return string(m[1]), nil
+	switch {
+	case bytes.HasPrefix(head, bomUTF16LE), bytes.HasPrefix(head, bomUTF16BE):
+		return "utf-16", nil
+	case bytes.HasPrefix(head, []byte("<\x00?\x00")):
+		return "utf-16le", nil
+	case bytes.HasPrefix(head, []byte("\x00<\x00?")):
+		return "utf-16be", nil
 	}
-	return "", nil
+	m := encodingAttr.FindSubmatch(head)
+	if m == nil {
+		return "", nil
+	}
+	label := string(m[1])
+	if name, _ := encodingName(label); strings.HasPrefix(name, "utf-16") {
+		return "", &fileError{kind: ErrEncoding, msg: fmt.Sprintf("formats: xml: the XML declaration names encoding %q, "+
+			"but the file is not UTF-16 (no byte order mark, and the declaration reads as single bytes); "+
+			"fix the declaration or set the feed's encoding", label)}
+	}
+	return label, nil
 }
 
 // xmlReader implements FormatXML; the rules are documented there.
@@ -147,9 +171,34 @@ func (x *xmlReader) Next() (Record, error) {
 			if len(x.stack) > 0 {
 				x.stack = x.stack[:len(x.stack)-1]
 			}
+		case xml.Directive:
+			x.err = x.directive(t, line)
+			return Record{}, x.err
 		}
 		x.win.mark(x.dec.InputOffset())
 	}
+}
+
+// directive returns the fatal error for a <!...> directive at line: a
+// DOCTYPE, a declaration of a DTD (ENTITY, ELEMENT, ATTLIST, NOTATION), or
+// anything else encoding/xml reads as a directive (comments and CDATA are
+// not directives). Every one is refused: a DTD can define entities, which
+// encoding/xml does not expand (it fails on "invalid character entity")
+// and which, expanded, make the "billion laughs" attack.
+func (x *xmlReader) directive(d xml.Directive, line int) error {
+	word, _, _ := strings.Cut(strings.TrimSpace(string(d)), " ")
+	word, _, _ = strings.Cut(word, "[")
+	word = strings.ToUpper(strings.TrimSpace(word))
+	var msg string
+	switch word {
+	case "DOCTYPE":
+		msg = "XML DTDs (<!DOCTYPE>) are refused, for safety (entity expansion); remove the DOCTYPE"
+	case "ENTITY", "ELEMENT", "ATTLIST", "NOTATION":
+		msg = "XML DTD declarations (<!" + word + ">) are refused, for safety (entity expansion); remove it"
+	default:
+		msg = "XML directives (<!...>) are refused: only comments and CDATA may start with <!"
+	}
+	return &fileError{kind: ErrDTD, msg: fmt.Sprintf("formats: xml: line %d: %s", line, msg)}
 }
 
 // record reads the rest of the record element opened by se.
@@ -234,6 +283,10 @@ func (x *xmlReader) record(se xml.StartElement, line, start int64) (Record, erro
 				x.markup.WriteString(t.Name.Local)
 				x.markup.WriteByte('>')
 			}
+		case xml.Directive:
+			line, _ := x.dec.InputPos()
+			x.err = x.directive(t, line)
+			return Record{}, x.err
 		case xml.CharData:
 			if depth == 0 {
 				continue

@@ -1,6 +1,7 @@
 package formats_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -122,6 +123,36 @@ func TestXML(t *testing.T) {
 			want: check{fields: [][]string{{"a=café"}}},
 		},
 		{
+			name: "DOCTYPE with an entity is refused",
+			in:   "<?xml version=\"1.0\"?>\n<!DOCTYPE r [\n  <!ENTITY x \"expanded\">\n]>\n<r><t><a>&x;</a></t></r>",
+			opts: formats.Options{RecordPath: "t"},
+			want: check{fields: [][]string{}, fatal: "formats: xml: line 2: XML DTDs (<!DOCTYPE>) are refused, for safety (entity expansion); remove the DOCTYPE"},
+		},
+		{
+			name: "DOCTYPE with an external DTD is refused",
+			in:   "<!doctype r SYSTEM \"file:///etc/passwd\"><r><t><a>1</a></t></r>",
+			opts: formats.Options{RecordPath: "t"},
+			want: check{fields: [][]string{}, fatal: "line 1: XML DTDs (<!DOCTYPE>) are refused"},
+		},
+		{
+			name: "DTD declaration after records is refused",
+			in:   "<r><t><a>1</a></t><!ENTITY y \"z\"><t><a>2</a></t></r>",
+			opts: formats.Options{RecordPath: "t"},
+			want: check{fields: [][]string{{"a=1"}}, fatal: "XML DTD declarations (<!ENTITY>) are refused, for safety (entity expansion); remove it"},
+		},
+		{
+			name: "DTD declaration inside a record is refused",
+			in:   "<r><t><a>1</a><!ATTLIST t a CDATA #IMPLIED></t></r>",
+			opts: formats.Options{RecordPath: "t"},
+			want: check{fields: [][]string{}, fatal: "XML DTD declarations (<!ATTLIST>) are refused"},
+		},
+		{
+			name: "comments and CDATA are not directives",
+			in:   "<!-- c --><r><t><!-- d --><a><![CDATA[<x>]]></a></t></r>",
+			opts: formats.Options{RecordPath: "t"},
+			want: check{fields: [][]string{{"a=<x>"}}},
+		},
+		{
 			name: "record over MaxRecordBytes",
 			in:   "<r><t><a>1</a></t><t><a>" + strings.Repeat("x", 200) + "</a></t></r>",
 			opts: formats.Options{RecordPath: "t", MaxRecordBytes: 64},
@@ -157,5 +188,15 @@ func TestXMLOpenErrors(t *testing.T) {
 		if _, err := open(t, "xml", in, formats.Options{}); err == nil || !strings.Contains(err.Error(), "unsupported encoding") {
 			t.Errorf("Open(%q): %v, want unsupported encoding", in, err)
 		}
+	}
+}
+
+func TestXMLDTDIsErrDTD(t *testing.T) {
+	rd, err := open(t, "xml", `<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]><r><t>&b;</t></r>`, formats.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rd.Next(); !errors.Is(err, formats.ErrDTD) {
+		t.Fatalf("Next = %v, want ErrDTD", err)
 	}
 }
