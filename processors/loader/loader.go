@@ -1,75 +1,83 @@
 // Package loader is the table writer of the ingestion flow. It consumes
-// BatchPlanned events from logmesh.raw.batches in a consumer group (batches
+// BatchPlanned events from the batches topic in a consumer group (batches
 // are keyed by table, so one loader owns a table at a time), and for each
 // batch parses and validates every file, writes the good rows to the feed's
 // Iceberg table in one commit, and emits RecordRejected, FileProcessed,
 // FileFailed, IncidentOpened, TableCommitted and ProductRefreshed.
 //
-// Everything a batch emits is produced in one Kafka transaction together
-// with the batch's consumer offset (kgo.GroupTransactSession), so a batch's
+// It runs on processors/txn: everything a batch emits is produced in one
+// Kafka transaction together with the batch's consumer offset, so a batch's
 // results appear exactly once or not at all. Data files are written before
-// that transaction; if it aborts, the files are garbage no commit references,
-// and the redelivered batch writes new ones. A batch whose id the table's
-// history already has (the planner produced it twice, say) is skipped.
+// that transaction; if it aborts, the files are garbage no commit
+// references, and the redelivered batch writes new ones. A batch whose id
+// the table's history already has (the planner produced it twice, say) is
+// skipped. A batch that fails MaxAttempts times (its table's domain topic is
+// missing, the warehouse refuses writes) is given up: each of its files
+// gets a FileFailed with the cause and an incident, so nothing stays
+// BATCHED silently.
+//
+// The table pointers it commits against are the pointers projection
+// (projections/pointers) over every domain's events topic, kept in memory
+// by a host.View that catches up before each batch; a committed batch's own
+// TableCommitted is applied the moment its transaction commits.
 package loader
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/formats"
-	"github.com/logmesh/logmesh/internal/logging"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/mesh"
 	"github.com/logmesh/logmesh/internal/tables"
 	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/processors/txn"
+	"github.com/logmesh/logmesh/projections/pointers"
+	"github.com/logmesh/logmesh/state"
 )
 
-// Notifier tells the support team about an incident. It is called after the
-// incident is committed to the log, at least once per incident; receivers
-// drop duplicates by incident id.
-type Notifier interface {
-	Notify(ctx context.Context, inc *events.IncidentOpened) error
-}
+// DefaultGroup is the loader's consumer group unless Group says otherwise.
+const DefaultGroup = "logmesh.loader"
 
 type config struct {
-	brokers    []string
-	clientOpts []kgo.Opt
 	group      string
-	txnID      string
+	names      events.Topics
+	txnOpts    []txn.Option
+	clientOpts []kgo.Opt
 	logger     *slog.Logger
 	clock      func() time.Time
 	parsers    *formats.Registry
-	notifier   Notifier
 	progress   func(Result)
 }
 
 // Option configures a Loader.
 type Option func(*config)
 
-// Brokers sets the seed brokers. Required.
-func Brokers(addrs ...string) Option { return func(c *config) { c.brokers = addrs } }
+// Group sets the consumer group. Default DefaultGroup.
+func Group(g string) Option { return func(c *config) { c.group = g } }
 
-// ClientOpts adds franz-go options (TLS, SASL, ...).
+// Topics sets the installation's topic names. Default events.Topics{}.
+func Topics(t events.Topics) Option { return func(c *config) { c.names = t } }
+
+// Transactions adds options to the loader's transactional loop
+// (txn.TransactionalID, txn.MaxAttempts, txn.Backoff, ...).
+func Transactions(opts ...txn.Option) Option {
+	return func(c *config) { c.txnOpts = append(c.txnOpts, opts...) }
+}
+
+// ClientOpts adds franz-go options (a session timeout, say) to the loader's
+// clients, after the connection's own.
 func ClientOpts(opts ...kgo.Opt) Option {
 	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
 }
-
-// Group sets the consumer group. Default "logmesh.loader".
-func Group(g string) Option { return func(c *config) { c.group = g } }
-
-// TransactionalID sets this instance's transactional id; each running
-// instance needs its own. Default "logmesh.loader-" + a random suffix.
-func TransactionalID(id string) Option { return func(c *config) { c.txnID = id } }
 
 // Logger sets the logger; the default discards.
 func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -80,9 +88,6 @@ func Clock(now func() time.Time) Option { return func(c *config) { c.clock = now
 // Parsers sets the format registry, for custom parsers. Default
 // formats.NewRegistry().
 func Parsers(r *formats.Registry) Option { return func(c *config) { c.parsers = r } }
-
-// Notify sets the support notification sink. Default: log only.
-func Notify(n Notifier) Option { return func(c *config) { c.notifier = n } }
 
 // OnBatch sets a callback run after each batch's transaction commits.
 func OnBatch(fn func(Result)) Option { return func(c *config) { c.progress = fn } }
@@ -95,6 +100,7 @@ type Result struct {
 	Files        int
 	FailedFiles  int
 	Skipped      bool // the table already had this batch
+	GaveUp       bool // the batch failed too often; its files failed
 	EventsOutput int
 }
 
@@ -102,53 +108,64 @@ type Result struct {
 // with Run; it is single-use. The warehouse and mesh remain the caller's.
 type Loader struct {
 	cfg     config
+	conn    kafkaconn.Conn
 	log     *slog.Logger
 	codec   *events.Codec
-	ptrs    *tables.MemPointers
+	ptrs    *Pointers
+	view    *host.View
 	catalog *tables.Catalog
 	bl      *batchLoader
 	commits *collector
+	loop    *txn.Loop
 
-	closeOnce sync.Once
+	mu      sync.Mutex
+	pending *Result // the result of the batch whose transaction is in flight
 }
 
 // New returns a Loader for the feeds of m, reading landed files through
-// files and writing tables into wh.
-func New(m *mesh.Mesh, files Opener, wh *tables.Warehouse, codec *events.Codec, opts ...Option) (*Loader, error) {
-	cfg := config{group: "logmesh.loader", clock: time.Now}
+// files, writing tables into wh, and talking to Kafka through conn.
+func New(m *mesh.Mesh, files Opener, wh *tables.Warehouse, codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Loader, error) {
+	cfg := config{group: DefaultGroup, clock: time.Now}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	switch {
 	case m == nil || files == nil || wh == nil || codec == nil:
 		return nil, errors.New("loader: nil mesh, files, warehouse or codec")
-	case len(cfg.brokers) == 0:
+	case len(conn.Brokers()) == 0:
 		return nil, errors.New("loader: no brokers")
-	}
-	if cfg.txnID == "" {
-		cfg.txnID = "logmesh.loader-" + events.NewID()
+	case cfg.clock == nil:
+		return nil, errors.New("loader: nil clock")
 	}
 	if cfg.logger == nil {
-		cfg.logger = discard()
+		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.parsers == nil {
 		cfg.parsers = formats.NewRegistry()
 	}
-	ptrs := tables.NewMemPointers()
-	col := &collector{}
-	cat, err := tables.NewCatalog(wh, ptrs, col, tables.Clock(cfg.clock))
+	l := &Loader{cfg: cfg, conn: conn, log: cfg.logger.With("processor", "loader"), codec: codec, commits: &collector{}}
+	st, err := state.Open("", &state.Options{FS: vfs.NewMem(), Logger: cfg.logger})
 	if err != nil {
 		return nil, err
 	}
-	return &Loader{
-		cfg:     cfg,
-		log:     cfg.logger.With("processor", "loader"),
-		codec:   codec,
-		ptrs:    ptrs,
-		catalog: cat,
-		commits: col,
-		bl:      &batchLoader{mesh: m, parsers: cfg.parsers, files: files, writer: cat, now: cfg.clock},
-	}, nil
+	l.ptrs = &Pointers{st: st}
+	proj := pointers.Projection{}
+	if l.view, err = host.NewView(proj, st, codec, conn, proj.Topics(cfg.names), host.Sync(false),
+		host.Logger(cfg.logger), host.ClientOpts(cfg.clientOpts...)); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if l.catalog, err = tables.NewCatalog(wh, l.ptrs, l.commits, tables.Clock(cfg.clock)); err != nil {
+		st.Close()
+		return nil, err
+	}
+	l.bl = &batchLoader{mesh: m, parsers: cfg.parsers, files: files, writer: l.catalog, now: cfg.clock}
+	topts := append([]txn.Option{txn.Name("loader"), txn.Logger(cfg.logger), txn.ClientOpts(cfg.clientOpts...)}, cfg.txnOpts...)
+	if l.loop, err = txn.New(conn, cfg.group, events.TopicNames(cfg.names.Batches()), codec, l, topts...); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return l, nil
 }
 
 // collector is the catalog's Committer: it keeps the TableCommitted events
@@ -174,138 +191,148 @@ func (c *collector) take() []*events.TableCommitted {
 	return evs
 }
 
-// Run consumes batches until ctx ends. It returns nil on cancellation.
+// Run consumes batches until ctx ends. It returns nil on cancellation, and
+// releases the loader's resources when it returns.
 func (l *Loader) Run(ctx context.Context) error {
-	view, err := newPointerView(ctx, l.cfg, l.codec, l.ptrs)
-	if err != nil {
-		return err
-	}
-	defer view.close()
-	if err := l.ensureDLQ(ctx); err != nil {
-		return err
-	}
-	sess, err := kgo.NewGroupTransactSession(append([]kgo.Opt{
-		kgo.SeedBrokers(l.cfg.brokers...),
-		kgo.TransactionalID(l.cfg.txnID),
-		kgo.TransactionTimeout(60 * time.Second),
-		kgo.ConsumerGroup(l.cfg.group),
-		kgo.ConsumeTopics(events.BatchesTopic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.RequireStableFetchOffsets(),
-		kgo.WithLogger(logging.Kafka(l.cfg.logger)),
-	}, l.cfg.clientOpts...)...)
-	if err != nil {
-		return fmt.Errorf("loader: session: %w", err)
-	}
-	defer sess.Close()
-	for {
-		fetches := sess.PollRecords(ctx, 1)
-		if ctx.Err() != nil || fetches.IsClientClosed() {
+	defer l.view.Close()
+	defer l.ptrs.st.Close()
+	if _, err := l.view.CatchUp(ctx); err != nil {
+		if ctx.Err() != nil {
 			return nil
 		}
-		for _, fe := range fetches.Errors() {
-			l.log.Warn("fetch error", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
+		return fmt.Errorf("loader: table pointers: %w", err)
+	}
+	return l.loop.Run(ctx)
+}
+
+// Handle implements txn.Handler: it loads one batch and returns its events
+// as records.
+func (l *Loader) Handle(ctx context.Context, r *kgo.Record, ev events.Event) ([]*kgo.Record, error) {
+	log := l.log.With("topic", r.Topic, "partition", r.Partition, "offset", r.Offset)
+	b, ok := ev.(*events.BatchPlanned)
+	if !ok {
+		reason := "not a BatchPlanned: " + ev.Name()
+		log.Warn("poison batch record", "reason", reason)
+		l.setPending(&Result{})
+		return []*kgo.Record{host.DeadLetterRecord(r, events.DeadLetterTopic(r.Topic), reason, "loader")}, nil
+	}
+	if _, err := l.view.CatchUp(ctx); err != nil {
+		return nil, fmt.Errorf("loader: table pointers: %w", err)
+	}
+	log = log.With("batch", b.BatchID, "table", b.Table)
+	res := &Result{BatchID: b.BatchID, Table: b.Table, Files: len(b.Files)}
+	done, err := pointers.HasBatch(l.ptrs.st, b.Table, b.BatchID)
+	if err != nil {
+		return nil, err
+	}
+	if done {
+		log.Info("batch already committed; skipping")
+		res.Skipped = true
+		l.setPending(res)
+		return nil, nil
+	}
+	start := time.Now()
+	evs, wr, err := l.bl.load(ctx, b, b.Envelope.EventID)
+	commits := l.commits.take()
+	if err != nil {
+		return nil, err
+	}
+	for _, tc := range commits {
+		evs = append(evs, tc)
+	}
+	if wr != nil && !wr.Deduplicated && len(commits) > 0 {
+		evs = append(evs, l.refreshed(b, commits[len(commits)-1]))
+		res.Version = wr.Version
+	}
+	outs, err := l.records(evs, res)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("batch loaded", "files", len(b.Files), "failed", res.FailedFiles, "version", res.Version, "events", len(evs), "took", time.Since(start))
+	l.setPending(res)
+	return outs, nil
+}
+
+// GiveUp implements txn.GiveUpper: a batch that failed too often fails
+// each of its files with the cause, each with an incident.
+func (l *Loader) GiveUp(_ context.Context, _ *kgo.Record, ev events.Event, attempts int, cause error) ([]*kgo.Record, error) {
+	b, ok := ev.(*events.BatchPlanned)
+	if !ok {
+		return nil, fmt.Errorf("loader: give up on a %s", ev.Name())
+	}
+	l.commits.take()
+	stage := "load"
+	if errors.Is(cause, txn.ErrNotCommitted) {
+		stage = "commit"
+	}
+	reason := fmt.Sprintf("the batch failed %d times; last error: %v", attempts, cause)
+	var evs []events.Event
+	for _, f := range b.Files {
+		evs = append(evs, l.bl.failed(b, f, b.Envelope.EventID, stage, reason, 0, 0)...)
+	}
+	res := &Result{BatchID: b.BatchID, Table: b.Table, Files: len(b.Files), GaveUp: true}
+	outs, err := l.records(evs, res)
+	l.setPending(res)
+	return outs, err
+}
+
+// Committed implements txn.Committer: the batch's own table commits are
+// applied to the pointers at once, and the result is reported.
+func (l *Loader) Committed(ctx context.Context, produced []*kgo.Record) {
+	if err := l.view.Own(ctx, produced); err != nil {
+		l.log.Error("table pointers out of step with a committed batch; rereading them", "err", err)
+		l.resetPointers()
+	}
+	for _, r := range produced {
+		if string(header(r, events.HeaderEvent)) == events.NameFileFailed {
+			l.log.Warn("file failed", "file", string(r.Key), "topic", r.Topic, "offset", r.Offset)
 		}
-		for _, r := range fetches.Records() {
-			if err := l.handle(ctx, sess, view, r); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
-			}
-		}
+	}
+	l.mu.Lock()
+	res := l.pending
+	l.pending = nil
+	l.mu.Unlock()
+	if res != nil && l.cfg.progress != nil {
+		l.cfg.progress(*res)
 	}
 }
 
-// handle loads one batch record and commits its outputs with its offset.
-func (l *Loader) handle(ctx context.Context, sess *kgo.GroupTransactSession, view *pointerView, r *kgo.Record) error {
-	log := l.log.With("topic", r.Topic, "partition", r.Partition, "offset", r.Offset)
-	if err := view.catchUp(ctx); err != nil {
-		return err
+// Aborted implements txn.Aborter: the batch's table commits did not happen.
+func (l *Loader) Aborted(context.Context) {
+	l.commits.take()
+	l.setPending(nil)
+}
+
+func (l *Loader) resetPointers() {
+	l.view.Reset()
+	if err := l.ptrs.reset(); err != nil {
+		l.log.Error("resetting table pointers", "err", err)
 	}
-	var outs []*kgo.Record
-	res := Result{}
-	ev, err := l.codec.Decode(ctx, r.Value)
-	b, ok := ev.(*events.BatchPlanned)
-	switch {
-	case err != nil && !events.IsPoison(err):
-		return fmt.Errorf("loader: decode %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
-	case err != nil || !ok:
-		reason := fmt.Sprintf("not a BatchPlanned: %v", err)
-		if err == nil {
-			reason = "not a BatchPlanned: " + ev.Name()
+}
+
+func (l *Loader) setPending(res *Result) {
+	l.mu.Lock()
+	l.pending = res
+	l.mu.Unlock()
+}
+
+// records encodes evs, each to its topic under the installation's names,
+// and counts the failed files into res.
+func (l *Loader) records(evs []events.Event, res *Result) ([]*kgo.Record, error) {
+	outs := make([]*kgo.Record, 0, len(evs))
+	for _, e := range evs {
+		if _, ok := e.(*events.FileFailed); ok {
+			res.FailedFiles++
 		}
-		log.Warn("poison batch record", "reason", reason)
-		outs = append(outs, host.DeadLetterRecord(r, events.DeadLetterTopic(r.Topic), reason, "loader"))
-	default:
-		log = log.With("batch", b.BatchID, "table", b.Table)
-		res.BatchID, res.Table, res.Files = b.BatchID, b.Table, len(b.Files)
-		if l.ptrs.HasBatch(b.Table, b.BatchID) {
-			log.Info("batch already committed; skipping")
-			res.Skipped = true
-			break
-		}
-		start := time.Now()
-		evs, wr, err := l.bl.load(ctx, b, b.Envelope.EventID)
-		commits := l.commits.take()
+		rec, err := l.codec.Record(e)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("loader: encode %s: %w", e.Name(), err)
 		}
-		for _, tc := range commits {
-			evs = append(evs, tc)
-		}
-		if wr != nil && !wr.Deduplicated && len(commits) > 0 {
-			evs = append(evs, l.refreshed(b, commits[len(commits)-1]))
-			res.Version = wr.Version
-		}
-		for _, e := range evs {
-			if f, ok := e.(*events.FileFailed); ok && f != nil {
-				res.FailedFiles++
-			}
-			rec, err := l.codec.Record(e)
-			if err != nil {
-				return fmt.Errorf("loader: encode %s: %w", e.Name(), err)
-			}
-			outs = append(outs, rec)
-		}
-		log.Info("batch loaded", "files", len(b.Files), "failed", res.FailedFiles, "version", res.Version, "events", len(evs), "took", time.Since(start))
+		rec.Topic = l.cfg.names.For(e)
+		outs = append(outs, rec)
 	}
 	res.EventsOutput = len(outs)
-
-	if err := sess.Begin(); err != nil {
-		return fmt.Errorf("loader: begin transaction: %w", err)
-	}
-	perr := sess.Client().ProduceSync(ctx, outs...).FirstErr()
-	committed, err := sess.End(ctx, kgo.TransactionEndTry(perr == nil))
-	switch {
-	case err != nil:
-		view.reset()
-		return fmt.Errorf("loader: end transaction: %w", err)
-	case perr != nil || !committed:
-		// Aborted (a rebalance, say): the batch comes again; the pointer
-		// view must forget the commit that did not happen.
-		view.reset()
-		log.Warn("batch transaction aborted; it will be redelivered", "produce_err", perr)
-		return nil
-	}
-	for _, o := range outs {
-		if ev, err := l.codec.Decode(ctx, o.Value); err == nil {
-			switch e := ev.(type) {
-			case *events.TableCommitted:
-				if err := l.ptrs.Apply(e); err != nil {
-					l.log.Error("pointer view out of step; rereading", "err", err)
-					view.reset()
-				}
-			case *events.IncidentOpened:
-				l.notify(ctx, e)
-			}
-		}
-	}
-	if l.cfg.progress != nil {
-		l.cfg.progress(res)
-	}
-	return nil
+	return outs, nil
 }
 
 func (l *Loader) refreshed(b *events.BatchPlanned, tc *events.TableCommitted) *events.ProductRefreshed {
@@ -331,30 +358,9 @@ func (l *Loader) refreshed(b *events.BatchPlanned, tc *events.TableCommitted) *e
 	}
 }
 
-func (l *Loader) notify(ctx context.Context, inc *events.IncidentOpened) {
-	l.log.Error("incident opened", "incident", inc.IncidentID, "subject", inc.Subject, "summary", inc.Summary)
-	if l.cfg.notifier == nil {
-		return
-	}
-	if err := l.cfg.notifier.Notify(ctx, inc); err != nil {
-		l.log.Warn("notification failed", "incident", inc.IncidentID, "err", err)
-	}
-}
-
-func (l *Loader) ensureDLQ(ctx context.Context) error {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(l.cfg.brokers...)}, l.cfg.clientOpts...)...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, -1, map[string]*string{"retention.ms": kadm.StringPtr("-1")}, events.DeadLetterTopic(events.BatchesTopic))
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("loader: dead-letter topic: %w", err)
-	}
-	return nil
-}
-
-func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+var (
+	_ txn.Handler   = (*Loader)(nil)
+	_ txn.GiveUpper = (*Loader)(nil)
+	_ txn.Committer = (*Loader)(nil)
+	_ txn.Aborter   = (*Loader)(nil)
+)

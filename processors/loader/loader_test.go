@@ -8,22 +8,37 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/internal/platform"
 	"github.com/logmesh/logmesh/internal/tables"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
+	"github.com/logmesh/logmesh/processors/txn"
 )
 
 const meshYAML = `
 domains:
   - name: raw
+  - name: lab
 feeds:
+  - name: labtrades
+    table: lab.trades
+    key_pattern: "lab/*.csv"
+    format: csv
+    options: {header: true}
+    schema:
+      type: record
+      name: LabTrade
+      fields:
+        - {name: trade_id, type: string}
+        - {name: qty, type: long}
   - name: trades
     table: raw.trades
     key_pattern: "trades/*.csv"
@@ -47,6 +62,8 @@ feeds:
 
 type rig struct {
 	cluster *kafkatest.Cluster
+	names   events.Topics
+	group   string
 	codec   *events.Codec
 	landing string
 	src     *ingest.LocalSource
@@ -59,13 +76,9 @@ func newRig(t *testing.T) *rig {
 	ctx := context.Background()
 	c := kafkatest.New(t)
 	codec, _ := kafkatest.Codec(t)
-	if !c.Real {
-		cl := c.Client(t)
-		if err := platform.EnsureTopics(ctx, cl, events.DefaultTopics()); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		t.Skip("loader tests use the fixed topic names of the raw domain; run on kfake only for now")
+	names := events.Topics{Prefix: kafkatest.Unique("lt")}
+	if err := c.Conn().EnsureTopics(ctx, names.Specs(2)...); err != nil {
+		t.Fatal(err)
 	}
 	landing := t.TempDir()
 	src, err := ingest.NewLocalSource(landing)
@@ -80,7 +93,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rig{cluster: c, codec: codec, landing: landing, src: src, wh: wh, mesh: m}
+	return &rig{cluster: c, names: names, group: kafkatest.Unique("loader"), codec: codec, landing: landing, src: src, wh: wh, mesh: m}
 }
 
 // land writes a file and returns its batch entry.
@@ -99,34 +112,43 @@ func (r *rig) land(t *testing.T, key, content string) events.BatchFile {
 
 func (r *rig) plan(t *testing.T, id string, files ...events.BatchFile) {
 	t.Helper()
+	r.planFor(t, "raw.trades", "trades", id, files...)
+}
+
+func (r *rig) planFor(t *testing.T, table, feed, id string, files ...events.BatchFile) {
+	t.Helper()
 	b := &events.BatchPlanned{
 		Envelope: events.Envelope{EventID: events.DeriveID("bp", id), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), Domain: "raw", CorrelationID: id},
-		BatchID:  id, Table: "raw.trades", Feed: "trades", Trigger: "manual", Files: files,
+		BatchID:  id, Table: table, Feed: feed, Trigger: "manual", Files: files,
 	}
 	rec, err := r.codec.Record(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec.Topic = events.BatchesTopic
+	rec.Topic = r.names.Batches()
 	if err := r.cluster.Client(t).ProduceSync(context.Background(), rec).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// run runs a loader until n batches are committed.
-func (r *rig) run(t *testing.T, n int) {
+// run runs a loader until n batches are committed and returns their
+// results.
+func (r *rig) run(t *testing.T, n int, opts ...loader.Option) []loader.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	done := 0
-	l, err := loader.New(r.mesh, r.src, r.wh, r.codec, loader.Brokers(r.cluster.Brokers...),
+	var results []loader.Result
+	l, err := loader.New(r.mesh, r.src, r.wh, r.codec, r.cluster.Conn(), append([]loader.Option{loader.Topics(r.names),
+		loader.Group(r.group),
 		loader.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 		loader.OnBatch(func(res loader.Result) {
 			t.Logf("batch: %+v", res)
+			results = append(results, res)
 			if done++; done == n {
 				cancel()
 			}
-		}))
+		})}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +158,7 @@ func (r *rig) run(t *testing.T, n int) {
 	if done < n {
 		t.Fatalf("%d of %d batches committed before the timeout", done, n)
 	}
+	return results
 }
 
 // outputs reads every event of the raw and central topics.
@@ -143,7 +166,7 @@ func (r *rig) outputs(t *testing.T) map[string][]events.Event {
 	t.Helper()
 	out := map[string][]events.Event{}
 	seen := map[string]bool{}
-	for _, rec := range kafkatest.ReadAll(t, r.cluster.Brokers, events.DomainTopic("raw"), events.CentralTopic) {
+	for _, rec := range kafkatest.ReadAll(t, r.cluster.Brokers, r.names.Domain("raw"), r.names.Central(), r.names.Domain("lab")) {
 		ev, err := r.codec.Decode(context.Background(), rec.Value)
 		if err != nil {
 			t.Errorf("undecodable output: %v", err)
@@ -232,5 +255,46 @@ func TestLoaderBatch(t *testing.T) {
 	}
 	if info.Version != 2 || info.Rows != 4 {
 		t.Fatalf("table: version %d rows %d, want version 2 with 4 rows (T1, T3, T4, T5)", info.Version, info.Rows)
+	}
+}
+
+// A batch whose commit cannot succeed (its table's domain topic does not
+// exist) is retried a bounded number of times, then each of its files fails
+// with the cause and an incident: nothing stays BATCHED silently. Once the
+// topic exists, the next batch of the table commits.
+func TestLoaderGivesUpOnACommitThatCannotSucceed(t *testing.T) {
+	r := newRig(t)
+	f := r.land(t, "lab/a.csv", "trade_id,qty\nL1,1\nL2,2\n")
+	r.planFor(t, "lab.trades", "labtrades", "lab-1", f)
+	opts := []loader.Option{
+		loader.Transactions(txn.MaxAttempts(2), txn.Backoff(10*time.Millisecond, 10*time.Millisecond)),
+		loader.ClientOpts(kgo.UnknownTopicRetries(1), kgo.ProduceRequestTimeout(5*time.Second)),
+	}
+	res := r.run(t, 1, opts...)
+	if len(res) != 1 || !res[0].GaveUp || res[0].FailedFiles != 1 {
+		t.Fatalf("results %+v, want the batch given up with its file failed", res)
+	}
+	out := r.outputs(t)
+	if n := len(out[events.NameTableCommitted]); n != 0 {
+		t.Fatalf("%d TableCommitted for a commit that cannot succeed", n)
+	}
+	var ff *events.FileFailed
+	for _, e := range out[events.NameFileFailed] {
+		ff = e.(*events.FileFailed)
+	}
+	if ff == nil || ff.FileKey != "lab/a.csv" || ff.Stage != "commit" || !strings.Contains(ff.Reason, "UNKNOWN_TOPIC_OR_PARTITION") {
+		t.Fatalf("FileFailed %+v, want lab/a.csv at stage commit naming the missing topic", ff)
+	}
+	if incs := out[events.NameIncidentOpened]; len(incs) != 1 || incs[0].(*events.IncidentOpened).Subject != "lab/a.csv" {
+		t.Fatalf("incidents %v, want one for lab/a.csv", incs)
+	}
+
+	if err := r.cluster.Conn().EnsureTopics(context.Background(), r.names.Specs(2, "lab")...); err != nil {
+		t.Fatal(err)
+	}
+	g := r.land(t, "lab/b.csv", "trade_id,qty\nL3,3\n")
+	r.planFor(t, "lab.trades", "labtrades", "lab-2", g)
+	if res := r.run(t, 1, opts...); len(res) != 1 || res[0].BatchID != "lab-2" || res[0].Version != 1 {
+		t.Fatalf("after the topic exists: %+v, want version 1 of lab.trades", res)
 	}
 }

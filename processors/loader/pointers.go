@@ -2,121 +2,80 @@ package loader
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
-	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/projections/pointers"
+	"github.com/logmesh/logmesh/state"
 )
 
-// pointerView keeps the loader's table pointers equal to the TableCommitted
-// events committed on logmesh.raw.events: it is a view (every partition, no
-// group) that catches up to the topic's last stable offset before each batch.
-// Not safe for concurrent use.
-type pointerView struct {
-	cfg   config
-	codec *events.Codec
-	ptrs  *tables.MemPointers
-	cl    *kgo.Client
-	adm   *kadm.Client
-	next  map[int32]int64 // next offset to read per partition
-	topic string
+// Pointers serves the pointers projection held in a store as the table
+// catalog's tables.Pointers and tables.Lister. Safe for concurrent use.
+type Pointers struct{ st *state.Store }
+
+var (
+	_ tables.Pointers = (*Pointers)(nil)
+	_ tables.Lister   = (*Pointers)(nil)
+)
+
+// Current implements tables.Pointers.
+func (p *Pointers) Current(_ context.Context, table string) (tables.Pointer, bool, error) {
+	ptr, ok, err := pointers.Current(p.st, table)
+	return tablePointer(ptr), ok, err
 }
 
-func newPointerView(ctx context.Context, cfg config, codec *events.Codec, ptrs *tables.MemPointers) (*pointerView, error) {
-	v := &pointerView{cfg: cfg, codec: codec, ptrs: ptrs, topic: events.DomainTopic(events.DomainRaw)}
-	if err := v.open(); err != nil {
-		return nil, err
-	}
-	if err := v.catchUp(ctx); err != nil {
-		v.close()
-		return nil, err
-	}
-	return v, nil
+// At implements tables.Pointers.
+func (p *Pointers) At(_ context.Context, table string, version int64) (tables.Pointer, bool, error) {
+	ptr, ok, err := pointers.At(p.st, table, version)
+	return tablePointer(ptr), ok, err
 }
 
-func (v *pointerView) open() error {
-	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(v.cfg.brokers...),
-		kgo.ConsumeTopics(v.topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-	}, v.cfg.clientOpts...)...)
+// Tables implements tables.Lister.
+func (p *Pointers) Tables(context.Context) ([]string, error) { return pointers.Tables(p.st) }
+
+// Versions returns every version of table, oldest first.
+func (p *Pointers) Versions(table string) ([]pointers.Pointer, error) { return pointers.Versions(p.st, table) }
+
+// Close releases the store of pointers made by ReadPointers.
+func (p *Pointers) Close() error { return p.st.Close() }
+
+func (p *Pointers) reset() error {
+	parts, err := p.st.Partitions()
 	if err != nil {
-		return fmt.Errorf("loader: pointer view: %w", err)
+		return err
 	}
-	v.cl, v.adm, v.next = cl, kadm.NewClient(cl), map[int32]int64{}
-	return nil
-}
-
-// reset forgets everything and rereads the topic from the start on the next
-// catch-up: after an aborted transaction the in-memory pointers may hold a
-// commit that never happened.
-func (v *pointerView) reset() {
-	v.close()
-	v.ptrs.Reset()
-	if err := v.open(); err != nil {
-		v.cfg.logger.Error("pointer view reopen failed", "err", err)
-	}
-}
-
-func (v *pointerView) close() {
-	if v.cl != nil {
-		v.cl.Close()
-		v.cl = nil
-	}
-}
-
-// catchUp reads until every partition reaches the last stable offset it had
-// when catchUp was called.
-func (v *pointerView) catchUp(ctx context.Context) error {
-	if v.cl == nil {
-		if err := v.open(); err != nil {
+	for _, tp := range parts {
+		if err := p.st.ResetScope(tp.Topic, tp.Partition); err != nil {
 			return err
 		}
 	}
-	ends, err := v.adm.ListCommittedOffsets(ctx, v.topic)
-	if err != nil {
-		return fmt.Errorf("loader: pointer view end offsets: %w", err)
-	}
-	behind := func() bool {
-		b := false
-		ends.Each(func(o kadm.ListedOffset) {
-			if o.Err == nil && v.next[o.Partition] < o.Offset {
-				b = true
-			}
-		})
-		return b
-	}
-	for behind() {
-		fs := v.cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		for _, fe := range fs.Errors() {
-			return fmt.Errorf("loader: pointer view fetch %s/%d: %w", fe.Topic, fe.Partition, fe.Err)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			v.next[r.Partition] = r.Offset + 1
-			if r.Attrs.IsControl() || !strings.Contains(string(header(r, events.HeaderEvent)), "TableCommitted") {
-				return
-			}
-			ev, err := v.codec.Decode(ctx, r.Value)
-			if err != nil {
-				return // the projection hosts dead-letter it; not ours to judge
-			}
-			if tc, ok := ev.(*events.TableCommitted); ok {
-				if err := v.ptrs.Apply(tc); err != nil {
-					v.cfg.logger.Error("table pointer out of step", "table", tc.Table, "err", err)
-				}
-			}
-		})
-	}
 	return nil
+}
+
+func tablePointer(p pointers.Pointer) tables.Pointer {
+	return tables.Pointer{Version: p.Version, MetadataLocation: p.MetadataLocation, SnapshotID: p.SnapshotID}
+}
+
+// ReadPointers folds every TableCommitted of every domain committed so far
+// into an in-memory store: the table catalog as the log has it now. The
+// caller closes the result.
+func ReadPointers(ctx context.Context, conn kafkaconn.Conn, codec *events.Codec, names events.Topics) (*Pointers, error) {
+	st, err := state.Open("", &state.Options{FS: vfs.NewMem()})
+	if err != nil {
+		return nil, err
+	}
+	proj := pointers.Projection{}
+	if _, err := host.Replay(ctx, proj, st, codec, conn, proj.Topics(names), host.Sync(false)); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &Pointers{st: st}, nil
 }
 
 func header(r *kgo.Record, key string) []byte {
@@ -132,16 +91,4 @@ func header(r *kgo.Record, key string) []byte {
 func splitTable(name string) (domain, table string, ok bool) {
 	domain, table, ok = strings.Cut(name, ".")
 	return domain, table, ok && domain != "" && table != ""
-}
-
-// ReadPointers folds every TableCommitted of the raw domain committed so far
-// into a fresh MemPointers: the table catalog as the log has it now.
-func ReadPointers(ctx context.Context, brokers []string, codec *events.Codec, opts ...kgo.Opt) (*tables.MemPointers, error) {
-	ptrs := tables.NewMemPointers()
-	v, err := newPointerView(ctx, config{brokers: brokers, clientOpts: opts, logger: discard()}, codec, ptrs)
-	if err != nil {
-		return nil, err
-	}
-	v.close()
-	return ptrs, nil
 }

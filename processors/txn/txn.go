@@ -36,6 +36,11 @@ import (
 	"github.com/logmesh/logmesh/processors/host"
 )
 
+// ErrNotCommitted wraps the cause handed to GiveUp when the record's
+// transaction would not commit (its outputs were refused, or it aborted), as
+// opposed to a Handle error.
+var ErrNotCommitted = errors.New("txn: the transaction did not commit")
+
 // Handler turns one consumed record into the records to produce in the
 // transaction that commits the record's offset. ev is the decoded event.
 // Handle may be called again for the same record (after an abort), so it
@@ -271,9 +276,9 @@ func (l *Loop) transact(ctx context.Context, sess *kgo.GroupTransactSession, rec
 		a.Aborted(ctx)
 	}
 	if failed == nil {
-		cause := perr
-		if cause == nil {
-			cause = errors.New("the transaction aborted (a rebalance, or the commit was refused)")
+		cause := fmt.Errorf("%w: it aborted (a rebalance, or the commit was refused)", ErrNotCommitted)
+		if perr != nil {
+			cause = fmt.Errorf("%w: %w", ErrNotCommitted, perr)
 		}
 		if gaveUp {
 			return fmt.Errorf("txn: %s: the records explaining a give-up did not commit: %w", l.cfg.name, cause)
