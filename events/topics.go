@@ -211,3 +211,15 @@ func (t Topics) Specs(partitions int32, domains ...string) []TopicSpec {
 }
 
 func ptr(s string) *string { return &s }
+
+// Regex returns one regular expression matching exactly the topics of s.
+func (s TopicSet) Regex() string {
+	var alts []string
+	for _, n := range s.Names {
+		alts = append(alts, `^`+regexp.QuoteMeta(n)+`$`)
+	}
+	if s.Pattern != "" {
+		alts = append(alts, `(?:`+s.Pattern+`)`)
+	}
+	return strings.Join(alts, "|")
+}

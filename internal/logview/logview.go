@@ -68,6 +68,7 @@ type Batch struct {
 type Start func(topic string, partition int32) (next int64, ok bool, err error)
 
 type config struct {
+	max    int
 	start  Start
 	logger *slog.Logger
 	opts   []kgo.Opt
@@ -79,6 +80,10 @@ type Option func(*config)
 // From sets where each partition starts; the default is its first offset.
 // A store that records Batch.Next passes its stored offsets here to resume.
 func From(s Start) Option { return func(c *config) { c.start = s } }
+
+// MaxBatch bounds the records of one Batch (control records included).
+// The default 0 hands over whatever one fetch brought.
+func MaxBatch(n int) Option { return func(c *config) { c.max = n } }
 
 // Logger sets the logger of the view's client; the default discards.
 func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -203,7 +208,7 @@ func (v *View) CatchUpTo(ctx context.Context, ends map[TP]int64, fn func(Batch) 
 		v.advance(b, behind)
 	}
 	for len(behind) > 0 {
-		fs := v.cl.PollFetches(ctx)
+		fs := v.cl.PollRecords(ctx, v.cfg.max)
 		if err := ctx.Err(); err != nil {
 			return delivered, err
 		}
