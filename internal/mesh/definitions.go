@@ -52,6 +52,8 @@ type canonicalFeed struct {
 	RejectThreshold float64       `json:"reject_threshold"`
 	Rules           []Rule        `json:"rules"`
 	Batch           BatchPolicy   `json:"batch"`
+
+	AllowControlCharacters bool `json:"allow_control_characters,omitempty"`
 }
 
 func hashJSON(v any) string {
@@ -79,6 +81,7 @@ func (f *Feed) DefinitionHash() string {
 		Kind: KindFeed, Name: f.Name, Table: f.Table, KeyPattern: f.KeyPattern, Format: f.Format,
 		Options: f.Options, Schema: f.Schema, PrimaryKey: f.PrimaryKey, OrderingField: f.OrderingField,
 		Mode: f.Mode, UniqueKey: f.UniqueKey, RejectThreshold: f.RejectThreshold, Rules: f.Rules, Batch: f.Batch,
+		AllowControlCharacters: f.AllowControlCharacters,
 	})
 }
 
@@ -92,8 +95,8 @@ func (f *Feed) DefinitionHash() string {
 // DomainDefined goes to the central domain, FeedDefined to the domain of
 // its table.
 //
-// FeedDefined has no fields yet for Mode, UniqueKey and Batch.MaxFiles;
-// they are covered by DefinitionHash only.
+// FeedDefined has no fields yet for Mode, UniqueKey, Batch.MaxFiles and
+// AllowControlCharacters; they are covered by DefinitionHash only.
 func (m *Mesh) Definitions(at time.Time) []events.Event {
 	at = at.UTC().Truncate(time.Microsecond)
 	parts := []string{"mesh"}

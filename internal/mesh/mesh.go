@@ -125,6 +125,13 @@ type Feed struct {
 	Rules []Rule
 	// Batch is the planner's policy for this feed's table.
 	Batch BatchPolicy
+	// AllowControlCharacters (allow_control_characters: true) lets string
+	// fields hold C0 control characters (U+0000 to U+001F) other than tab,
+	// line feed and carriage return, which the validator otherwise
+	// rejects with a "control_character" violation. Default false. It does
+	// not let a file whose start looks binary (a NUL byte in its first
+	// 8 KiB) past the parser.
+	AllowControlCharacters bool
 }
 
 // Rule is one validation rule of a feed. See the Rule* constants.

@@ -188,6 +188,8 @@ func TestParseErrors(t *testing.T) {
 		{"batch", replace("    mode: upsert", "    mode: upsert\n    batch: {max_files: -1}"), []string{"mesh.yaml:18:", "max_files"}},
 		{"csv without header or columns", replace("    format: ndjson", "    format: csv"), []string{"mesh.yaml:7:", "Columns must name the fields"}},
 		{"encoding", replace("    format: ndjson", "    format: csv\n    options: {header: true, encoding: ebcdic}"), []string{"mesh.yaml:8:", "options:", "ebcdic"}},
+		{"allow_control_characters not a boolean", replace("    mode: upsert", "    mode: upsert\n    allow_control_characters: sometimes"), []string{"mesh.yaml:18:"}},
+		{"allow_control_characters misspelt", replace("    mode: upsert", "    mode: upsert\n    allow_control_chars: true"), []string{"mesh.yaml:18:", `unknown field "allow_control_chars"`}},
 		{"two documents", base + "---\ndomains: []\n", []string{"one YAML document"}},
 		{"not a mapping", "- a\n", []string{"mesh.yaml:1:", "top level"}},
 	} {
@@ -462,5 +464,65 @@ func TestFormats(t *testing.T) {
 	}
 	if z := (&mesh.FormatOptions{}).Formats(); z.Delimiter != 0 || z.Comment != 0 || z.FixedWidth != nil {
 		t.Errorf("zero FormatOptions: %+v", z)
+	}
+}
+
+// TestEncodings: every encoding internal/formats reads is a valid
+// options.encoding, UTF-16 ones included.
+func TestEncodings(t *testing.T) {
+	for _, format := range []string{"csv", "ndjson", "json", "xml"} {
+		for _, enc := range []string{"utf-8", "latin1", "windows-1252", "utf-16", "utf-16le", "UTF-16BE"} {
+			src := strings.Replace(base, "    format: ndjson", "    format: "+format+"\n    options: {header: true, encoding: "+enc+"}", 1)
+			m, err := mesh.Parse([]byte(src), "mesh.yaml", ".")
+			if err != nil {
+				t.Errorf("%s with encoding %s: %v", format, enc, err)
+				continue
+			}
+			if got := m.Feeds[0].Options.Formats().Encoding; got != enc {
+				t.Errorf("%s: Formats().Encoding = %q, want %q", format, got, enc)
+			}
+		}
+	}
+}
+
+func TestAllowControlCharacters(t *testing.T) {
+	parse := func(src string) *mesh.Feed {
+		t.Helper()
+		m, err := mesh.Parse([]byte(src), "mesh.yaml", ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &m.Feeds[0]
+	}
+	off := parse(base)
+	on := parse(strings.Replace(base, "    mode: upsert", "    mode: upsert\n    allow_control_characters: true", 1))
+	explicitOff := parse(strings.Replace(base, "    mode: upsert", "    mode: upsert\n    allow_control_characters: false", 1))
+	if off.AllowControlCharacters || !on.AllowControlCharacters || explicitOff.AllowControlCharacters {
+		t.Fatalf("AllowControlCharacters: default %v, true %v, false %v", off.AllowControlCharacters, on.AllowControlCharacters, explicitOff.AllowControlCharacters)
+	}
+	if on.DefinitionHash() == off.DefinitionHash() {
+		t.Error("allow_control_characters: true did not change the definition hash")
+	}
+	if explicitOff.DefinitionHash() != off.DefinitionHash() {
+		t.Error("allow_control_characters: false changed the definition hash")
+	}
+}
+
+// TestDefinitionHashesStable pins the hashes of the example feeds: a field
+// added to the canonical encoding without omitempty would change them, and
+// so plan a "change" of every feed on the next apply.
+func TestDefinitionHashesStable(t *testing.T) {
+	m, err := mesh.Load("testdata/mesh.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"trades":    "48d72303e0656d3d9e0012036edfbcc48ef49b34640fe691deed8cf7a79045ec",
+		"positions": "456c92afc82bac6b423b77f2c5b74248bcb4547e27fda55fc25a3727de7b4951",
+	}
+	for _, f := range m.Feeds {
+		if got := f.DefinitionHash(); got != want[f.Name] {
+			t.Errorf("feed %s: DefinitionHash %s, want %s", f.Name, got, want[f.Name])
+		}
 	}
 }

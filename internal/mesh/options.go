@@ -22,7 +22,10 @@ type FormatOptions struct {
 	// FixedWidth are the columns of the fixed-width format; required there
 	// and refused for the other built-in formats.
 	FixedWidth []Column `yaml:"fixed_width"`
-	// Encoding is the file's character encoding; default utf-8.
+	// Encoding is the file's character encoding: utf-8 (the default),
+	// latin1, windows-1252, utf-16le, utf-16be, or utf-16 (byte order
+	// mark required); see formats.Options.Encoding for the aliases and
+	// for the byte order mark and binary checks.
 	Encoding string `yaml:"encoding"`
 	// Comment starts a comment line, one character; default none.
 	Comment string `yaml:"comment"`

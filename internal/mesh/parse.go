@@ -54,6 +54,7 @@ type rawFeed struct {
 	RejectThreshold float64       `yaml:"reject_threshold"`
 	Rules           []Rule        `yaml:"rules"`
 	Batch           BatchPolicy   `yaml:"batch"`
+	AllowControlCharacters bool `yaml:"allow_control_characters"`
 }
 
 // parser holds the state of one Parse call.
@@ -260,6 +261,8 @@ func (fp *feedParser) feed(rf *rawFeed, domains map[string]int) Feed {
 		RejectThreshold: rf.RejectThreshold,
 		Rules:           rf.Rules,
 		Batch:           rf.Batch,
+
+		AllowControlCharacters: rf.AllowControlCharacters,
 	}
 
 	// Table.
