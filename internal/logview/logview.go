@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -94,16 +95,18 @@ func ClientOpts(opts ...kgo.Opt) Option {
 }
 
 // View reads a set of topics to their end. Create it with New; release it
-// with Close. A View is not safe for concurrent use.
+// with Close. A View is not safe for concurrent use, except that Close may be
+// called at any time: a CatchUp in progress then returns ErrClosed.
 type View struct {
 	conn   kafkaconn.Conn
 	set    events.TopicSet
 	match  func(string) bool
 	cfg    config
-	cl     *kgo.Client
-	adm    *kadm.Client
 	next   map[TP]int64         // position of every partition being read
 	buffer map[TP][]*kgo.Record // fetched past an earlier call's end
+
+	mu     sync.Mutex // guards the fields below, so Close may race a CatchUp
+	cl     *kgo.Client
 	closed bool
 }
 
@@ -137,14 +140,15 @@ func (v *View) Position() map[TP]int64 { return maps.Clone(v.next) }
 // Ends lists the last stable offset of every partition of every existing
 // topic of the set.
 func (v *View) Ends(ctx context.Context) (map[TP]int64, error) {
-	if err := v.open(); err != nil {
+	cl, err := v.open()
+	if err != nil {
 		return nil, err
 	}
-	topics, err := v.topics(ctx)
+	topics, err := v.topics(ctx, cl)
 	if err != nil || len(topics) == 0 {
 		return map[TP]int64{}, err
 	}
-	listed, err := v.adm.ListCommittedOffsets(ctx, topics...)
+	listed, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("logview: end offsets of %v: %w", topics, err)
 	}
@@ -180,7 +184,8 @@ func (v *View) CatchUp(ctx context.Context, fn func(Batch) error) (int, error) {
 // partition up to (not including) its end. Partitions the view reads that
 // ends does not list are not read further.
 func (v *View) CatchUpTo(ctx context.Context, ends map[TP]int64, fn func(Batch) error) (int, error) {
-	if err := v.open(); err != nil {
+	cl, err := v.open()
+	if err != nil {
 		return 0, err
 	}
 	var fresh []TP
@@ -189,7 +194,7 @@ func (v *View) CatchUpTo(ctx context.Context, ends map[TP]int64, fn func(Batch) 
 			fresh = append(fresh, tp)
 		}
 	}
-	if err := v.add(fresh); err != nil {
+	if err := v.add(cl, fresh); err != nil {
 		return 0, err
 	}
 	behind := map[TP]int64{}
@@ -208,7 +213,7 @@ func (v *View) CatchUpTo(ctx context.Context, ends map[TP]int64, fn func(Batch) 
 		v.advance(b, behind)
 	}
 	for len(behind) > 0 {
-		fs := v.cl.PollRecords(ctx, v.cfg.max)
+		fs := cl.PollRecords(ctx, v.cfg.max)
 		if err := ctx.Err(); err != nil {
 			return delivered, err
 		}
@@ -281,13 +286,18 @@ func compareTP(a, b TP) int {
 // Reset forgets the view's position: the next CatchUp reads everything
 // again from the start positions.
 func (v *View) Reset() {
+	v.mu.Lock()
 	v.closeClient()
+	v.mu.Unlock()
 	clear(v.next)
 	clear(v.buffer)
 }
 
-// Close releases the view's client. It is idempotent.
+// Close releases the view's client. It is idempotent and safe to call
+// concurrently with CatchUp.
 func (v *View) Close() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	v.closeClient()
 	v.closed = true
 }
@@ -295,16 +305,18 @@ func (v *View) Close() {
 func (v *View) closeClient() {
 	if v.cl != nil {
 		v.cl.Close()
-		v.cl, v.adm = nil, nil
+		v.cl = nil
 	}
 }
 
-func (v *View) open() error {
+func (v *View) open() (*kgo.Client, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	if v.closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	if v.cl != nil {
-		return nil
+		return v.cl, nil
 	}
 	cl, err := v.conn.Client(append([]kgo.Opt{
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -320,15 +332,15 @@ func (v *View) open() error {
 		kgo.WithLogger(logging.Kafka(v.cfg.logger)),
 	}, v.cfg.opts...)...)
 	if err != nil {
-		return fmt.Errorf("logview: %w", err)
+		return nil, fmt.Errorf("logview: %w", err)
 	}
-	v.cl, v.adm = cl, kadm.NewClient(cl)
-	return nil
+	v.cl = cl
+	return cl, nil
 }
 
 // topics returns the existing topics of the set, sorted. It asks a broker
 // every time (no cached metadata), so a topic created a moment ago is seen.
-func (v *View) topics(ctx context.Context) ([]string, error) {
+func (v *View) topics(ctx context.Context, cl *kgo.Client) ([]string, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	if v.set.Pattern == "" {
 		for _, name := range v.set.Names {
@@ -337,7 +349,7 @@ func (v *View) topics(ctx context.Context) ([]string, error) {
 			req.Topics = append(req.Topics, rt)
 		}
 	}
-	resp, err := req.RequestWith(ctx, v.cl)
+	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
 		return nil, fmt.Errorf("logview: list topics %s: %w", v.set, err)
 	}
@@ -360,7 +372,7 @@ func (v *View) topics(ctx context.Context) ([]string, error) {
 }
 
 // add starts reading partitions new to the view at their start positions.
-func (v *View) add(tps []TP) error {
+func (v *View) add(cl *kgo.Client, tps []TP) error {
 	if len(tps) == 0 {
 		return nil
 	}
@@ -383,7 +395,7 @@ func (v *View) add(tps []TP) error {
 		}
 		at[tp.Topic][tp.Partition] = off
 	}
-	v.cl.AddConsumePartitions(at)
+	cl.AddConsumePartitions(at)
 	return nil
 }
 

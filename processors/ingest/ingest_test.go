@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -16,11 +17,11 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/processors/ingest"
 )
@@ -78,8 +79,7 @@ var tradesMatcher = ingest.MatcherFunc(func(key string) (string, string, bool) {
 // closed when the test ends.
 func (r *rig) watcher(t *testing.T, src ingest.Source, opts ...ingest.Option) *ingest.Watcher {
 	t.Helper()
-	w, err := ingest.NewWatcher(src, r.codec, append([]ingest.Option{
-		ingest.Brokers(r.cluster.Brokers...),
+	w, err := ingest.NewWatcher(src, r.codec, r.cluster.Conn(), append([]ingest.Option{
 		ingest.Domain(r.domain),
 		ingest.WithMatcher(tradesMatcher),
 		ingest.Clock(func() time.Time { return landedAt }),
@@ -95,49 +95,30 @@ func (r *rig) watcher(t *testing.T, src ingest.Source, opts ...ingest.Option) *i
 // order.
 func (r *rig) landed(t *testing.T) []*events.FileLanded {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	adm := kadm.NewClient(r.cluster.Client(t))
-	ends, err := adm.ListEndOffsets(ctx, r.topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	remaining := map[int32]int64{}
-	ends.Each(func(lo kadm.ListedOffset) {
-		if lo.Offset > 0 {
-			remaining[lo.Partition] = lo.Offset
-		}
-	})
-	if len(remaining) == 0 {
-		return nil
-	}
-	cl := r.cluster.Client(t, kgo.ConsumeTopics(r.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	byPart := map[int32][]*events.FileLanded{}
-	for len(remaining) > 0 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("reading %s: %v (remaining %v)", r.topic, err, remaining)
-		}
-		if err := fs.Err(); err != nil {
-			t.Fatal(err)
-		}
-		fs.EachRecord(func(rec *kgo.Record) {
-			ev, err := r.codec.Decode(ctx, rec.Value)
-			if err != nil {
-				t.Errorf("decode %d@%d: %v", rec.Partition, rec.Offset, err)
-				return
-			}
-			if fl, ok := ev.(*events.FileLanded); ok {
-				byPart[rec.Partition] = append(byPart[rec.Partition], fl)
-			}
-			if rec.Offset+1 >= remaining[rec.Partition] {
-				delete(remaining, rec.Partition)
-			}
-		})
-	}
 	var out []*events.FileLanded
-	for p := range int32(3) {
-		out = append(out, byPart[p]...)
+	for _, ev := range r.events(t) {
+		if fl, ok := ev.(*events.FileLanded); ok {
+			out = append(out, fl)
+		}
+	}
+	return out
+}
+
+// events reads every event on the rig's topic, in partition/offset order.
+func (r *rig) events(t *testing.T) []events.Event {
+	t.Helper()
+	recs := kafkatest.ReadAll(t, r.cluster.Brokers, r.topic)
+	sort.SliceStable(recs, func(i, j int) bool {
+		return recs[i].Partition < recs[j].Partition || recs[i].Partition == recs[j].Partition && recs[i].Offset < recs[j].Offset
+	})
+	var out []events.Event
+	for _, rec := range recs {
+		ev, err := r.codec.Decode(context.Background(), rec.Value)
+		if err != nil {
+			t.Errorf("decode %d@%d: %v", rec.Partition, rec.Offset, err)
+			continue
+		}
+		out = append(out, ev)
 	}
 	return out
 }
@@ -499,20 +480,22 @@ func TestNewWatcherValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	conn := kafkaconn.Plain("x:1")
 	tests := []struct {
 		name string
 		src  ingest.Source
+		conn kafkaconn.Conn
 		opts []ingest.Option
 	}{
-		{"nil source", nil, []ingest.Option{ingest.Brokers("x:1")}},
-		{"no brokers", src, nil},
-		{"bad interval", src, []ingest.Option{ingest.Brokers("x:1"), ingest.Interval(0)}},
-		{"bad domain", src, []ingest.Option{ingest.Brokers("x:1"), ingest.Domain("Raw!")}},
-		{"nil clock", src, []ingest.Option{ingest.Brokers("x:1"), ingest.Clock(nil)}},
+		{"nil source", nil, conn, nil},
+		{"no brokers", src, kafkaconn.Conn{}, nil},
+		{"bad interval", src, conn, []ingest.Option{ingest.Interval(0)}},
+		{"bad domain", src, conn, []ingest.Option{ingest.Domain("Raw!")}},
+		{"nil clock", src, conn, []ingest.Option{ingest.Clock(nil)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := ingest.NewWatcher(tt.src, codec, tt.opts...); err == nil {
+			if _, err := ingest.NewWatcher(tt.src, codec, tt.conn, tt.opts...); err == nil {
 				t.Fatal("NewWatcher accepted bad arguments")
 			}
 		})
@@ -559,5 +542,52 @@ func TestContentType(t *testing.T) {
 		if got := ingest.ContentType(key); got != want {
 			t.Errorf("ContentType(%q) = %q, want %q", key, got, want)
 		}
+	}
+}
+
+// unmatchedMatcher is tradesMatcher with an explanation.
+type unmatchedMatcher struct{ ingest.MatcherFunc }
+
+func (unmatchedMatcher) Unmatched(key string) string {
+	return "no feed matches key " + key + "; patterns: trades/*"
+}
+
+// A file no feed matches lands and gets exactly one FileFailed at stage
+// match with the matcher's reason, also when a watcher died between the two
+// events, and never again after a restart.
+func TestUnmatchedKeyGetsAnOutcome(t *testing.T) {
+	r := newRig(t)
+	dir := t.TempDir()
+	src, err := ingest.NewLocalSource(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ingest.WithMatcher(unmatchedMatcher{tradesMatcher})
+	put(t, src, "quotes/q.csv", "a,b\n1,2\n")
+	put(t, src, "trades/t.csv", "a,b\n1,2\n")
+	scan(t, r.watcher(t, src, m), 2)
+	// A landing without an outcome, as a watcher that died after the
+	// FileLanded would leave it (no matcher: no outcome).
+	put(t, src, "other/o.csv", "x\n")
+	scan(t, r.watcher(t, src, ingest.WithMatcher(nil)), 1)
+	// A restarted watcher with the matcher records the missing outcome,
+	// and only that one.
+	scan(t, r.watcher(t, src, m), 0)
+	scan(t, r.watcher(t, src, m), 0)
+
+	outcomes := map[string][]string{}
+	for _, ev := range r.events(t) {
+		if ff, ok := ev.(*events.FileFailed); ok {
+			if ff.Stage != ingest.StageMatch || ff.Envelope.CorrelationID != events.DeriveID(ff.FileKey, *ff.FileChecksum) {
+				t.Errorf("outcome %+v", ff)
+			}
+			outcomes[ff.FileKey] = append(outcomes[ff.FileKey], ff.Reason)
+		}
+	}
+	if len(outcomes) != 2 || len(outcomes["quotes/q.csv"]) != 1 || len(outcomes["other/o.csv"]) != 1 {
+		t.Fatalf("outcomes %v, want exactly one for each unmatched file", outcomes)
+	}
+	if got := outcomes["quotes/q.csv"][0]; got != "no feed matches key quotes/q.csv; patterns: trades/*" {
+		t.Errorf("reason %q", got)
 	}
 }

@@ -55,12 +55,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/logging"
+	"github.com/logmesh/logmesh/internal/logview"
+	"github.com/logmesh/logmesh/projections/audit"
 )
 
 // ErrClosed is returned by Scan and Run after Close.
@@ -83,8 +84,15 @@ func (f MatcherFunc) Match(key string) (feed, table string, ok bool) { return f(
 // DefaultInterval is the default time between two scans of Run.
 const DefaultInterval = 2 * time.Second
 
+// Explainer is an optional capability of a Matcher: why no feed matches a
+// key, for the FileFailed (stage "match") that records the outcome of a
+// file no feed takes.
+type Explainer interface {
+	Unmatched(key string) string
+}
+
 type config struct {
-	brokers    []string
+	names      events.Topics
 	clientOpts []kgo.Opt
 	interval   time.Duration
 	matcher    Matcher
@@ -96,11 +104,11 @@ type config struct {
 // Option configures a Watcher.
 type Option func(*config)
 
-// Brokers sets the seed brokers. Required.
-func Brokers(addrs ...string) Option { return func(c *config) { c.brokers = addrs } }
+// Topics sets the installation's topic names. Default events.Topics{}.
+func Topics(t events.Topics) Option { return func(c *config) { c.names = t } }
 
-// ClientOpts adds franz-go options (TLS, SASL, ...) to the watcher's Kafka
-// clients.
+// ClientOpts adds franz-go options to the watcher's Kafka clients, after the
+// connection's own.
 func ClientOpts(opts ...kgo.Opt) Option {
 	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
 }
@@ -110,18 +118,25 @@ func ClientOpts(opts ...kgo.Opt) Option {
 func Interval(d time.Duration) Option { return func(c *config) { c.interval = d } }
 
 // WithMatcher sets the feed matcher. Default nil: files land with no feed
-// and no table.
+// and no table, and no outcome is recorded for them. With a matcher, a file
+// that matches no feed lands and at once gets a FileFailed at stage
+// StageMatch (UNMATCHED in the audit), with the reason the matcher's
+// Explainer gives, if it has one.
 func WithMatcher(m Matcher) Option { return func(c *config) { c.matcher = m } }
 
 // Logger sets the logger; the default discards.
 func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // Domain sets the domain of the FileLanded events and so their topic,
-// events.DomainTopic(domain). Default events.DomainRaw.
+// the domain's events topic. Default events.DomainRaw.
 func Domain(name string) Option { return func(c *config) { c.domain = name } }
 
 // Clock sets the clock that stamps FileLanded.OccurredAt. Default time.Now.
 func Clock(now func() time.Time) Option { return func(c *config) { c.clock = now } }
+
+// StageMatch is the FileFailed stage of a file that no feed matches
+// (audit.StageMatch: UNMATCHED in the audit).
+const StageMatch = audit.StageMatch
 
 // Watcher watches one landing area and produces a FileLanded event for
 // every new file (see the package documentation for the guarantees).
@@ -133,6 +148,7 @@ func Clock(now func() time.Time) Option { return func(c *config) { c.clock = now
 type Watcher struct {
 	src    Source
 	codec  *events.Codec
+	conn   kafkaconn.Conn
 	cfg    config
 	log    *slog.Logger
 	topic  string
@@ -141,10 +157,10 @@ type Watcher struct {
 
 	scanMu   sync.Mutex            // held for a whole Scan; guards the fields below
 	landed   map[string]struct{}   // file ids with a FileLanded on the log
+	outcomes map[string]struct{}   // file ids with an unmatched outcome on the log
 	versions map[versionKey]string // (source, key, version) → file id, from the log
 	seen     map[string]seenObject // key → the object as this process last hashed it
-	pos      map[int32]int64       // the view's next offset per partition
-	view     *kgo.Client           // reads the topic; nil until it has partitions
+	view     *logview.View         // reads the topic
 
 	mu     sync.Mutex // guards cl and closed
 	cl     *kgo.Client
@@ -181,7 +197,7 @@ func (p seenObject) unchanged(o Object) bool {
 // NewWatcher validates its arguments and returns a Watcher over src that
 // encodes events with codec; it does not connect. If codec has no schema
 // ids yet, the first scan registers them (codec.Register).
-func NewWatcher(src Source, codec *events.Codec, opts ...Option) (*Watcher, error) {
+func NewWatcher(src Source, codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Watcher, error) {
 	if src == nil || codec == nil {
 		return nil, errors.New("ingest: NewWatcher: nil Source or Codec")
 	}
@@ -190,8 +206,8 @@ func NewWatcher(src Source, codec *events.Codec, opts ...Option) (*Watcher, erro
 		o(&cfg)
 	}
 	switch {
-	case len(cfg.brokers) == 0:
-		return nil, errors.New("ingest: NewWatcher: no Brokers")
+	case len(conn.Brokers()) == 0:
+		return nil, errors.New("ingest: NewWatcher: no brokers")
 	case cfg.interval <= 0:
 		return nil, fmt.Errorf("ingest: NewWatcher: Interval %v must be positive", cfg.interval)
 	case cfg.clock == nil:
@@ -204,17 +220,24 @@ func NewWatcher(src Source, codec *events.Codec, opts ...Option) (*Watcher, erro
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	topic := cfg.names.Domain(cfg.domain)
+	view, err := logview.New(conn, events.TopicNames(topic), logview.Logger(log), logview.ClientOpts(cfg.clientOpts...))
+	if err != nil {
+		return nil, fmt.Errorf("ingest: NewWatcher: %w", err)
+	}
 	w := &Watcher{
 		src:      src,
 		codec:    codec,
+		conn:     conn,
 		cfg:      cfg,
 		log:      log.With("source", src.Name()),
-		topic:    events.DomainTopic(cfg.domain),
+		topic:    topic,
 		kind:     events.SourceLocal,
 		landed:   map[string]struct{}{},
+		outcomes: map[string]struct{}{},
 		versions: map[versionKey]string{},
 		seen:     map[string]seenObject{},
-		pos:      map[int32]int64{},
+		view:     view,
 	}
 	if b, ok := src.(bucketer); ok {
 		name := b.Bucket()
@@ -336,6 +359,9 @@ func (w *Watcher) reconcile(ctx context.Context, o Object) (bool, error) {
 	}
 	id := events.DeriveID(o.Key, sum)
 	if _, ok := w.landed[id]; ok {
+		if err := w.recordUnmatched(ctx, o.Key, sum, id); err != nil {
+			return false, err
+		}
 		w.seen[o.Key] = now
 		return false, nil
 	}
@@ -364,8 +390,8 @@ func (w *Watcher) hash(ctx context.Context, key string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-// produce writes the FileLanded event of o and waits for all in-sync
-// replicas to have it.
+// produce writes the FileLanded event of o, and the unmatched outcome of a
+// file no feed takes, and waits for all in-sync replicas to have them.
 func (w *Watcher) produce(ctx context.Context, o Object, sum, id string) error {
 	cl, err := w.client(ctx)
 	if err != nil {
@@ -390,18 +416,82 @@ func (w *Watcher) produce(ctx context.Context, o Object, sum, id string) error {
 		ct = o.ContentType
 	}
 	ev.ContentType = optional(ct)
+	evs := []events.Event{ev}
 	if w.cfg.matcher != nil {
 		if feed, table, ok := w.cfg.matcher.Match(o.Key); ok {
 			ev.Feed, ev.Table = optional(feed), optional(table)
+		} else {
+			evs = append(evs, w.unmatched(o.Key, sum, id))
 		}
 	}
-	rec, err := w.codec.Record(ev)
-	if err != nil {
-		return fmt.Errorf("ingest: FileLanded for %s: %w", o.Key, err)
+	recs := make([]*kgo.Record, 0, len(evs))
+	for _, e := range evs {
+		rec, err := w.codec.Record(e)
+		if err != nil {
+			return fmt.Errorf("ingest: %s for %s: %w", e.Name(), o.Key, err)
+		}
+		rec.Topic = w.topic
+		recs = append(recs, rec)
 	}
-	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+	// One key, one partition, in order: the outcome never precedes the
+	// landing.
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return fmt.Errorf("ingest: producing FileLanded for %s to %s: %w", o.Key, w.topic, err)
 	}
+	if len(evs) > 1 {
+		w.outcomes[id] = struct{}{}
+		w.log.Warn("no feed matches the landed file", "file", o.Key, "reason", evs[1].(*events.FileFailed).Reason)
+	}
+	return nil
+}
+
+// unmatched is the FileFailed (stage StageMatch) of a file no feed takes.
+func (w *Watcher) unmatched(key, sum, id string) *events.FileFailed {
+	reason := fmt.Sprintf("no feed matches key %q", key)
+	if ex, ok := w.cfg.matcher.(Explainer); ok {
+		reason = ex.Unmatched(key)
+	}
+	return &events.FileFailed{
+		Envelope: events.Envelope{
+			EventID:       events.DeriveID("file-failed", id, StageMatch),
+			OccurredAt:    w.cfg.clock().UTC(),
+			Domain:        w.cfg.domain,
+			CorrelationID: id,
+			CausationID:   id,
+		},
+		FileKey:      key,
+		FileChecksum: &sum,
+		Stage:        StageMatch,
+		Reason:       reason,
+		Attempt:      1,
+	}
+}
+
+// recordUnmatched records the outcome of a landed file that no feed takes
+// and that has none on the log yet (a watcher died between the two).
+func (w *Watcher) recordUnmatched(ctx context.Context, key, sum, id string) error {
+	if w.cfg.matcher == nil {
+		return nil
+	}
+	if _, ok := w.outcomes[id]; ok {
+		return nil
+	}
+	if _, _, ok := w.cfg.matcher.Match(key); ok {
+		return nil
+	}
+	cl, err := w.client(ctx)
+	if err != nil {
+		return err
+	}
+	rec, err := w.codec.Record(w.unmatched(key, sum, id))
+	if err != nil {
+		return err
+	}
+	rec.Topic = w.topic
+	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		return fmt.Errorf("ingest: producing the unmatched outcome of %s: %w", key, err)
+	}
+	w.outcomes[id] = struct{}{}
 	return nil
 }
 
@@ -429,8 +519,7 @@ func (w *Watcher) client(ctx context.Context) (*kgo.Client, error) {
 			return nil, err
 		}
 	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(w.cfg.brokers...),
+	cl, err := w.conn.Client(append([]kgo.Opt{
 		kgo.RequiredAcks(kgo.AllISRAcks()), // the default, stated: idempotent, acks=all
 		kgo.DefaultProduceTopic(w.topic),
 		kgo.WithLogger(logging.Kafka(w.log)),
@@ -442,152 +531,47 @@ func (w *Watcher) client(ctx context.Context) (*kgo.Client, error) {
 	return cl, nil
 }
 
-// catchUp reads the topic from the view's position up to the last stable
-// offset each partition has now, and records every FileLanded in it.
+// catchUp reads the topic through the log view up to its last stable
+// offsets, and records every FileLanded and unmatched outcome in it.
+// Undecodable records are skipped (the projection hosts dead-letter them).
 // Called with scanMu held.
 func (w *Watcher) catchUp(ctx context.Context) error {
-	cl, err := w.client(ctx)
-	if err != nil {
+	if _, err := w.client(ctx); err != nil {
 		return err
 	}
-	adm := kadm.NewClient(cl)
-	ends, err := adm.ListCommittedOffsets(ctx, w.topic)
-	if err != nil {
-		return fmt.Errorf("ingest: end offsets of %s: %w", w.topic, err)
-	}
-	remaining := map[int32]int64{}
-	var fresh []int32
-	var ferr error
-	ends.Each(func(lo kadm.ListedOffset) {
-		switch {
-		case errors.Is(lo.Err, kerr.UnknownTopicOrPartition):
-			// No topic yet: nothing was landed.
-		case lo.Err != nil:
-			ferr = fmt.Errorf("ingest: end offset of %s/%d: %w", lo.Topic, lo.Partition, lo.Err)
-		default:
-			if _, ok := w.pos[lo.Partition]; !ok {
-				fresh = append(fresh, lo.Partition)
-			}
-			remaining[lo.Partition] = lo.Offset
-		}
-	})
-	if ferr != nil {
-		return ferr
-	}
-	if len(fresh) > 0 {
-		if err := w.addPartitions(ctx, adm, fresh); err != nil {
-			return err
-		}
-	}
-	for p, end := range remaining {
-		if w.pos[p] >= end {
-			delete(remaining, p)
-		}
-	}
-	for len(remaining) > 0 {
-		fetches := w.view.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if fetches.IsClientClosed() {
-			return ErrClosed
-		}
-		if errs := fetches.Errors(); len(errs) > 0 {
-			return fmt.Errorf("ingest: reading %s/%d: %w", errs[0].Topic, errs[0].Partition, errs[0].Err)
-		}
-		var derr error
-		fetches.EachRecord(func(r *kgo.Record) {
-			if derr != nil {
-				return
-			}
-			w.pos[r.Partition] = r.Offset + 1
-			if !r.Attrs.IsControl() {
-				derr = w.apply(ctx, r)
-			}
-		})
-		if derr != nil {
-			return derr
-		}
-		for p, end := range remaining {
-			if w.pos[p] >= end {
-				delete(remaining, p)
-			}
-		}
-	}
-	return nil
-}
-
-// addPartitions starts reading new partitions at their start offsets,
-// creating the view's client on first use.
-func (w *Watcher) addPartitions(ctx context.Context, adm *kadm.Client, parts []int32) error {
-	starts, err := adm.ListStartOffsets(ctx, w.topic)
-	if err != nil {
-		return fmt.Errorf("ingest: start offsets of %s: %w", w.topic, err)
-	}
-	at := map[int32]kgo.Offset{}
-	for _, p := range parts {
-		lo, ok := starts.Lookup(w.topic, p)
-		if !ok || lo.Err != nil {
-			return fmt.Errorf("ingest: start offset of %s/%d: %v", w.topic, p, lo.Err)
-		}
-		w.pos[p] = lo.Offset
-		at[p] = kgo.NewOffset().At(lo.Offset)
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return ErrClosed
-	}
-	if w.view != nil {
-		w.view.AddConsumePartitions(map[string]map[int32]kgo.Offset{w.topic: at})
-		return nil
-	}
-	view, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(w.cfg.brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.topic: at}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.WithLogger(logging.Kafka(w.log)),
-	}, w.cfg.clientOpts...)...)
-	if err != nil {
-		return fmt.Errorf("ingest: kafka client: %w", err)
-	}
-	w.view = view
-	return nil
-}
-
-// apply records a FileLanded from the log. Other events are skipped by
-// their header without decoding; undecodable records are skipped (other
-// processors send them to the dead-letter topic).
-func (w *Watcher) apply(ctx context.Context, r *kgo.Record) error {
-	for _, h := range r.Headers {
-		if h.Key == events.HeaderEvent && string(h.Value) != events.NameFileLanded {
-			return nil
-		}
-	}
-	ev, err := w.codec.Decode(ctx, r.Value)
-	switch {
-	case errors.Is(err, events.ErrMalformed), errors.Is(err, events.ErrUnknownSchema),
-		errors.Is(err, events.ErrUnknownEvent), errors.Is(err, events.ErrIncompatible):
+	poison := func(r *kgo.Record, err error) error {
 		w.log.Warn("skipping an undecodable record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
 		return nil
-	case err != nil:
-		return fmt.Errorf("ingest: decoding %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 	}
-	fl, ok := ev.(*events.FileLanded)
-	if !ok {
-		return nil
+	_, err := w.view.CatchUp(ctx, logview.Events(ctx, w.codec, w.apply, poison, events.NameFileLanded, events.NameFileFailed))
+	if errors.Is(err, logview.ErrClosed) {
+		return ErrClosed
 	}
-	id := events.DeriveID(fl.Key, fl.Checksum)
-	source := events.SourceLocal
-	if fl.Bucket != nil {
-		source = *fl.Bucket
+	if err != nil {
+		return fmt.Errorf("ingest: reading %s: %w", w.topic, err)
 	}
-	version := ""
-	if fl.Version != nil {
-		version = *fl.Version
+	return nil
+}
+
+// apply records a FileLanded or an unmatched outcome from the log.
+func (w *Watcher) apply(_ *kgo.Record, ev events.Event) error {
+	switch e := ev.(type) {
+	case *events.FileLanded:
+		id := events.DeriveID(e.Key, e.Checksum)
+		source := events.SourceLocal
+		if e.Bucket != nil {
+			source = *e.Bucket
+		}
+		version := ""
+		if e.Version != nil {
+			version = *e.Version
+		}
+		w.remember(e.Key, e.Checksum, source, version, id)
+	case *events.FileFailed:
+		if e.Stage == StageMatch {
+			w.outcomes[e.Envelope.CorrelationID] = struct{}{}
+		}
 	}
-	w.remember(fl.Key, fl.Checksum, source, version, id)
 	return nil
 }
 
@@ -604,9 +588,7 @@ func (w *Watcher) Close() error {
 	if w.cl != nil {
 		w.cl.Close()
 	}
-	if w.view != nil {
-		w.view.Close()
-	}
+	w.view.Close()
 	return nil
 }
 

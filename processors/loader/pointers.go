@@ -40,7 +40,9 @@ func (p *Pointers) At(_ context.Context, table string, version int64) (tables.Po
 func (p *Pointers) Tables(context.Context) ([]string, error) { return pointers.Tables(p.st) }
 
 // Versions returns every version of table, oldest first.
-func (p *Pointers) Versions(table string) ([]pointers.Pointer, error) { return pointers.Versions(p.st, table) }
+func (p *Pointers) Versions(table string) ([]pointers.Pointer, error) {
+	return pointers.Versions(p.st, table)
+}
 
 // Close releases the store of pointers made by ReadPointers.
 func (p *Pointers) Close() error { return p.st.Close() }

@@ -2,6 +2,7 @@
 // status timeline per landed file,
 //
 //	RECEIVED (FileLanded) → BATCHED (BatchPlanned lists the file) → PROCESSED (FileProcessed) | FAILED (FileFailed)
+//	RECEIVED (FileLanded) → UNMATCHED (FileFailed at stage "match": no feed takes its key)
 //
 // with the file's rows read, written and rejected, its errors, batch, table
 // and table version, and where and when it landed.
@@ -40,8 +41,9 @@
 // id, and per-file events whose correlation id contradicts
 // DeriveID(key, checksum), are refused with projections.ErrInvariant.
 //
-// Files that landed without a table (no feed matched their key) stay
-// RECEIVED for ever: the planner never plans them.
+// Files that landed without a table (no feed matched their key) are never
+// planned; the landing watcher records their outcome as a FileFailed at
+// stage "match", which makes them UNMATCHED, with the reason.
 //
 // # Encoding
 //
@@ -67,7 +69,18 @@ const (
 	StatusBatched   = "BATCHED"
 	StatusProcessed = "PROCESSED"
 	StatusFailed    = "FAILED"
+	// StatusUnmatched is the outcome of a file no feed takes: a FileFailed
+	// at StageMatch. It is terminal, like FAILED.
+	StatusUnmatched = "UNMATCHED"
 )
+
+// StageMatch is the FileFailed stage of a file no feed matches.
+const StageMatch = "match"
+
+// Statuses lists every status, in the order files move through them.
+func Statuses() []string {
+	return []string{StatusReceived, StatusBatched, StatusProcessed, StatusFailed, StatusUnmatched}
+}
 
 // MaxRejections is how many RecordRejected reasons a file keeps (the first
 // ones, in log order); the rest are only counted.
@@ -85,7 +98,7 @@ func rank(status string) int {
 		return 1
 	case StatusBatched:
 		return 2
-	case StatusProcessed, StatusFailed:
+	case StatusProcessed, StatusFailed, StatusUnmatched:
 		return 3
 	}
 	return 0
@@ -369,7 +382,11 @@ func applyFailed(s projections.Store, ev *events.FileFailed) error {
 	e.RowsRead, e.RowsWritten, e.RowsRejected = ev.RecordsRead, 0, ev.RecordsRejected
 	e.TableVersion = 0
 	e.Error = ev.Stage + ": " + ev.Reason
-	e.advance(StatusFailed, &ev.Envelope, e.Error)
+	status := StatusFailed
+	if ev.Stage == StageMatch {
+		status = StatusUnmatched
+	}
+	e.advance(status, &ev.Envelope, e.Error)
 	return save(s, e)
 }
 
@@ -397,8 +414,8 @@ type File struct {
 	Table string
 	// Feed is the feed that matched the key; "" if none.
 	Feed string
-	// Status is StatusReceived, StatusBatched, StatusProcessed or
-	// StatusFailed; "" for a file known only from RecordRejected events.
+	// Status is one of Statuses(); "" for a file known only from
+	// RecordRejected events.
 	Status string
 	// BatchID is the batch of the latest attempt, if any.
 	BatchID string

@@ -384,3 +384,23 @@ func TestCorruptEntry(t *testing.T) {
 		t.Fatal("corrupt entry accepted")
 	}
 }
+
+// A FileFailed at stage match makes the file UNMATCHED, a terminal status
+// with the reason; it is never pending.
+func TestUnmatched(t *testing.T) {
+	s := newScopes()
+	f := file{key: "quotes/q.csv", checksum: "c1"}
+	l := landed(f, 1)
+	l.Feed, l.Table = nil, nil
+	sum := f.checksum
+	s.fold(t, onEvents(l), onEvents(&events.FileFailed{Envelope: env("ff", 2, f.id()), FileKey: f.key, FileChecksum: &sum,
+		Stage: audit.StageMatch, Reason: "no feed matches key quotes/q.csv", Attempt: 1}))
+	got := files(t, s)[f.id()]
+	if got.Status != audit.StatusUnmatched || got.Error != "match: no feed matches key quotes/q.csv" {
+		t.Fatalf("unmatched file: %s %q", got.Status, got.Error)
+	}
+	pending, err := audit.Pending(s)
+	if err != nil || len(pending) != 0 {
+		t.Fatalf("pending %v %v", pending, err)
+	}
+}
