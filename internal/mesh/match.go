@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"errors"
+	"fmt"
 	"path"
 	"strings"
 )
@@ -56,4 +57,45 @@ func checkPattern(pattern string) error {
 		}
 	}
 	return nil
+}
+
+// Unmatched explains why no feed matches key, for the record of a landed
+// file no feed takes: "no feed matches key K; patterns: P (feed F), ...",
+// with a hint where a pattern would match if case were ignored (patterns
+// are case-sensitive: *.csv does not take UPPER.CSV) or if * crossed "/"
+// (it does not: use **).
+func (m *Mesh) Unmatched(key string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "no feed matches key %q", key)
+	if len(m.Feeds) == 0 {
+		b.WriteString("; the mesh has no feeds")
+		return b.String()
+	}
+	b.WriteString("; patterns: ")
+	var hints []string
+	for i := range m.Feeds {
+		f := &m.Feeds[i]
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s (feed %s)", f.KeyPattern, f.Name)
+		switch {
+		case matchKey(strings.ToLower(f.KeyPattern), strings.ToLower(key)):
+			hints = append(hints, fmt.Sprintf("%s would match if case were ignored: patterns are case-sensitive", f.KeyPattern))
+		case matchKey(strings.ReplaceAll(f.KeyPattern, "*", "**"), key) || matchKey(deepen(f.KeyPattern), key):
+			hints = append(hints, fmt.Sprintf("%s does not match across \"/\": * stays within one path segment, ** spans any number", f.KeyPattern))
+		}
+	}
+	for _, h := range hints {
+		b.WriteString("; hint: ")
+		b.WriteString(h)
+	}
+	return b.String()
+}
+
+// deepen puts "**/" before the last segment of pattern: "trades/*.csv"
+// becomes "trades/**/*.csv".
+func deepen(pattern string) string {
+	i := strings.LastIndex(pattern, "/")
+	return pattern[:i+1] + "**/" + pattern[i+1:]
 }
