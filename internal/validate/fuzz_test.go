@@ -13,7 +13,8 @@ import (
 // FuzzRow feeds random texts to every field type and rule. Invariants: Row
 // never panics; it returns either a row or violations, never both or
 // neither; a row has one value per column, each nil or of the documented
-// Go type; times are UTC; the unique check never panics.
+// Go type; times are UTC; strings hold no C0 control character other than
+// tab, line feed and carriage return; the unique check never panics.
 func FuzzRow(f *testing.F) {
 	feed := &mesh.Feed{
 		Name: "fuzz",
@@ -50,6 +51,7 @@ func FuzzRow(f *testing.F) {
 	check := v.NewFile()
 	f.Add("abc|x|true|1|2|1.5|2.5|2026-01-01T00:00:00Z|2026-01-01 00:00:00.123|2026-01-01", uint16(0))
 	f.Add("|||||||||", uint16(0xffff))
+	f.Add("ab\x00|x|true|1|2|1.5|2.5|2026-01-01T00:00:00Z|2026-01-01 00:00:00.123|2026-01-01", uint16(0))
 	f.Add("\xff|\x00|yes|2147483648|-9223372036854775809|1e39|NaN|9999-12-31T23:59:59.999999999Z|0000-01-01T00:00:00Z|0000-01-01", uint16(3))
 	f.Fuzz(func(t *testing.T, joined string, nullMask uint16) {
 		texts := strings.Split(joined, "|")
@@ -86,6 +88,9 @@ func FuzzRow(f *testing.F) {
 			switch val.(type) {
 			case string:
 				ok = want[i] == "string"
+				if j := strings.IndexFunc(val.(string), func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' }); j >= 0 {
+					t.Fatalf("column %s: %q holds a control character at byte %d", cols[i], val, j)
+				}
 			case []byte:
 				ok = want[i] == "[]uint8"
 			case bool:

@@ -8,7 +8,7 @@
 // Rows are []any aligned with the schema's fields, in schema order, with
 // the Go types docs/ingestion.md fixes:
 //
-//	string                         string (must be valid UTF-8)
+//	string                         string (must be valid UTF-8, without control characters; see below)
 //	bytes                          []byte (the text's bytes, no decoding)
 //	boolean                        bool: true/false, t/f, yes/no, y/n, 1/0, any case
 //	int, long                      int32, int64: base-10 integers (strconv, sign allowed), range-checked
@@ -24,6 +24,12 @@
 // Other types (decimal, enum, fixed, arrays, maps, records, other unions and
 // logical types) are refused by New. Numbers are not trimmed: a feed whose
 // files pad values sets trim_space.
+//
+// A string value may not hold a C0 control character (U+0000 to U+001F)
+// other than tab, line feed and carriage return: the record gets a
+// control_character violation naming the first one and its position (in
+// characters, from 1), unless the feed sets allow_control_characters.
+// Bytes fields hold any bytes.
 //
 // # Absent values
 //
@@ -74,6 +80,10 @@ const (
 	RuleType = "type"
 	// RuleUnique: the primary key was already seen in the file.
 	RuleUnique = "unique"
+	// RuleControlCharacter: a string holds a C0 control character other
+	// than tab, line feed and carriage return, and the feed does not set
+	// allow_control_characters.
+	RuleControlCharacter = "control_character"
 )
 
 // Violation is one reason a record is rejected.
@@ -81,7 +91,8 @@ type Violation struct {
 	// Field is the offending field (the primary key fields joined with ","
 	// for a unique violation).
 	Field string
-	// Rule is required, type, regex, min, max, enum, max_length or unique.
+	// Rule is required, type, control_character, regex, min, max, enum,
+	// max_length or unique.
 	Rule string
 	// Reason is a human-readable explanation.
 	Reason string
@@ -144,6 +155,7 @@ type Validator struct {
 	key        []int // primary key columns
 	keyField   string
 	unique     bool
+	allowCtl   bool // strings may hold control characters
 }
 
 // New compiles f's schema and rules. It fails if the schema is not an Avro
@@ -169,6 +181,7 @@ func New(f *mesh.Feed) (*Validator, error) {
 		tsLayouts:  f.Options.EffectiveTimestampLayouts(),
 		dayLayouts: f.Options.EffectiveDateLayouts(),
 		unique:     f.UniqueKey,
+		allowCtl:   f.AllowControlCharacters,
 	}
 	index := map[string]int{}
 	for i, fl := range rec.Fields() {
@@ -418,6 +431,12 @@ func (v *Validator) Row(rec formats.Record) (row []any, violations []Violation) 
 				violations = append(violations, Violation{Field: c.name, Rule: RuleType, Reason: bad})
 				continue
 			}
+			if c.kind == kString && !v.allowCtl {
+				if reason := controlReason(f.Value); reason != "" {
+					violations = append(violations, Violation{Field: c.name, Rule: RuleControlCharacter, Reason: reason})
+					continue
+				}
+			}
 			row[i] = val
 			for j := range c.checks {
 				if reason := c.checks[j].apply(c.kind, f.Value, val); reason != "" {
@@ -617,6 +636,31 @@ func cmpInt(a, b int64) int {
 		return 1
 	}
 	return 0
+}
+
+// controlReason returns why s may not be a string value, "" if it may: it
+// names the first C0 control character other than tab, line feed and
+// carriage return, as U+0000, with its position in characters (from 1) and
+// how many more there are. s is valid UTF-8, in which bytes below 0x20 are
+// always whole characters.
+func controlReason(s string) string {
+	first, n := -1, 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			if first < 0 {
+				first = i
+			}
+			n++
+		}
+	}
+	if first < 0 {
+		return ""
+	}
+	reason := fmt.Sprintf("control character %U at position %d", rune(s[first]), utf8.RuneCountInString(s[:first])+1)
+	if n > 1 {
+		reason += fmt.Sprintf(" (and %d more)", n-1)
+	}
+	return reason + " in " + quote(s) + "; set allow_control_characters: true on the feed to accept them"
 }
 
 // quote quotes s for a reason, cut to 64 bytes.

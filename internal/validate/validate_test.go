@@ -520,3 +520,87 @@ func TestFieldLookup(t *testing.T) {
 		}
 	}
 }
+
+func TestControlCharacters(t *testing.T) {
+	const schema = `{"type":"record","name":"C","fields":[
+ {"name":"s","type":"string"},
+ {"name":"n","type":["null","string"],"default":null},
+ {"name":"b","type":["null","bytes"],"default":null}
+]}`
+	strict := newValidator(t, &mesh.Feed{Schema: schema})
+	lenient := newValidator(t, &mesh.Feed{Schema: schema, AllowControlCharacters: true})
+	for _, tc := range []struct {
+		name   string
+		fields []formats.Field
+		want   []string // "field: rule: reason" of strict's violations; none means a row
+	}{
+		{"NUL", []formats.Field{{Name: "s", Value: "a\x00b"}},
+			[]string{`s: control_character: control character U+0000 at position 2 in "a\x00b"; set allow_control_characters: true on the feed to accept them`}},
+		{"position counts characters, not bytes", []formats.Field{{Name: "s", Value: "héllo\x1f"}},
+			[]string{`s: control_character: control character U+001F at position 6 in "héllo\x1f"; set allow_control_characters: true on the feed to accept them`}},
+		{"the first one and a count of the rest", []formats.Field{{Name: "s", Value: "\x01\x02x\x1b"}},
+			[]string{`s: control_character: control character U+0001 at position 1 (and 2 more) in "\x01\x02x\x1b"; set allow_control_characters: true on the feed to accept them`}},
+		{"nullable string, every field reported", []formats.Field{{Name: "s", Value: "\x07"}, {Name: "n", Value: "x\x08"}},
+			[]string{
+				`s: control_character: control character U+0007 at position 1 in "\a"; set allow_control_characters: true on the feed to accept them`,
+				`n: control_character: control character U+0008 at position 2 in "x\b"; set allow_control_characters: true on the feed to accept them`,
+			}},
+		{"tab, line feed and carriage return are text", []formats.Field{{Name: "s", Value: "a\tb\r\nc\n"}}, nil},
+		{"DEL and C1 controls are not C0", []formats.Field{{Name: "s", Value: "\x7f\u0085\u009f"}}, nil},
+		{"bytes hold any bytes", []formats.Field{{Name: "s", Value: "x"}, {Name: "b", Value: "\x00\x01"}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := formats.Record{Number: 1, Fields: tc.fields}
+			row, viol := strict.Row(rec)
+			var got []string
+			for _, v := range viol {
+				got = append(got, v.String())
+			}
+			if !reflect.DeepEqual(got, tc.want) || (row == nil) == (len(tc.want) == 0) {
+				t.Errorf("strict: row %q, violations\n%q\nwant\n%q", row, got, tc.want)
+			}
+			// Allowed, the same record is a row holding the text as given.
+			row, viol = lenient.Row(rec)
+			if len(viol) > 0 || row == nil {
+				t.Fatalf("lenient: violations %v", viol)
+			}
+			if row[0] != tc.fields[0].Value {
+				t.Errorf("lenient: s = %q, want %q", row[0], tc.fields[0].Value)
+			}
+		})
+	}
+}
+
+// TestControlCharactersFromMesh: the feed key reaches the validator.
+func TestControlCharactersFromMesh(t *testing.T) {
+	const src = `domains: [{name: raw}]
+feeds:
+  - name: notes
+    table: raw.notes
+    key_pattern: "notes/*"
+    format: ndjson
+    schema: {type: record, name: N, fields: [{name: text, type: string}]}
+`
+	rec := formats.Record{Number: 1, Fields: []formats.Field{{Name: "text", Value: "a\x00"}}}
+	for _, tc := range []struct {
+		extra string
+		rule  string // "" for a row
+	}{
+		{"", validate.RuleControlCharacter},
+		{"    allow_control_characters: false\n", validate.RuleControlCharacter},
+		{"    allow_control_characters: true\n", ""},
+	} {
+		m, err := mesh.Parse([]byte(src+tc.extra), "mesh.yaml", ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := newValidator(t, &m.Feeds[0])
+		_, viol := v.Row(rec)
+		switch {
+		case tc.rule == "" && len(viol) > 0:
+			t.Errorf("%q: violations %v, want a row", tc.extra, viol)
+		case tc.rule != "" && (len(viol) != 1 || viol[0].Rule != tc.rule):
+			t.Errorf("%q: violations %v, want one %s", tc.extra, viol, tc.rule)
+		}
+	}
+}
