@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,7 +104,7 @@ func TestWriteStreamsWithBoundedMemory(t *testing.T) {
 	}
 	var size int64
 	for _, p := range files {
-		st, err := os.Stat(p)
+		st, err := os.Stat(strings.TrimPrefix(p, "file://"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +145,8 @@ func BenchmarkWriteAppend(b *testing.B) {
 }
 
 // BenchmarkParquetRaw writes the same rows with parquet-go alone (same
-// schema, zstd, one file per batch): the baseline of BenchmarkWriteAppend.
+// schema and writer options, one file per batch): the baseline of
+// BenchmarkWriteAppend.
 func BenchmarkParquetRaw(b *testing.B) {
 	l, err := compile(Contract{Schema: benchSchema})
 	if err != nil {
@@ -159,7 +161,7 @@ func BenchmarkParquetRaw(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		w := parquet.NewWriter(fh, l.pq, parquet.Compression(&parquet.Zstd))
+		w := parquet.NewWriter(fh, writerOptions(l.pq)...)
 		gen := newGenRows(benchBatch)
 		k := 0
 		for {

@@ -35,6 +35,13 @@ const (
 	SummaryRowsDeleted = "logmesh.rows-deleted"
 	// SummaryVersion is the table version the snapshot was committed as.
 	SummaryVersion = "logmesh.version"
+	// SummaryRowsSuperseded is WriteResult.RowsSuperseded: the batch's rows
+	// that lost their key to a newer row.
+	SummaryRowsSuperseded = "logmesh.rows-superseded"
+	// SummarySources is WriteResult.Sources, set when the batch's rows had
+	// sources: "kept:superseded" per source, in source order, separated by
+	// commas ("3:0,1:2"; "" for no rows).
+	SummarySources = "logmesh.sources"
 )
 
 // Option configures a Catalog.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,9 +28,17 @@ const (
 // Catalog.Write are aligned with Schema's fields (see docs/ingestion.md,
 // "Typed rows").
 type Contract struct {
-	// Schema is the Avro record schema (JSON) of the rows.
+	// Schema is the Avro record schema (JSON) of the rows. Its fields, in
+	// order, are the Iceberg schema's fields (ids 1, 2, ...) and the data
+	// files' Parquet columns (same order, same field ids).
 	Schema string
-	// PrimaryKey names the key fields; required for ModeUpsert.
+	// PrimaryKey names the key fields; required for ModeUpsert. For an
+	// upsert table they become the Iceberg schema's identifier-field-ids,
+	// unless one of them is nullable or a float or double: Iceberg allows
+	// only required, non-floating-point identifier fields, so such a key
+	// leaves identifier-field-ids empty (logmesh still upserts by it, a
+	// null key value being one key). Append tables declare no identifier
+	// fields, since their key does not make rows unique.
 	PrimaryKey []string
 	// Ordering names the field whose greatest value wins on upsert ("" means
 	// the latest row wins).
@@ -134,9 +143,7 @@ func compile(c Contract) (*layout, error) {
 	if len(l.fields) == 0 {
 		return nil, fmt.Errorf("%w: record has no fields", ErrContract)
 	}
-	l.ice = iceberg.NewSchema(0, iceFields...)
-	l.pq = parquet.NewSchema(rec.Name(), group)
-	// parquet.Group orders columns by name; map each field to its column.
+	l.pq = parquet.NewSchema(rec.Name(), newRecordNode(group, l.fields))
 	for ci, path := range l.pq.Columns() {
 		l.fields[l.byName[path[0]]].col = ci
 	}
@@ -157,8 +164,62 @@ func compile(c Contract) (*layout, error) {
 	if l.mode == ModeUpsert && len(l.key) == 0 {
 		return nil, fmt.Errorf("%w: upsert needs a primary key", ErrContract)
 	}
+	l.ice = iceberg.NewSchemaWithIdentifiers(0, l.identifierIDs(iceFields), iceFields...)
 	return l, nil
 }
+
+// identifierIDs returns the Iceberg identifier field ids of a table with
+// the layout's fields (fields[i] is contract field i; sameSchema checked
+// that): the primary key's field ids, sorted, for an upsert contract. It
+// returns nil when the key cannot be an Iceberg identifier — a nullable
+// field, or a float or double (the Iceberg spec forbids both, and Iceberg
+// Java refuses to load such a schema) — or for an append contract, whose
+// key does not make rows unique.
+func (l *layout) identifierIDs(fields []iceberg.NestedField) []int {
+	if l.mode != ModeUpsert || len(l.key) == 0 {
+		return nil
+	}
+	ids := make([]int, 0, len(l.key))
+	for _, k := range l.key {
+		f := l.fields[k]
+		if f.optional || f.kind == kDouble || f.kind == kFloat {
+			return nil
+		}
+		if !slices.Contains(ids, fields[k].ID) {
+			ids = append(ids, fields[k].ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// recordNode is the Parquet root group of a contract: a parquet.Group
+// whose Fields are in the contract's field order rather than by name (the
+// order parquet.Group imposes), so that a data file's columns come in
+// schema order, as plain Parquet readers and SELECT * show them.
+// parquet-go orders its VARIANT groups the same way (orderedGroup). Only
+// Fields is reordered: GoType and String still follow the name order,
+// which matters to struct-based readers and writers only, and logmesh
+// uses neither with this schema.
+type recordNode struct {
+	parquet.Group
+	fields []parquet.Field
+}
+
+func newRecordNode(g parquet.Group, order []field) recordNode {
+	byName := make(map[string]parquet.Field, len(g))
+	for _, f := range g.Fields() {
+		byName[f.Name()] = f
+	}
+	fields := make([]parquet.Field, len(order))
+	for i, f := range order {
+		fields[i] = byName[f.name]
+	}
+	return recordNode{Group: g, fields: fields}
+}
+
+// Fields returns the fields in contract order.
+func (r recordNode) Fields() []parquet.Field { return r.fields }
 
 func kindOf(t avro.Schema) (kind, error) {
 	p, ok := t.(*avro.PrimitiveSchema)
@@ -219,27 +280,39 @@ func (k kind) iceberg() iceberg.Type {
 	}
 }
 
+// parquet returns the Parquet leaf of a kind, PLAIN-encoded. parquet-go's
+// default for byte arrays (string, bytes), DELTA_LENGTH_BYTE_ARRAY, is not
+// readable by Iceberg's vectorized Parquet reader (Spark), which supports
+// PLAIN and dictionary encodings only. Dictionary encoding (parquet-mr's
+// default) was measured and not chosen: with parquet-go v0.32 it cut the
+// write rate by about a fifth, made files bigger on high-cardinality
+// strings (parquet-go has no parquet-mr-style fallback when a dictionary
+// does not pay), and threw off the writer's size estimate, so files
+// rolled at about half the target size. zstd already takes most of what a
+// dictionary would on repetitive columns.
 func (k kind) parquet() parquet.Node {
+	var n parquet.Node
 	switch k {
 	case kString:
-		return parquet.String()
-	case kLong:
-		return parquet.Int(64)
-	case kInt:
-		return parquet.Int(32)
-	case kDouble:
-		return parquet.Leaf(parquet.DoubleType)
-	case kFloat:
-		return parquet.Leaf(parquet.FloatType)
-	case kBool:
-		return parquet.Leaf(parquet.BooleanType)
+		n = parquet.String()
 	case kBytes:
-		return parquet.Leaf(parquet.ByteArrayType)
+		n = parquet.Leaf(parquet.ByteArrayType)
+	case kLong:
+		n = parquet.Int(64)
+	case kInt:
+		n = parquet.Int(32)
+	case kDouble:
+		n = parquet.Leaf(parquet.DoubleType)
+	case kFloat:
+		n = parquet.Leaf(parquet.FloatType)
+	case kBool:
+		n = parquet.Leaf(parquet.BooleanType)
 	case kTimestamp:
-		return parquet.Timestamp(parquet.Microsecond)
+		n = parquet.Timestamp(parquet.Microsecond)
 	default:
-		return parquet.Date()
+		n = parquet.Date()
 	}
+	return parquet.Encoded(n, &parquet.Plain)
 }
 
 // sameSchema reports whether a table schema matches the contract's by

@@ -20,11 +20,36 @@
 //	<warehouse>/<domain>/<table>/metadata/snap-*.avro, *-m0.avro (iceberg-go)
 //	<warehouse>/<domain>/<table>/data/<batch id>-<n>.parquet
 //
-// Data files carry Parquet field ids, are zstd-compressed, and are
+// Every location a local warehouse writes — table, metadata JSON,
+// manifest list, manifest, data file — is an absolute file URI
+// (file:///abs/dir/...), so Spark, DuckDB or PyIceberg resolve it without
+// guessing a file system. Tables written before that have bare paths;
+// they stay readable, and their next Write moves the table location to
+// the URI (files already written keep their bare paths, which resolve
+// as local paths).
+//
+// # Schema and data files
+//
+// The Iceberg schema has the contract's fields in order, with ids 1, 2,
+// ...; an upsert table's primary key is its identifier-field-ids when
+// Iceberg allows it (required, not float or double; see
+// Contract.PrimaryKey), set on tables created earlier by their next
+// upsert Write. Data files have the same columns in the same order with
+// the same Parquet field ids (readers may map by id or name), are
+// zstd-compressed and PLAIN-encoded (levels RLE): Iceberg's vectorized
+// reader in Spark reads only PLAIN and dictionary pages, and parquet-go's
+// default for strings, DELTA_LENGTH_BYTE_ARRAY, is neither. They are
 // registered with Transaction.AddFiles (append) or ReplaceDataFiles
 // (upsert), so a snapshot's file list alone is the table: no delete files.
-// Columns appear in the Parquet file in name order (parquet-go's Group
-// sorts them); readers map them by field id or name.
+//
+// # Attribution
+//
+// A Write reports what became of the batch's rows: RowsAdded are in the
+// new version, RowsSuperseded lost their key to a newer row (already in
+// the table, or later in the batch), and when the Rows implement
+// SourceRows, WriteResult.Sources splits both per source (per file of a
+// batch). The counts are kept in the snapshot summary, so a deduplicated
+// Write returns them too.
 //
 // # Guarantees and limits
 //

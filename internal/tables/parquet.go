@@ -38,6 +38,16 @@ func newDataWriter(fs icebergio.WriteFileIO, schema *parquet.Schema, dir, prefix
 		buf: make([]parquet.Row, writeBatch)}
 }
 
+// writerOptions are the options of every data file writer: the schema
+// (whose leaves carry the column encodings, see kind.parquet) and zstd.
+func writerOptions(schema *parquet.Schema) []parquet.WriterOption {
+	return []parquet.WriterOption{
+		schema,
+		parquet.Compression(&parquet.Zstd),
+		parquet.CreatedBy("logmesh", "", ""),
+	}
+}
+
 // row returns a reusable row to fill; it is written by commitRow.
 func (d *dataWriter) row() parquet.Row { return d.buf[d.pending] }
 
@@ -65,8 +75,7 @@ func (d *dataWriter) flushBuf() error {
 		d.n++
 		d.files = append(d.files, loc)
 		d.out = out
-		d.w = parquet.NewWriter(out, d.schema, parquet.Compression(&parquet.Zstd),
-			parquet.CreatedBy("logmesh", "", ""))
+		d.w = parquet.NewWriter(out, writerOptions(d.schema)...)
 		d.flushedAt = 0
 	}
 	if _, err := d.w.WriteRows(d.buf[:d.pending]); err != nil {

@@ -179,7 +179,7 @@ func TestAppendTwiceCommitsTwoVersions(t *testing.T) {
 			!strings.HasSuffix(ev.MetadataLocation, ".metadata.json") {
 			t.Errorf("event %d metadata location %s", i, ev.MetadataLocation)
 		}
-		if _, err := os.Stat(ev.MetadataLocation); err != nil {
+		if _, err := os.Stat(strings.TrimPrefix(ev.MetadataLocation, "file://")); err != nil {
 			t.Errorf("event %d: %v", i, err)
 		}
 	}
@@ -199,7 +199,7 @@ func TestAppendTwiceCommitsTwoVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Version != 2 || info.Rows != 3 || info.SnapshotID != r2.SnapshotID || info.Location != filepath.ToSlash(f.dir)+"/raw/trades" {
+	if info.Version != 2 || info.Rows != 3 || info.SnapshotID != r2.SnapshotID || info.Location != "file://"+filepath.ToSlash(f.dir)+"/raw/trades" {
 		t.Errorf("info %+v", info)
 	}
 }

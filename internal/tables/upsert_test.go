@@ -1,7 +1,11 @@
 package tables
 
 import (
+	"errors"
+	"slices"
 	"testing"
+
+	"github.com/apache/iceberg-go"
 )
 
 func TestUpsert(t *testing.T) {
@@ -106,5 +110,130 @@ func TestBadInput(t *testing.T) {
 	other := Contract{Schema: `{"type":"record","name":"r","fields":[{"name":"id","type":"string"}]}`}
 	if _, err := f.cat.Write(ctx, "raw.trades", other, "b2", rowsOf([]any{"x"})); err == nil {
 		t.Fatal("schema change accepted")
+	}
+}
+
+// sourcedRows is a SourceRows over a slice: row i comes from source src[i].
+type sourcedRows struct {
+	sliceRows
+	src []int
+}
+
+var _ SourceRows = (*sourcedRows)(nil)
+
+func (s *sourcedRows) Source() int { return s.src[s.i-1] }
+
+// sourced builds a sourcedRows from (source, row) pairs.
+func sourced(pairs ...any) *sourcedRows {
+	s := &sourcedRows{}
+	for i := 0; i < len(pairs); i += 2 {
+		s.src = append(s.src, pairs[i].(int))
+		s.rows = append(s.rows, pairs[i+1].([]any))
+	}
+	return s
+}
+
+func TestUpsertAttributesRowsToSources(t *testing.T) {
+	f := newFixture(t)
+	f.write(t, upsertContract, "b1", trade("a", 1, 10), trade("x", 1, 0))
+	rows := func() *sourcedRows {
+		return sourced(
+			0, trade("a", 2, 5), // file A: older than the table's a: superseded
+			0, trade("c", 3, 1), // file A: loses to B's later, newer c: superseded
+			1, trade("b", 4, 0), // file B: a new key: kept
+			1, trade("c", 5, 2), // file B: wins c: kept
+			1, trade("b", 6, -1), // file B: older than B's own b: superseded
+			3, trade("x", 7, 1), // file D: replaces the table's x: kept
+		) // file C (2) has no rows
+	}
+	res, err := f.cat.Write(t.Context(), "raw.trades", upsertContract, "b2", rows())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []SourceCount{{Kept: 0, Superseded: 2}, {Kept: 2, Superseded: 1}, {}, {Kept: 1, Superseded: 0}}
+	if !slices.Equal(res.Sources, want) || res.RowsSuperseded != 3 || res.RowsAdded != 3 || res.RowsDeleted != 1 || res.RowsTotal != 4 {
+		t.Fatalf("result %+v, want sources %v", res, want)
+	}
+	rowsEqual(t, readTable(t, f.cat, "raw.trades", 0),
+		[][]any{trade("a", 1, 10), trade("b", 4, 0), trade("c", 5, 2), trade("x", 7, 1)})
+	// A re-delivered batch gets the same attribution from the snapshot.
+	again, err := f.cat.Write(t.Context(), "raw.trades", upsertContract, "b2", rows())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Deduplicated || !slices.Equal(again.Sources, want) || again.RowsSuperseded != 3 || again.RowsAdded != 3 {
+		t.Fatalf("deduplicated result %+v", again)
+	}
+	// Rows without sources: no Sources, still the superseded count.
+	res = f.write(t, upsertContract, "b3", trade("a", 8, 0), trade("y", 9, 0))
+	if res.Sources != nil || res.RowsSuperseded != 1 || res.RowsAdded != 1 {
+		t.Fatalf("unsourced result %+v", res)
+	}
+	// Without an ordering field a later batch row always wins, and the
+	// batch wins over the table.
+	noOrd := upsertContract
+	noOrd.Ordering = ""
+	res, err = f.cat.Write(t.Context(), "raw.trades", noOrd, "b4", sourced(1, trade("a", 10, -5), 0, trade("a", 11, -9)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []SourceCount{{Kept: 1}, {Superseded: 1}}; !slices.Equal(res.Sources, want) || res.RowsDeleted != 1 {
+		t.Fatalf("no ordering: %+v, want sources %v", res, want)
+	}
+}
+
+func TestAppendAttributesRowsToSources(t *testing.T) {
+	f := newFixture(t)
+	res, err := f.cat.Write(t.Context(), "raw.trades", appendContract, "b1",
+		sourced(0, trade("a", 1, 0), 2, trade("a", 2, 0), 0, trade("b", 3, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []SourceCount{{Kept: 2}, {}, {Kept: 1}}; !slices.Equal(res.Sources, want) || res.RowsSuperseded != 0 || res.RowsAdded != 3 {
+		t.Fatalf("result %+v, want sources %v", res, want)
+	}
+	// No rows at all: an empty, non-nil attribution.
+	res, err = f.cat.Write(t.Context(), "raw.trades", appendContract, "b2", sourced())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sources == nil || len(res.Sources) != 0 {
+		t.Fatalf("empty batch: %+v", res)
+	}
+	again, err := f.cat.Write(t.Context(), "raw.trades", appendContract, "b2", sourced())
+	if err != nil || !again.Deduplicated || again.Sources == nil || len(again.Sources) != 0 {
+		t.Fatalf("empty batch again: %+v, %v", again, err)
+	}
+}
+
+func TestBadSourceIndex(t *testing.T) {
+	for _, src := range []int{-1, MaxSources} {
+		for _, c := range []Contract{appendContract, upsertContract} {
+			f := newFixture(t)
+			_, err := f.cat.Write(t.Context(), "raw.trades", c, "b1", sourced(0, trade("a", 1, 0), src, trade("b", 2, 0)))
+			if !errors.Is(err, ErrBadRow) {
+				t.Errorf("%s, source %d: %v", c.Mode, src, err)
+			}
+			if n := len(f.ptr.Committed()); n != 0 {
+				t.Errorf("%s, source %d: %d commits", c.Mode, src, n)
+			}
+		}
+	}
+}
+
+func TestParseSources(t *testing.T) {
+	for _, v := range []string{"", "1:0", "0:2,2:1,0:0,1:0"} {
+		got, ok := parseSources(v)
+		tl := &tally{sources: got}
+		props := iceberg.Properties{}
+		tl.record(props)
+		if !ok || props[SummarySources] != v {
+			t.Errorf("parseSources(%q) = %v, %v; records as %q", v, got, ok, props[SummarySources])
+		}
+	}
+	for _, v := range []string{"1", "1:x", "1:2,", ":"} {
+		if got, ok := parseSources(v); ok {
+			t.Errorf("parseSources(%q) = %v, ok", v, got)
+		}
 	}
 }

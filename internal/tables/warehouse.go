@@ -44,7 +44,11 @@ type Warehouse struct {
 
 // OpenWarehouse opens the warehouse at location: "file:///abs/dir" or a
 // plain path (made absolute) for a local directory, "s3://bucket/prefix"
-// for S3. For S3, props carries the PropS3* settings; they are also kept
+// for S3. A local warehouse's location, and so every table, metadata and
+// data file location it writes, is a file URI (file:///abs/dir), except
+// for a directory whose path contains '%', '?' or '#' (see
+// localLocation); tables written earlier with bare paths stay readable,
+// and their next Write moves them to the URI form. For S3, props carries the PropS3* settings; they are also kept
 // for the IO of every table. ctx bounds nothing yet (reserved for probing
 // the store).
 //
@@ -78,7 +82,7 @@ func OpenWarehouse(ctx context.Context, location string, props map[string]string
 			return nil, fmt.Errorf("%w: %q: want file:///absolute/dir", ErrWarehouse, location)
 		}
 		w.fs = icebergio.LocalFS{}
-		w.location = "file://" + strings.TrimRight(u.Path, "/")
+		w.location = localLocation(u.Path)
 	case strings.Contains(location, "://"):
 		return nil, fmt.Errorf("%w: %q: unsupported scheme (want file://, s3:// or a path)", ErrWarehouse, location)
 	default:
@@ -87,12 +91,44 @@ func OpenWarehouse(ctx context.Context, location string, props map[string]string
 			return nil, fmt.Errorf("%w: %q: %w", ErrWarehouse, location, err)
 		}
 		w.fs = icebergio.LocalFS{}
-		w.location = filepath.ToSlash(abs)
-		if w.location != "/" {
-			w.location = strings.TrimRight(w.location, "/")
-		}
+		w.location = localLocation(filepath.ToSlash(abs))
 	}
 	return w, nil
+}
+
+// localLocation returns the location of a local warehouse directory (an
+// absolute, slash-separated path): the file URI file:///abs/dir, so that
+// other engines (Spark's Hadoop FileIO, DuckDB, PyIceberg) resolve table,
+// metadata and data file locations without guessing a file system.
+//
+// The URI is not percent-encoded, because engines disagree: iceberg-go
+// decodes file URIs (url.Parse), Hadoop's Path takes them literally. A
+// literal URI reads the same in both unless the path holds '%', '?' or
+// '#', so a directory whose path does keeps bare-path locations (as all
+// local warehouses had before), which every engine reads as a local path.
+func localLocation(dir string) string {
+	dir = strings.TrimRight(dir, "/") // the root becomes "": tables at file:///<domain>/<table>
+	if strings.ContainsAny(dir, "%?#") {
+		return dir
+	}
+	if dir != "" && !strings.HasPrefix(dir, "/") { // a Windows drive: file:///C:/dir
+		dir = "/" + dir
+	}
+	return "file://" + dir
+}
+
+// bareLocation returns the bare-path form of a file URI location that
+// localLocation made (file:///abs/dir → /abs/dir), and any other location
+// as it is. Tables written before locations were URIs have bare paths.
+func bareLocation(loc string) string {
+	p, ok := strings.CutPrefix(loc, "file://")
+	if !ok {
+		return loc
+	}
+	if len(p) >= 3 && p[0] == '/' && p[2] == ':' { // /C:/dir
+		p = p[1:]
+	}
+	return p
 }
 
 // Location returns the warehouse location, without a trailing slash.

@@ -19,9 +19,44 @@ import (
 // Rows is a stream of typed rows aligned with a contract's fields (see
 // docs/ingestion.md, "Typed rows"). Next returns io.EOF after the last
 // row. Write does not keep the slice Next returns beyond the next call,
-// except for upsert, which copies the rows it keeps.
+// except for upsert, which copies the rows it keeps. Rows that also
+// implement SourceRows get their rows attributed to their sources.
 type Rows interface {
 	Next() ([]any, error)
+}
+
+// SourceRows is an optional capability of Rows: rows drawn from several
+// sources, such as the files of a batch. When the Rows given to
+// Catalog.Write implement it, WriteResult.Sources tells, per source, how
+// many of its rows made it into the new version. Write calls Source once
+// after every Next that returns a row.
+type SourceRows interface {
+	Rows
+	// Source returns the 0-based index of the source of the row most
+	// recently returned by Next, in [0, MaxSources).
+	Source() int
+}
+
+// MaxSources bounds the source indices of a SourceRows: Write fails with
+// ErrBadRow for an index outside [0, MaxSources). The per-source counts
+// are kept in the snapshot summary, so they cost the metadata JSON a few
+// bytes per source for every snapshot.
+const MaxSources = 1 << 16
+
+// SourceCount is what became of one source's rows in a Write. Kept plus
+// Superseded is the number of rows the source gave.
+type SourceCount struct {
+	// Kept counts the source's rows that are in the new version. In append
+	// mode that is every row; in upsert mode, every row that won its key.
+	Kept int64
+	// Superseded counts the source's rows that lost their key to a newer
+	// row and so are not in the new version: a row already in the table
+	// with a greater ordering value (a tie goes to the batch), or a row of
+	// the same batch with a greater ordering value or an equal one later in
+	// the batch (with no ordering field, any later row of the batch).
+	// Always zero in append mode. The table rows a batch replaces are
+	// WriteResult.RowsDeleted, and belong to no source.
+	Superseded int64
 }
 
 // WriteResult describes the table version a Write committed, or found
@@ -31,10 +66,23 @@ type WriteResult struct {
 	Version int64
 	// SnapshotID is the Iceberg snapshot of the batch's commit.
 	SnapshotID int64
-	// RowsAdded counts rows inserted (or replacing others, for upsert).
+	// RowsAdded counts rows inserted (or replacing others, for upsert):
+	// the batch's rows that are in Version.
 	RowsAdded int64
 	// RowsDeleted counts rows replaced by an upsert.
 	RowsDeleted int64
+	// RowsSuperseded counts the batch's rows that are not in Version
+	// because a newer row with the same key is (see
+	// SourceCount.Superseded); zero for append. RowsAdded plus
+	// RowsSuperseded is the number of rows in the batch.
+	RowsSuperseded int64
+	// Sources attributes the batch's rows to their sources, indexed by
+	// source, when the Rows implement SourceRows; it is nil otherwise.
+	// len(Sources) is one more than the greatest index Source returned: a
+	// source with a greater index had no rows. For a deduplicated batch,
+	// RowsSuperseded and Sources come from the snapshot summary (zero and
+	// nil for batches committed before logmesh recorded them there).
+	Sources []SourceCount
 	// RowsTotal is the table's row count at Version.
 	RowsTotal int64
 	// Deduplicated is true when the batch had already been committed and
@@ -53,7 +101,9 @@ var ErrBadBatch = errors.New("tables: bad batch id")
 type boundCatalog struct {
 	c    *Catalog
 	base *commitBase
-	last *events.TableCommitted
+	// extra are updates appended to the commit (see upgrades).
+	extra []table.Update
+	last  *events.TableCommitted
 	// called is set once the Committer was invoked: from then on a failed
 	// commit has an unknown outcome.
 	called bool
@@ -64,6 +114,9 @@ func (b *boundCatalog) LoadTable(ctx context.Context, ident table.Identifier) (*
 }
 
 func (b *boundCatalog) CommitTable(ctx context.Context, ident table.Identifier, reqs []table.Requirement, updates []table.Update) (table.Metadata, string, error) {
+	if len(b.extra) > 0 {
+		updates = append(slices.Clip(updates), b.extra...)
+	}
 	md, loc, ev, err := b.c.commit(ctx, ident, *b.base, reqs, updates, "", &b.called)
 	if err == nil {
 		b.last = ev
@@ -76,6 +129,8 @@ func (b *boundCatalog) CommitTable(ctx context.Context, ident table.Identifier, 
 // from the contract, format v2, unpartitioned). It is idempotent by
 // batchID: if a snapshot of the table already carries the batch id,
 // Write returns that commit with Deduplicated set and writes nothing.
+// If rows implements SourceRows, the result attributes the batch's rows
+// to their sources (WriteResult.Sources).
 //
 // In append mode rows are streamed into Parquet files of about the target
 // size; memory is bounded by one row group. In upsert mode (copy-on-write)
@@ -101,6 +156,7 @@ func (c *Catalog) Write(ctx context.Context, name string, contract Contract, bat
 		return WriteResult{}, err
 	}
 	ident := table.Identifier{domain, tname}
+	loc := c.wh.TableLocation(domain, tname)
 	p, ok, err := c.ptr.Current(ctx, name)
 	if err != nil {
 		return WriteResult{}, fmt.Errorf("tables: pointer of %s: %w", name, err)
@@ -123,9 +179,10 @@ func (c *Catalog) Write(ctx context.Context, name string, contract Contract, bat
 		if err := l.sameSchema(tbl.Schema()); err != nil {
 			return WriteResult{}, fmt.Errorf("tables: write %s: %w", name, err)
 		}
+		bound.extra = upgrades(tbl.Metadata(), l, loc)
 	} else {
 		md, err := table.NewMetadata(l.ice, iceberg.UnpartitionedSpec, table.UnsortedSortOrder,
-			c.wh.TableLocation(domain, tname), defaultProps(nil))
+			loc, defaultProps(nil))
 		if err != nil {
 			return WriteResult{}, fmt.Errorf("tables: create %s: %w", name, err)
 		}
@@ -136,17 +193,23 @@ func (c *Catalog) Write(ctx context.Context, name string, contract Contract, bat
 	if err != nil {
 		return WriteResult{}, err
 	}
-	dw := newDataWriter(wfs, l.pq, tbl.Location()+"/data", batchID, c.targetFileSize, c.rowGroupSize)
+	dataLoc := tbl.Location()
+	if movesToURI(dataLoc, loc) {
+		dataLoc = loc // the commit moves the table there (upgrades)
+	}
+	dw := newDataWriter(wfs, l.pq, dataLoc+"/data", batchID, c.targetFileSize, c.rowGroupSize)
 	props := iceberg.Properties{
 		SummaryBatchID: batchID,
 		SummaryVersion: strconv.FormatInt(p.Version+1, 10),
 	}
+	tl := newTally(rows)
 	var remove []string
 	if l.mode == ModeUpsert {
-		remove, err = c.upsert(ctx, tbl, l, rows, dw, props)
+		remove, err = c.upsert(ctx, tbl, l, rows, tl, dw, props)
 	} else {
-		err = c.appendRows(ctx, l, rows, dw, props)
+		err = c.appendRows(ctx, l, rows, tl, dw, props)
 	}
+	tl.record(props)
 	if err != nil {
 		dw.Abort()
 		return WriteResult{}, fmt.Errorf("tables: write %s batch %s: %w", name, batchID, err)
@@ -178,8 +241,123 @@ func (c *Catalog) Write(ctx context.Context, name string, contract Contract, bat
 	}
 	return WriteResult{
 		Version: ev.Version, SnapshotID: ev.SnapshotID, RowsAdded: ev.RowsAdded, RowsDeleted: ev.RowsDeleted,
+		RowsSuperseded: tl.superseded, Sources: tl.sources,
 		RowsTotal: ev.RowsTotal, MetadataLocation: ev.MetadataLocation,
 	}, nil
+}
+
+// upgrades returns the metadata updates that bring a table written by an
+// earlier logmesh up to date; they are committed with the Write's own
+// changes. A local table at a bare path moves to its file URI location
+// (loc): new metadata, manifests and data files go there, while old files
+// keep their bare paths, which still resolve. An upsert table gets the
+// identifier field ids of its contract's primary key (a new schema with
+// the same fields). Tables this version created need neither.
+func upgrades(md table.Metadata, l *layout, loc string) []table.Update {
+	var ups []table.Update
+	if movesToURI(md.Location(), loc) {
+		ups = append(ups, table.NewSetLocationUpdate(loc))
+	}
+	sc := md.CurrentSchema()
+	have := slices.Sorted(slices.Values(sc.IdentifierFieldIDs))
+	if ids := l.identifierIDs(sc.Fields()); ids != nil && !slices.Equal(ids, have) {
+		ups = append(ups,
+			table.NewAddSchemaUpdate(iceberg.NewSchemaWithIdentifiers(sc.ID, ids, sc.Fields()...)),
+			table.NewSetCurrentSchemaUpdate(-1))
+	}
+	return ups
+}
+
+// movesToURI reports whether a table at location cur is the bare-path
+// form of its file URI location want.
+func movesToURI(cur, want string) bool {
+	return cur != want && strings.HasPrefix(want, "file://") && bareLocation(want) == cur
+}
+
+// tally counts what became of a Write's rows: superseded rows, and per
+// source counts when the Rows implement SourceRows.
+type tally struct {
+	sr         SourceRows // nil: no sources
+	sources    []SourceCount
+	superseded int64
+}
+
+func newTally(rows Rows) *tally {
+	t := &tally{}
+	if sr, ok := rows.(SourceRows); ok {
+		t.sr = sr
+		t.sources = []SourceCount{}
+	}
+	return t
+}
+
+// source returns the source of the row Next just returned, or -1 when
+// rows have no sources.
+func (t *tally) source() (int, error) {
+	if t.sr == nil {
+		return -1, nil
+	}
+	i := t.sr.Source()
+	if i < 0 || i >= MaxSources {
+		return 0, fmt.Errorf("%w: source %d is not in [0, %d)", ErrBadRow, i, MaxSources)
+	}
+	if i >= len(t.sources) {
+		t.sources = append(t.sources, make([]SourceCount, i+1-len(t.sources))...)
+	}
+	return i, nil
+}
+
+// keep counts a row of source src (-1: none) that is in the new version.
+func (t *tally) keep(src int) {
+	if src >= 0 {
+		t.sources[src].Kept++
+	}
+}
+
+// supersede counts a row of source src (-1: none) that lost its key.
+func (t *tally) supersede(src int) {
+	t.superseded++
+	if src >= 0 {
+		t.sources[src].Superseded++
+	}
+}
+
+// record stores the tally in the snapshot summary, so that a
+// deduplicated Write can return it (see findBatch).
+func (t *tally) record(props iceberg.Properties) {
+	props[SummaryRowsSuperseded] = strconv.FormatInt(t.superseded, 10)
+	if t.sources == nil {
+		return
+	}
+	var b []byte
+	for i, s := range t.sources {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, s.Kept, 10)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, s.Superseded, 10)
+	}
+	props[SummarySources] = string(b)
+}
+
+// parseSources decodes a SummarySources value; ok is false if it is
+// malformed.
+func parseSources(v string) (out []SourceCount, ok bool) {
+	out = []SourceCount{}
+	if v == "" {
+		return out, true
+	}
+	for item := range strings.SplitSeq(v, ",") {
+		k, s, found := strings.Cut(item, ":")
+		kept, err1 := strconv.ParseInt(k, 10, 64)
+		sup, err2 := strconv.ParseInt(s, 10, 64)
+		if !found || err1 != nil || err2 != nil {
+			return nil, false
+		}
+		out = append(out, SourceCount{Kept: kept, Superseded: sup})
+	}
+	return out, true
 }
 
 // findBatch looks for the snapshot of a batch in a table's history.
@@ -195,7 +373,11 @@ func findBatch(md table.Metadata, batchID string) (WriteResult, bool) {
 		res := WriteResult{
 			Version: num(SummaryVersion), SnapshotID: s.SnapshotID,
 			RowsAdded: num(SummaryRowsAdded), RowsDeleted: num(SummaryRowsDeleted),
-			RowsTotal: num("total-records"), Deduplicated: true,
+			RowsSuperseded: num(SummaryRowsSuperseded),
+			RowsTotal:      num("total-records"), Deduplicated: true,
+		}
+		if v, ok := s.Summary.Properties[SummarySources]; ok {
+			res.Sources, _ = parseSources(v)
 		}
 		return res, true
 	}
@@ -204,13 +386,17 @@ func findBatch(md table.Metadata, batchID string) (WriteResult, bool) {
 
 const ctxCheckEvery = 4096
 
-func (c *Catalog) appendRows(ctx context.Context, l *layout, rows Rows, dw *dataWriter, props iceberg.Properties) error {
+func (c *Catalog) appendRows(ctx context.Context, l *layout, rows Rows, tl *tally, dw *dataWriter, props iceberg.Properties) error {
 	var n int64
 	for {
 		row, err := rows.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		if err != nil {
+			return fmt.Errorf("row %d: %w", n+1, err)
+		}
+		src, err := tl.source()
 		if err != nil {
 			return fmt.Errorf("row %d: %w", n+1, err)
 		}
@@ -221,6 +407,7 @@ func (c *Catalog) appendRows(ctx context.Context, l *layout, rows Rows, dw *data
 		if err := dw.commitRow(r); err != nil {
 			return err
 		}
+		tl.keep(src)
 		n++
 		if n%ctxCheckEvery == 0 && ctx.Err() != nil {
 			return context.Cause(ctx)
@@ -233,11 +420,12 @@ func (c *Catalog) appendRows(ctx context.Context, l *layout, rows Rows, dw *data
 
 // upsert writes the winning batch rows and the rewritten existing files
 // to dw and returns the existing files to remove.
-func (c *Catalog) upsert(ctx context.Context, tbl *table.Table, l *layout, rows Rows, dw *dataWriter, props iceberg.Properties) ([]string, error) {
+func (c *Catalog) upsert(ctx context.Context, tbl *table.Table, l *layout, rows Rows, tl *tally, dw *dataWriter, props iceberg.Properties) ([]string, error) {
 	// 1. The batch: one row per key, the greatest ordering value winning
 	// (a later row wins ties).
 	var (
 		batch   []([]any)
+		srcOf   []int // source of batch[i], -1 if none
 		index   = map[string]int{}
 		kb      []byte
 		n       int64
@@ -252,6 +440,13 @@ func (c *Catalog) upsert(ctx context.Context, tbl *table.Table, l *layout, rows 
 			return nil, fmt.Errorf("row %d: %w", n+1, err)
 		}
 		n++
+		if n%ctxCheckEvery == 0 && ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		src, err := tl.source()
+		if err != nil {
+			return nil, fmt.Errorf("row %d: %w", n, err)
+		}
 		if len(row) != len(l.fields) {
 			return nil, fmt.Errorf("row %d: %w: %d values, contract has %d fields", n, ErrBadRow, len(row), len(l.fields))
 		}
@@ -261,6 +456,7 @@ func (c *Catalog) upsert(ctx context.Context, tbl *table.Table, l *layout, rows 
 		kb = l.appendKey(kb[:0], row)
 		i, seen := index[string(kb)]
 		if seen && l.ord >= 0 && compareOrdering(row[l.ord], batch[i][l.ord]) < 0 {
+			tl.supersede(src)
 			continue
 		}
 		kept := slices.Clone(row)
@@ -270,13 +466,12 @@ func (c *Catalog) upsert(ctx context.Context, tbl *table.Table, l *layout, rows 
 			}
 		}
 		if seen {
-			batch[i] = kept
+			tl.supersede(srcOf[i])
+			batch[i], srcOf[i] = kept, src
 		} else {
 			index[string(kb)] = len(batch)
 			batch = append(batch, kept)
-		}
-		if n%ctxCheckEvery == 0 && ctx.Err() != nil {
-			return nil, context.Cause(ctx)
+			srcOf = append(srcOf, src)
 		}
 	}
 	// 2. Which existing files hold keys the batch replaces, and which batch
@@ -345,6 +540,7 @@ func (c *Catalog) upsert(ctx context.Context, tbl *table.Table, l *layout, rows 
 	// 4. The winning batch rows.
 	for i, row := range batch {
 		if lost[i] {
+			tl.supersede(srcOf[i])
 			continue
 		}
 		r, err := l.toParquet(dw.row(), row)
@@ -354,6 +550,7 @@ func (c *Catalog) upsert(ctx context.Context, tbl *table.Table, l *layout, rows 
 		if err := dw.commitRow(r); err != nil {
 			return nil, err
 		}
+		tl.keep(srcOf[i])
 		added++
 	}
 	props[SummaryRowsAdded] = strconv.FormatInt(added, 10)
