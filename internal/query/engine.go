@@ -192,8 +192,9 @@ type Table struct {
 	// SQL identifiers, so any characters except '.' are allowed; SQL refers
 	// to the table as raw.trades (or "raw"."trades").
 	Name string
-	// Files are the local Parquet files of the snapshot. Relative paths are
-	// made absolute against the working directory. DuckDB treats '*', '?'
+	// Files are the local Parquet files of the snapshot: paths, or file
+	// URIs (file:///abs/path, as a local warehouse's catalog lists them).
+	// Relative paths are made absolute against the working directory. DuckDB treats '*', '?'
 	// and '[' as glob characters, so paths containing them are refused.
 	// Files with different but compatible schemas are unioned by column name.
 	Files []string
@@ -301,10 +302,14 @@ func viewBody(t Table) (string, error) {
 		if f == "" {
 			return "", fmt.Errorf("query: register: table %q: empty file path", t.Name)
 		}
-		if strings.ContainsAny(f, "*?[") {
+		p, err := localPath(f)
+		if err != nil {
+			return "", fmt.Errorf("query: register: table %q: %w", t.Name, err)
+		}
+		if strings.ContainsAny(p, "*?[") {
 			return "", fmt.Errorf("query: register: table %q: file %q: path contains a glob character (*, ? or [)", t.Name, f)
 		}
-		abs, err := filepath.Abs(f)
+		abs, err := filepath.Abs(p)
 		if err != nil {
 			return "", fmt.Errorf("query: register: table %q: file %q: %w", t.Name, f, err)
 		}
@@ -315,6 +320,27 @@ func viewBody(t Table) (string, error) {
 	}
 	b.WriteString("], union_by_name = true)")
 	return b.String(), nil
+}
+
+// localPath returns the local path of a file: a path as it is, a file URI
+// (file:///abs/path or file://localhost/abs/path) as its path. Other URIs
+// are refused: the engine reads local files only.
+func localPath(f string) (string, error) {
+	if !strings.HasPrefix(f, "file:") {
+		if i := strings.Index(f, "://"); i > 0 && !strings.ContainsAny(f[:i], `/\`) {
+			return "", fmt.Errorf("file %q: not a local file (download it first)", f)
+		}
+		return f, nil
+	}
+	u, err := url.Parse(f)
+	if err != nil || (u.Host != "" && u.Host != "localhost") || u.Path == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("file %q: not a local file URI (want file:///abs/path)", f)
+	}
+	p := u.Path
+	if len(p) >= 3 && p[0] == '/' && p[2] == ':' && filepath.Separator == '\\' { // file:///C:/dir
+		p = p[1:]
+	}
+	return filepath.FromSlash(p), nil
 }
 
 // quoteIdent quotes s as an SQL identifier.
