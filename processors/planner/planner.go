@@ -30,7 +30,7 @@
 // same ids and consumers drop the duplicate.
 //
 // Files that landed without a table (no feed matched their key) are never
-// planned; the audit shows them RECEIVED for ever. Files that FAILED are not
+// planned; the watcher records them UNMATCHED. Files that FAILED are not
 // planned again either: retries are the loader's business.
 package planner
 
@@ -49,6 +49,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/logging"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/projections/audit"
@@ -87,7 +88,6 @@ var (
 type Policy func(table string) (maxFiles int, maxBytes int64)
 
 type config struct {
-	brokers      []string
 	clientOpts   []kgo.Opt
 	interval     time.Duration
 	threshold    int64
@@ -95,19 +95,15 @@ type config struct {
 	logger       *slog.Logger
 	clock        func() time.Time
 	group        string
-	eventsTopic  string
-	batchesTopic string
+	names        events.Topics
 	hostOpts     []host.Option
 }
 
 // Option configures a Planner.
 type Option func(*config)
 
-// Brokers sets the seed brokers. Required.
-func Brokers(addrs ...string) Option { return func(c *config) { c.brokers = addrs } }
-
-// ClientOpts adds franz-go options (TLS, SASL, ...) to every client the
-// planner creates.
+// ClientOpts adds franz-go options to every client the planner creates,
+// after the connection's own.
 func ClientOpts(opts ...kgo.Opt) Option {
 	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
 }
@@ -134,16 +130,14 @@ func Clock(now func() time.Time) Option { return func(c *config) { c.clock = now
 // "logmesh.planner".
 func Group(name string) Option { return func(c *config) { c.group = name } }
 
-// Topics sets the topic the files land on and the batches topic. The
-// defaults are events.DomainTopic(events.DomainRaw) and events.BatchesTopic;
-// tests sharing a cluster use their own.
-func Topics(events, batches string) Option {
-	return func(c *config) { c.eventsTopic, c.batchesTopic = events, batches }
-}
+// Topics sets the installation's topic names: files land on the raw
+// domain's events topic, batches go to its batches topic. Default
+// events.Topics{}.
+func Topics(t events.Topics) Option { return func(c *config) { c.names = t } }
 
 // HostOpts adds options to the planner's host (host.Sync,
-// host.MaxPollRecords, ...). Brokers, group, topics, client options, logger
-// and progress callback are set by the planner.
+// host.MaxPollRecords, ...). Client options, logger and progress callback
+// are set by the planner.
 func HostOpts(opts ...host.Option) Option {
 	return func(c *config) { c.hostOpts = append(c.hostOpts, opts...) }
 }
@@ -162,7 +156,11 @@ type produced struct {
 type Planner struct {
 	store *state.Store
 	codec *events.Codec
+	conn  kafkaconn.Conn
 	cfg   config
+	// batchesTopic is where batches go; topics what the host folds.
+	batchesTopic string
+	topics       events.TopicSet
 	log   *slog.Logger
 
 	// planMu serializes planning, replay and the start of Run, and guards
@@ -180,14 +178,12 @@ type Planner struct {
 }
 
 // New validates its arguments and returns a Planner; it does not connect.
-func New(store *state.Store, codec *events.Codec, opts ...Option) (*Planner, error) {
+func New(store *state.Store, codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Planner, error) {
 	cfg := config{
-		interval:     DefaultInterval,
-		threshold:    DefaultThreshold,
-		clock:        time.Now,
-		group:        DefaultGroup,
-		eventsTopic:  events.DomainTopic(events.DomainRaw),
-		batchesTopic: events.BatchesTopic,
+		interval:  DefaultInterval,
+		threshold: DefaultThreshold,
+		clock:     time.Now,
+		group:     DefaultGroup,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -197,7 +193,7 @@ func New(store *state.Store, codec *events.Codec, opts ...Option) (*Planner, err
 		return nil, errors.New("planner: nil store")
 	case codec == nil:
 		return nil, errors.New("planner: nil codec")
-	case len(cfg.brokers) == 0:
+	case len(conn.Brokers()) == 0:
 		return nil, errors.New("planner: no brokers")
 	case cfg.interval <= 0:
 		return nil, fmt.Errorf("planner: interval %v, want > 0", cfg.interval)
@@ -207,8 +203,6 @@ func New(store *state.Store, codec *events.Codec, opts ...Option) (*Planner, err
 		return nil, errors.New("planner: nil clock")
 	case cfg.group == "":
 		return nil, errors.New("planner: no consumer group")
-	case cfg.eventsTopic == "" || cfg.batchesTopic == "" || cfg.eventsTopic == cfg.batchesTopic:
-		return nil, fmt.Errorf("planner: topics %q and %q, want two distinct topics", cfg.eventsTopic, cfg.batchesTopic)
 	}
 	if cfg.policy == nil {
 		cfg.policy = func(string) (int, int64) { return DefaultMaxFiles, DefaultMaxBytes }
@@ -217,9 +211,12 @@ func New(store *state.Store, codec *events.Codec, opts ...Option) (*Planner, err
 		cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Planner{
-		store:    store,
-		codec:    codec,
-		cfg:      cfg,
+		store:        store,
+		codec:        codec,
+		conn:         conn,
+		cfg:          cfg,
+		batchesTopic: cfg.names.Batches(),
+		topics:       audit.Projection{}.Topics(cfg.names),
 		log:      cfg.logger.With("processor", "planner"),
 		inflight: map[string]bool{},
 	}, nil
@@ -233,8 +230,7 @@ func (p *Planner) client() (*kgo.Client, error) {
 		return nil, ErrClosed
 	}
 	if p.cl == nil {
-		cl, err := kgo.NewClient(append([]kgo.Opt{
-			kgo.SeedBrokers(p.cfg.brokers...),
+		cl, err := p.conn.Client(append([]kgo.Opt{
 			kgo.WithLogger(logging.Kafka(p.cfg.logger)),
 		}, p.cfg.clientOpts...)...)
 		if err != nil {
@@ -284,10 +280,7 @@ func (p *Planner) Run(ctx context.Context) error {
 		return ErrClosed
 	}
 	progress := make(chan struct{}, 1)
-	h, err := host.New(audit.Projection{}, p.store, p.codec, append(slices.Clone(p.cfg.hostOpts),
-		host.Brokers(p.cfg.brokers...),
-		host.Group(p.cfg.group),
-		host.Topics(p.cfg.eventsTopic, p.cfg.batchesTopic),
+	h, err := host.New(audit.Projection{}, p.store, p.codec, p.conn, p.cfg.group, p.topics, append(slices.Clone(p.cfg.hostOpts),
 		host.ClientOpts(p.cfg.clientOpts...),
 		host.Logger(p.cfg.logger),
 		host.OnProgress(func(host.Progress) {
@@ -387,12 +380,12 @@ func (p *Planner) endOffsets(ctx context.Context) (map[state.TopicPartition]int6
 	if err != nil {
 		return nil, err
 	}
-	lo, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, p.cfg.eventsTopic, p.cfg.batchesTopic)
+	lo, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, p.topics.Names...)
 	if err == nil {
 		err = lo.Error()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("planner: end offsets of %s, %s: %w", p.cfg.eventsTopic, p.cfg.batchesTopic, err)
+		return nil, fmt.Errorf("planner: end offsets of %s: %w", p.topics, err)
 	}
 	ends := map[state.TopicPartition]int64{}
 	lo.Each(func(o kadm.ListedOffset) {
@@ -482,9 +475,7 @@ func (p *Planner) PlanOnce(ctx context.Context) (batches int, err error) {
 	if p.running != nil { // Run started meanwhile; let it fold.
 		return 0, nil
 	}
-	if _, err := host.Replay(ctx, audit.Projection{}, p.store, p.codec, append(slices.Clone(p.cfg.hostOpts),
-		host.Brokers(p.cfg.brokers...),
-		host.Topics(p.cfg.eventsTopic, p.cfg.batchesTopic),
+	if _, err := host.Replay(ctx, audit.Projection{}, p.store, p.codec, p.conn, p.topics, append(slices.Clone(p.cfg.hostOpts),
 		host.ClientOpts(p.cfg.clientOpts...),
 		host.Logger(p.cfg.logger))...); err != nil {
 		return 0, fmt.Errorf("planner: catch up: %w", err)
@@ -537,9 +528,9 @@ func (p *Planner) plan(ctx context.Context, thresholdOnly bool) (int, error) {
 func (p *Planner) forgetFolded() error {
 	keep := p.unseen[:0]
 	for _, b := range p.unseen {
-		next, ok, err := p.store.Offset(p.cfg.batchesTopic, b.partition)
+		next, ok, err := p.store.Offset(p.batchesTopic, b.partition)
 		if err != nil {
-			return fmt.Errorf("planner: stored offset of %s/%d: %w", p.cfg.batchesTopic, b.partition, err)
+			return fmt.Errorf("planner: stored offset of %s/%d: %w", p.batchesTopic, b.partition, err)
 		}
 		if ok && next > b.offset {
 			for _, id := range b.files {
@@ -631,7 +622,7 @@ func (p *Planner) produce(ctx context.Context, batches []*events.BatchPlanned) (
 		if err != nil {
 			return 0, fmt.Errorf("planner: encode batch %s of %s: %w", b.BatchID, b.Table, err)
 		}
-		rec.Topic = p.cfg.batchesTopic
+		rec.Topic = p.batchesTopic
 		recs[i] = rec
 		byRec[rec] = b
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/processors/planner"
@@ -32,6 +33,7 @@ const (
 type rig struct {
 	cluster *kafkatest.Cluster
 	codec   *events.Codec
+	names   events.Topics
 	events  string
 	batches string
 	landed  int
@@ -43,12 +45,19 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	c := kafkatest.New(t)
 	codec, _ := kafkatest.Codec(t)
+	return newRigOn(t, c, codec)
+}
+
+// newRigOn makes a rig with topics of its own on c.
+func newRigOn(t *testing.T, c *kafkatest.Cluster, codec *events.Codec) *rig {
+	t.Helper()
+	names := events.Topics{Prefix: kafkatest.Unique("pt")}
 	keep := map[string]*string{"retention.ms": kadm.StringPtr("-1")}
-	r := &rig{
-		cluster: c,
-		codec:   codec,
-		events:  c.Topic(t, "logmesh.raw.events", 3, keep),
-		batches: c.Topic(t, "logmesh.raw.batches", 2, keep),
+	r := &rig{cluster: c, codec: codec, names: names, events: names.Domain(events.DomainRaw), batches: names.Batches()}
+	if err := c.Conn().EnsureTopics(context.Background(),
+		events.TopicSpec{Name: r.events, Partitions: 3, Configs: keep},
+		events.TopicSpec{Name: r.batches, Partitions: 2, Configs: keep}); err != nil {
+		t.Fatal(err)
 	}
 	r.reader = c.Client(t, kgo.ConsumeTopics(r.batches), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	return r
@@ -75,9 +84,8 @@ func policy(table string) (int, int64) {
 
 func (r *rig) planner(t *testing.T, st *state.Store, opts ...planner.Option) *planner.Planner {
 	t.Helper()
-	p, err := planner.New(st, r.codec, append([]planner.Option{
-		planner.Brokers(r.cluster.Brokers...),
-		planner.Topics(r.events, r.batches),
+	p, err := planner.New(st, r.codec, r.cluster.Conn(), append([]planner.Option{
+		planner.Topics(r.names),
 		planner.Group(kafkatest.Unique("planner")),
 		planner.WithPolicy(policy),
 		planner.HostOpts(host.Sync(false)),
@@ -288,18 +296,21 @@ func TestPlanOnce(t *testing.T) {
 
 // The same log planned from two fresh stores gives the same batches.
 func TestBatchIDsDeterministic(t *testing.T) {
-	r := newRig(t)
-	r.land(t, trades, 1, 2, 3)
+	first := newRig(t)
 	var ids [2][]string
 	for i := range ids {
-		// A planner that plans into a topic nobody else reads: give each
-		// run its own batches topic, so the second does not see the first.
-		batches := r.cluster.Topic(t, "logmesh.raw.batches", 1, nil)
-		p := r.planner(t, openMem(t), planner.Topics(r.events, batches))
+		// The same landings on topics of their own, so the second
+		// planner does not see the first one's batches.
+		r := first
+		if i > 0 {
+			r = newRigOn(t, first.cluster, first.codec)
+		}
+		r.land(t, trades, 1, 2, 3)
+		p := r.planner(t, openMem(t))
 		if _, err := p.PlanOnce(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		cl := r.cluster.Client(t, kgo.ConsumeTopics(batches), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		cl := r.cluster.Client(t, kgo.ConsumeTopics(r.batches), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 		for len(ids[i]) < 2 && ctx.Err() == nil {
 			cl.PollFetches(ctx).EachRecord(func(rec *kgo.Record) {
@@ -446,24 +457,26 @@ func TestNewValidates(t *testing.T) {
 	if err != nil {
 		t.Skip("codec needs a registry client:", err)
 	}
+	conn := kafkaconn.Plain("x:1")
+	if _, err := planner.New(st, codec, kafkaconn.Conn{}); err == nil {
+		t.Error("no brokers accepted")
+	}
 	for name, opts := range map[string][]planner.Option{
-		"no brokers":    {},
-		"zero interval": {planner.Brokers("x:1"), planner.Interval(0)},
-		"bad threshold": {planner.Brokers("x:1"), planner.Threshold(-1)},
-		"same topics":   {planner.Brokers("x:1"), planner.Topics("a", "a")},
-		"no group":      {planner.Brokers("x:1"), planner.Group("")},
+		"zero interval": {planner.Interval(0)},
+		"bad threshold": {planner.Threshold(-1)},
+		"no group":      {planner.Group("")},
 	} {
-		if _, err := planner.New(st, codec, opts...); err == nil {
+		if _, err := planner.New(st, codec, conn, opts...); err == nil {
 			t.Errorf("%s: New accepted it", name)
 		}
 	}
-	if _, err := planner.New(nil, codec, planner.Brokers("x:1")); err == nil {
+	if _, err := planner.New(nil, codec, conn); err == nil {
 		t.Error("nil store accepted")
 	}
-	if _, err := planner.New(st, nil, planner.Brokers("x:1")); err == nil {
+	if _, err := planner.New(st, nil, conn); err == nil {
 		t.Error("nil codec accepted")
 	}
-	p, err := planner.New(st, codec, planner.Brokers("x:1"))
+	p, err := planner.New(st, codec, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
