@@ -219,6 +219,29 @@ func TestEvolution(t *testing.T) {
 		}
 	})
 
+	t.Run("RecordRejected written before violations", func(t *testing.T) {
+		old := variant(t, events.NameRecordRejected, dropField("violations"))
+		id := register(t, old)
+		orig := populated(t, events.NameRecordRejected).(*events.RecordRejected)
+		body, err := marshalWith(old, orig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Decode(ctx, wire(id, body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rr := got.(*events.RecordRejected)
+		if len(rr.Violations) != 0 {
+			t.Errorf("Violations = %+v, want the default []", rr.Violations)
+		}
+		want := *orig
+		want.Violations = rr.Violations
+		if !reflect.DeepEqual(rr, &want) {
+			t.Errorf("got %+v\nwant %+v", rr, &want)
+		}
+	})
+
 	t.Run("newer writer with an extra field", func(t *testing.T) {
 		newer := variant(t, events.NameFileLanded, func(f []any) []any {
 			return append(f, map[string]any{"name": "storage_class", "type": "string", "default": ""})

@@ -181,14 +181,30 @@ type RecordRejected struct {
 	Line *int64 `avro:"line"`
 	// Field is the offending field, nil for a record-level problem.
 	Field *string `avro:"field"`
-	// Rule is the rule that failed: parse, required, type, pattern, range, ...
+	// Rule is the rule that failed (the first one, see Violations):
+	// parse, required, type, control_character, regex, ...
 	Rule string `avro:"rule"`
-	// Reason is a human-readable explanation.
+	// Reason is a human-readable explanation of the first violation.
 	Reason string `avro:"reason"`
 	// Raw is the raw record, truncated (see RawTruncated).
 	Raw *string `avro:"raw"`
 	// RawTruncated reports whether Raw was cut short.
 	RawTruncated bool `avro:"raw_truncated"`
+	// Violations are every reason the record was rejected, in the
+	// validator's order (one for a parse failure); the first is also in
+	// Field, Rule and Reason. Empty in events written before the field
+	// existed: then Field, Rule and Reason are all there is.
+	Violations []Violation `avro:"violations"`
+}
+
+// Violation is one reason a record was rejected, in RecordRejected.
+type Violation struct {
+	// Field is the offending field, nil for a record-level problem.
+	Field *string `avro:"field"`
+	// Rule is the rule that failed, as in RecordRejected.Rule.
+	Rule string `avro:"rule"`
+	// Reason is a human-readable explanation.
+	Reason string `avro:"reason"`
 }
 
 // FileProcessed records that the loader finished a file of a batch; its

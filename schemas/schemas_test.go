@@ -146,3 +146,40 @@ func TestCheckCompatible(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordRejectedViolations: the violations array is an optional
+// addition, with its default, so readers of the current schema read events
+// written before it existed, and the registry accepts the change.
+func TestRecordRejectedViolations(t *testing.T) {
+	cur, err := schemas.Lookup("logmesh.events.RecordRejected")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(cur.Text), &m); err != nil {
+		t.Fatal(err)
+	}
+	var kept []any
+	var found map[string]any
+	for _, f := range m["fields"].([]any) {
+		if f.(map[string]any)["name"] == "violations" {
+			found = f.(map[string]any)
+			continue
+		}
+		kept = append(kept, f)
+	}
+	if found == nil {
+		t.Fatal("RecordRejected has no violations field")
+	}
+	if d, ok := found["default"].([]any); !ok || len(d) != 0 {
+		t.Errorf("violations default = %v, want []", found["default"])
+	}
+	m["fields"] = kept
+	before, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schemas.CheckCompatible(cur.Text, string(before)); err != nil {
+		t.Errorf("current RecordRejected cannot read the one without violations: %v", err)
+	}
+}
