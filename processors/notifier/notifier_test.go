@@ -1,0 +1,224 @@
+package notifier_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/kafkatest"
+	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/processors/notifier"
+	"github.com/logmesh/logmesh/state"
+)
+
+// Env of the child process of TestNotifierKilledWhileTheWebhookFails.
+const (
+	envChild    = "LOGMESH_NOTIFIERTEST_CHILD"
+	envBrokers  = "LOGMESH_NOTIFIERTEST_BROKERS"
+	envRegistry = "LOGMESH_NOTIFIERTEST_REGISTRY"
+	envPrefix   = "LOGMESH_NOTIFIERTEST_PREFIX"
+	envGroup    = "LOGMESH_NOTIFIERTEST_GROUP"
+	envDir      = "LOGMESH_NOTIFIERTEST_DIR"
+	envWebhook  = "LOGMESH_NOTIFIERTEST_WEBHOOK"
+)
+
+// hook is a webhook that refuses its first failures calls and records the
+// incident ids of the calls it accepted.
+type hook struct {
+	failures int
+
+	mu       sync.Mutex
+	calls    int
+	accepted map[string]int
+	bad      []string
+	onAccept func(n int)
+}
+
+func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		IncidentID string `json:"incident_id"`
+	}
+	err := json.NewDecoder(r.Body).Decode(&body)
+	h.mu.Lock()
+	h.calls++
+	if err != nil || body.IncidentID == "" || r.Header.Get("Idempotency-Key") != body.IncidentID {
+		h.bad = append(h.bad, fmt.Sprintf("%v %q key %q", err, body.IncidentID, r.Header.Get("Idempotency-Key")))
+	}
+	if h.calls <= h.failures {
+		h.mu.Unlock()
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+		return
+	}
+	h.accepted[body.IncidentID]++
+	n := len(h.accepted)
+	cb := h.onAccept
+	h.mu.Unlock()
+	if cb != nil {
+		cb(n)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func incident(i int, domain string) *events.IncidentOpened {
+	id := events.DeriveID("notifiertest", fmt.Sprint(i))
+	return &events.IncidentOpened{
+		Envelope:   events.Envelope{EventID: id, OccurredAt: time.Unix(1764000000+int64(i), 0).UTC(), Domain: domain, CorrelationID: fmt.Sprintf("file-%d", i)},
+		IncidentID: id, Severity: "error", SubjectKind: "file", Subject: fmt.Sprintf("f%d.csv", i), Summary: "it broke",
+	}
+}
+
+// TestNotifierChild is the notifier process the test kills.
+func TestNotifierChild(t *testing.T) {
+	if os.Getenv(envChild) != "1" {
+		t.Skip("run as a child process by TestNotifierKilledWhileTheWebhookFails")
+	}
+	st, err := state.Open(os.Getenv(envDir), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := notifier.New(st, kafkatest.CodecAt(t, os.Getenv(envRegistry)), kafkaconn.Plain(strings.Split(os.Getenv(envBrokers), ",")...),
+		notifier.Group(os.Getenv(envGroup)), notifier.Topics(events.Topics{Prefix: os.Getenv(envPrefix)}),
+		notifier.WithSink(notifier.Webhook(os.Getenv(envWebhook), nil)),
+		notifier.Backoff(20*time.Millisecond, 100*time.Millisecond),
+		notifier.HostOpts(host.MaxPollRecords(5), host.ClientOpts(kgo.SessionTimeout(6*time.Second))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("running")
+	if err := n.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A webhook that fails its first calls, and a notifier SIGKILLed halfway and
+// restarted on its store: every incident is delivered, none is lost, each
+// with its id as the idempotency key.
+func TestNotifierKilledWhileTheWebhookFails(t *testing.T) {
+	const total = 40
+	c := kafkatest.New(t)
+	codec, regURL := kafkatest.Codec(t)
+	names := events.Topics{Prefix: kafkatest.Unique("nt")}
+	ctx := context.Background()
+	if err := c.Conn().EnsureTopics(ctx, names.Specs(3, "equities")...); err != nil {
+		t.Fatal(err)
+	}
+	cl := c.Client(t)
+	for i := range total {
+		domain := []string{"raw", "central", "equities"}[i%3]
+		rec, err := codec.Record(incident(i, domain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Topic = names.Domain(domain)
+		if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	h := &hook{failures: 7, accepted: map[string]int{}}
+	halfway := make(chan struct{})
+	var once sync.Once
+	h.onAccept = func(n int) {
+		if n >= total/2 {
+			once.Do(func() { close(halfway) })
+		}
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	dir, group := t.TempDir(), kafkatest.Unique("notifier")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNotifierChild$", "-test.v")
+	cmd.Env = append(os.Environ(), envChild+"=1", envBrokers+"="+strings.Join(c.Brokers, ","), envRegistry+"="+regURL,
+		envPrefix+"="+names.Prefix, envGroup+"="+group, envDir+"="+dir, envWebhook+"="+srv.URL)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { // drain the child's output
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+		}
+	}()
+	select {
+	case <-halfway:
+	case <-time.After(3 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("the child delivered fewer than half the incidents")
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	h.mu.Lock()
+	atKill := len(h.accepted)
+	h.mu.Unlock()
+	if atKill >= total {
+		t.Fatalf("the child delivered all %d incidents before the kill; the test did not interrupt it", total)
+	}
+	t.Logf("killed the notifier after %d of %d incidents (%d calls)", atKill, total, h.calls)
+
+	// The restarted notifier: the same store, the same group.
+	st, err := state.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h.mu.Lock()
+	h.failures = h.calls + 3 // down again for a while after the restart
+	h.mu.Unlock()
+	done := make(chan struct{})
+	var doneOnce sync.Once
+	h.onAccept = func(n int) {
+		if n == total {
+			doneOnce.Do(func() { close(done) })
+		}
+	}
+	n, err := notifier.New(st, codec, c.Conn(), notifier.Group(group), notifier.Topics(names),
+		notifier.WithSink(notifier.Webhook(srv.URL, nil)), notifier.Backoff(20*time.Millisecond, 100*time.Millisecond),
+		notifier.HostOpts(host.MaxPollRecords(5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- n.Run(runCtx) }()
+	select {
+	case <-done:
+	case err := <-ran:
+		t.Fatalf("notifier stopped: %v", err)
+	case <-time.After(3 * time.Minute):
+		t.Fatal("not every incident was delivered after the restart")
+	}
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range total {
+		if id := incident(i, "").IncidentID; h.accepted[id] == 0 {
+			t.Errorf("incident %d (%s) was never delivered", i, id)
+		}
+	}
+	if len(h.bad) > 0 {
+		t.Errorf("malformed deliveries: %v", h.bad)
+	}
+}
