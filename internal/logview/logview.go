@@ -325,10 +325,10 @@ func (v *View) open() (*kgo.Client, error) {
 		kgo.KeepControlRecords(),
 		// Partitions are added as topics appear; their metadata must not
 		// wait out the default five-second minimum age.
-		kgo.MetadataMinAge(100*time.Millisecond),
+		kgo.MetadataMinAge(100 * time.Millisecond),
 		// A catch-up waits for the fetch in flight before a newly added
 		// partition is fetched; keep that wait short.
-		kgo.FetchMaxWait(250*time.Millisecond),
+		kgo.FetchMaxWait(250 * time.Millisecond),
 		kgo.WithLogger(logging.Kafka(v.cfg.logger)),
 	}, v.cfg.opts...)...)
 	if err != nil {

@@ -88,15 +88,15 @@ var (
 type Policy func(table string) (maxFiles int, maxBytes int64)
 
 type config struct {
-	clientOpts   []kgo.Opt
-	interval     time.Duration
-	threshold    int64
-	policy       Policy
-	logger       *slog.Logger
-	clock        func() time.Time
-	group        string
-	names        events.Topics
-	hostOpts     []host.Option
+	clientOpts []kgo.Opt
+	interval   time.Duration
+	threshold  int64
+	policy     Policy
+	logger     *slog.Logger
+	clock      func() time.Time
+	group      string
+	names      events.Topics
+	hostOpts   []host.Option
 }
 
 // Option configures a Planner.
@@ -161,7 +161,7 @@ type Planner struct {
 	// batchesTopic is where batches go; topics what the host folds.
 	batchesTopic string
 	topics       events.TopicSet
-	log   *slog.Logger
+	log          *slog.Logger
 
 	// planMu serializes planning, replay and the start of Run, and guards
 	// the fields below it.
@@ -217,8 +217,8 @@ func New(store *state.Store, codec *events.Codec, conn kafkaconn.Conn, opts ...O
 		cfg:          cfg,
 		batchesTopic: cfg.names.Batches(),
 		topics:       audit.Projection{}.Topics(cfg.names),
-		log:      cfg.logger.With("processor", "planner"),
-		inflight: map[string]bool{},
+		log:          cfg.logger.With("processor", "planner"),
+		inflight:     map[string]bool{},
 	}, nil
 }
 
