@@ -141,11 +141,14 @@ func (l *batchLoader) feed(name string) *mesh.Feed {
 func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *mesh.Feed, v *validate.Validator, f events.BatchFile, cause string) (*fileRun, []events.Event, error) {
 	run := &fileRun{file: f, id: events.DeriveID(f.Key, f.Checksum)}
 	var rejects []events.Event
-	reject := func(number, line int64, field, rule, reason string, raw []byte) {
+	// reject records a rejected record: vs holds every violation, the
+	// first one also in the event's field, rule and reason.
+	reject := func(number, line int64, vs []validate.Violation, raw []byte) {
 		run.rejected++
 		if len(rejects) >= maxRejectEvents {
 			return
 		}
+		first := vs[0]
 		ev := &events.RecordRejected{
 			Envelope:     l.envelope("record-rejected", run.id, cause, b.BatchID, strconv.FormatInt(number, 10)),
 			BatchID:      b.BatchID,
@@ -153,14 +156,22 @@ func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *m
 			FileKey:      f.Key,
 			FileChecksum: f.Checksum,
 			RecordNumber: number,
-			Rule:         rule,
-			Reason:       reason,
+			Rule:         first.Rule,
+			Reason:       first.Reason,
+			Violations:   make([]events.Violation, 0, len(vs)),
 		}
 		if line > 0 {
 			ev.Line = &line
 		}
-		if field != "" {
-			ev.Field = &field
+		if first.Field != "" {
+			ev.Field = new(first.Field)
+		}
+		for _, vi := range vs {
+			x := events.Violation{Rule: vi.Rule, Reason: vi.Reason}
+			if vi.Field != "" {
+				x.Field = new(vi.Field)
+			}
+			ev.Violations = append(ev.Violations, x)
 		}
 		if raw != nil {
 			s := string(raw)
@@ -174,7 +185,7 @@ func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *m
 	err := l.scan(ctx, feed, v, f, func(rec formats.Record, recErr *formats.RecordError, fc *validate.FileCheck) error {
 		run.read++
 		if recErr != nil {
-			reject(recErr.Number, recErr.Line, "", "parse", recErr.Err.Error(), recErr.Raw)
+			reject(recErr.Number, recErr.Line, []validate.Violation{{Rule: "parse", Reason: recErr.Err.Error()}}, recErr.Raw)
 			return nil
 		}
 		row, vs := v.Row(rec)
@@ -184,12 +195,7 @@ func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *m
 			}
 		}
 		if len(vs) > 0 {
-			vi := vs[0]
-			reason := vi.Reason
-			if len(vs) > 1 {
-				reason += fmt.Sprintf(" (and %d more)", len(vs)-1)
-			}
-			reject(rec.Number, rec.Line, vi.Field, vi.Rule, reason, rec.Raw)
+			reject(rec.Number, rec.Line, vs, rec.Raw)
 			return nil
 		}
 		run.valid++
