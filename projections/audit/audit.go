@@ -327,13 +327,18 @@ func applyRejected(s projections.Store, ev *events.RecordRejected) error {
 	return save(s, e)
 }
 
-// rejection formats a RecordRejected as "record N [field] rule: reason".
+// rejection formats a RecordRejected as "record N [field] rule: reason",
+// the first violation, plus " (+M more)" when the record has M more.
 func rejection(ev *events.RecordRejected) string {
 	s := fmt.Sprintf("record %d", ev.RecordNumber)
 	if ev.Field != nil {
 		s += " " + *ev.Field
 	}
-	return s + " " + ev.Rule + ": " + ev.Reason
+	s += " " + ev.Rule + ": " + ev.Reason
+	if n := len(ev.Violations); n > 1 {
+		s += fmt.Sprintf(" (+%d more)", n-1)
+	}
+	return s
 }
 
 func applyProcessed(s projections.Store, ev *events.FileProcessed) error {

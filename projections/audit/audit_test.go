@@ -145,6 +145,35 @@ func TestLifecycle(t *testing.T) {
 		timeline []string
 		check    func(t *testing.T, f audit.File)
 	}{{
+		name: "a rejection with several violations says how many more",
+		steps: []scoped{
+			onEvents(landed(fa, 0)),
+			onBatches(batch("b1", 10, fa.table, fa)),
+			onEvents(func() *events.RecordRejected {
+				ev := rejected(fa, "b1", 3, 20)
+				ev.Violations = []events.Violation{
+					{Field: ptr("price"), Rule: "range", Reason: "negative price"},
+					{Field: ptr("qty"), Rule: "type", Reason: `"x" is not an integer`},
+					{Rule: "unique", Reason: "duplicate key"},
+				}
+				return ev
+			}()),
+			onEvents(func() *events.RecordRejected {
+				ev := rejected(fa, "b1", 4, 21)
+				ev.Violations = []events.Violation{{Field: ptr("price"), Rule: "range", Reason: "negative price"}}
+				return ev
+			}()),
+			onEvents(processed(fa, "b1", 30, 10, 8, 2, 4)),
+		},
+		file: fa, status: audit.StatusProcessed,
+		timeline: []string{"RECEIVED", "BATCHED", "PROCESSED"},
+		check: func(t *testing.T, f audit.File) {
+			want := []string{"record 3 price range: negative price (+2 more)", "record 4 price range: negative price"}
+			if !slices.Equal(f.Rejections, want) {
+				t.Errorf("rejections %q, want %q", f.Rejections, want)
+			}
+		},
+	}, {
 		name: "processed with rejections",
 		steps: []scoped{
 			onEvents(landed(fa, 0)),
