@@ -935,3 +935,29 @@ func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
 }
+
+// Checkpoints gives, for every scope with state or an offset, the offset and
+// exactly the digest Digest gives.
+func TestCheckpoints(t *testing.T) {
+	s, _ := openMem(t)
+	write(t, s, contents{{"t", 0}: {"a": "1", "b": "2"}, {"t", 1}: {"a": "1"}, {"u", 0}: {"x": "y"}},
+		map[tp]int64{{"t", 0}: 3, {"t", 1}: 9, {"v", 2}: 5})
+	cps, err := s.Checkpoints()
+	must(t, err)
+	want := map[tp]struct {
+		next int64
+		has  bool
+	}{{"t", 0}: {3, true}, {"t", 1}: {9, true}, {"u", 0}: {0, false}, {"v", 2}: {5, true}}
+	if len(cps) != len(want) {
+		t.Fatalf("checkpoints %v, want %d scopes", cps, len(want))
+	}
+	for scope, w := range want {
+		c := cps[scope]
+		if c.Next != w.next || c.HasOffset != w.has {
+			t.Errorf("%v: offset %d %v, want %d %v", scope, c.Next, c.HasOffset, w.next, w.has)
+		}
+		if c.Digest != digest(t, s, scope) {
+			t.Errorf("%v: checkpoint digest differs from Digest", scope)
+		}
+	}
+}
