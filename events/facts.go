@@ -17,6 +17,7 @@ const (
 	NameIncidentOpened   = "logmesh.events.IncidentOpened"
 	NameIncidentResolved = "logmesh.events.IncidentResolved"
 	NameJobFinished      = "logmesh.events.JobFinished"
+	NameLocationsDefined = "logmesh.events.LocationsDefined"
 	NameJobStarted       = "logmesh.events.JobStarted"
 	NameProductPublished = "logmesh.events.ProductPublished"
 	NameProductRefreshed = "logmesh.events.ProductRefreshed"
@@ -34,7 +35,7 @@ func Names() []string {
 	return []string{
 		NameBatchPlanned, NameDomainDefined, NameFeedDefined, NameFileFailed,
 		NameFileLanded, NameFileProcessed, NameIncidentOpened, NameIncidentResolved,
-		NameJobFinished, NameJobStarted, NameProductPublished, NameProductRefreshed,
+		NameJobFinished, NameJobStarted, NameLocationsDefined, NameProductPublished, NameProductRefreshed,
 		NameProductRetired, NameRecordRejected, NameSchemaChanged, NameShareGranted,
 		NameShareRevoked, NameTableCommitted,
 	}
@@ -64,6 +65,8 @@ func New(name string) (Event, error) {
 		return new(JobFinished), nil
 	case NameJobStarted:
 		return new(JobStarted), nil
+	case NameLocationsDefined:
+		return new(LocationsDefined), nil
 	case NameProductPublished:
 		return new(ProductPublished), nil
 	case NameProductRefreshed:
@@ -637,3 +640,29 @@ type FeedDefined struct {
 
 // Key returns the feed's name.
 func (e *FeedDefined) Key() string { return e.Feed }
+
+// LocationsDefined records where the platform keeps its files, so that
+// `logmesh land`, `tables` and `query` pointed at the cluster find the
+// landing area and the warehouse without flags. Secrets are never recorded.
+type LocationsDefined struct {
+	// Envelope is the event's envelope; its domain is central.
+	Envelope Envelope `avro:"envelope"`
+	// Landing is the landing area: a local directory or s3://bucket/prefix.
+	Landing string `avro:"landing"`
+	// Warehouse is the table warehouse: a local directory or
+	// s3://bucket/prefix.
+	Warehouse string `avro:"warehouse"`
+	// S3Endpoint is the host:port of the object store of s3:// locations.
+	S3Endpoint *string `avro:"s3_endpoint"`
+	// S3Region is the object store's region.
+	S3Region *string `avro:"s3_region"`
+	// S3Insecure means plain HTTP to the object store.
+	S3Insecure bool `avro:"s3_insecure"`
+	// DefinedBy names the process that recorded them ("logmesh dev").
+	DefinedBy string `avro:"defined_by"`
+	// DefinitionHash is the SHA-256 hex of the locations.
+	DefinitionHash string `avro:"definition_hash"`
+}
+
+// Key returns "locations": one key, so every LocationsDefined is in order.
+func (e *LocationsDefined) Key() string { return "locations" }

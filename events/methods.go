@@ -107,3 +107,9 @@ func (e *FeedDefined) Name() string { return NameFeedDefined }
 
 // Meta returns the event's envelope.
 func (e *FeedDefined) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.LocationsDefined".
+func (e *LocationsDefined) Name() string { return NameLocationsDefined }
+
+// Meta returns the event's envelope.
+func (e *LocationsDefined) Meta() *Envelope { return &e.Envelope }

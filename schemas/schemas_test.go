@@ -14,7 +14,7 @@ import (
 var facts = []string{
 	"BatchPlanned", "DomainDefined", "FeedDefined", "FileFailed", "FileLanded",
 	"FileProcessed", "IncidentOpened", "IncidentResolved", "JobFinished",
-	"JobStarted", "ProductPublished", "ProductRefreshed", "ProductRetired",
+	"JobStarted", "LocationsDefined", "ProductPublished", "ProductRefreshed", "ProductRetired",
 	"RecordRejected", "SchemaChanged", "ShareGranted", "ShareRevoked",
 	"TableCommitted",
 }

@@ -1,8 +1,9 @@
 // Package definitions is the definitions projection: a pure fold of the
-// definition events that `logmesh apply` (and the platform itself) put on
-// the log — DomainDefined on the central bus, FeedDefined on the bus of the
-// feed's domain — into the latest definition of each domain and feed, with
-// its definition hash. `logmesh apply` plans against it: a definition whose
+// definition events that `logmesh apply` and the platform itself put on the
+// log — DomainDefined and LocationsDefined on the central bus, FeedDefined
+// on the bus of the feed's domain — into the latest definition of each
+// domain and feed, with its definition hash, and where the platform keeps
+// its landing area and warehouse. `logmesh apply` plans against it: a definition whose
 // hash is unchanged is not emitted again.
 //
 // Each scope keeps, per definition, the latest one it saw in log order. The
@@ -23,9 +24,13 @@ import (
 
 // Kinds of definitions.
 const (
-	KindDomain = "domain"
-	KindFeed   = "feed"
+	KindDomain    = "domain"
+	KindFeed      = "feed"
+	KindLocations = "locations"
 )
+
+// LocationsName is the name of the one locations definition.
+const LocationsName = "platform"
 
 const prefixDefinition = "d/" // d/<kind> 0x00 <name> → Definition JSON
 
@@ -58,6 +63,18 @@ type Definition struct {
 	// Domain is the domain of the event's envelope: "central" for a
 	// domain, the table's domain for a feed.
 	Domain string `json:"domain"`
+	// Locations is set for KindLocations.
+	Locations *Locations `json:"locations,omitempty"`
+}
+
+// Locations is where the platform keeps its files.
+type Locations struct {
+	Landing    string `json:"landing"`
+	Warehouse  string `json:"warehouse"`
+	S3Endpoint string `json:"s3_endpoint,omitempty"`
+	S3Region   string `json:"s3_region,omitempty"`
+	S3Insecure bool   `json:"s3_insecure,omitempty"`
+	DefinedBy  string `json:"defined_by"`
 }
 
 // Apply folds DomainDefined and FeedDefined; other events are ignored.
@@ -68,6 +85,15 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 		d = Definition{Kind: KindDomain, Name: e.DomainName, Hash: e.DefinitionHash}
 	case *events.FeedDefined:
 		d = Definition{Kind: KindFeed, Name: e.Feed, Hash: e.DefinitionHash}
+	case *events.LocationsDefined:
+		d = Definition{Kind: KindLocations, Name: LocationsName, Hash: e.DefinitionHash, Locations: &Locations{
+			Landing: e.Landing, Warehouse: e.Warehouse, S3Insecure: e.S3Insecure, DefinedBy: e.DefinedBy}}
+		if e.S3Endpoint != nil {
+			d.Locations.S3Endpoint = *e.S3Endpoint
+		}
+		if e.S3Region != nil {
+			d.Locations.S3Region = *e.S3Region
+		}
 	default:
 		return nil
 	}
@@ -89,7 +115,18 @@ type Scanner[S any] interface {
 	ScanAll(prefix []byte, fn func(scope S, key, value []byte) error) error
 }
 
-// All returns the latest definition of every domain and feed.
+// CurrentLocations returns the latest locations; ok is false if none was
+// defined.
+func CurrentLocations[S any](st Scanner[S]) (l Locations, ok bool, err error) {
+	all, err := All(st)
+	if d, found := all[Key{KindLocations, LocationsName}]; found && d.Locations != nil {
+		return *d.Locations, true, err
+	}
+	return Locations{}, false, err
+}
+
+// All returns the latest definition of every domain, feed and the
+// locations.
 func All[S any](st Scanner[S]) (map[Key]Definition, error) {
 	out := map[Key]Definition{}
 	err := st.ScanAll([]byte(prefixDefinition), func(_ S, _, value []byte) error {

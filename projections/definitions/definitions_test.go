@@ -62,3 +62,22 @@ func TestLatestWins(t *testing.T) {
 		}
 	}
 }
+
+func TestLocations(t *testing.T) {
+	st := projectiontest.NewScopes()
+	if _, ok, err := definitions.CurrentLocations(st); ok || err != nil {
+		t.Fatalf("locations before any: %v %v", ok, err)
+	}
+	ep := "127.0.0.1:9000"
+	for i, wh := range []string{"s3://w/one", "s3://w/two"} {
+		ev := &events.LocationsDefined{Envelope: events.Envelope{EventID: wh, OccurredAt: t0.Add(time.Duration(i) * time.Second), Domain: "central"},
+			Landing: "s3://l/", Warehouse: wh, S3Endpoint: &ep, S3Insecure: true, DefinedBy: "logmesh dev", DefinitionHash: wh}
+		if err := (definitions.Projection{}).Apply(st.Scope("central/0"), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, ok, err := definitions.CurrentLocations(st)
+	if err != nil || !ok || l.Warehouse != "s3://w/two" || l.S3Endpoint != ep || !l.S3Insecure || l.DefinedBy != "logmesh dev" {
+		t.Fatalf("locations %+v %v %v", l, ok, err)
+	}
+}
