@@ -32,6 +32,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/projections/lineage"
@@ -404,7 +405,7 @@ func BenchmarkReplayLineage(b *testing.B) {
 		st, done := openStore(b)
 		b.StartTimer()
 		prog, err := host.Replay(ctx, lineage.Projection{}, st, f.codec,
-			host.Brokers(f.brokers...), host.Topics(f.topic), host.Sync(false))
+			kafkaconn.Plain(f.brokers...), events.TopicNames(f.topic), host.Sync(false))
 		b.StopTimer()
 		if err != nil {
 			b.Fatal(err)
@@ -442,9 +443,8 @@ func BenchmarkHostLineage(b *testing.B) {
 				}
 			}
 		}
-		h, err := host.New(lineage.Projection{}, st, f.codec,
-			host.Brokers(f.brokers...), host.Group("bench-host-"+strconv.Itoa(iter)),
-			host.Topics(f.topic), host.Sync(false), host.OnProgress(onProgress))
+		h, err := host.New(lineage.Projection{}, st, f.codec, kafkaconn.Plain(f.brokers...),
+			"bench-host-"+strconv.Itoa(iter), events.TopicNames(f.topic), host.Sync(false), host.OnProgress(onProgress))
 		if err != nil {
 			b.Fatal(err)
 		}

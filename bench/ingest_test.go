@@ -25,8 +25,8 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/formats"
 	"github.com/logmesh/logmesh/internal/ingesttest"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/internal/platform"
 	"github.com/logmesh/logmesh/internal/tables"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
@@ -71,7 +71,7 @@ func BenchmarkIngestCSV(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cl.Close()
-	if err := platform.EnsureTopics(ctx, cl, events.DefaultTopics()); err != nil {
+	if err := kafkaconn.Plain(f.brokers...).EnsureTopics(ctx, events.DefaultTopics()...); err != nil {
 		b.Fatal(err)
 	}
 	src, err := ingest.NewLocalSource(landing)
@@ -95,7 +95,7 @@ func BenchmarkIngestCSV(b *testing.B) {
 		iter++
 		batchID := "bench-ingest-" + strconv.Itoa(iter)
 		loaded := make(chan loader.Result, 1)
-		l, err := loader.New(m, src, wh, f.codec, loader.Brokers(f.brokers...), loader.Group(group),
+		l, err := loader.New(m, src, wh, f.codec, kafkaconn.Plain(f.brokers...), loader.Group(group),
 			loader.OnBatch(func(r loader.Result) { loaded <- r }))
 		if err != nil {
 			b.Fatal(err)

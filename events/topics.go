@@ -90,6 +90,13 @@ func (t Topics) AllDomains() TopicSet {
 	return TopicSet{Pattern: `^` + regexp.QuoteMeta(t.prefix()) + `\.[a-z0-9_-]+\.events$`}
 }
 
+// All is the set of every topic of the installation but the registry's:
+// the pattern "^<prefix>\.[^_].*" (events, inboxes, work and dead-letter
+// topics).
+func (t Topics) All() TopicSet {
+	return TopicSet{Pattern: `^` + regexp.QuoteMeta(t.prefix()) + `\.[^_].*`}
+}
+
 // TopicSet is the set of topics something reads: fixed names, or every topic
 // whose name matches a regular expression (RE2, as kgo.ConsumeRegex takes
 // it), or both. A topic that does not exist yet is an empty topic. The zero

@@ -9,13 +9,16 @@ import (
 	"slices"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/internal/platform"
 	"github.com/logmesh/logmesh/internal/validate"
+	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/projections/definitions"
+	"github.com/logmesh/logmesh/state"
 )
 
 // cmdApply plans a mesh file against the definitions on the log, prints the
@@ -46,21 +49,20 @@ func cmdApply(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(g.brokers...))
+	conn, err := g.conn()
 	if err != nil {
-		return fmt.Errorf("apply: %w", err)
+		return err
 	}
-	defer cl.Close()
 	domains := make([]string, 0, len(m.Domains))
 	for _, d := range m.Domains {
 		domains = append(domains, d.Name)
 	}
 	if !*dryRun {
-		if err := platform.EnsureTopics(ctx, cl, events.DefaultTopics(domains...)); err != nil {
+		if err := conn.EnsureTopics(ctx, g.topics.Specs(0, domains...)...); err != nil {
 			return fmt.Errorf("apply: %w", err)
 		}
 	}
-	current, err := readDefinitions(ctx, g.brokers, codec, domains, stderr)
+	current, err := readDefinitions(ctx, conn, codec, g.topics)
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
@@ -77,7 +79,7 @@ func cmdApply(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 		fmt.Fprintln(stdout, "no changes")
 		return nil
 	case *dryRun:
-		fmt.Fprintf(stdout, "dry run: %s would be applied, nothing emitted\n", definitions(len(emit)))
+		fmt.Fprintf(stdout, "dry run: %s would be applied, nothing emitted\n", plural(len(emit)))
 		return nil
 	}
 	if err := codec.Register(ctx); err != nil {
@@ -89,19 +91,25 @@ func cmdApply(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 		if err != nil {
 			return fmt.Errorf("apply: %w", err)
 		}
+		r.Topic = g.topics.For(ev)
 		recs = append(recs, r)
 	}
+	cl, err := conn.Client()
+	if err != nil {
+		return fmt.Errorf("apply: %w", err)
+	}
+	defer cl.Close()
 	// Not one transaction: a failure part-way leaves some definitions
 	// applied, and the next apply plans only the rest.
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return fmt.Errorf("apply: produce: %w", err)
 	}
-	fmt.Fprintf(stdout, "applied %s\n", definitions(len(emit)))
+	fmt.Fprintf(stdout, "applied %s\n", plural(len(emit)))
 	return nil
 }
 
-// definitions returns "1 definition" or "n definitions".
-func definitions(n int) string {
+// plural returns "1 definition" or "n definitions".
+func plural(n int) string {
 	if n == 1 {
 		return "1 definition"
 	}
@@ -109,14 +117,10 @@ func definitions(n int) string {
 }
 
 // definitionKey identifies a definition: a domain or a feed by name.
-type definitionKey struct{ kind, name string }
+type definitionKey = definitions.Key
 
 // definition is the latest definition of a domain or feed on the log.
-type definition struct {
-	hash  string
-	at    time.Time
-	topic string
-}
+type definition = definitions.Definition
 
 // planStep is one line of an apply plan.
 type planStep struct {
@@ -149,18 +153,18 @@ func planDefinitions(current map[definitionKey]definition, want []events.Event) 
 		var hash string
 		switch ev := ev.(type) {
 		case *events.DomainDefined:
-			k, hash = definitionKey{mesh.KindDomain, ev.DomainName}, ev.DefinitionHash
+			k, hash = definitionKey{Kind: mesh.KindDomain, Name: ev.DomainName}, ev.DefinitionHash
 		case *events.FeedDefined:
-			k, hash = definitionKey{mesh.KindFeed, ev.Feed}, ev.DefinitionHash
+			k, hash = definitionKey{Kind: mesh.KindFeed, Name: ev.Feed}, ev.DefinitionHash
 		default:
 			continue
 		}
 		wanted[k] = true
-		s := planStep{kind: k.kind, name: k.name}
+		s := planStep{kind: k.Kind, name: k.Name}
 		switch cur, ok := current[k]; {
 		case !ok:
 			s.op, s.ev = '+', ev
-		case cur.hash != hash:
+		case cur.Hash != hash:
 			s.op, s.ev = '~', ev
 		default:
 			s.op = '='
@@ -169,8 +173,8 @@ func planDefinitions(current map[definitionKey]definition, want []events.Event) 
 	}
 	var gone []planStep
 	for k := range current {
-		if !wanted[k] {
-			gone = append(gone, planStep{op: '-', kind: k.kind, name: k.name})
+		if !wanted[k] && k.Kind != definitions.KindLocations {
+			gone = append(gone, planStep{op: '-', kind: k.Kind, name: k.Name})
 		}
 	}
 	slices.SortFunc(gone, func(a, b planStep) int {
@@ -179,139 +183,17 @@ func planDefinitions(current map[definitionKey]definition, want []events.Event) 
 	return append(steps, gone...)
 }
 
-// readDefinitions reads the definitions committed on the log so far: every
-// DomainDefined on the central bus, then every FeedDefined on the events
-// topic of each domain defined there or named in domains. The latest
-// definition of each domain and feed wins: the later in its partition, or
-// the later occurred_at across topics (a feed moved to another domain).
-// Undecodable definition events are reported on warn and skipped.
-func readDefinitions(ctx context.Context, brokers []string, codec *events.Codec, domains []string, warn io.Writer) (map[definitionKey]definition, error) {
-	out := map[definitionKey]definition{}
-	keep := func(k definitionKey, d definition) {
-		if cur, ok := out[k]; !ok || cur.topic == d.topic || !d.at.Before(cur.at) {
-			out[k] = d
-		}
-	}
-	fold := func(r *kgo.Record) {
-		name := header(r, events.HeaderEvent)
-		if name != events.NameDomainDefined && name != events.NameFeedDefined {
-			return
-		}
-		ev, err := codec.Decode(ctx, r.Value)
-		if err != nil {
-			fmt.Fprintf(warn, "apply: skipping %s at %s/%d@%d: %v\n", name, r.Topic, r.Partition, r.Offset, err)
-			return
-		}
-		switch ev := ev.(type) {
-		case *events.DomainDefined:
-			keep(definitionKey{mesh.KindDomain, ev.DomainName}, definition{ev.DefinitionHash, ev.Envelope.OccurredAt, r.Topic})
-		case *events.FeedDefined:
-			keep(definitionKey{mesh.KindFeed, ev.Feed}, definition{ev.DefinitionHash, ev.Envelope.OccurredAt, r.Topic})
-		}
-	}
-	if err := readTopics(ctx, brokers, []string{events.CentralTopic}, fold); err != nil {
+// readDefinitions folds the definitions projection over its topics, as the
+// log has them now: the latest definition of every domain and feed.
+func readDefinitions(ctx context.Context, conn kafkaconn.Conn, codec *events.Codec, names events.Topics) (map[definitionKey]definition, error) {
+	st, err := state.Open("", &state.Options{FS: vfs.NewMem()})
+	if err != nil {
 		return nil, err
 	}
-	all := slices.Clone(domains)
-	for k := range out {
-		all = append(all, k.name) // only domains so far
-	}
-	slices.Sort(all)
-	var topics []string
-	for _, d := range slices.Compact(all) {
-		if d != events.DomainCentral {
-			topics = append(topics, events.DomainTopic(d))
-		}
-	}
-	if err := readTopics(ctx, brokers, topics, fold); err != nil {
+	defer st.Close()
+	proj := definitions.Projection{}
+	if _, err := host.Replay(ctx, proj, st, codec, conn, proj.Topics(names), host.Sync(false)); err != nil {
 		return nil, err
 	}
-	return out, nil
-}
-
-// readTopics calls fn, in each partition's order, for every record committed
-// on topics up to their last stable offsets as of the call, with a direct
-// read_committed consumer (no group) of its own. Topics that do not exist are skipped.
-func readTopics(ctx context.Context, brokers []string, topics []string, fn func(*kgo.Record)) error {
-	cons, err := kgo.NewClient(
-		kgo.SeedBrokers(brokers...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// A transaction ends in a control record; without it a partition
-		// whose last stable offset follows one would never look read.
-		kgo.KeepControlRecords(),
-	)
-	if err != nil {
-		return err
-	}
-	defer cons.Close()
-	adm := kadm.NewClient(cons)
-	details, err := adm.ListTopics(ctx, topics...)
-	if err != nil {
-		return fmt.Errorf("list topics: %w", err)
-	}
-	var existing []string
-	for _, t := range topics {
-		if d, ok := details[t]; ok && d.Err == nil {
-			existing = append(existing, t)
-		}
-	}
-	if len(existing) == 0 {
-		return nil
-	}
-	ends, err := adm.ListCommittedOffsets(ctx, existing...)
-	if err != nil {
-		return fmt.Errorf("end offsets: %w", err)
-	}
-	parts := map[string]map[int32]kgo.Offset{}
-	end := map[string]map[int32]int64{}
-	var lerr error
-	ends.Each(func(o kadm.ListedOffset) {
-		switch {
-		case o.Err != nil:
-			lerr = fmt.Errorf("end offset of %s/%d: %w", o.Topic, o.Partition, o.Err)
-		case o.Offset > 0:
-			if parts[o.Topic] == nil {
-				parts[o.Topic], end[o.Topic] = map[int32]kgo.Offset{}, map[int32]int64{}
-			}
-			parts[o.Topic][o.Partition] = kgo.NewOffset().AtStart()
-			end[o.Topic][o.Partition] = o.Offset
-		}
-	})
-	if lerr != nil || len(parts) == 0 {
-		return lerr
-	}
-	cons.AddConsumePartitions(parts)
-	// A partition is read when a record at or past its end arrives. Aborted
-	// records are dropped unseen, so if the last ones before the end are
-	// aborted, the end shows only once the transaction still open after
-	// them (which kept the last stable offset there) ends.
-	behind := 0
-	for _, ps := range end {
-		behind += len(ps)
-	}
-	for behind > 0 {
-		fs := cons.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		for _, fe := range fs.Errors() {
-			return fmt.Errorf("fetch %s/%d: %w", fe.Topic, fe.Partition, fe.Err)
-		}
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			for _, r := range p.Records {
-				want, ok := end[p.Topic][p.Partition]
-				if !ok {
-					return
-				}
-				if r.Offset < want && !r.Attrs.IsControl() {
-					fn(r)
-				}
-				if r.Offset+1 >= want {
-					delete(end[p.Topic], p.Partition)
-					behind--
-				}
-			}
-		})
-	}
-	return nil
+	return definitions.All(st)
 }

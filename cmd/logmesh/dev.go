@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,9 +10,77 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/internal/platform"
+	"github.com/logmesh/logmesh/platform"
 )
+
+// procFlags are the flags of the commands that run processors, dev and run.
+type procFlags struct {
+	data, config, landing, warehouse, webhook, admin, groups string
+	plan, scan                                               time.Duration
+	partitions                                               int
+	s3                                                       *s3Flags
+}
+
+func addProcFlags(fs *flag.FlagSet, admin string) *procFlags {
+	f := &procFlags{}
+	fs.StringVar(&f.data, "data", "./.logmesh", "data directory (processor state; the embedded Kafka's log for dev)")
+	fs.StringVar(&f.config, "config", "", "the mesh file")
+	fs.StringVar(&f.landing, "landing", "", "the landing area: DIR or s3://bucket/prefix (default <data>/landing)")
+	fs.StringVar(&f.warehouse, "warehouse", "", "the table warehouse: DIR or s3://bucket/prefix (default <data>/warehouse)")
+	fs.DurationVar(&f.plan, "plan-interval", 10*time.Second, "how often the planner batches landed files")
+	fs.DurationVar(&f.scan, "scan-interval", 2*time.Second, "how often the watcher lists the landing area")
+	fs.StringVar(&f.webhook, "webhook", "", "URL that receives a POST of every incident (the notifier)")
+	fs.StringVar(&f.admin, "admin-addr", admin, `host:port of the admin endpoint (health, live stores for replay --verify); "" for none`)
+	fs.StringVar(&f.groups, "group-prefix", "logmesh", "first part of every consumer group (<prefix>.<processor>)")
+	fs.IntVar(&f.partitions, "partitions", 6, "partitions of each topic created")
+	f.s3 = addS3Flags(fs)
+	return f
+}
+
+// config maps the flags and the global ones to a platform.Config; it loads
+// the --config mesh file and starts nothing.
+func (f *procFlags) platformConfig(g global) (platform.Config, error) {
+	if f.plan <= 0 || f.scan <= 0 {
+		return platform.Config{}, fmt.Errorf("--plan-interval and --scan-interval must be positive: %w", errUsage)
+	}
+	cfg := platform.Config{
+		Kafka:        g.kafka,
+		RegistryURL:  g.registry,
+		Topics:       g.topics,
+		Partitions:   int32(f.partitions),
+		GroupPrefix:  f.groups,
+		DataDir:      f.data,
+		Landing:      f.landing,
+		Warehouse:    f.warehouse,
+		PlanInterval: f.plan,
+		ScanInterval: f.scan,
+		Webhook:      f.webhook,
+		AdminAddr:    f.admin,
+		Logger:       g.log,
+	}
+	if cfg.Landing == "" {
+		cfg.Landing = filepath.Join(f.data, "landing")
+	}
+	if cfg.Warehouse == "" {
+		cfg.Warehouse = filepath.Join(f.data, "warehouse")
+	}
+	if strings.HasPrefix(cfg.Landing, "s3://") || strings.HasPrefix(cfg.Warehouse, "s3://") {
+		var err error
+		if cfg.S3, err = f.s3.config(); err != nil {
+			return platform.Config{}, err
+		}
+	}
+	if f.config != "" {
+		m, err := mesh.Load(f.config)
+		if err != nil {
+			return platform.Config{}, err
+		}
+		cfg.Mesh = m
+	}
+	return cfg, nil
+}
 
 // cmdDev runs the platform until ctx ends (Ctrl-C).
 func cmdDev(ctx context.Context, g global, args []string, stderr io.Writer) error {
@@ -19,47 +88,59 @@ func cmdDev(ctx context.Context, g global, args []string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	p, err := platform.Start(ctx, cfg)
+	d, err := platform.StartDev(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	kafka := strings.Join(p.Brokers, ",") + " (embedded, data " + cfg.DataDir + ")"
-	if len(cfg.Brokers) > 0 {
-		kafka = strings.Join(p.Brokers, ",") + " (external)"
+	kafka := strings.Join(d.Embedded.Kafka.Brokers, ",") + " (embedded, data " + cfg.DataDir + ")"
+	if len(cfg.Kafka.Brokers) > 0 {
+		kafka = strings.Join(d.Embedded.Kafka.Brokers, ",") + " (external)"
 	}
+	admin := d.AdminURL
+	if admin == "" {
+		admin = "(none)"
+	}
+	m := d.Env.Config.Mesh
 	fmt.Fprintf(stderr, `logmesh dev is up — Ctrl-C to stop
-  kafka      %s
-  registry   %s
-  landing    %s
-  warehouse  %s
-  mesh       %s: %d domains, %d feeds
-`, kafka, p.RegistryURL, cfg.Landing, cfg.Warehouse, meshName, len(p.Mesh.Domains), len(p.Mesh.Feeds))
+  kafka       %s
+  registry    %s
+  admin       %s
+  landing     %s
+  warehouse   %s
+  mesh        %s: %d domains, %d feeds
+  processors  %s
+`, kafka, d.Env.Config.RegistryURL, admin, d.Env.Config.Landing, d.Env.Config.Warehouse, meshName,
+		len(m.Domains), len(m.Feeds), strings.Join(d.Names, ", "))
+	return waitAndClose(ctx, g, d.Err(), d.Close)
+}
+
+// waitAndClose waits for ctx to end or a processor to fail, then closes.
+func waitAndClose(ctx context.Context, g global, errc <-chan error, closeFn func() error) error {
+	var err error
 	select {
 	case <-ctx.Done():
 		g.log.Info("stopping")
-	case err = <-p.Err():
+	case err = <-errc:
 	}
-	if cerr := p.Close(); err == nil {
+	if cerr := closeFn(); err == nil {
 		err = cerr
+	}
+	if errors.Is(err, context.Canceled) {
+		return nil
 	}
 	return err
 }
 
-// devConfig maps dev's flags (and the global --brokers, when the user chose
-// them) to the platform's configuration. It loads the --config mesh file and
-// starts nothing. meshName names the mesh for the start-up message.
-func devConfig(g global, args []string, stderr io.Writer) (cfg platform.Config, meshName string, err error) {
+// devConfig maps dev's flags (and the global ones; the brokers only when the
+// user chose them) to the configuration of StartDev. It loads the --config
+// mesh file and starts nothing. meshName names the mesh for the start-up
+// message.
+func devConfig(g global, args []string, stderr io.Writer) (cfg platform.DevConfig, meshName string, err error) {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	data := fs.String("data", "./.logmesh", "data directory (Kafka log, state)")
 	kport := fs.Int("kafka-port", 9092, "embedded Kafka port on 127.0.0.1 (unused with --brokers)")
 	rport := fs.Int("registry-port", 8081, "built-in schema registry port on 127.0.0.1")
-	config := fs.String("config", "", "the mesh file (default: the built-in example mesh and its files)")
-	landing := fs.String("landing", "", "the landing area: DIR or s3://bucket/prefix (default <data>/landing)")
-	warehouse := fs.String("warehouse", "", "the table warehouse: DIR or s3://bucket/prefix (default <data>/warehouse)")
-	plan := fs.Duration("plan-interval", 10*time.Second, "how often the planner batches landed files")
-	webhook := fs.String("webhook", "", "URL that receives a POST of every incident the loader opens")
-	s3 := addS3Flags(fs)
+	pf := addProcFlags(fs, "127.0.0.1:8082")
 	pos, err := interspersed(fs, args)
 	if err != nil {
 		return cfg, "", err
@@ -67,39 +148,25 @@ func devConfig(g global, args []string, stderr io.Writer) (cfg platform.Config, 
 	if len(pos) > 0 {
 		return cfg, "", fmt.Errorf("dev takes no arguments, got %q: %w", pos, errUsage)
 	}
-	if *plan <= 0 {
-		return cfg, "", fmt.Errorf("--plan-interval %s: must be positive: %w", *plan, errUsage)
+	pc, err := pf.platformConfig(g)
+	if err != nil {
+		return cfg, "", err
 	}
-	cfg = platform.Config{
-		DataDir:      *data,
-		KafkaPort:    *kport,
-		RegistryPort: *rport,
-		Landing:      *landing,
-		Warehouse:    *warehouse,
-		PlanInterval: *plan,
-		Webhook:      *webhook,
-		Logger:       g.log,
+	// dev runs its own registry and, unless told otherwise, its own Kafka.
+	pc.RegistryURL = ""
+	if !g.brokersSet {
+		pc.Kafka = platformKafkaDefaults(g)
 	}
-	if cfg.Landing == "" {
-		cfg.Landing = filepath.Join(*data, "landing")
-	}
-	if cfg.Warehouse == "" {
-		cfg.Warehouse = filepath.Join(*data, "warehouse")
-	}
-	if strings.HasPrefix(cfg.Landing, "s3://") || strings.HasPrefix(cfg.Warehouse, "s3://") {
-		if cfg.S3, err = s3.config(); err != nil {
-			return platform.Config{}, "", err
-		}
-	}
-	if g.brokersSet {
-		cfg.Brokers = g.brokers
-	}
+	pc.DefinedBy = "logmesh dev"
 	meshName = "built-in example mesh"
-	if *config != "" {
-		if cfg.Mesh, err = mesh.Load(*config); err != nil {
-			return platform.Config{}, "", err
-		}
-		meshName = *config
+	if pf.config != "" {
+		meshName = pf.config
 	}
-	return cfg, meshName, nil
+	return platform.DevConfig{Config: pc, KafkaPort: *kport, RegistryPort: *rport}, meshName, nil
+}
+
+// platformKafkaDefaults is the connection of an embedded cluster: no
+// brokers (dev starts them), the global client id.
+func platformKafkaDefaults(g global) kafkaconn.Config {
+	return kafkaconn.Config{ClientID: g.kafka.ClientID}
 }

@@ -6,17 +6,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logmesh/logmesh/internal/platform"
+	"github.com/logmesh/logmesh/platform"
 )
 
 // The example mesh end to end: `logmesh dev` lands the example files, plans,
 // loads and commits them; `files`, `tables`, `query` and `replay` show the
 // result.
 func TestExampleMeshEndToEnd(t *testing.T) {
-	e := startE2E(t, platform.Config{
-		DataDir: t.TempDir(), KafkaPort: -1, RegistryPort: -1,
+	e := startE2E(t, platform.DevConfig{Config: platform.Config{
+		DataDir: t.TempDir(), AdminAddr: "127.0.0.1:0",
 		PlanInterval: 300 * time.Millisecond, ScanInterval: 200 * time.Millisecond,
-	})
+	}, KafkaPort: -1, RegistryPort: -1})
 	files := e.files(5)
 	want := map[string]struct {
 		status            string

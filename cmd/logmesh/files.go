@@ -6,13 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
-	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/projections/audit"
 	"github.com/logmesh/logmesh/state"
@@ -22,16 +22,14 @@ import (
 func cmdFiles(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("files", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	status := fs.String("status", "", "only files with this status (RECEIVED, BATCHED, PROCESSED, FAILED)")
+	status := fs.String("status", "", "only files with this status: "+strings.Join(audit.Statuses(), ", "))
 	asJSON := fs.Bool("json", false, "print a JSON array")
 	if _, err := interspersed(fs, args); err != nil {
 		return err
 	}
 	want := strings.ToUpper(*status)
-	switch want {
-	case "", audit.StatusReceived, audit.StatusBatched, audit.StatusProcessed, audit.StatusFailed:
-	default:
-		return fmt.Errorf("files: unknown status %q: %w", *status, errUsage)
+	if want != "" && !slices.Contains(audit.Statuses(), want) {
+		return fmt.Errorf("files: unknown status %q (%s): %w", *status, strings.Join(audit.Statuses(), ", "), errUsage)
 	}
 	all, err := auditFiles(ctx, g)
 	if err != nil {
@@ -66,13 +64,17 @@ func auditFiles(ctx context.Context, g global) ([]audit.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	conn, err := g.conn()
+	if err != nil {
+		return nil, err
+	}
 	st, err := state.Open("", &state.Options{FS: vfs.NewMem()})
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	if _, err := host.Replay(ctx, audit.Projection{}, st, codec, host.Brokers(g.brokers...),
-		host.Topics(events.DomainTopic(events.DomainRaw), events.BatchesTopic), host.Sync(false)); err != nil {
+	proj := audit.Projection{}
+	if _, err := host.Replay(ctx, proj, st, codec, conn, proj.Topics(g.topics), host.Sync(false)); err != nil {
 		return nil, fmt.Errorf("files: rebuild the audit: %w", err)
 	}
 	return audit.Files(st)

@@ -11,44 +11,133 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/logging"
 )
 
-// global holds the flags every command shares.
+// global holds the flags every command shares: where the cluster and the
+// registry are, how to connect (TLS, SASL), and the topic prefix.
 type global struct {
-	brokers []string
+	kafka kafkaconn.Config
 	// brokersSet reports that the user chose the brokers (--brokers or
 	// $LOGMESH_BROKERS) rather than taking the default.
 	brokersSet bool
 	registry   string
+	topics     events.Topics
 	verbose    bool
 	log        *slog.Logger
 }
 
+// globalFlag is one global flag: its name, whether it takes a value, and
+// its environment variable.
+type globalFlag struct {
+	name, env, def, usage string
+	boolean               bool
+}
+
+var globalFlags = []globalFlag{
+	{name: "brokers", env: "LOGMESH_BROKERS", def: "127.0.0.1:9092", usage: "Kafka brokers, comma-separated"},
+	{name: "registry", env: "LOGMESH_REGISTRY", def: "http://127.0.0.1:8081", usage: "schema registry URL"},
+	{name: "client-id", env: "LOGMESH_CLIENT_ID", def: "logmesh", usage: "Kafka client id"},
+	{name: "topic-prefix", env: "LOGMESH_TOPIC_PREFIX", def: events.DefaultPrefix, usage: "first part of every topic name"},
+	{name: "tls", env: "LOGMESH_TLS", boolean: true, usage: "TLS to the brokers (implied by the --tls-* files)"},
+	{name: "tls-ca", env: "LOGMESH_TLS_CA", usage: "PEM CA certificates to trust"},
+	{name: "tls-cert", env: "LOGMESH_TLS_CERT", usage: "PEM client certificate (mutual TLS)"},
+	{name: "tls-key", env: "LOGMESH_TLS_KEY", usage: "PEM key of the client certificate"},
+	{name: "tls-server-name", env: "LOGMESH_TLS_SERVER_NAME", usage: "name to check in the brokers' certificates"},
+	{name: "sasl-mechanism", env: "LOGMESH_SASL_MECHANISM", usage: "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"},
+	{name: "sasl-user", env: "LOGMESH_SASL_USER", usage: "SASL user"},
+	{name: "sasl-password", env: "LOGMESH_SASL_PASSWORD", usage: "SASL password (prefer the environment variable)"},
+	{name: "v", boolean: true, usage: "verbose logging"},
+}
+
+// splitGlobal takes the global flags out of args wherever they stand
+// (before or after the command, "--flag value" or "--flag=value"), up to a
+// "--" terminator, and returns them apart from the rest.
+func splitGlobal(args []string) (globals, rest []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return globals, append(rest, args[i:]...)
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		var f *globalFlag
+		if strings.HasPrefix(a, "-") {
+			for j := range globalFlags {
+				if globalFlags[j].name == name {
+					f = &globalFlags[j]
+				}
+			}
+		}
+		switch {
+		case f == nil:
+			rest = append(rest, a)
+		case f.boolean || hasValue || i+1 == len(args):
+			globals = append(globals, a)
+		default:
+			globals = append(globals, a, args[i+1])
+			i++
+		}
+	}
+	return globals, rest
+}
+
 func parseGlobal(args []string, stderr io.Writer) (global, []string, error) {
+	gargs, rest := splitGlobal(args)
 	fs := flag.NewFlagSet("logmesh", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	brokers := fs.String("brokers", envOr("LOGMESH_BROKERS", "127.0.0.1:9092"), "Kafka brokers, comma-separated")
-	reg := fs.String("registry", envOr("LOGMESH_REGISTRY", "http://127.0.0.1:8081"), "schema registry URL")
-	verbose := fs.Bool("v", false, "verbose logging")
-	if err := fs.Parse(args); err != nil {
+	vals := map[string]*string{}
+	bools := map[string]*bool{}
+	for _, f := range globalFlags {
+		def := f.def
+		if f.env != "" && os.Getenv(f.env) != "" {
+			def = os.Getenv(f.env)
+		}
+		if f.boolean {
+			bools[f.name] = fs.Bool(f.name, def == "true" || def == "1", f.usage)
+		} else {
+			vals[f.name] = fs.String(f.name, def, f.usage)
+		}
+	}
+	if err := fs.Parse(gargs); err != nil {
 		return global{}, nil, fmt.Errorf("%v: %w", err, errUsage)
 	}
 	brokersSet := os.Getenv("LOGMESH_BROKERS") != ""
 	fs.Visit(func(f *flag.Flag) { brokersSet = brokersSet || f.Name == "brokers" })
 	level, libLevel := slog.LevelInfo, slog.LevelWarn
-	if *verbose {
+	if *bools["v"] {
 		level, libLevel = slog.LevelDebug, slog.LevelDebug
 	}
 	g := global{
-		brokers:    splitList(*brokers),
+		kafka: kafkaconn.Config{
+			Brokers:       splitList(*vals["brokers"]),
+			ClientID:      *vals["client-id"],
+			TLS:           *bools["tls"],
+			TLSCA:         *vals["tls-ca"],
+			TLSCert:       *vals["tls-cert"],
+			TLSKey:        *vals["tls-key"],
+			TLSServerName: *vals["tls-server-name"],
+			SASLMechanism: *vals["sasl-mechanism"],
+			SASLUser:      *vals["sasl-user"],
+			SASLPassword:  *vals["sasl-password"],
+		},
 		brokersSet: brokersSet,
-		registry:   *reg,
-		verbose:    *verbose,
+		registry:   *vals["registry"],
+		topics:     events.Topics{Prefix: *vals["topic-prefix"]},
+		verbose:    *bools["v"],
 		log:        slog.New(logging.Quiet(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}), libLevel)),
 	}
-	return g, fs.Args(), nil
+	return g, rest, nil
+}
+
+// conn returns the connection setting of the global flags.
+func (g global) conn() (kafkaconn.Conn, error) {
+	c, err := kafkaconn.New(g.kafka)
+	if err != nil {
+		return kafkaconn.Conn{}, fmt.Errorf("%w: %w", err, errUsage)
+	}
+	return c, nil
 }
 
 // codec returns a codec that reads schemas from the global registry.

@@ -20,9 +20,10 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/internal/platform"
+	"github.com/logmesh/logmesh/platform"
 	"github.com/logmesh/logmesh/processors/loader"
 )
 
@@ -34,25 +35,24 @@ import (
 // e2e is one running platform of the suite.
 type e2e struct {
 	*cli
-	cfg platform.Config
+	cfg platform.DevConfig
 }
 
-func e2eConfig(t *testing.T, skip ...string) platform.Config {
+func e2eConfig(t *testing.T, skip ...string) platform.DevConfig {
 	t.Helper()
 	m, err := mesh.Load("testdata/e2e/mesh.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	cfg := platform.Config{
-		DataDir: dir, KafkaPort: -1, RegistryPort: -1, Mesh: m,
+	cfg := platform.DevConfig{Config: platform.Config{
+		DataDir: dir, Mesh: m, AdminAddr: "127.0.0.1:0",
 		PlanInterval: 300 * time.Millisecond, ScanInterval: 200 * time.Millisecond,
-		Skip: skip,
-	}
+	}, KafkaPort: -1, RegistryPort: -1, Skip: skip}
 	if os.Getenv(kafkatest.EnvBrokers) != "" {
 		c := kafkatest.New(t)
 		c.Reset(t, "logmesh.")
-		cfg.Brokers = c.Brokers
+		cfg.Kafka.Brokers = c.Brokers
 	}
 	if ep := os.Getenv("LOGMESH_TEST_S3_ENDPOINT"); ep != "" {
 		run := kafkatest.Unique("e2e")
@@ -64,14 +64,9 @@ func e2eConfig(t *testing.T, skip ...string) platform.Config {
 	return cfg
 }
 
-func startE2E(t *testing.T, cfg platform.Config) *e2e {
+func startE2E(t *testing.T, cfg platform.DevConfig) *e2e {
 	t.Helper()
-	p, err := platform.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return &e2e{cli: &cli{t: t, p: p}, cfg: cfg}
+	return &e2e{cli: &cli{t: t, p: startDev(t, cfg)}, cfg: cfg}
 }
 
 // land puts a file into the landing area.
@@ -354,7 +349,7 @@ func TestE2ELoaderChild(t *testing.T) {
 	if err := codec.Register(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ld, err := loader.New(m, printingOpener{src}, wh, codec, loader.Brokers(strings.Split(os.Getenv(envE2EBrokers), ",")...),
+	ld, err := loader.New(m, printingOpener{src}, wh, codec, kafkaconn.Plain(strings.Split(os.Getenv(envE2EBrokers), ",")...),
 		// A short session, so the group notices the killed member soon.
 		loader.ClientOpts(kgo.SessionTimeout(6*time.Second)))
 	if err != nil {
@@ -424,7 +419,7 @@ func TestE2ELoaderKilledMidBatch(t *testing.T) {
 		t.Fatal("the loader child was not killed mid-batch")
 	}
 
-	ld, err := loader.New(e.p.Mesh, e.p.Landing, e.p.Warehouse, e.p.Codec, loader.Brokers(e.p.Brokers...),
+	ld, err := loader.New(e.p.Mesh, e.p.Landing, e.p.Warehouse, e.p.Codec, kafkaconn.Plain(e.p.Brokers...),
 		loader.ClientOpts(kgo.SessionTimeout(6*time.Second)))
 	if err != nil {
 		t.Fatal(err)

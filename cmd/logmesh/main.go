@@ -36,34 +36,51 @@ func main() {
 
 const usage = `logmesh — an event-sourced data-mesh platform on Kafka
 
-Usage: logmesh [global flags] <command> [flags] [args]
+Usage: logmesh <command> [flags] [args]     (global flags may go before or after the command)
 
 Commands:
-  dev                     run the platform until Ctrl-C: embedded Kafka (or --brokers), registry, processors
-      [--data DIR] [--kafka-port 9092] [--registry-port 8081] [--config mesh.yaml]
-      [--landing DIR|s3://bucket/prefix] [--warehouse DIR|s3://bucket/prefix]
-      [--plan-interval 10s] [--webhook URL] [S3 flags]
+  dev                     run the platform until Ctrl-C: embedded Kafka (or --brokers), the built-in
+                          registry and every processor
+      [--data DIR] [--kafka-port 9092] [--registry-port 8081] [--admin-addr 127.0.0.1:8082]
+      [processor flags]
+  run PROCESSOR...        run processors in this process against --brokers and --registry until Ctrl-C
+      [--list] [--admin-addr HOST:PORT] [processor flags]
+                          processors: watcher, planner, loader, audit, lineage, pointers, definitions,
+                          notifier (run --list says what each does)
   apply -f mesh.yaml [--dry-run]
                           plan the mesh file against the definitions on the log, then emit
                           the new and changed ones (--dry-run: print the plan only)
-  tail [TOPIC...]         print events as they arrive (--from-beginning, --json, -n N)
   land FILE... [--key K] [--landing DIR|s3://bucket/prefix] [S3 flags]
-                          copy files into the landing area
+                          copy files into the landing area (default: the platform's, from the log)
+  files [--status S] [--json]
+                          the file audit: each landed file's status (RECEIVED, BATCHED, PROCESSED,
+                          FAILED, UNMATCHED), rows and errors
   tables [--json] [--warehouse DIR|s3://bucket/prefix] [S3 flags]
                           tables with their current version, rows and location
   query 'SQL' [--json|--csv] [--as-of VERSION] [--warehouse DIR|s3://...] [--cache DIR] [S3 flags]
                           SQL over the tables (by domain.table name), run by embedded DuckDB;
                           files of an S3 warehouse are downloaded to --cache first
-  replay [--projection audit|lineage] [--twice]
-                          rebuild a projection from offset 0 and print its digest
-  files [--status S] [--json]
-                          the file audit: each landed file's status, rows and errors
+  replay [--projection P] [--list] [--twice] [--verify [--admin URL,...]]
+                          rebuild a projection from offset 0 and print its digest; --verify
+                          compares it, partition by partition, with the live stores of a
+                          running dev or run (exit 1 on any difference)
+  tail [TOPIC...] [--from-beginning] [--json] [-n N]
+                          print records as they arrive, decoded with their writer's schema
   schema list             list registered subjects with their versions and ids
   schema check FILE.avsc --subject S
                           check a contract change against the registry's compatibility rules
   schema register FILE.avsc --subject S
                           register a contract under a subject
   version                 print the version
+
+Processor flags (dev, run):
+  --config mesh.yaml       the mesh (dev default: the built-in example mesh and its files)
+  --data DIR               processor state under DIR/state (default ./.logmesh)
+  --landing DIR|s3://...   the landing area (default <data>/landing)
+  --warehouse DIR|s3://... the warehouse (default <data>/warehouse)
+  --plan-interval 10s      --scan-interval 2s     --webhook URL (incidents)
+  --partitions 6           --group-prefix logmesh
+  [S3 flags]
 
 S3 flags (for s3:// locations):
   --s3-endpoint host:port  ($LOGMESH_S3_ENDPOINT, then $AWS_ENDPOINT_URL_S3; an http:// URL implies --s3-insecure)
@@ -72,11 +89,21 @@ S3 flags (for s3:// locations):
   --s3-region REGION       ($AWS_REGION, then us-east-1)
   --s3-insecure            plain HTTP (a local MinIO)
 
-Global flags (before the command):
-  --brokers host:port,... Kafka brokers (default 127.0.0.1:9092, or $LOGMESH_BROKERS);
-                          given to dev, it runs on that cluster instead of an embedded one
-  --registry URL          schema registry (default http://127.0.0.1:8081, or $LOGMESH_REGISTRY)
-  -v                      verbose logging
+Global flags (anywhere on the line; each also from its environment variable):
+  --brokers host:port,...  Kafka brokers ($LOGMESH_BROKERS; default 127.0.0.1:9092);
+                           given to dev, it runs on that cluster instead of an embedded one
+  --registry URL           schema registry ($LOGMESH_REGISTRY; default http://127.0.0.1:8081)
+  --client-id ID           Kafka client id ($LOGMESH_CLIENT_ID; default logmesh)
+  --tls                    TLS to the brokers ($LOGMESH_TLS)
+  --tls-ca FILE            CA certificates to trust ($LOGMESH_TLS_CA)
+  --tls-cert FILE --tls-key FILE
+                           client certificate for mutual TLS ($LOGMESH_TLS_CERT, $LOGMESH_TLS_KEY)
+  --tls-server-name NAME   name to check in the brokers' certificates ($LOGMESH_TLS_SERVER_NAME)
+  --sasl-mechanism M       PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 ($LOGMESH_SASL_MECHANISM)
+  --sasl-user U            ($LOGMESH_SASL_USER)
+  --sasl-password P        ($LOGMESH_SASL_PASSWORD; prefer the variable to the flag)
+  --topic-prefix P         first part of every topic name ($LOGMESH_TOPIC_PREFIX; default logmesh)
+  -v                       verbose logging
 `
 
 // run parses the global flags and dispatches to a command.
@@ -93,6 +120,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "dev":
 		return cmdDev(ctx, g, cargs, stderr)
+	case "run":
+		return cmdRun(ctx, g, cargs, stdout, stderr)
 	case "apply":
 		return cmdApply(ctx, g, cargs, stdout, stderr)
 	case "tail":

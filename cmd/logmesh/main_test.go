@@ -15,23 +15,40 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/internal/platform"
+	"github.com/logmesh/logmesh/platform"
 )
 
 // cli runs the command line against an embedded platform.
 type cli struct {
 	t *testing.T
-	p *platform.Platform
+	p *devPlatform
+}
+
+// devPlatform is a running `logmesh dev` with the handles tests use.
+type devPlatform struct {
+	*platform.Dev
+	Brokers     []string
+	RegistryURL string
+	Codec       *events.Codec
+	Mesh        *mesh.Mesh
+}
+
+// startDev starts a `logmesh dev` closed when the test ends.
+func startDev(t *testing.T, cfg platform.DevConfig) *devPlatform {
+	t.Helper()
+	d, err := platform.StartDev(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return &devPlatform{Dev: d, Brokers: d.Embedded.Kafka.Brokers, RegistryURL: d.Env.Config.RegistryURL,
+		Codec: d.Env.Codec, Mesh: d.Env.Config.Mesh}
 }
 
 func newCLI(t *testing.T) *cli {
 	t.Helper()
-	p, err := platform.Start(context.Background(), platform.Config{DataDir: t.TempDir(), KafkaPort: -1, RegistryPort: -1, Mesh: &mesh.Mesh{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return &cli{t: t, p: p}
+	return &cli{t: t, p: startDev(t, platform.DevConfig{Config: platform.Config{DataDir: t.TempDir(), Mesh: &mesh.Mesh{}},
+		KafkaPort: -1, RegistryPort: -1})}
 }
 
 func (c *cli) run(args ...string) (string, error) {

@@ -15,9 +15,9 @@ import (
 
 	icebergio "github.com/apache/iceberg-go/io"
 
-	"github.com/logmesh/logmesh/internal/platform"
 	"github.com/logmesh/logmesh/internal/query"
 	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/platform"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
 )
@@ -79,26 +79,71 @@ func openWarehouse(ctx context.Context, location string, s3 *s3Flags) (*tables.W
 	return platform.OpenWarehouse(ctx, location, cfg)
 }
 
-// catalog rebuilds the table catalog from the log.
-func (g global) catalog(ctx context.Context, warehouse string, s3 *s3Flags) (*tables.Catalog, []string, error) {
+// located fills in a location flag left empty with the platform's own, as
+// the last LocationsDefined on the log records it (and the S3 endpoint
+// with it, unless the S3 flags name one), else with def. which is
+// "landing" or "warehouse".
+func (g global) located(ctx context.Context, which, flagValue, def string, s3 *s3Flags) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	conn, err := g.conn()
+	if err != nil {
+		return "", err
+	}
 	codec, _, err := g.codec()
 	if err != nil {
-		return nil, nil, err
+		return "", err
 	}
-	ptrs, err := loader.ReadPointers(ctx, g.brokers, codec)
+	loc, ok, err := platform.ReadLocations(ctx, conn, codec, g.topics)
+	if err != nil || !ok {
+		return def, err
+	}
+	v := loc.Warehouse
+	if which == "landing" {
+		v = loc.Landing
+	}
+	if strings.HasPrefix(v, "s3://") && s3.endpoint == "" && loc.S3Endpoint != "" {
+		s3.endpoint, s3.insecure = loc.S3Endpoint, s3.insecure || loc.S3Insecure
+		if s3.region == "" {
+			s3.region = loc.S3Region
+		}
+	}
+	g.log.Debug("using the platform's "+which, "location", v, "defined_by", loc.DefinedBy)
+	return v, nil
+}
+
+// catalog rebuilds the table catalog from the log: the pointers projection
+// over every domain, and the warehouse (the platform's unless given). The
+// caller closes the returned pointers.
+func (g global) catalog(ctx context.Context, warehouse string, s3 *s3Flags) (*tables.Catalog, *loader.Pointers, []string, error) {
+	codec, _, err := g.codec()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	conn, err := g.conn()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if warehouse, err = g.located(ctx, "warehouse", warehouse, "./.logmesh/warehouse", s3); err != nil {
+		return nil, nil, nil, err
+	}
+	ptrs, err := loader.ReadPointers(ctx, conn, codec, g.topics)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	wh, err := openWarehouse(ctx, warehouse, s3)
 	if err != nil {
-		return nil, nil, err
+		ptrs.Close()
+		return nil, nil, nil, err
 	}
-	cat, err := tables.NewCatalog(wh, ptrs, ptrs)
+	cat, err := tables.NewCatalog(wh, ptrs, tables.NewMemPointers())
 	if err != nil {
-		return nil, nil, err
+		ptrs.Close()
+		return nil, nil, nil, err
 	}
 	names, err := ptrs.Tables(ctx)
-	return cat, names, err
+	return cat, ptrs, names, err
 }
 
 // cmdTables lists the tables with their current versions.
@@ -106,15 +151,16 @@ func cmdTables(ctx context.Context, g global, args []string, stdout, stderr io.W
 	fs := flag.NewFlagSet("tables", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print a JSON array")
-	warehouse := fs.String("warehouse", "./.logmesh/warehouse", "the warehouse the tables live in: DIR or s3://bucket/prefix")
+	warehouse := fs.String("warehouse", "", "the warehouse the tables live in: DIR or s3://bucket/prefix (default: the platform's)")
 	s3 := addS3Flags(fs)
 	if _, err := interspersed(fs, args); err != nil {
 		return err
 	}
-	cat, names, err := g.catalog(ctx, *warehouse, s3)
+	cat, ptrs, names, err := g.catalog(ctx, *warehouse, s3)
 	if err != nil {
 		return err
 	}
+	defer ptrs.Close()
 	type row struct {
 		Name     string `json:"name"`
 		Version  int64  `json:"version"`
@@ -151,7 +197,7 @@ func cmdQuery(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 	asJSON := fs.Bool("json", false, "print a JSON array of objects")
 	asCSV := fs.Bool("csv", false, "print CSV")
 	asOf := fs.Int64("as-of", 0, "read every table as of this version (0: current)")
-	warehouse := fs.String("warehouse", "./.logmesh/warehouse", "the warehouse the tables live in: DIR or s3://bucket/prefix")
+	warehouse := fs.String("warehouse", "", "the warehouse the tables live in: DIR or s3://bucket/prefix (default: the platform's)")
 	cache := fs.String("cache", "", "where files of an S3 warehouse are downloaded to (default <user cache dir>/logmesh/files)")
 	s3 := addS3Flags(fs)
 	sqls, err := interspersed(fs, args)
@@ -161,10 +207,11 @@ func cmdQuery(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 	if len(sqls) != 1 {
 		return fmt.Errorf("query 'SQL': want one SQL argument: %w", errUsage)
 	}
-	cat, names, err := g.catalog(ctx, *warehouse, s3)
+	cat, ptrs, names, err := g.catalog(ctx, *warehouse, s3)
 	if err != nil {
 		return err
 	}
+	defer ptrs.Close()
 	fc := &fileCache{fsys: cat.Warehouse().IO(), dir: *cache}
 	var regs []query.Table
 	for _, n := range names {
@@ -205,11 +252,11 @@ func cmdQuery(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 }
 
 // cmdLand copies files into the landing area.
-func cmdLand(ctx context.Context, _ global, args []string, stdout, stderr io.Writer) error {
+func cmdLand(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("land", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	key := fs.String("key", "", "the landing key (one file only; default: the file's base name)")
-	landing := fs.String("landing", "./.logmesh/landing", "the landing area: DIR or s3://bucket/prefix")
+	landing := fs.String("landing", "", "the landing area: DIR or s3://bucket/prefix (default: the platform's)")
 	s3 := addS3Flags(fs)
 	files, err := interspersed(fs, args)
 	if err != nil {
@@ -218,7 +265,11 @@ func cmdLand(ctx context.Context, _ global, args []string, stdout, stderr io.Wri
 	if len(files) == 0 {
 		return fmt.Errorf("land FILE... [--key K]: %w", errUsage)
 	}
-	src, err := openLanding(ctx, *landing, s3)
+	loc, err := g.located(ctx, "landing", *landing, "./.logmesh/landing", s3)
+	if err != nil {
+		return err
+	}
+	src, err := openLanding(ctx, loc, s3)
 	if err != nil {
 		return err
 	}

@@ -2,52 +2,63 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"regexp"
+	"sync"
 	"time"
 
+	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/logmesh/logmesh/events"
 )
 
-// cmdTail prints decoded events from topics as they arrive.
+// cmdTail prints records from topics as they arrive: logmesh facts in their
+// typed form, any other Confluent-framed Avro value decoded with its
+// writer's schema from the registry. Records that decode neither way are
+// reported on stderr and count toward -n.
 func cmdTail(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fromStart := fs.Bool("from-beginning", false, "start at the first event instead of the newest")
+	fromStart := fs.Bool("from-beginning", false, "start at the first record instead of the newest")
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
-	limit := fs.Int("n", 0, "exit after printing this many events (0: run until Ctrl-C)")
+	limit := fs.Int("n", 0, "exit after this many records, undecodable ones included (0: run until Ctrl-C)")
 	topics, err := interspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	codec, _, err := g.codec()
+	codec, srcl, err := g.codec()
 	if err != nil {
 		return err
 	}
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(g.brokers...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
+	conn, err := g.conn()
+	if err != nil {
+		return err
 	}
+	reset := kgo.NewOffset().AtEnd()
 	if *fromStart {
-		opts[2] = kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())
+		reset = kgo.NewOffset().AtStart()
 	}
+	opts := []kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(reset)}
 	if len(topics) == 0 {
-		// Every logmesh topic but the registry's own.
-		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(`^logmesh\.[^_].*`))
+		// Every topic of the installation but the registry's own.
+		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(g.topics.All().Pattern))
 	} else {
 		opts = append(opts, kgo.ConsumeTopics(topics...))
 	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := conn.Client(opts...)
 	if err != nil {
 		return fmt.Errorf("tail: %w", err)
 	}
 	defer cl.Close()
-	printed := 0
+	p := &printer{codec: codec, generic: &genericDecoder{sr: srcl, schemas: map[int]avro.Schema{}}, json: *asJSON, w: stdout}
+	seen := 0
 	for {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil || fetches.IsClientClosed() {
@@ -58,12 +69,11 @@ func cmdTail(ctx context.Context, g global, args []string, stdout, stderr io.Wri
 		}
 		for it := fetches.RecordIter(); !it.Done(); {
 			r := it.Next()
-			if err := printRecord(ctx, codec, r, *asJSON, stdout); err != nil {
+			if err := p.print(ctx, r); err != nil {
 				fmt.Fprintf(stderr, "tail: %s/%d@%d: %v\n", r.Topic, r.Partition, r.Offset, err)
-				continue
 			}
-			printed++
-			if *limit > 0 && printed >= *limit {
+			seen++
+			if *limit > 0 && seen >= *limit {
 				return nil
 			}
 		}
@@ -72,9 +82,20 @@ func cmdTail(ctx context.Context, g global, args []string, stdout, stderr io.Wri
 
 var dlqTopic = regexp.MustCompile(`\.dlq$`)
 
-func printRecord(ctx context.Context, codec *events.Codec, r *kgo.Record, asJSON bool, w io.Writer) error {
-	ev, err := codec.Decode(ctx, r.Value)
+// printer prints one record per line.
+type printer struct {
+	codec   *events.Codec
+	generic *genericDecoder
+	json    bool
+	w       io.Writer
+}
+
+func (p *printer) print(ctx context.Context, r *kgo.Record) error {
+	ev, err := p.codec.Decode(ctx, r.Value)
 	if err != nil {
+		if errors.Is(err, events.ErrUnknownEvent) {
+			return p.printGeneric(ctx, r)
+		}
 		if dlqTopic.MatchString(r.Topic) {
 			return fmt.Errorf("dead letter (%s): %w", header(r, "logmesh.dlq.reason"), err)
 		}
@@ -84,14 +105,85 @@ func printRecord(ctx context.Context, codec *events.Codec, r *kgo.Record, asJSON
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		_, err = fmt.Fprintf(w, "%s\n", b)
+	if p.json {
+		_, err = fmt.Fprintf(p.w, "%s\n", b)
 		return err
 	}
 	m := ev.Meta()
-	_, err = fmt.Fprintf(w, "%s[%d]@%d %s %s %s %s\n", r.Topic, r.Partition, r.Offset,
+	_, err = fmt.Fprintf(p.w, "%s[%d]@%d %s %s %s %s\n", r.Topic, r.Partition, r.Offset,
 		m.OccurredAt.UTC().Format(time.RFC3339Nano), ev.Name(), m.EventID, b)
 	return err
+}
+
+// printGeneric prints a Confluent-framed Avro value that is not a logmesh
+// fact, decoded with its writer's schema.
+func (p *printer) printGeneric(ctx context.Context, r *kgo.Record) error {
+	name, v, id, err := p.generic.decode(ctx, r.Value)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("schema id %d: %w", id, err)
+	}
+	if p.json {
+		_, err = fmt.Fprintf(p.w, "%s\n", b)
+		return err
+	}
+	_, err = fmt.Fprintf(p.w, "%s[%d]@%d %s %s schema-id=%d %s\n", r.Topic, r.Partition, r.Offset,
+		r.Timestamp.UTC().Format(time.RFC3339Nano), name, id, b)
+	return err
+}
+
+// genericDecoder decodes any Confluent-framed Avro value with its writer's
+// schema, fetched from the registry once per id. Safe for concurrent use.
+type genericDecoder struct {
+	sr      *sr.Client
+	mu      sync.Mutex
+	schemas map[int]avro.Schema
+}
+
+func (d *genericDecoder) decode(ctx context.Context, b []byte) (name string, v any, id int, err error) {
+	if len(b) < 5 || b[0] != 0 {
+		return "", nil, 0, errors.New("not a Confluent-framed Avro value (no magic byte and schema id)")
+	}
+	id = int(binary.BigEndian.Uint32(b[1:5]))
+	s, err := d.schema(ctx, id)
+	if err != nil {
+		return "", nil, id, err
+	}
+	if err := avro.Unmarshal(s, b[5:], &v); err != nil {
+		return "", nil, id, fmt.Errorf("schema id %d: %w", id, err)
+	}
+	name = string(s.Type())
+	if n, ok := s.(avro.NamedSchema); ok {
+		name = n.FullName()
+	}
+	return name, v, id, nil
+}
+
+func (d *genericDecoder) schema(ctx context.Context, id int) (avro.Schema, error) {
+	d.mu.Lock()
+	s, ok := d.schemas[id]
+	d.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	ss, err := d.sr.SchemaByID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("schema id %d: %w", id, err)
+	}
+	if ss.Type != sr.TypeAvro {
+		return nil, fmt.Errorf("schema id %d is %s, not Avro", id, ss.Type)
+	}
+	s, err = avro.ParseWithCache(ss.Schema, "", &avro.SchemaCache{})
+	if err != nil {
+		return nil, fmt.Errorf("schema id %d: %w", id, err)
+	}
+	d.mu.Lock()
+	d.schemas[id] = s
+	d.mu.Unlock()
+	return s, nil
 }
 
 func header(r *kgo.Record, key string) string {

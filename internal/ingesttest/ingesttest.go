@@ -19,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/logview"
 )
 
 // MeshYAML defines the feed of the generated CSV: append mode and no
@@ -164,31 +166,34 @@ func WriteCSV(path, key string, more func(rows, bytes int64) bool) (events.Batch
 	return events.BatchFile{Key: key, Checksum: hex.EncodeToString(sum.Sum(nil)), Size: written}, rows, nil
 }
 
-// FileProcessed reads the raw domain topic (read_committed) until it finds
-// the FileProcessed of batchID.
+// FileProcessed reads the raw domain topic through the log view, catching
+// up again and again until ctx ends, until it finds the FileProcessed of
+// batchID.
 func FileProcessed(ctx context.Context, codec *events.Codec, brokers []string, batchID string) (*events.FileProcessed, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(events.DomainTopic(events.DomainRaw)),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	v, err := logview.New(kafkaconn.Plain(brokers...), events.TopicNames(events.DomainTopic(events.DomainRaw)))
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
-	for {
-		fetches := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
+	defer v.Close()
+	var found *events.FileProcessed
+	find := logview.Events(ctx, codec, func(_ *kgo.Record, ev events.Event) error {
+		if fp, ok := ev.(*events.FileProcessed); ok && fp.BatchID == batchID {
+			found = fp
+		}
+		return nil
+	}, nil, events.NameFileProcessed)
+	for found == nil {
+		if _, err := v.CatchUp(ctx, find); err != nil {
 			return nil, fmt.Errorf("no FileProcessed for batch %s: %w", batchID, err)
 		}
-		if err := fetches.Err0(); err != nil {
-			return nil, err
+		if found != nil {
+			break
 		}
-		for it := fetches.RecordIter(); !it.Done(); {
-			ev, err := codec.Decode(ctx, it.Next().Value)
-			if err != nil {
-				return nil, err
-			}
-			if fp, ok := ev.(*events.FileProcessed); ok && fp.BatchID == batchID {
-				return fp, nil
-			}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no FileProcessed for batch %s: %w", batchID, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	return found, nil
 }

@@ -40,21 +40,21 @@ type rawDomain struct {
 }
 
 type rawFeed struct {
-	Name            string        `yaml:"name"`
-	Table           string        `yaml:"table"`
-	KeyPattern      string        `yaml:"key_pattern"`
-	Format          string        `yaml:"format"`
-	Options         FormatOptions `yaml:"options"`
-	Schema          any           `yaml:"schema"`
-	SchemaFile      string        `yaml:"schema_file"`
-	PrimaryKey      []string      `yaml:"primary_key"`
-	OrderingField   string        `yaml:"ordering_field"`
-	Mode            string        `yaml:"mode"`
-	UniqueKey       bool          `yaml:"unique_key"`
-	RejectThreshold float64       `yaml:"reject_threshold"`
-	Rules           []Rule        `yaml:"rules"`
-	Batch           BatchPolicy   `yaml:"batch"`
-	AllowControlCharacters bool `yaml:"allow_control_characters"`
+	Name                   string        `yaml:"name"`
+	Table                  string        `yaml:"table"`
+	KeyPattern             string        `yaml:"key_pattern"`
+	Format                 string        `yaml:"format"`
+	Options                FormatOptions `yaml:"options"`
+	Schema                 any           `yaml:"schema"`
+	SchemaFile             string        `yaml:"schema_file"`
+	PrimaryKey             []string      `yaml:"primary_key"`
+	OrderingField          string        `yaml:"ordering_field"`
+	Mode                   string        `yaml:"mode"`
+	UniqueKey              bool          `yaml:"unique_key"`
+	RejectThreshold        float64       `yaml:"reject_threshold"`
+	Rules                  []Rule        `yaml:"rules"`
+	Batch                  BatchPolicy   `yaml:"batch"`
+	AllowControlCharacters bool          `yaml:"allow_control_characters"`
 }
 
 // parser holds the state of one Parse call.

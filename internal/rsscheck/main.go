@@ -50,6 +50,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/ingesttest"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/mesh"
 	"github.com/logmesh/logmesh/internal/tables"
 	"github.com/logmesh/logmesh/processors/ingest"
@@ -118,7 +119,7 @@ func run(out io.Writer, size, budget int64, heapProfile string, keep bool) error
 		return err
 	}
 	results := make(chan loader.Result, 1)
-	l, err := loader.New(m, src, wh, k.codec, loader.Brokers(k.brokers...),
+	l, err := loader.New(m, src, wh, k.codec, kafkaconn.Plain(k.brokers...),
 		loader.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 		loader.OnBatch(func(r loader.Result) { results <- r }))
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/internal/platform"
+	"github.com/logmesh/logmesh/platform"
 	"github.com/logmesh/logmesh/schemas"
 )
 
@@ -47,12 +47,12 @@ func registryState(t *testing.T, url string) map[string][]int {
 func TestRestartKeepsRegistry(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	p, err := platform.Start(ctx, platform.Config{DataDir: dir, KafkaPort: -1, RegistryPort: -1, Mesh: &mesh.Mesh{}})
+	p, err := platform.StartDev(ctx, platform.DevConfig{Config: platform.Config{DataDir: dir, Mesh: &mesh.Mesh{}}, KafkaPort: -1, RegistryPort: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A second version of one subject and an extra subject.
-	cl, err := sr.NewClient(sr.URLs(p.RegistryURL))
+	cl, err := sr.NewClient(sr.URLs(p.Env.Config.RegistryURL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,11 +66,11 @@ func TestRestartKeepsRegistry(t *testing.T) {
 		Envelope: events.Envelope{EventID: events.NewID(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), Domain: "raw", CorrelationID: "trades.csv"},
 		Key:      "trades.csv", Source: events.SourceLocal, Size: 10, Checksum: strings.Repeat("ab", 32),
 	}
-	rec, err := p.Codec.Record(landed)
+	rec, err := p.Env.Codec.Record(landed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc, err := kgo.NewClient(kgo.SeedBrokers(p.Brokers...))
+	kc, err := kgo.NewClient(kgo.SeedBrokers(p.Embedded.Kafka.Brokers...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestRestartKeepsRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	kc.Close()
-	before := registryState(t, p.RegistryURL)
+	before := registryState(t, p.Env.Config.RegistryURL)
 	all, err := schemas.All()
 	if err != nil {
 		t.Fatal(err)
@@ -90,14 +90,14 @@ func TestRestartKeepsRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p2, err := platform.Start(ctx, platform.Config{DataDir: dir, KafkaPort: -1, RegistryPort: -1, Mesh: &mesh.Mesh{}})
+	p2, err := platform.StartDev(ctx, platform.DevConfig{Config: platform.Config{DataDir: dir, Mesh: &mesh.Mesh{}}, KafkaPort: -1, RegistryPort: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p2.Close()
-	after := registryState(t, p2.RegistryURL)
+	after := registryState(t, p2.Env.Config.RegistryURL)
 	// The event survived too.
-	kc, err = kgo.NewClient(kgo.SeedBrokers(p2.Brokers...), kgo.ConsumeTopics(events.DomainTopic("raw")),
+	kc, err = kgo.NewClient(kgo.SeedBrokers(p2.Embedded.Kafka.Brokers...), kgo.ConsumeTopics(events.DomainTopic("raw")),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +112,7 @@ func TestRestartKeepsRegistry(t *testing.T) {
 			t.Fatal("the event produced before the restart is gone")
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			if ev, err := p2.Codec.Decode(ctx, r.Value); err == nil {
+			if ev, err := p2.Env.Codec.Decode(ctx, r.Value); err == nil {
 				got = ev
 			}
 		})
@@ -125,7 +125,7 @@ func TestRestartKeepsRegistry(t *testing.T) {
 	}
 	// The codec of the restarted platform got the same ids back.
 	for _, s := range all {
-		id, ok := p2.Codec.SchemaID(s.Name)
+		id, ok := p2.Env.Codec.SchemaID(s.Name)
 		if !ok || id != after[s.Subject][1] {
 			t.Errorf("%s: codec id %d (ok=%v), registry id %d", s.Name, id, ok, after[s.Subject][1])
 		}

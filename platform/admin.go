@@ -1,0 +1,104 @@
+package platform
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"slices"
+
+	"github.com/logmesh/logmesh/state"
+)
+
+// Checkpoints is what the admin endpoint serves for one live store: the
+// offset and digest of every partition, read from one snapshot.
+type Checkpoints struct {
+	Processor  string            `json:"processor"`
+	Projection string            `json:"projection"`
+	Partitions []PartitionDigest `json:"partitions"`
+}
+
+// PartitionDigest is one partition of a live store.
+type PartitionDigest struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Next      int64  `json:"next"`
+	HasOffset bool   `json:"has_offset"`
+	Digest    string `json:"digest"`
+}
+
+// StoreInfo names a live store.
+type StoreInfo struct {
+	Processor  string `json:"processor"`
+	Projection string `json:"projection"`
+}
+
+// AdminHandler serves a process's admin endpoint:
+//
+//	GET /healthz                                 200 "ok"
+//	GET /v1/processors                           the processors this process runs
+//	GET /v1/stores                               the live projection stores
+//	GET /v1/stores/{processor}/checkpoints       a live store's per-partition offsets and digests
+//
+// Errors are JSON {"error": reason} with a 4xx or 5xx status.
+func AdminHandler(env *Env, names []string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /v1/processors", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string][]string{"processors": slices.Clone(names)})
+	})
+	mux.HandleFunc("GET /v1/stores", func(w http.ResponseWriter, _ *http.Request) {
+		out := []StoreInfo{}
+		for _, l := range env.liveStores() {
+			out = append(out, StoreInfo{l.processor, l.projection})
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /v1/stores/{processor}/checkpoints", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("processor")
+		for _, l := range env.liveStores() {
+			if l.processor != name {
+				continue
+			}
+			cps, err := l.store().Checkpoints()
+			if err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+				return
+			}
+			out := Checkpoints{Processor: l.processor, Projection: l.projection, Partitions: []PartitionDigest{}}
+			for _, tp := range sortedScopes(cps) {
+				c := cps[tp]
+				out.Partitions = append(out.Partitions, PartitionDigest{Topic: tp.Topic, Partition: tp.Partition,
+					Next: c.Next, HasOffset: c.HasOffset, Digest: hex.EncodeToString(c.Digest[:])})
+			}
+			writeJSON(w, http.StatusOK, out)
+			return
+		}
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no live store of processor " + name + " in this process"})
+	})
+	return mux
+}
+
+func sortedScopes(m map[state.TopicPartition]state.Checkpoint) []state.TopicPartition {
+	out := make([]state.TopicPartition, 0, len(m))
+	for tp := range m {
+		out = append(out, tp)
+	}
+	slices.SortFunc(out, func(a, b state.TopicPartition) int {
+		if a.Topic != b.Topic {
+			if a.Topic < b.Topic {
+				return -1
+			}
+			return 1
+		}
+		return int(a.Partition - b.Partition)
+	})
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

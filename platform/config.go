@@ -1,0 +1,155 @@
+// Package platform is logmesh's wiring: the registry of processors by name,
+// the one place that starts any subset of them as one OS process against a
+// Kafka cluster and a schema registry (`logmesh run NAME...`), and the
+// embedded Kafka and registry that `logmesh dev` runs them on.
+//
+// Whatever starts processors here first creates the topics of every domain
+// of the mesh it runs, registers every fact's schema, and records where the
+// landing area and warehouse are (LocationsDefined), so that the CLI
+// pointed at the cluster finds them. The processors then run in an errgroup:
+// the first one to fail stops the others, and Close returns within a bound
+// whatever the processors do.
+package platform
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/mesh"
+)
+
+// Config is what a process running processors needs. The zero value of a
+// field means its default; Config is plain data.
+type Config struct {
+	// Kafka is the connection setting every Kafka client of the process
+	// uses. Brokers are required (dev fills them in with the embedded
+	// cluster's).
+	Kafka kafkaconn.Config
+	// RegistryURL is the Confluent-compatible schema registry. Required
+	// (dev fills it in with the built-in registry's).
+	RegistryURL string
+	// Topics names the installation's topics. Default events.Topics{}.
+	Topics events.Topics
+	// Partitions of each topic this process creates. Default 6.
+	Partitions int32
+	// GroupPrefix is the first part of every consumer group: a processor's
+	// group is GroupPrefix + "." + its name. Default "logmesh".
+	GroupPrefix string
+	// Mesh is the mesh the processors serve. The watcher, planner and
+	// loader need it.
+	Mesh *mesh.Mesh
+	// DataDir holds the processors' state stores, under state/<name>.
+	// Default "./.logmesh".
+	DataDir string
+	// Landing is the landing area: a local directory (default
+	// <DataDir>/landing) or s3://bucket/prefix.
+	Landing string
+	// Warehouse is the table warehouse: a local directory (default
+	// <DataDir>/warehouse) or s3://bucket/prefix.
+	Warehouse string
+	// S3 is how to reach the object store of s3:// locations.
+	S3 S3
+	// Webhook, when set, receives a POST of every incident (the notifier).
+	Webhook string
+	// PlanInterval is how often the planner batches landed files. Default
+	// 10s.
+	PlanInterval time.Duration
+	// ScanInterval is how often the watcher lists the landing area.
+	// Default 2s.
+	ScanInterval time.Duration
+	// AdminAddr, when set, is the host:port of the process's admin HTTP
+	// endpoint (health, processors, the live stores' checkpoints for
+	// `logmesh replay --verify`).
+	AdminAddr string
+	// DefinedBy names the process in the LocationsDefined it records.
+	// Default "logmesh".
+	DefinedBy string
+	// StopTimeout bounds how long Close waits for the processors. Default
+	// 30s.
+	StopTimeout time.Duration
+	// Logger; the default discards.
+	Logger *slog.Logger
+}
+
+// S3 is an S3-compatible object store (AWS S3, MinIO).
+type S3 struct {
+	Endpoint  string // host:port, no scheme
+	AccessKey string
+	SecretKey string
+	Region    string // default us-east-1
+	Insecure  bool   // plain HTTP (a local MinIO)
+}
+
+// withDefaults returns cfg with every zero field set to its default.
+func (cfg Config) withDefaults() Config {
+	if cfg.DataDir == "" {
+		cfg.DataDir = "./.logmesh"
+	}
+	if cfg.Partitions <= 0 {
+		cfg.Partitions = events.DefaultPartitions
+	}
+	if cfg.GroupPrefix == "" {
+		cfg.GroupPrefix = "logmesh"
+	}
+	if cfg.Landing == "" {
+		cfg.Landing = filepath.Join(cfg.DataDir, "landing")
+	}
+	if cfg.Warehouse == "" {
+		cfg.Warehouse = filepath.Join(cfg.DataDir, "warehouse")
+	}
+	if cfg.PlanInterval <= 0 {
+		cfg.PlanInterval = 10 * time.Second
+	}
+	if cfg.ScanInterval <= 0 {
+		cfg.ScanInterval = 2 * time.Second
+	}
+	if cfg.DefinedBy == "" {
+		cfg.DefinedBy = "logmesh"
+	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return cfg
+}
+
+// Group returns the consumer group of the named processor.
+func (cfg Config) Group(processor string) string {
+	return cfg.withDefaults().GroupPrefix + "." + processor
+}
+
+// domains returns raw, central and every domain of the mesh.
+func (cfg Config) domains() []string {
+	out := []string{events.DomainRaw, events.DomainCentral}
+	if cfg.Mesh != nil {
+		for _, d := range cfg.Mesh.Domains {
+			out = append(out, d.Name)
+		}
+		for i := range cfg.Mesh.Feeds {
+			out = append(out, cfg.Mesh.Feeds[i].Domain())
+		}
+	}
+	return out
+}
+
+func (cfg Config) validate() error {
+	switch {
+	case len(cfg.Kafka.Brokers) == 0:
+		return fmt.Errorf("platform: no Kafka brokers")
+	case cfg.RegistryURL == "":
+		return fmt.Errorf("platform: no schema registry URL")
+	case strings.HasPrefix(cfg.Landing, "s3://") || strings.HasPrefix(cfg.Warehouse, "s3://"):
+		if cfg.S3.Endpoint == "" {
+			return fmt.Errorf("platform: s3:// locations need an S3 endpoint")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/registry"
+	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/processors/ingest"
+)
+
+// Embedded is the Kafka cluster and schema registry of `logmesh dev`: an
+// in-process kfake cluster persisted under the data directory (unless an
+// external cluster is given) and the built-in registry, its state in the
+// registry topic. Close stops both.
+type Embedded struct {
+	// Kafka is the connection setting of the cluster.
+	Kafka kafkaconn.Config
+	// RegistryURL is the built-in registry's base URL.
+	RegistryURL string
+
+	cluster  *kfake.Cluster
+	registry *registry.Registry
+	server   *http.Server
+}
+
+// EmbeddedConfig configures StartEmbedded.
+type EmbeddedConfig struct {
+	// DataDir holds Kafka's data under kafka/. Default "./.logmesh".
+	DataDir string
+	// KafkaPort is the embedded Kafka's port on 127.0.0.1. Default 9092;
+	// -1 picks a free port.
+	KafkaPort int
+	// RegistryPort is the built-in registry's port on 127.0.0.1. Default
+	// 8081; -1 picks a free port.
+	RegistryPort int
+	// External, when it has brokers, is a cluster to run the registry on
+	// instead of starting one.
+	External kafkaconn.Config
+	// Config supplies the topic names and the logger.
+	Config Config
+}
+
+// StartEmbedded starts Kafka (unless External is set) and the registry.
+func StartEmbedded(ctx context.Context, ec EmbeddedConfig) (_ *Embedded, err error) {
+	cfg := ec.Config.withDefaults()
+	if ec.DataDir == "" {
+		ec.DataDir = cfg.DataDir
+	}
+	if ec.KafkaPort == 0 {
+		ec.KafkaPort = 9092
+	}
+	if ec.RegistryPort == 0 {
+		ec.RegistryPort = 8081
+	}
+	e := &Embedded{Kafka: ec.External}
+	defer func() {
+		if err != nil {
+			e.Close()
+		}
+	}()
+	if len(ec.External.Brokers) == 0 {
+		port := max(ec.KafkaPort, 0)
+		e.cluster, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port),
+			kfake.DataDir(filepath.Join(ec.DataDir, "kafka")))
+		if err != nil {
+			return nil, fmt.Errorf("platform: start embedded kafka on port %d: %w", port, err)
+		}
+		e.Kafka = kafkaconn.Config{Brokers: e.cluster.ListenAddrs()}
+		cfg.Logger.Info("embedded kafka up", "brokers", e.Kafka.Brokers, "data", ec.DataDir)
+	}
+	conn, err := kafkaconn.New(e.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Ping(ctx, 15*time.Second); err != nil {
+		return nil, err
+	}
+	cl, err := conn.Client()
+	if err != nil {
+		return nil, err
+	}
+	e.registry, err = registry.New(ctx, cl, registry.Topic(cfg.Topics.Schemas()), registry.Logger(cfg.Logger))
+	// The registry keeps its own clients, made from cl's options.
+	cl.Close()
+	if err != nil {
+		return nil, fmt.Errorf("platform: registry: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(max(ec.RegistryPort, 0)))
+	if err != nil {
+		return nil, fmt.Errorf("platform: registry listener: %w", err)
+	}
+	e.server = &http.Server{Handler: e.registry.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = e.server.Serve(ln) }()
+	e.RegistryURL = "http://" + ln.Addr().String()
+	cfg.Logger.Info("schema registry up", "url", e.RegistryURL)
+	return e, nil
+}
+
+// Close stops the registry and Kafka, flushing Kafka's data to the data
+// directory. It is idempotent.
+func (e *Embedded) Close() error {
+	var errs []error
+	if e.server != nil {
+		// Shutdown waits for connections a client opened but has not used
+		// yet; past a short grace period, close them.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if err := e.server.Shutdown(ctx); err != nil {
+			errs = append(errs, e.server.Close())
+		}
+		cancel()
+		e.server = nil
+	}
+	if e.registry != nil {
+		errs = append(errs, e.registry.Close())
+		e.registry = nil
+	}
+	if e.cluster != nil {
+		e.cluster.Close()
+		e.cluster = nil
+	}
+	return errors.Join(errs...)
+}
+
+// DevConfig is `logmesh dev`: the processors' Config plus the embedded
+// Kafka and registry.
+type DevConfig struct {
+	Config
+	// KafkaPort and RegistryPort are the embedded services' ports on
+	// 127.0.0.1 (see EmbeddedConfig).
+	KafkaPort, RegistryPort int
+	// Skip names processors not to run here, for tests and deployments
+	// that run them elsewhere.
+	Skip []string
+}
+
+// Dev is a running `logmesh dev`.
+type Dev struct {
+	*Platform
+	// Embedded is the Kafka and registry the processors run on.
+	Embedded *Embedded
+	// Landing is the landing area.
+	Landing ingest.Source
+	// Warehouse holds the tables.
+	Warehouse *tables.Warehouse
+}
+
+// StartDev starts the embedded Kafka (unless Config.Kafka names brokers)
+// and the built-in registry, then every processor but those in Skip. With
+// no mesh it runs the example mesh and, on an empty local landing area,
+// copies in the example files.
+func StartDev(ctx context.Context, dc DevConfig) (_ *Dev, err error) {
+	cfg := dc.Config.withDefaults()
+	if cfg.Mesh == nil {
+		if cfg.Mesh, err = ExampleMesh(); err != nil {
+			return nil, err
+		}
+		if !strings.HasPrefix(cfg.Landing, "s3://") {
+			if err := SeedLanding(cfg.Landing); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cfg.DefinedBy == "logmesh" {
+		cfg.DefinedBy = "logmesh dev"
+	}
+	emb, err := StartEmbedded(ctx, EmbeddedConfig{DataDir: cfg.DataDir, KafkaPort: dc.KafkaPort, RegistryPort: dc.RegistryPort,
+		External: cfg.Kafka, Config: cfg})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			emb.Close()
+		}
+	}()
+	cfg.Kafka = emb.Kafka
+	if cfg.RegistryURL == "" {
+		cfg.RegistryURL = emb.RegistryURL
+	}
+	var names []string
+	for _, n := range ProcessorNames() {
+		if !slices.Contains(dc.Skip, n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		names = []string{NoProcessors}
+	}
+	p, err := Start(ctx, cfg, names...)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dev{Platform: p, Embedded: emb}
+	if d.Landing, err = p.Env.Landing(ctx); err != nil {
+		p.Close()
+		return nil, err
+	}
+	if d.Warehouse, err = p.Env.Warehouse(ctx); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Close stops the processors, then the registry and Kafka. It is
+// idempotent.
+func (d *Dev) Close() error {
+	return errors.Join(d.Platform.Close(), d.Embedded.Close())
+}

@@ -1,0 +1,327 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/processors/ingest"
+	"github.com/logmesh/logmesh/processors/loader"
+	"github.com/logmesh/logmesh/processors/notifier"
+	"github.com/logmesh/logmesh/processors/planner"
+	"github.com/logmesh/logmesh/projections"
+	"github.com/logmesh/logmesh/projections/audit"
+	"github.com/logmesh/logmesh/projections/definitions"
+	"github.com/logmesh/logmesh/projections/lineage"
+	"github.com/logmesh/logmesh/projections/pointers"
+	"github.com/logmesh/logmesh/state"
+)
+
+// Processor is a running piece of the platform: Run blocks until ctx ends
+// (returning nil) or the processor cannot go on (returning why). Run is
+// called once.
+type Processor interface {
+	Run(ctx context.Context) error
+}
+
+// RunFunc adapts a function to Processor.
+type RunFunc func(ctx context.Context) error
+
+// Run calls f.
+func (f RunFunc) Run(ctx context.Context) error { return f(ctx) }
+
+// Spec is one entry of the processor registry.
+type Spec struct {
+	// Name is what `logmesh run` takes; the consumer group is
+	// Config.Group(Name) and the state store <DataDir>/state/<Name>.
+	Name string
+	// Doc says in one line what the processor does.
+	Doc string
+	// Projection is the projection whose live store the processor keeps,
+	// for `logmesh replay --verify`; nil if none.
+	Projection projections.Projection
+	// New builds the processor from the process's environment.
+	New func(ctx context.Context, env *Env) (Processor, error)
+}
+
+// Processors returns the registry: every processor by name, in the order
+// `logmesh dev` starts them. The slice is the caller's.
+func Processors() []Spec {
+	return []Spec{
+		{Name: "watcher", Doc: "lists the landing area and records each new file (FileLanded, or UNMATCHED)", New: newWatcher},
+		{Name: "planner", Doc: "batches landed files per table (BatchPlanned)", Projection: audit.Projection{}, New: newPlanner},
+		{Name: "loader", Doc: "parses, validates and commits batches into Iceberg tables, one transaction per batch",
+			New: newLoader},
+		{Name: "audit", Doc: "the file audit: each landed file's status, rows and errors", Projection: audit.Projection{},
+			New: projectionHost(audit.Projection{})},
+		{Name: "lineage", Doc: "every event's cause and correlation", Projection: lineage.Projection{},
+			New: projectionHost(lineage.Projection{})},
+		{Name: "pointers", Doc: "every table's versions (TableCommitted)", Projection: pointers.Projection{},
+			New: projectionHost(pointers.Projection{})},
+		{Name: "definitions", Doc: "the latest definition of every domain and feed, and the platform's locations",
+			Projection: definitions.Projection{}, New: projectionHost(definitions.Projection{})},
+		{Name: "notifier", Doc: "delivers every incident at least once (log, webhook)", New: newNotifier},
+	}
+}
+
+// ProcessorNames returns the names of Processors(), in order.
+func ProcessorNames() []string {
+	var out []string
+	for _, s := range Processors() {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// Projections returns every projection the platform hosts, by name, once.
+func Projections() []projections.Projection {
+	var out []projections.Projection
+	for _, s := range Processors() {
+		if s.Projection != nil && !slices.ContainsFunc(out, func(p projections.Projection) bool { return p.Name() == s.Projection.Name() }) {
+			out = append(out, s.Projection)
+		}
+	}
+	return out
+}
+
+func lookup(name string) (Spec, bool) {
+	for _, s := range Processors() {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Spec{}, false
+}
+
+// Env is what a processor is built from: the process's configuration, its
+// Kafka connection and codec, and the landing area, warehouse and state
+// stores, opened once on first use. Its methods are safe for concurrent use.
+type Env struct {
+	// Config is the process's configuration, defaults applied.
+	Config Config
+	// Conn is the process's one Kafka connection setting.
+	Conn kafkaconn.Conn
+	// Codec encodes and decodes events against the registry.
+	Codec *events.Codec
+
+	mu        sync.Mutex
+	landing   ingest.Source
+	warehouse *tables.Warehouse
+	stores    map[string]*state.Store
+	live      []liveStore
+}
+
+// liveStore is a store a processor keeps a projection in, served to
+// `logmesh replay --verify`.
+type liveStore struct {
+	processor  string
+	projection string
+	store      func() *state.Store
+}
+
+// Landing opens the landing area once.
+func (e *Env) Landing(ctx context.Context) (ingest.Source, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.landing == nil {
+		src, err := OpenLanding(ctx, e.Config.Landing, e.Config.S3)
+		if err != nil {
+			return nil, err
+		}
+		e.landing = src
+	}
+	return e.landing, nil
+}
+
+// Warehouse opens the warehouse once.
+func (e *Env) Warehouse(ctx context.Context) (*tables.Warehouse, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.warehouse == nil {
+		wh, err := OpenWarehouse(ctx, e.Config.Warehouse, e.Config.S3)
+		if err != nil {
+			return nil, err
+		}
+		e.warehouse = wh
+	}
+	return e.warehouse, nil
+}
+
+// Mesh returns the mesh, or an error naming the processor that needs one.
+func (e *Env) Mesh(processor string) (*mesh.Mesh, error) {
+	if e.Config.Mesh == nil {
+		return nil, fmt.Errorf("platform: %s needs the mesh (give --config mesh.yaml)", processor)
+	}
+	return e.Config.Mesh, nil
+}
+
+// Store opens the processor's state store, <DataDir>/state/<name>, once;
+// the platform closes it after the processors stop.
+func (e *Env) Store(name string) (*state.Store, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if st, ok := e.stores[name]; ok {
+		return st, nil
+	}
+	st, err := state.Open(filepath.Join(e.Config.DataDir, "state", name), &state.Options{Logger: e.Config.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("platform: %s state: %w", name, err)
+	}
+	if e.stores == nil {
+		e.stores = map[string]*state.Store{}
+	}
+	e.stores[name] = st
+	return st, nil
+}
+
+// serveLive records that processor keeps projection in the store store
+// returns, for the admin endpoint.
+func (e *Env) serveLive(processor, projection string, store func() *state.Store) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.live = append(e.live, liveStore{processor, projection, store})
+}
+
+func (e *Env) liveStores() []liveStore {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.live)
+}
+
+func (e *Env) closeStores() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var errs []error
+	for _, st := range e.stores {
+		errs = append(errs, st.Close())
+	}
+	e.stores = nil
+	return errors.Join(errs...)
+}
+
+func (e *Env) hostOpts() []host.Option { return []host.Option{host.Logger(e.Config.Logger)} }
+
+// projectionHost builds a processor that hosts proj over its topics in
+// its own group and store.
+func projectionHost(proj projections.Projection) func(context.Context, *Env) (Processor, error) {
+	return func(_ context.Context, e *Env) (Processor, error) {
+		st, err := e.Store(proj.Name())
+		if err != nil {
+			return nil, err
+		}
+		h, err := host.New(proj, st, e.Codec, e.Conn, e.Config.Group(proj.Name()), proj.Topics(e.Config.Topics), e.hostOpts()...)
+		if err != nil {
+			return nil, err
+		}
+		e.serveLive(proj.Name(), proj.Name(), func() *state.Store { return st })
+		return h, nil
+	}
+}
+
+// meshMatcher maps landed keys to feeds, and explains the keys no feed
+// takes.
+type meshMatcher struct{ m *mesh.Mesh }
+
+func (mm meshMatcher) Match(key string) (string, string, bool) {
+	f, ok := mm.m.FeedFor(key)
+	if !ok {
+		return "", "", false
+	}
+	return f.Name, f.Table, true
+}
+
+func (mm meshMatcher) Unmatched(key string) string { return mm.m.Unmatched(key) }
+
+func newWatcher(ctx context.Context, e *Env) (Processor, error) {
+	m, err := e.Mesh("watcher")
+	if err != nil {
+		return nil, err
+	}
+	src, err := e.Landing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w, err := ingest.NewWatcher(src, e.Codec, e.Conn, ingest.Topics(e.Config.Topics), ingest.WithMatcher(meshMatcher{m}),
+		ingest.Interval(e.Config.ScanInterval), ingest.Logger(e.Config.Logger))
+	if err != nil {
+		return nil, err
+	}
+	return RunFunc(func(ctx context.Context) error {
+		defer w.Close()
+		return w.Run(ctx)
+	}), nil
+}
+
+func newPlanner(_ context.Context, e *Env) (Processor, error) {
+	m, err := e.Mesh("planner")
+	if err != nil {
+		return nil, err
+	}
+	st, err := e.Store("planner")
+	if err != nil {
+		return nil, err
+	}
+	policy := func(table string) (int, int64) {
+		for _, f := range m.Feeds {
+			if f.Table == table {
+				return f.Batch.MaxFiles, f.Batch.MaxBytes
+			}
+		}
+		return mesh.DefaultBatchMaxFiles, mesh.DefaultBatchMaxBytes
+	}
+	p, err := planner.New(st, e.Codec, e.Conn, planner.Group(e.Config.Group("planner")), planner.Topics(e.Config.Topics),
+		planner.Interval(e.Config.PlanInterval), planner.WithPolicy(policy), planner.Logger(e.Config.Logger))
+	if err != nil {
+		return nil, err
+	}
+	e.serveLive("planner", audit.Projection{}.Name(), func() *state.Store { return st })
+	return RunFunc(func(ctx context.Context) error {
+		defer p.Close()
+		return p.Run(ctx)
+	}), nil
+}
+
+func newLoader(ctx context.Context, e *Env) (Processor, error) {
+	m, err := e.Mesh("loader")
+	if err != nil {
+		return nil, err
+	}
+	src, err := e.Landing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	wh, err := e.Warehouse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l, err := loader.New(m, src, wh, e.Codec, e.Conn, loader.Group(e.Config.Group("loader")), loader.Topics(e.Config.Topics),
+		loader.Logger(e.Config.Logger))
+	if err != nil {
+		return nil, err
+	}
+	// The loader's pointers run ahead of its view's offsets for a moment
+	// after each commit (it reads its own writes), so its store is not one
+	// replay --verify can compare; the pointers processor's is.
+	return l, nil
+}
+
+func newNotifier(_ context.Context, e *Env) (Processor, error) {
+	st, err := e.Store("notifier")
+	if err != nil {
+		return nil, err
+	}
+	opts := []notifier.Option{notifier.Group(e.Config.Group("notifier")), notifier.Topics(e.Config.Topics),
+		notifier.Logger(e.Config.Logger)}
+	if e.Config.Webhook != "" {
+		opts = append(opts, notifier.WithSink(notifier.Webhook(e.Config.Webhook, nil)))
+	}
+	return notifier.New(st, e.Codec, e.Conn, opts...)
+}
