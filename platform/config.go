@@ -12,17 +12,30 @@
 package platform
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/mesh"
 )
+
+// groupOpts are the options of every consumer-group client of the process.
+func (cfg Config) groupOpts() []kgo.Opt {
+	if cfg.SessionTimeout > 0 {
+		return []kgo.Opt{kgo.SessionTimeout(cfg.SessionTimeout)}
+	}
+	return nil
+}
 
 // Config is what a process running processors needs. The zero value of a
 // field means its default; Config is plain data.
@@ -73,6 +86,17 @@ type Config struct {
 	// StopTimeout bounds how long Close waits for the processors. Default
 	// 30s.
 	StopTimeout time.Duration
+	// SessionTimeout is the consumer-group session timeout of every
+	// processor: how soon the group notices a member that died. Default
+	// franz-go's, 45s.
+	SessionTimeout time.Duration
+	// Instance names this process among the instances of a processor; it
+	// makes the loader's transactional id, so a restarted instance fences
+	// its dead predecessor's open transaction at once instead of waiting
+	// for it to time out. Default: a hash of the host name and the
+	// absolute data directory, so the same deployment restarted on the
+	// same volume is the same instance.
+	Instance string
 	// Logger; the default discards.
 	Logger *slog.Logger
 }
@@ -114,6 +138,15 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = 30 * time.Second
+	}
+	if cfg.Instance == "" {
+		host, _ := os.Hostname()
+		dir, err := filepath.Abs(cfg.DataDir)
+		if err != nil {
+			dir = cfg.DataDir
+		}
+		sum := sha256.Sum256([]byte(host + "\x00" + dir))
+		cfg.Instance = hex.EncodeToString(sum[:6])
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

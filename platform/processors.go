@@ -17,6 +17,7 @@ import (
 	"github.com/logmesh/logmesh/processors/loader"
 	"github.com/logmesh/logmesh/processors/notifier"
 	"github.com/logmesh/logmesh/processors/planner"
+	"github.com/logmesh/logmesh/processors/txn"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/projections/audit"
 	"github.com/logmesh/logmesh/projections/definitions"
@@ -207,7 +208,9 @@ func (e *Env) closeStores() error {
 	return errors.Join(errs...)
 }
 
-func (e *Env) hostOpts() []host.Option { return []host.Option{host.Logger(e.Config.Logger)} }
+func (e *Env) hostOpts() []host.Option {
+	return []host.Option{host.Logger(e.Config.Logger), host.ClientOpts(e.Config.groupOpts()...)}
+}
 
 // projectionHost builds a processor that hosts proj over its topics in
 // its own group and store.
@@ -278,7 +281,8 @@ func newPlanner(_ context.Context, e *Env) (Processor, error) {
 		return mesh.DefaultBatchMaxFiles, mesh.DefaultBatchMaxBytes
 	}
 	p, err := planner.New(st, e.Codec, e.Conn, planner.Group(e.Config.Group("planner")), planner.Topics(e.Config.Topics),
-		planner.Interval(e.Config.PlanInterval), planner.WithPolicy(policy), planner.Logger(e.Config.Logger))
+		planner.Interval(e.Config.PlanInterval), planner.WithPolicy(policy), planner.Logger(e.Config.Logger),
+		planner.ClientOpts(e.Config.groupOpts()...))
 	if err != nil {
 		return nil, err
 	}
@@ -302,8 +306,10 @@ func newLoader(ctx context.Context, e *Env) (Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := loader.New(m, src, wh, e.Codec, e.Conn, loader.Group(e.Config.Group("loader")), loader.Topics(e.Config.Topics),
-		loader.Logger(e.Config.Logger))
+	group := e.Config.Group("loader")
+	l, err := loader.New(m, src, wh, e.Codec, e.Conn, loader.Group(group), loader.Topics(e.Config.Topics),
+		loader.Logger(e.Config.Logger), loader.ClientOpts(e.Config.groupOpts()...),
+		loader.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance)))
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +325,7 @@ func newNotifier(_ context.Context, e *Env) (Processor, error) {
 		return nil, err
 	}
 	opts := []notifier.Option{notifier.Group(e.Config.Group("notifier")), notifier.Topics(e.Config.Topics),
-		notifier.Logger(e.Config.Logger)}
+		notifier.Logger(e.Config.Logger), notifier.HostOpts(host.ClientOpts(e.Config.groupOpts()...))}
 	if e.Config.Webhook != "" {
 		opts = append(opts, notifier.WithSink(notifier.Webhook(e.Config.Webhook, nil)))
 	}

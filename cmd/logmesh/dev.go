@@ -18,7 +18,7 @@ import (
 // procFlags are the flags of the commands that run processors, dev and run.
 type procFlags struct {
 	data, config, landing, warehouse, webhook, admin, groups string
-	plan, scan                                               time.Duration
+	plan, scan, session                                      time.Duration
 	partitions                                               int
 	s3                                                       *s3Flags
 }
@@ -35,6 +35,7 @@ func addProcFlags(fs *flag.FlagSet, admin string) *procFlags {
 	fs.StringVar(&f.admin, "admin-addr", admin, `host:port of the admin endpoint (health, live stores for replay --verify); "" for none`)
 	fs.StringVar(&f.groups, "group-prefix", "logmesh", "first part of every consumer group (<prefix>.<processor>)")
 	fs.IntVar(&f.partitions, "partitions", 6, "partitions of each topic created")
+	fs.DurationVar(&f.session, "session-timeout", 0, "consumer-group session timeout: how soon a dead member's partitions move (default 45s)")
 	f.s3 = addS3Flags(fs)
 	return f
 }
@@ -46,19 +47,20 @@ func (f *procFlags) platformConfig(g global) (platform.Config, error) {
 		return platform.Config{}, fmt.Errorf("--plan-interval and --scan-interval must be positive: %w", errUsage)
 	}
 	cfg := platform.Config{
-		Kafka:        g.kafka,
-		RegistryURL:  g.registry,
-		Topics:       g.topics,
-		Partitions:   int32(f.partitions),
-		GroupPrefix:  f.groups,
-		DataDir:      f.data,
-		Landing:      f.landing,
-		Warehouse:    f.warehouse,
-		PlanInterval: f.plan,
-		ScanInterval: f.scan,
-		Webhook:      f.webhook,
-		AdminAddr:    f.admin,
-		Logger:       g.log,
+		Kafka:          g.kafka,
+		RegistryURL:    g.registry,
+		Topics:         g.topics,
+		Partitions:     int32(f.partitions),
+		GroupPrefix:    f.groups,
+		DataDir:        f.data,
+		Landing:        f.landing,
+		Warehouse:      f.warehouse,
+		PlanInterval:   f.plan,
+		ScanInterval:   f.scan,
+		Webhook:        f.webhook,
+		AdminAddr:      f.admin,
+		SessionTimeout: f.session,
+		Logger:         g.log,
 	}
 	if cfg.Landing == "" {
 		cfg.Landing = filepath.Join(f.data, "landing")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -37,6 +38,7 @@ const maxRaw = 512
 // batchLoader loads one batch. Its output events are returned, not produced,
 // so the caller can produce them in one transaction with the batch's offset.
 type batchLoader struct {
+	log     *slog.Logger
 	mesh    *mesh.Mesh
 	parsers *formats.Registry
 	files   Opener
@@ -139,6 +141,7 @@ func (l *batchLoader) feed(name string) *mesh.Feed {
 
 // check is the first pass over one file.
 func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *mesh.Feed, v *validate.Validator, f events.BatchFile, cause string) (*fileRun, []events.Event, error) {
+	l.log.Info("checking file", "file", f.Key, "bytes", f.Size, "table", b.Table)
 	run := &fileRun{file: f, id: events.DeriveID(f.Key, f.Checksum)}
 	var rejects []events.Event
 	// reject records a rejected record: vs holds every violation, the
@@ -306,6 +309,7 @@ func (br *batchRows) Next() ([]any, error) {
 }
 
 func (br *batchRows) start(run *fileRun) {
+	br.l.log.Info("writing rows", "file", run.file.Key, "rows", run.valid, "table", br.feed.Table)
 	ctx, cancel := context.WithCancel(br.ctx)
 	br.cancel = cancel
 	br.cur = make(chan []any, 256)

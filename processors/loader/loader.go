@@ -159,7 +159,7 @@ func New(m *mesh.Mesh, files Opener, wh *tables.Warehouse, codec *events.Codec, 
 		st.Close()
 		return nil, err
 	}
-	l.bl = &batchLoader{mesh: m, parsers: cfg.parsers, files: files, writer: l.catalog, now: cfg.clock}
+	l.bl = &batchLoader{log: l.log, mesh: m, parsers: cfg.parsers, files: files, writer: l.catalog, now: cfg.clock}
 	topts := append([]txn.Option{txn.Name("loader"), txn.Logger(cfg.logger), txn.ClientOpts(cfg.clientOpts...)}, cfg.txnOpts...)
 	if l.loop, err = txn.New(conn, cfg.group, events.TopicNames(cfg.names.Batches()), codec, l, topts...); err != nil {
 		st.Close()
