@@ -95,6 +95,7 @@ func (e *e2e) storeArgs() []string {
 func (e *e2e) files(n int) map[string]map[string]any {
 	e.t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
+	errc := e.p.Err()
 	for {
 		out, err := e.run("files", "--json")
 		if err != nil {
@@ -119,8 +120,11 @@ func (e *e2e) files(n int) map[string]map[string]any {
 			e.t.Fatalf("%d of %d files loaded before the deadline: %s", terminal, n, out)
 		}
 		select {
-		case err := <-e.p.Err():
-			e.t.Fatalf("a processor stopped: %v", err)
+		case err, ok := <-errc:
+			if ok {
+				e.t.Fatalf("a processor stopped: %v", err)
+			}
+			errc = nil // none runs here
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
