@@ -202,9 +202,16 @@ func (c Conn) Ping(ctx context.Context, timeout time.Duration) error {
 	if err == nil {
 		return nil
 	}
-	if c.mechanism != "" && isAuthErr(err) {
+	switch {
+	case c.mechanism != "" && isAuthErr(err):
 		return fmt.Errorf("kafkaconn: SASL %s authentication as %q failed at %s: %w",
 			c.mechanism, c.user, strings.Join(c.brokers, ","), err)
+	case c.mechanism != "":
+		// Some brokers answer a failed authentication by closing the
+		// connection; say what was tried.
+		return fmt.Errorf("kafkaconn: cannot connect to Kafka at %s as %q with SASL %s "+
+			"(a wrong user or password, or a mechanism the brokers do not enable?): %w",
+			strings.Join(c.brokers, ","), c.user, c.mechanism, err)
 	}
 	return fmt.Errorf("kafkaconn: cannot reach Kafka at %s: %w", strings.Join(c.brokers, ","), err)
 }
