@@ -93,7 +93,7 @@ type printer struct {
 func (p *printer) print(ctx context.Context, r *kgo.Record) error {
 	ev, err := p.codec.Decode(ctx, r.Value)
 	if err != nil {
-		if errors.Is(err, events.ErrUnknownEvent) {
+		if errors.Is(err, events.ErrUnknownEvent) || len(r.Value) < 5 || r.Value[0] != 0 {
 			return p.printGeneric(ctx, r)
 		}
 		if dlqTopic.MatchString(r.Topic) {
