@@ -153,6 +153,9 @@ func TestE2ELocationsFromTheLog(t *testing.T) {
 // replay --verify fails, naming the partition, when a live store differs
 // from the rebuilt one, and when there is no live store to compare.
 func TestReplayVerifyFindsADifference(t *testing.T) {
+	if os.Getenv(kafkatest.EnvBrokers) != "" {
+		kafkatest.New(t).Reset(t, "logmesh.")
+	}
 	cfg := labConfig(t, t.TempDir())
 	e := &e2e{cli: &cli{t: t, p: startDev(t, cfg)}, cfg: cfg}
 	e.land("trades/one.csv", "trade_id,qty\nA1,1\n")

@@ -79,7 +79,7 @@ Processor flags (dev, run):
   --landing DIR|s3://...   the landing area (default <data>/landing)
   --warehouse DIR|s3://... the warehouse (default <data>/warehouse)
   --plan-interval 10s      --scan-interval 2s     --webhook URL (incidents)
-  --partitions 6           --group-prefix logmesh
+  --partitions 6           --group-prefix logmesh     --session-timeout 45s
   [S3 flags]
 
 S3 flags (for s3:// locations):

@@ -160,3 +160,29 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("version: %q, %v", out.String(), err)
 	}
 }
+
+// Global flags go before or after the command; the usage text lists every
+// command on a line of its own.
+func TestGlobalFlagsAnywhere(t *testing.T) {
+	c := newCLI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, args := range [][]string{
+		{"--brokers", c.p.Brokers[0], "--registry", c.p.RegistryURL, "files", "--json"},
+		{"files", "--json", "--brokers", c.p.Brokers[0], "--registry=" + c.p.RegistryURL},
+		{"files", "--brokers=" + c.p.Brokers[0], "--json", "-v", "--registry", c.p.RegistryURL},
+	} {
+		var out, errOut bytes.Buffer
+		if err := run(ctx, args, &out, &errOut); err != nil || strings.TrimSpace(out.String()) != "[]" {
+			t.Errorf("logmesh %q: %v %q\n%s", args, err, out.String(), errOut.String())
+		}
+	}
+	for _, cmd := range []string{"dev", "run", "apply", "land", "files", "tables", "query", "replay", "tail", "schema", "version"} {
+		if !strings.Contains(usage, "\n  "+cmd+" ") {
+			t.Errorf("usage does not list %s on a line of its own", cmd)
+		}
+	}
+	if !strings.Contains(usage, "  version                 print the version\n\n") {
+		t.Error("usage runs the version line into the next one")
+	}
+}
