@@ -233,6 +233,13 @@ type FileProcessed struct {
 	TableVersion *int64 `avro:"table_version"`
 	// SnapshotID is the Iceberg snapshot of TableVersion.
 	SnapshotID *int64 `avro:"snapshot_id"`
+	// RecordsInVersion counts the file's records that are in the table
+	// version: RecordsLoaded minus RecordsSuperseded. Nil in events
+	// written before it was recorded.
+	RecordsInVersion *int64 `avro:"records_in_version"`
+	// RecordsSuperseded counts the file's loaded records that are not in
+	// the version because a newer row with the same key is (upsert).
+	RecordsSuperseded int64 `avro:"records_superseded"`
 }
 
 // FileFailed records that a file could not be loaded; nothing from it was

@@ -33,7 +33,7 @@ func TestExampleMeshEndToEnd(t *testing.T) {
 	}
 	for key, w := range want {
 		f := files[key]
-		if f == nil || f["status"] != w.status || f["rows_written"] != w.written || f["rows_rejected"] != w.rejected {
+		if f == nil || f["status"] != w.status || loaded(f) != w.written || f["rows_rejected"] != w.rejected {
 			t.Errorf("%s: %v; want %s written %v rejected %v", key, f, w.status, w.written, w.rejected)
 		}
 	}

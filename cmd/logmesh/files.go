@@ -45,14 +45,14 @@ func cmdFiles(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 		return writeFilesJSON(stdout, files)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tSTATUS\tTABLE\tREAD\tWRITTEN\tREJECTED\tVERSION\tLANDED\tERROR")
+	fmt.Fprintln(tw, "KEY\tSTATUS\tTABLE\tREAD\tWRITTEN\tREJECTED\tSUPERSEDED\tVERSION\tLANDED\tERROR")
 	for _, f := range files {
 		landed := ""
 		if !f.LandedAt.IsZero() {
 			landed = f.LandedAt.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", f.Key, f.Status, f.Table,
-			f.RowsRead, f.RowsWritten, f.RowsRejected, f.TableVersion, landed, f.Error)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", f.Key, f.Status, f.Table,
+			f.RowsRead, f.RowsWritten, f.RowsRejected, f.RowsSuperseded, f.TableVersion, landed, f.Error)
 	}
 	return tw.Flush()
 }
@@ -93,6 +93,7 @@ type fileJSON struct {
 	RowsRead     int64        `json:"rows_read"`
 	RowsWritten  int64        `json:"rows_written"`
 	RowsRejected int64        `json:"rows_rejected"`
+	Superseded   int64        `json:"rows_superseded"`
 	TableVersion int64        `json:"table_version,omitempty"`
 	Error        string       `json:"error"`
 	Rejections   []string     `json:"rejections,omitempty"`
@@ -106,7 +107,7 @@ func writeFilesJSON(w io.Writer, files []audit.File) error {
 		fj := fileJSON{
 			Key: f.Key, Status: f.Status, Table: f.Table, Feed: f.Feed, ID: f.ID, Checksum: f.Checksum,
 			Size: f.Size, BatchID: f.BatchID, RowsRead: f.RowsRead, RowsWritten: f.RowsWritten,
-			RowsRejected: f.RowsRejected, TableVersion: f.TableVersion, Error: f.Error,
+			RowsRejected: f.RowsRejected, Superseded: f.RowsSuperseded, TableVersion: f.TableVersion, Error: f.Error,
 			Rejections: f.Rejections, Timeline: f.Timeline,
 		}
 		if !f.LandedAt.IsZero() {

@@ -93,7 +93,7 @@ func (l *batchLoader) load(ctx context.Context, b *events.BatchPlanned, cause st
 	}
 	var res *tables.WriteResult
 	if len(good) > 0 {
-		rows := &batchRows{ctx: ctx, l: l, feed: feed, v: v, runs: good}
+		rows := &batchRows{ctx: ctx, l: l, feed: feed, v: v, runs: good, src: -1}
 		contract := tables.Contract{Schema: feed.Schema, PrimaryKey: feed.PrimaryKey, Ordering: feed.OrderingField, Mode: feed.Mode}
 		wr, err := l.writer.Write(ctx, feed.Table, contract, b.BatchID, rows)
 		if err != nil {
@@ -106,11 +106,13 @@ func (l *batchLoader) load(ctx context.Context, b *events.BatchPlanned, cause st
 		}
 		res = &wr
 	}
+	goodIdx := -1
 	for _, r := range runs {
 		if r.failed != "" {
 			out = append(out, l.failed(b, r.file, cause, r.stage, r.failed, r.read, r.rejected)...)
 			continue
 		}
+		goodIdx++
 		ev := &events.FileProcessed{
 			Envelope:        l.envelope("file-processed", r.id, cause, b.BatchID),
 			BatchID:         b.BatchID,
@@ -124,6 +126,15 @@ func (l *batchLoader) load(ctx context.Context, b *events.BatchPlanned, cause st
 		if res != nil {
 			ev.TableVersion = &res.Version
 			ev.SnapshotID = &res.SnapshotID
+			// Sources is nil for a batch committed before attribution was
+			// recorded; then the counts stay unknown.
+			if res.Sources != nil {
+				var c tables.SourceCount
+				if goodIdx < len(res.Sources) {
+					c = res.Sources[goodIdx]
+				}
+				ev.RecordsInVersion, ev.RecordsSuperseded = &c.Kept, c.Superseded
+			}
 		}
 		out = append(out, ev)
 	}
@@ -277,11 +288,18 @@ type batchRows struct {
 	v    *validate.Validator
 	runs []*fileRun
 	err  error
+	src  int // index, among the good files, of the file being read; -1 before
 
 	cur    chan []any
 	errc   chan error
 	cancel context.CancelFunc
 }
+
+var _ tables.SourceRows = (*batchRows)(nil)
+
+// Source implements tables.SourceRows: the index, among the batch's good
+// files, of the file of the row Next returned last.
+func (br *batchRows) Source() int { return br.src }
 
 // Next implements tables.Rows. It runs each file's scan in a goroutine that
 // hands over one row at a time.
@@ -293,6 +311,7 @@ func (br *batchRows) Next() ([]any, error) {
 			}
 			br.start(br.runs[0])
 			br.runs = br.runs[1:]
+			br.src++
 		}
 		row, ok := <-br.cur
 		if ok {

@@ -190,14 +190,16 @@ func TestLoaderBatch(t *testing.T) {
 	r.plan(t, "batch-1", good, bad, garbled) // the planner produced it twice
 	upd := r.land(t, "trades/d.csv", "trade_id,qty,traded_at\nT3,50,2026-11-25T09:00:00Z\nT4,1,2026-11-25T09:00:00Z\nT5,2,2020-01-01T00:00:00Z\n")
 	r.plan(t, "batch-2", upd)
-	r.run(t, 3)
+	old := r.land(t, "trades/e.csv", "trade_id,qty,traded_at\nT1,5,2020-01-01T00:00:00Z\n")
+	r.plan(t, "batch-3", old)
+	r.run(t, 4)
 
 	out := r.outputs(t)
 	for name, evs := range out {
 		t.Logf("%s: %d", name, len(evs))
 	}
-	if n := len(out[events.NameTableCommitted]); n != 2 {
-		t.Fatalf("%d TableCommitted, want 2 (the duplicate batch must not commit again)", n)
+	if n := len(out[events.NameTableCommitted]); n != 3 {
+		t.Fatalf("%d TableCommitted, want 3 (the duplicate batch must not commit again)", n)
 	}
 	processed := map[string]*events.FileProcessed{}
 	for _, e := range out[events.NameFileProcessed] {
@@ -211,6 +213,12 @@ func TestLoaderBatch(t *testing.T) {
 	}
 	if fp := processed["trades/a.csv"]; fp == nil || fp.RecordsRead != 4 || fp.RecordsLoaded != 2 || fp.RecordsRejected != 2 {
 		t.Errorf("a.csv: %+v; want read 4, loaded 2 (T1, T3), rejected 2 (qty 0, duplicate T1)", fp)
+	}
+	for key, want := range map[string][2]int64{"trades/a.csv": {2, 0}, "trades/d.csv": {3, 0}, "trades/e.csv": {0, 1}} {
+		fp := processed[key]
+		if fp == nil || fp.RecordsInVersion == nil || *fp.RecordsInVersion != want[0] || fp.RecordsSuperseded != want[1] {
+			t.Errorf("%s: %+v; want %d rows in the version and %d superseded", key, fp, want[0], want[1])
+		}
 	}
 	if ff := failed["trades/b.csv"]; ff == nil || ff.Stage != "validate" {
 		t.Errorf("b.csv: %+v; want FAILED at validate (2 of 3 rejected > 0.5)", ff)
@@ -234,8 +242,8 @@ func TestLoaderBatch(t *testing.T) {
 	if len(reasons) != 4 {
 		t.Errorf("%d RecordRejected, want 4 (a.csv 2, b.csv 2)", len(reasons))
 	}
-	if n := len(out[events.NameProductRefreshed]); n != 2 {
-		t.Errorf("%d ProductRefreshed, want 2", n)
+	if n := len(out[events.NameProductRefreshed]); n != 3 {
+		t.Errorf("%d ProductRefreshed, want 3", n)
 	}
 
 	// The table holds T1 (qty 10), T3 updated (50), T4; T5 is new too.
@@ -253,8 +261,8 @@ func TestLoaderBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Version != 2 || info.Rows != 4 {
-		t.Fatalf("table: version %d rows %d, want version 2 with 4 rows (T1, T3, T4, T5)", info.Version, info.Rows)
+	if info.Version != 3 || info.Rows != 4 {
+		t.Fatalf("table: version %d rows %d, want version 3 with 4 rows (T1, T3, T4, T5)", info.Version, info.Rows)
 	}
 }
 

@@ -170,6 +170,7 @@ type entry struct {
 	RowsRead       int64    `json:"rows_read,omitempty"`
 	RowsWritten    int64    `json:"rows_written,omitempty"`
 	RowsRejected   int64    `json:"rows_rejected,omitempty"`
+	RowsSuperseded int64    `json:"rows_superseded,omitempty"`
 	TableVersion   int64    `json:"table_version,omitempty"`
 	RejectionCount int64    `json:"rejection_count,omitempty"`
 	Rejections     []string `json:"rejections,omitempty"`
@@ -360,6 +361,9 @@ func applyProcessed(s projections.Store, ev *events.FileProcessed) error {
 	}
 	e.HasResult = true
 	e.RowsRead, e.RowsWritten, e.RowsRejected = ev.RecordsRead, ev.RecordsLoaded, ev.RecordsRejected
+	if ev.RecordsInVersion != nil {
+		e.RowsWritten, e.RowsSuperseded = *ev.RecordsInVersion, ev.RecordsSuperseded
+	}
 	e.TableVersion = deref(ev.TableVersion)
 	e.Error = ""
 	e.advance(StatusProcessed, &ev.Envelope, "")
@@ -384,7 +388,7 @@ func applyFailed(s projections.Store, ev *events.FileFailed) error {
 		e.BatchID = b
 	}
 	e.HasResult = true
-	e.RowsRead, e.RowsWritten, e.RowsRejected = ev.RecordsRead, 0, ev.RecordsRejected
+	e.RowsRead, e.RowsWritten, e.RowsRejected, e.RowsSuperseded = ev.RecordsRead, 0, ev.RecordsRejected, 0
 	e.TableVersion = 0
 	e.Error = ev.Stage + ": " + ev.Reason
 	status := StatusFailed
@@ -440,8 +444,10 @@ type File struct {
 	LandedEventID string
 	// RowsRead, RowsWritten and RowsRejected are the counts reported by the
 	// latest FileProcessed or FileFailed; before either, RowsRejected is
-	// RejectionCount.
-	RowsRead, RowsWritten, RowsRejected int64
+	// RejectionCount. RowsWritten counts the rows of the file that are in
+	// the table version; RowsSuperseded those it loaded that lost an upsert
+	// to a newer row (so are not in it).
+	RowsRead, RowsWritten, RowsRejected, RowsSuperseded int64
 	// TableVersion is the table version holding the file's rows, 0 if none.
 	TableVersion int64
 	// LandedAt is the FileLanded occurred-at time; zero if not seen.
@@ -576,7 +582,7 @@ func merge(id string, es []*entry) File {
 	f.RowsRejected = f.RejectionCount
 	for _, e := range es {
 		if e.HasResult {
-			f.RowsRead, f.RowsWritten, f.RowsRejected = e.RowsRead, e.RowsWritten, e.RowsRejected
+			f.RowsRead, f.RowsWritten, f.RowsRejected, f.RowsSuperseded = e.RowsRead, e.RowsWritten, e.RowsRejected, e.RowsSuperseded
 			f.TableVersion, f.Error = e.TableVersion, e.Error
 			break
 		}
