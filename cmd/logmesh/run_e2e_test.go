@@ -310,4 +310,3 @@ func waitVerified(t *testing.T, e *e2e, projection, admin string) {
 		t.Errorf("replay --verify %s at %s: %v\n%s", projection, admin, err, out)
 	}
 }
-
