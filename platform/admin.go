@@ -3,6 +3,7 @@ package platform
 import (
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 
@@ -65,7 +66,7 @@ func AdminHandler(env *Env, names []string) http.Handler {
 				return
 			}
 			out := Checkpoints{Processor: l.processor, Projection: l.projection, Partitions: []PartitionDigest{}}
-			for _, tp := range sortedScopes(cps) {
+			for _, tp := range slices.SortedFunc(maps.Keys(cps), state.TopicPartition.Compare) {
 				c := cps[tp]
 				out.Partitions = append(out.Partitions, PartitionDigest{Topic: tp.Topic, Partition: tp.Partition,
 					Next: c.Next, HasOffset: c.HasOffset, Digest: hex.EncodeToString(c.Digest[:])})
@@ -76,23 +77,6 @@ func AdminHandler(env *Env, names []string) http.Handler {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no live store of processor " + name + " in this process"})
 	})
 	return mux
-}
-
-func sortedScopes(m map[state.TopicPartition]state.Checkpoint) []state.TopicPartition {
-	out := make([]state.TopicPartition, 0, len(m))
-	for tp := range m {
-		out = append(out, tp)
-	}
-	slices.SortFunc(out, func(a, b state.TopicPartition) int {
-		if a.Topic != b.Topic {
-			if a.Topic < b.Topic {
-				return -1
-			}
-			return 1
-		}
-		return int(a.Partition - b.Partition)
-	})
-	return out
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -26,9 +26,9 @@ var encodingScopes = []TopicPartition{
 
 // TestScopeEncoding checks the three properties the key layout relies on:
 // encodings round-trip, none is a prefix of another (so scopes never see each
-// other's keys), and they sort as TopicPartition.compare does.
+// other's keys), and they sort as TopicPartition.Compare does.
 func TestScopeEncoding(t *testing.T) {
-	if !slices.IsSortedFunc(encodingScopes, TopicPartition.compare) {
+	if !slices.IsSortedFunc(encodingScopes, TopicPartition.Compare) {
 		t.Fatal("test table is not sorted")
 	}
 	enc := make([][]byte, len(encodingScopes))

@@ -110,7 +110,9 @@ func (tp TopicPartition) String() string {
 
 // compare orders TopicPartitions by topic, then partition: the order of
 // their encoded keys.
-func (tp TopicPartition) compare(o TopicPartition) int {
+// Compare orders scopes by topic, then partition: -1, 0 or +1, for
+// slices.SortFunc.
+func (tp TopicPartition) Compare(o TopicPartition) int {
 	if c := bytes.Compare([]byte(tp.Topic), []byte(o.Topic)); c != 0 {
 		return c
 	}
@@ -478,7 +480,7 @@ func (s *Store) Partitions() ([]TopicPartition, error) {
 	for tp := range seen {
 		out = append(out, tp)
 	}
-	slices.SortFunc(out, TopicPartition.compare)
+	slices.SortFunc(out, TopicPartition.Compare)
 	return out, nil
 }
 

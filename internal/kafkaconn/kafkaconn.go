@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -159,6 +160,32 @@ func mechanism(cfg Config) (sasl.Mechanism, error) {
 	}
 	return nil, fmt.Errorf("%w: SASL mechanism %q: want %s, %s or %s", ErrConfig, cfg.SASLMechanism,
 		MechanismPlain, MechanismSCRAMSHA256, MechanismSCRAMSHA512)
+}
+
+// FromClient returns the connection settings of an existing client: its
+// seed brokers, TLS, dialer and SASL (not its client id, groups or
+// transactions), for a library handed a client that must open clients of
+// its own with the same connection.
+func FromClient(cl *kgo.Client) Conn {
+	var c Conn
+	if seeds, ok := cl.OptValue(kgo.SeedBrokers).([]string); ok && len(seeds) > 0 {
+		c.brokers = append([]string(nil), seeds...)
+		c.opts = append(c.opts, kgo.SeedBrokers(seeds...))
+	}
+	if id, ok := cl.OptValue(kgo.ClientID).(string); ok && id != "" {
+		c.opts = append(c.opts, kgo.ClientID(id))
+	}
+	if t, ok := cl.OptValue(kgo.DialTLSConfig).(*tls.Config); ok && t != nil {
+		c.opts = append(c.opts, kgo.DialTLSConfig(t))
+	}
+	if d, ok := cl.OptValue(kgo.Dialer).(func(context.Context, string, string) (net.Conn, error)); ok && d != nil {
+		c.opts = append(c.opts, kgo.Dialer(d))
+	}
+	if m, ok := cl.OptValue(kgo.SASL).([]sasl.Mechanism); ok && len(m) > 0 {
+		c.opts = append(c.opts, kgo.SASL(m...))
+		c.mechanism = m[0].Name()
+	}
+	return c
 }
 
 // Brokers returns the seed brokers.

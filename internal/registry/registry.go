@@ -48,11 +48,9 @@ package registry
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,9 +58,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
 
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/logging"
+	"github.com/logmesh/logmesh/internal/logview"
 )
 
 // DefaultTopic is the topic that holds the registry's state unless Topic
@@ -106,7 +106,7 @@ func WriteTimeout(d time.Duration) Option { return func(c *config) { c.writeTime
 type Registry struct {
 	cfg    config
 	log    *slog.Logger
-	seed   []kgo.Opt // connection options taken from the caller's client
+	conn   kafkaconn.Conn // the connection settings of the caller's client
 	writer *kgo.Client
 
 	// writeMu serialises writers. A writer holding it may read st without
@@ -152,18 +152,18 @@ func New(ctx context.Context, cl *kgo.Client, opts ...Option) (*Registry, error)
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Registry{cfg: cfg, log: cfg.logger.With("topic", cfg.topic), seed: connOpts(cl, cfg.logger)}
+	r := &Registry{cfg: cfg, log: cfg.logger.With("topic", cfg.topic), conn: kafkaconn.FromClient(cl)}
 
 	if err := ensureTopic(ctx, kadm.NewClient(cl), cfg.topic); err != nil {
 		return nil, err
 	}
-	r.writer, err = kgo.NewClient(append(cloneOpts(r.seed),
+	r.writer, err = r.conn.Client(kgo.WithLogger(logging.Kafka(cfg.logger)),
 		kgo.DefaultProduceTopic(cfg.topic),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0),
 		kgo.RecordDeliveryTimeout(cfg.writeTimeout),
-	)...)
+	)
 	if err != nil {
 		return nil, fmt.Errorf("registry: producer: %w", err)
 	}
@@ -175,26 +175,6 @@ func New(ctx context.Context, cl *kgo.Client, opts ...Option) (*Registry, error)
 	r.st = st
 	r.log.Info("schema registry loaded", "subjects", len(st.subjects), "schemas", len(st.ids), "max_id", st.maxID)
 	return r, nil
-}
-
-func cloneOpts(o []kgo.Opt) []kgo.Opt { return append([]kgo.Opt(nil), o...) }
-
-// connOpts copies the connection settings of the caller's client.
-func connOpts(cl *kgo.Client, l *slog.Logger) []kgo.Opt {
-	opts := []kgo.Opt{kgo.WithLogger(logging.Kafka(l))}
-	if seeds, ok := cl.OptValue(kgo.SeedBrokers).([]string); ok && len(seeds) > 0 {
-		opts = append(opts, kgo.SeedBrokers(seeds...))
-	}
-	if t, ok := cl.OptValue(kgo.DialTLSConfig).(*tls.Config); ok && t != nil {
-		opts = append(opts, kgo.DialTLSConfig(t))
-	}
-	if d, ok := cl.OptValue(kgo.Dialer).(func(context.Context, string, string) (net.Conn, error)); ok && d != nil {
-		opts = append(opts, kgo.Dialer(d))
-	}
-	if m, ok := cl.OptValue(kgo.SASL).([]sasl.Mechanism); ok && len(m) > 0 {
-		opts = append(opts, kgo.SASL(m...))
-	}
-	return opts
 }
 
 func validTopic(t string) error {
@@ -260,48 +240,26 @@ func (r *Registry) replay(ctx context.Context) (*state, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: write startup marker to %s: %w", r.cfg.topic, err)
 	}
-	rd, err := kgo.NewClient(append(cloneOpts(r.seed),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.cfg.topic: {0: kgo.NewOffset().AtStart()}}),
-		kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
-	)...)
+	// The view reads from the start; compaction may have removed records
+	// before the marker, but never the marker, the latest of its key.
+	v, err := logview.New(r.conn, events.TopicNames(r.cfg.topic), logview.Logger(r.cfg.logger))
 	if err != nil {
 		return nil, fmt.Errorf("registry: reader: %w", err)
 	}
-	defer rd.Close()
+	defer v.Close()
 	st := newState()
-	for {
-		fs := rd.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("registry: replay %s: %w", r.cfg.topic, err)
-		}
-		var ferr error
-		fs.EachError(func(t string, p int32, err error) {
-			ferr = errors.Join(ferr, fmt.Errorf("topic %s partition %d: %w", t, p, err))
-		})
-		if ferr != nil {
-			return nil, fmt.Errorf("registry: replay: %w", ferr)
-		}
-		done := false
-		var aerr error
-		fs.EachRecord(func(rec *kgo.Record) {
-			if done || aerr != nil {
-				return
-			}
+	end := map[logview.TP]int64{{Topic: r.cfg.topic, Partition: 0}: marker.Offset + 1}
+	if _, err := v.CatchUpTo(ctx, end, func(b logview.Batch) error {
+		for _, rec := range b.Records {
 			if err := st.apply(rec.Key, rec.Value); err != nil {
-				aerr = fmt.Errorf("registry: replay topic %s partition %d offset %d: %w", rec.Topic, rec.Partition, rec.Offset, err)
-				return
+				return fmt.Errorf("registry: replay topic %s partition %d offset %d: %w", rec.Topic, rec.Partition, rec.Offset, err)
 			}
-			if rec.Offset >= marker.Offset {
-				done = true
-			}
-		})
-		if aerr != nil {
-			return nil, aerr
 		}
-		if done {
-			return st, nil
-		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("registry: replay %s: %w", r.cfg.topic, err)
 	}
+	return st, nil
 }
 
 // errStore marks failures of the log (HTTP 50001).

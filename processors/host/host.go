@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -473,18 +474,5 @@ func (h *Host) ensureDeadLetterTopic(ctx context.Context, topic string) error {
 }
 
 func sortedTPs(m map[state.TopicPartition]bool) []state.TopicPartition {
-	tps := make([]state.TopicPartition, 0, len(m))
-	for tp := range m {
-		tps = append(tps, tp)
-	}
-	slices.SortFunc(tps, func(a, b state.TopicPartition) int {
-		if a.Topic != b.Topic {
-			if a.Topic < b.Topic {
-				return -1
-			}
-			return 1
-		}
-		return int(a.Partition - b.Partition)
-	})
-	return tps
+	return slices.SortedFunc(maps.Keys(m), state.TopicPartition.Compare)
 }
