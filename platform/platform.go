@@ -118,11 +118,18 @@ func Start(ctx context.Context, cfg Config, names ...string) (_ *Platform, err e
 		}
 	}
 
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.launch(context.WithoutCancel(ctx), procs)
+	return p, nil
+}
+
+// launch runs procs (named p.Names) in an errgroup until Close or the first
+// failure.
+func (p *Platform) launch(ctx context.Context, procs []Processor) {
+	runCtx, cancel := context.WithCancel(ctx)
 	p.cancel = cancel
 	g, gctx := errgroup.WithContext(runCtx)
 	for i, proc := range procs {
-		name := specs[i].Name
+		name := p.Names[i]
 		g.Go(func() error {
 			p.log.Info("processor started", "processor", name)
 			err := proc.Run(gctx)
@@ -144,7 +151,6 @@ func Start(ctx context.Context, cfg Config, names ...string) (_ *Platform, err e
 		close(p.errc)
 		close(p.done)
 	}()
-	return p, nil
 }
 
 // Err delivers the first processor failure, after which the others stop;
