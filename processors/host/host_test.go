@@ -578,3 +578,54 @@ func TestNewValidates(t *testing.T) {
 		t.Errorf("valid options refused: %v", err)
 	}
 }
+
+// A host over a topic pattern folds every matching topic, including one
+// created while it runs (a domain added to the mesh later).
+func TestHostPatternPicksUpNewTopics(t *testing.T) {
+	c := kafkatest.New(t)
+	codec, _ := kafkatest.Codec(t)
+	names := events.Topics{Prefix: kafkatest.Unique("hp")}
+	ctx := context.Background()
+	produce := func(domain string) {
+		if err := c.Conn().EnsureTopics(ctx, events.TopicSpec{Name: names.Domain(domain), Partitions: 1}); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := codec.Record(event(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Topic = names.Domain(domain)
+		if err := c.Client(t).ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce("first")
+	st := openMem(t)
+	h, err := host.New(lineage.Projection{}, st, codec, c.Conn(), kafkatest.Unique("g"), lineage.Projection{}.Topics(names),
+		host.Sync(false), host.ClientOpts(kgo.MetadataMaxAge(200*time.Millisecond), kgo.MetadataMinAge(50*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.Run(runCtx) }()
+	folded := func(domain string) bool {
+		next, ok, err := st.Offset(names.Domain(domain), 0)
+		return err == nil && ok && next == 1
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for !folded("first") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	produce("later")
+	for !folded("later") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !folded("first") || !folded("later") {
+		t.Fatalf("folded first=%v later=%v, want both domains' topics", folded("first"), folded("later"))
+	}
+}
