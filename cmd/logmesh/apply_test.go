@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -290,7 +291,18 @@ func TestDevConfig(t *testing.T) {
 		})
 	}
 
+	g, _, err := parseGlobal(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dc, _, err := devConfig(g, []string{"--processors", "none"}, &bytes.Buffer{}); err != nil || len(dc.Skip) != len(platform.ProcessorNames()) {
+		t.Errorf("dev --processors none: skips %v, %v; want every processor", dc.Skip, err)
+	}
+	if dc, _, err := devConfig(g, []string{"--processors", "loader,audit"}, &bytes.Buffer{}); err != nil || slices.Contains(dc.Skip, "loader") || !slices.Contains(dc.Skip, "watcher") {
+		t.Errorf("dev --processors loader,audit: skips %v, %v", dc.Skip, err)
+	}
 	for _, args := range [][]string{
+		{"--processors", "nope"},
 		{"--plan-interval", "0s"},
 		{"--nope"},
 		{"extra"},

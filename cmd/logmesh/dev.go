@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -142,6 +143,7 @@ func devConfig(g global, args []string, stderr io.Writer) (cfg platform.DevConfi
 	fs.SetOutput(stderr)
 	kport := fs.Int("kafka-port", 9092, "embedded Kafka port on 127.0.0.1 (unused with --brokers)")
 	rport := fs.Int("registry-port", 8081, "built-in schema registry port on 127.0.0.1")
+	procs := fs.String("processors", "", `processors to run, comma-separated, or "none" (default: all)`)
 	pf := addProcFlags(fs, "127.0.0.1:8082")
 	pos, err := interspersed(fs, args)
 	if err != nil {
@@ -164,7 +166,22 @@ func devConfig(g global, args []string, stderr io.Writer) (cfg platform.DevConfi
 	if pf.config != "" {
 		meshName = pf.config
 	}
-	return platform.DevConfig{Config: pc, KafkaPort: *kport, RegistryPort: *rport}, meshName, nil
+	dc := platform.DevConfig{Config: pc, KafkaPort: *kport, RegistryPort: *rport}
+	if *procs != "" {
+		want := splitList(*procs)
+		for _, n := range want {
+			if n != platform.NoProcessors && !slices.Contains(platform.ProcessorNames(), n) {
+				return cfg, "", fmt.Errorf("dev --processors: unknown processor %q (%s, or none): %w",
+					n, strings.Join(platform.ProcessorNames(), ", "), errUsage)
+			}
+		}
+		for _, n := range platform.ProcessorNames() {
+			if !slices.Contains(want, n) {
+				dc.Skip = append(dc.Skip, n)
+			}
+		}
+	}
+	return dc, meshName, nil
 }
 
 // platformKafkaDefaults is the connection of an embedded cluster: no

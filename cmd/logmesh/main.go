@@ -42,7 +42,7 @@ Commands:
   dev                     run the platform until Ctrl-C: embedded Kafka (or --brokers), the built-in
                           registry and every processor
       [--data DIR] [--kafka-port 9092] [--registry-port 8081] [--admin-addr 127.0.0.1:8082]
-      [processor flags]
+      [--processors LIST|none] [processor flags]
   run PROCESSOR...        run processors in this process against --brokers and --registry until Ctrl-C
       [--list] [--admin-addr HOST:PORT] [processor flags]
                           processors: watcher, planner, loader, audit, lineage, pointers, definitions,
