@@ -44,30 +44,10 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 	}
 }
 
-// readAll reads the whole registry topic.
+// readAll reads the whole registry topic through the log view.
 func readAll(t *testing.T, c *kafkatest.Cluster, topic string) []*kgo.Record {
 	t.Helper()
-	ctx := ctxT(t)
-	cl := c.Client(t, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
-	// The registry's last write is a known record: read until the high
-	// watermark reported by the fetch.
-	var recs []*kgo.Record
-	for {
-		fs := cl.PollFetches(ctx)
-		if err := fs.Err0(); err != nil {
-			t.Fatalf("poll: %v", err)
-		}
-		done := false
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			recs = append(recs, p.Records...)
-			if len(p.Records) > 0 && p.Records[len(p.Records)-1].Offset+1 >= p.HighWatermark {
-				done = true
-			}
-		})
-		if done {
-			return recs
-		}
-	}
+	return kafkatest.ReadAll(t, c.Brokers, topic)
 }
 
 func fold(t *testing.T, recs []*kgo.Record) *state {

@@ -310,19 +310,14 @@ func TestBatchIDsDeterministic(t *testing.T) {
 		if _, err := p.PlanOnce(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		cl := r.cluster.Client(t, kgo.ConsumeTopics(r.batches), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		for len(ids[i]) < 2 && ctx.Err() == nil {
-			cl.PollFetches(ctx).EachRecord(func(rec *kgo.Record) {
-				ev, err := r.codec.Decode(ctx, rec.Value)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				ids[i] = append(ids[i], ev.(*events.BatchPlanned).BatchID, ev.Meta().EventID)
-			})
+		// PlanOnce returns after the batches were acknowledged.
+		for _, rec := range kafkatest.ReadAll(t, r.cluster.Brokers, r.batches) {
+			ev, err := r.codec.Decode(context.Background(), rec.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[i] = append(ids[i], ev.(*events.BatchPlanned).BatchID, ev.Meta().EventID)
 		}
-		cancel()
 	}
 	if len(ids[0]) == 0 || !slices.Equal(ids[0], ids[1]) {
 		t.Fatalf("batch ids differ between runs: %v vs %v", ids[0], ids[1])
