@@ -30,7 +30,7 @@ func openCSV(r io.Reader, opts Options) (Reader, error) {
 			return nil, fmt.Errorf("%w: csv: Columns: %v", ErrOptions, err)
 		}
 	}
-	in, utf8In, err := decodeInput(r, opts.Encoding, FormatCSV)
+	in, utf8In, err := decodeInput(r, opts.Encoding, FormatCSV, opts.AllowControl)
 	if err != nil {
 		return nil, err
 	}

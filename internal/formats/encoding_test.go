@@ -237,3 +237,24 @@ func TestNotBinary(t *testing.T) {
 		})
 	}
 }
+
+// A NUL at the start fails a file as binary, unless the feed accepts
+// control characters; a binary signature fails it either way.
+func TestAllowControlSkipsTheNULCheck(t *testing.T) {
+	r := formats.NewRegistry()
+	text := "id,note\n1,a\x00b\n"
+	if _, err := r.Open(formats.FormatCSV, strings.NewReader(text), formats.Options{Header: true}); !errors.Is(err, formats.ErrBinary) {
+		t.Fatalf("NUL without AllowControl: %v, want formats.ErrBinary", err)
+	}
+	p, err := r.Open(formats.FormatCSV, strings.NewReader(text), formats.Options{Header: true, AllowControl: true})
+	if err != nil {
+		t.Fatalf("NUL with AllowControl: %v", err)
+	}
+	rec, err := p.Next()
+	if err != nil || len(rec.Fields) != 2 || rec.Fields[1].Value != "a\x00b" {
+		t.Fatalf("record %+v, %v", rec, err)
+	}
+	if _, err := r.Open(formats.FormatCSV, strings.NewReader("\x1f\x8b\x08\x00rest"), formats.Options{Header: true, AllowControl: true}); !errors.Is(err, formats.ErrBinary) {
+		t.Fatalf("gzip with AllowControl: %v, want formats.ErrBinary", err)
+	}
+}

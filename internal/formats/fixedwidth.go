@@ -35,7 +35,7 @@ func openFixedWidth(r io.Reader, opts Options) (Reader, error) {
 	if opts.Comment != 0 && !validDelim(opts.Comment) {
 		return nil, fmt.Errorf("%w: fixed-width: invalid comment character %q", ErrOptions, opts.Comment)
 	}
-	in, utf8In, err := decodeInput(r, opts.Encoding, FormatFixedWidth)
+	in, utf8In, err := decodeInput(r, opts.Encoding, FormatFixedWidth, opts.AllowControl)
 	if err != nil {
 		return nil, err
 	}

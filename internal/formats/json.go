@@ -13,7 +13,7 @@ import (
 // bracket of the record array.
 func openJSON(r io.Reader, opts Options) (Reader, error) {
 	opts = opts.withDefaults()
-	in, _, err := decodeInput(r, opts.Encoding, FormatJSON)
+	in, _, err := decodeInput(r, opts.Encoding, FormatJSON, opts.AllowControl)
 	if err != nil {
 		return nil, err
 	}

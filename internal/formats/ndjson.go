@@ -14,7 +14,7 @@ import (
 // openNDJSON opens an NDJSON reader; see ndjsonReader.
 func openNDJSON(r io.Reader, opts Options) (Reader, error) {
 	opts = opts.withDefaults()
-	in, utf8In, err := decodeInput(r, opts.Encoding, FormatNDJSON)
+	in, utf8In, err := decodeInput(r, opts.Encoding, FormatNDJSON, opts.AllowControl)
 	if err != nil {
 		return nil, err
 	}

@@ -88,6 +88,10 @@ type Options struct {
 	// Comment: CSV and fixed-width lines starting with this rune are
 	// skipped. Default 0: no comments.
 	Comment rune
+	// AllowControl says the text may hold NUL and other control bytes
+	// (the feed accepts control characters): the start of the file is
+	// then refused as binary only for a known binary signature.
+	AllowControl bool
 	// TrimSpace trims leading and trailing white space from field values
 	// (and CSV header names). Fixed-width values are always trimmed of
 	// padding spaces.
@@ -213,7 +217,7 @@ const sniffBytes = 8 << 10
 // (see sniffBinary). format is the format's name, for the messages. utf8In
 // reports whether the text comes straight from the file, so that it may
 // hold invalid UTF-8.
-func decodeInput(r io.Reader, enc, format string) (out io.Reader, utf8In bool, err error) {
+func decodeInput(r io.Reader, enc, format string, allowControl bool) (out io.Reader, utf8In bool, err error) {
 	name, ok := encodingName(enc)
 	if !ok {
 		return nil, false, fmt.Errorf("%w: unsupported encoding %q", ErrOptions, enc)
@@ -270,7 +274,7 @@ func decodeInput(r io.Reader, enc, format string) (out io.Reader, utf8In bool, e
 		case bom.name != "":
 			return mismatch(bom)
 		}
-		switch why, utf16 := sniffBinary(head, skip); {
+		switch why, utf16 := sniffBinary(head, skip, allowControl); {
 		case utf16 != "":
 			return fail(ErrEncoding, fmt.Sprintf("the file looks like %s text without a byte order mark; set the feed's encoding to %q",
 				strings.ToUpper(utf16), utf16))
@@ -348,7 +352,10 @@ var magics = []struct {
 // not use (C0 controls other than tab, line feed, vertical tab, form feed,
 // carriage return and escape; DEL). Offsets count from the start of the
 // file.
-func sniffBinary(head []byte, from int) (why, utf16 string) {
+//
+// With allowControl (a feed that accepts control characters) only the
+// signatures count.
+func sniffBinary(head []byte, from int, allowControl bool) (why, utf16 string) {
 	b := head[from:]
 	for _, m := range magics {
 		if !strings.HasPrefix(string(b), m.sig) {
@@ -358,6 +365,9 @@ func sniffBinary(head []byte, from int) (why, utf16 string) {
 			continue
 		}
 		return m.what, ""
+	}
+	if allowControl {
+		return "", ""
 	}
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		if g := guessUTF16(b); g != "" {

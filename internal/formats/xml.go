@@ -38,7 +38,7 @@ func openXML(r io.Reader, opts Options) (Reader, error) {
 		}
 		r, enc = br, label
 	}
-	in, _, err := decodeInput(r, enc, FormatXML)
+	in, _, err := decodeInput(r, enc, FormatXML, opts.AllowControl)
 	if err != nil {
 		return nil, err
 	}

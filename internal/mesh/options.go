@@ -60,6 +60,8 @@ type Column struct {
 // Zero values keep the parser's defaults; Header is passed as written
 // (false when omitted). The layouts are not parser options. The result
 // shares no memory with o.
+//
+// Feed.ParserOptions adds what the feed itself says about its text.
 func (o *FormatOptions) Formats() formats.Options {
 	first := func(s string) rune {
 		if s == "" {
@@ -84,4 +86,13 @@ func (o *FormatOptions) Formats() formats.Options {
 		MaxRecordBytes: o.MaxRecordBytes,
 		MaxRawBytes:    o.MaxRawBytes,
 	}
+}
+
+// ParserOptions returns the parser settings of the feed: its format options,
+// and AllowControl when the feed accepts control characters (so a NUL in
+// the first bytes does not make the file look binary).
+func (f *Feed) ParserOptions() formats.Options {
+	o := f.Options.Formats()
+	o.AllowControl = f.AllowControlCharacters
+	return o
 }

@@ -243,7 +243,7 @@ func (l *batchLoader) scan(ctx context.Context, feed *mesh.Feed, v *validate.Val
 	}
 	defer rc.Close()
 	sum := sha256.New()
-	r, err := l.parsers.Open(feed.Format, io.TeeReader(rc, sum), feed.Options.Formats())
+	r, err := l.parsers.Open(feed.Format, io.TeeReader(rc, sum), feed.ParserOptions())
 	if err != nil {
 		return &brokenFile{"parse", err.Error()}
 	}
