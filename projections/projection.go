@@ -47,3 +47,12 @@ type Projection interface {
 	// Apply folds one event into s.
 	Apply(s Store, ev events.Event) error
 }
+
+// Selective is an optional capability of a Projection that folds only some
+// facts: Handles reports whether it folds the fact of the given full name.
+// A host skips a record whose logmesh.event header names a fact the
+// projection does not handle, without decoding it; records without the
+// header are decoded as usual. Apply must still ignore the other facts.
+type Selective interface {
+	Handles(name string) bool
+}

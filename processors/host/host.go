@@ -397,6 +397,13 @@ func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, 
 	if r.Value == nil {
 		return "tombstone on a fact topic", nil
 	}
+	if sel, ok := proj.(projections.Selective); ok {
+		for _, h := range r.Headers {
+			if h.Key == events.HeaderEvent && !sel.Handles(string(h.Value)) {
+				return "", nil
+			}
+		}
+	}
 	ev, err := dec.Decode(ctx, r.Value)
 	if err != nil {
 		if events.IsPoison(err) {

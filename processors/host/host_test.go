@@ -629,3 +629,27 @@ func TestHostPatternPicksUpNewTopics(t *testing.T) {
 		t.Fatalf("folded first=%v later=%v, want both domains' topics", folded("first"), folded("later"))
 	}
 }
+
+// onlyFiles folds nothing and handles no fact but FileFailed.
+type onlyFiles struct{ lineage.Projection }
+
+func (onlyFiles) Handles(name string) bool { return name == events.NameFileFailed }
+
+// A selective projection's host skips records whose header names a fact it
+// does not handle, without decoding them (here, with a decoder that would
+// fail on every record).
+func TestSelectiveProjectionSkipsByHeader(t *testing.T) {
+	r := newRig(t, 2)
+	r.produce(t, 0, 50) // FileLanded events, with the event header
+	st := openMem(t)
+	prog, err := host.Replay(context.Background(), onlyFiles{}, st, failingDecoder{}, r.cluster.Conn(), events.TopicNames(r.topic), host.Sync(false))
+	if err != nil {
+		t.Fatalf("replay: %v (the records should not have been decoded)", err)
+	}
+	if prog.Records != 50 || prog.Poison != 0 {
+		t.Fatalf("progress %+v, want 50 records skipped, none poison", prog)
+	}
+	if d := digestAll(t, st); d != digestAll(t, openMem(t)) {
+		t.Error("the skipped records changed the state")
+	}
+}

@@ -136,6 +136,9 @@ func (*delivery) Name() string { return "notifier" }
 // bus of the domain they concern.
 func (*delivery) Topics(t events.Topics) events.TopicSet { return t.AllDomains() }
 
+// Handles implements projections.Selective: only IncidentOpened.
+func (*delivery) Handles(name string) bool { return name == events.NameIncidentOpened }
+
 // Apply is ApplyContext without a deadline.
 func (d *delivery) Apply(s projections.Store, ev events.Event) error {
 	return d.ApplyContext(context.Background(), s, ev)

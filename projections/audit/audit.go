@@ -119,6 +119,13 @@ func (Projection) Topics(t events.Topics) events.TopicSet {
 	return events.TopicNames(t.Domain(events.DomainRaw), t.Batches())
 }
 
+
+// Handles implements projections.Selective: the host skips other facts
+// without decoding them.
+func (Projection) Handles(name string) bool {
+	return slices.Contains([]string{events.NameFileLanded, events.NameBatchPlanned, events.NameRecordRejected, events.NameFileProcessed, events.NameFileFailed}, name)
+}
+
 // Apply folds ev into s. It handles FileLanded, BatchPlanned,
 // RecordRejected, FileProcessed and FileFailed, and ignores every other
 // event. It refuses (with an error wrapping projections.ErrInvariant) an

@@ -77,6 +77,13 @@ type Locations struct {
 	DefinedBy  string `json:"defined_by"`
 }
 
+
+// Handles implements projections.Selective: the host skips other facts
+// without decoding them.
+func (Projection) Handles(name string) bool {
+	return name == events.NameDomainDefined || name == events.NameFeedDefined || name == events.NameLocationsDefined
+}
+
 // Apply folds DomainDefined and FeedDefined; other events are ignored.
 func (Projection) Apply(s projections.Store, ev events.Event) error {
 	var d Definition

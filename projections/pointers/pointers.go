@@ -61,6 +61,13 @@ type Pointer struct {
 	CommittedAt      time.Time `json:"committed_at"`
 }
 
+
+// Handles implements projections.Selective: the host skips other facts
+// without decoding them.
+func (Projection) Handles(name string) bool {
+	return name == events.NameTableCommitted
+}
+
 // Apply folds a TableCommitted; every other event is ignored.
 func (Projection) Apply(s projections.Store, ev events.Event) error {
 	tc, ok := ev.(*events.TableCommitted)
