@@ -119,7 +119,6 @@ func (Projection) Topics(t events.Topics) events.TopicSet {
 	return events.TopicNames(t.Domain(events.DomainRaw), t.Batches())
 }
 
-
 // Handles implements projections.Selective: the host skips other facts
 // without decoding them.
 func (Projection) Handles(name string) bool {

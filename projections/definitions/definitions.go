@@ -77,7 +77,6 @@ type Locations struct {
 	DefinedBy  string `json:"defined_by"`
 }
 
-
 // Handles implements projections.Selective: the host skips other facts
 // without decoding them.
 func (Projection) Handles(name string) bool {

@@ -61,7 +61,6 @@ type Pointer struct {
 	CommittedAt      time.Time `json:"committed_at"`
 }
 
-
 // Handles implements projections.Selective: the host skips other facts
 // without decoding them.
 func (Projection) Handles(name string) bool {
