@@ -535,8 +535,10 @@ func (s *Store) ResetScope(topic string, partition int32) error {
 // pebbleLogger hands Pebble's messages to a slog.Logger.
 type pebbleLogger struct{ l *slog.Logger }
 
+// Infof logs at debug level: Pebble's informational messages (WAL
+// recovery, compactions) are for diagnosing Pebble, not for operators.
 func (p pebbleLogger) Infof(format string, args ...any) {
-	p.l.Info(fmt.Sprintf(format, args...), "component", "pebble")
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
 }
 
 func (p pebbleLogger) Errorf(format string, args ...any) {
