@@ -1,30 +1,20 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
-
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/internal/mesh"
 	"github.com/logmesh/logmesh/platform"
-	"github.com/logmesh/logmesh/processors/loader"
 )
 
 // The ingestion end-to-end suite. It runs on the embedded Kafka and a local
@@ -321,145 +311,5 @@ func TestE2EIngestion(t *testing.T) {
 	}
 	if got, want := readWithIceberg(t, loc), "T1:10,T2:21,T3:30,T4:40,T6:60"; got != want {
 		t.Errorf("iceberg-go scan in a fresh process: %s, want %s", got, want)
-	}
-}
-
-// Env of the loader child process of TestE2ELoaderKilledMidBatch.
-const (
-	envE2EChild    = "LOGMESH_E2E_LOADER_CHILD"
-	envE2EConfig   = "LOGMESH_E2E_CONFIG"
-	envE2EBrokers  = "LOGMESH_E2E_BROKERS"
-	envE2ERegistry = "LOGMESH_E2E_REGISTRY"
-)
-
-// TestE2ELoaderChild is the loader process that TestE2ELoaderKilledMidBatch
-// kills. It prints "open KEY" each time it opens a landed file.
-func TestE2ELoaderChild(t *testing.T) {
-	if os.Getenv(envE2EChild) != "1" {
-		t.Skip("run as a child process by TestE2ELoaderKilledMidBatch")
-	}
-	var cfg platform.Config
-	if err := json.Unmarshal([]byte(os.Getenv(envE2EConfig)), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	m, err := mesh.Load("testdata/e2e/mesh.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := platform.OpenLanding(ctx, cfg.Landing, cfg.S3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wh, err := platform.OpenWarehouse(ctx, cfg.Warehouse, cfg.S3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srcl, err := sr.NewClient(sr.URLs(os.Getenv(envE2ERegistry)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := events.NewCodec(events.SRRegistry(srcl))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := codec.Register(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ld, err := loader.New(m, printingOpener{src}, wh, codec, kafkaconn.Plain(strings.Split(os.Getenv(envE2EBrokers), ",")...),
-		// A short session, so the group notices the killed member soon.
-		loader.ClientOpts(kgo.SessionTimeout(6*time.Second)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ld.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
-
-type printingOpener struct{ loader.Opener }
-
-func (p printingOpener) Open(ctx context.Context, key string) (io.ReadCloser, error) {
-	fmt.Printf("open %s\n", key)
-	return p.Opener.Open(ctx, key)
-}
-
-// The loader is killed (SIGKILL) while it writes a batch; a restarted loader
-// finishes it: no file lost, no row twice.
-func TestE2ELoaderKilledMidBatch(t *testing.T) {
-	cfg := e2eConfig(t, "loader")
-	if cfg.Landing == "" {
-		cfg.Landing = filepath.Join(cfg.DataDir, "landing")
-		cfg.Warehouse = filepath.Join(cfg.DataDir, "warehouse")
-	}
-	e := startE2E(t, cfg)
-	// A big trades file, so the batch is still being written when the
-	// child opens it for the second pass.
-	var big bytes.Buffer
-	big.WriteString("trade_id,side,qty,traded_at\n")
-	const bigRows = 200000
-	for i := range bigRows {
-		fmt.Fprintf(&big, "B%07d,BUY,%d,2026-11-25T10:00:00Z\n", i, i+1)
-	}
-	e.land("trades/big.csv", big.String())
-	for _, f := range e2eFiles {
-		e.land(f.key, f.content)
-	}
-
-	cfgJSON, err := json.Marshal(platform.Config{Landing: cfg.Landing, Warehouse: cfg.Warehouse, S3: cfg.S3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestE2ELoaderChild$", "-test.v")
-	cmd.Env = append(os.Environ(), envE2EChild+"=1", envE2EConfig+"="+string(cfgJSON),
-		envE2EBrokers+"="+strings.Join(e.p.Brokers, ","), envE2ERegistry+"="+e.p.RegistryURL)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	opens, killed := 0, false
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if sc.Text() == "open trades/big.csv" {
-			if opens++; opens == 2 { // the second pass: rows are being written
-				killed = cmd.Process.Signal(syscall.SIGKILL) == nil
-				break
-			}
-		}
-	}
-	_ = cmd.Wait()
-	if !killed {
-		t.Fatal("the loader child was not killed mid-batch")
-	}
-
-	ld, err := loader.New(e.p.Mesh, e.p.Landing, e.p.Warehouse, e.p.Codec, kafkaconn.Plain(e.p.Brokers...),
-		loader.ClientOpts(kgo.SessionTimeout(6*time.Second)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- ld.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("loader: %v", err)
-		}
-	}()
-
-	files := e.files(len(e2eFiles) + 1)
-	if f := files["trades/big.csv"]; f == nil || f["status"] != "PROCESSED" || f["rows_written"] != float64(bigRows) {
-		t.Fatalf("big.csv after the kill: %v", f)
-	}
-	rows := e.query("SELECT count(*) AS n, count(DISTINCT trade_id) AS d FROM raw.trades WHERE trade_id LIKE 'B%'")
-	if got, want := column(rows, "n", "d"), fmt.Sprintf("%d:%d", bigRows, bigRows); got != want {
-		t.Fatalf("big rows after the kill: %s, want %s (no row lost, none twice)", got, want)
-	}
-	if got := column(e.query("SELECT trade_id, qty FROM raw.trades WHERE trade_id LIKE 'T%' ORDER BY trade_id"), "trade_id", "qty"); got != "T1:10,T2:21,T3:30,T4:40,T6:60" {
-		t.Errorf("small trades after the kill: %s", got)
 	}
 }

@@ -1,23 +1,19 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/proctest"
 	"github.com/logmesh/logmesh/platform"
 )
 
@@ -33,127 +29,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// proc is one `logmesh run` OS process of a test.
-type proc struct {
-	t    *testing.T
-	name string
-	args []string
-	cmd  *exec.Cmd
-
-	mu    sync.Mutex
-	lines []string
-	waits []lineWait
-	done  chan struct{}
-}
-
-type lineWait struct {
-	re *regexp.Regexp
-	ch chan string
-}
-
-// startProc starts `logmesh args...` as a process; its log lines are kept
-// and can be awaited.
-func startProc(t *testing.T, name string, args ...string) *proc {
+// startProc starts `logmesh args...` as an OS process.
+func startProc(t *testing.T, name string, args ...string) *proctest.Proc {
 	t.Helper()
-	p := &proc{t: t, name: name, args: args}
-	p.start()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			p.mu.Lock()
-			t.Logf("%s log (last lines):\n%s", p.name, strings.Join(p.lines[max(0, len(p.lines)-40):], "\n"))
-			p.mu.Unlock()
-		}
-	})
-	return p
-}
-
-func (p *proc) start() {
-	p.t.Helper()
-	p.cmd = exec.Command(os.Args[0], p.args...)
-	p.cmd.Env = append(os.Environ(), envAsLogmesh+"=1")
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.cmd.Stdout = os.Stdout
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	p.done = make(chan struct{})
-	go func(done chan struct{}) {
-		defer close(done)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<16), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.lines = append(p.lines, line)
-			keep := p.waits[:0]
-			for _, w := range p.waits {
-				if w.re.MatchString(line) {
-					w.ch <- line
-					continue
-				}
-				keep = append(keep, w)
-			}
-			p.waits = keep
-			p.mu.Unlock()
-		}
-	}(p.done)
-}
-
-// on returns a channel that receives the first log line from now on that
-// matches pattern.
-func (p *proc) on(pattern string) <-chan string {
-	ch := make(chan string, 1)
-	p.mu.Lock()
-	p.waits = append(p.waits, lineWait{regexp.MustCompile(pattern), ch})
-	p.mu.Unlock()
-	return ch
-}
-
-// await waits for a line matching pattern, failing the test if the process
-// exits or nothing comes within the safety net.
-func (p *proc) await(ch <-chan string, what string) string {
-	p.t.Helper()
-	select {
-	case line := <-ch:
-		return line
-	case <-p.done:
-		p.t.Fatalf("%s exited before %s: %v", p.name, what, p.cmd.Wait())
-	case <-time.After(3 * time.Minute):
-		p.t.Fatalf("%s: no %s within 3 minutes", p.name, what)
-	}
-	return ""
-}
-
-// kill SIGKILLs the process, if it still runs.
-func (p *proc) kill() {
-	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
-		_ = p.cmd.Wait()
-	}
-}
-
-// restart kills the process and starts it again with the same arguments.
-func (p *proc) restart() {
-	p.t.Helper()
-	p.kill()
-	p.start()
-}
-
-// stop sends SIGTERM and requires a clean exit.
-func (p *proc) stop() {
-	p.t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		p.t.Fatalf("%s: %v", p.name, err)
-	}
-	<-p.done
-	if err := p.cmd.Wait(); err != nil {
-		p.t.Errorf("%s did not stop cleanly on SIGTERM: %v", p.name, err)
-	}
+	return proctest.Start(t, name, []string{envAsLogmesh + "=1"}, args...)
 }
 
 // incidents is a webhook that records the incident ids it received.
@@ -207,7 +86,7 @@ func TestE2ERunProcessesKilledAndRestarted(t *testing.T) {
 			"--landing", cfg.Landing, "--warehouse", cfg.Warehouse,
 			"--plan-interval", "300ms", "--scan-interval", "200ms", "--session-timeout", "6s"}, extra...)
 	}
-	procs := map[string]*proc{}
+	procs := map[string]*proctest.Proc{}
 	for _, name := range []string{"watcher", "planner", "loader", "notifier"} {
 		extra := []string{}
 		if name == "notifier" {
@@ -216,25 +95,20 @@ func TestE2ERunProcessesKilledAndRestarted(t *testing.T) {
 		procs[name] = startProc(t, name, common(name, extra...)...)
 	}
 	lineage := startProc(t, "lineage", common("lineage", "--admin-addr", "127.0.0.1:0")...)
-	adminLine := lineage.await(lineage.on(`admin http://`), "its admin endpoint")
+	adminLine := lineage.Await(lineage.On(`admin http://`), "its admin endpoint")
 	admin := adminLine[strings.Index(adminLine, "http://"):]
 
-	planned := procs["planner"].on(`batch planned`)
-	writingBig := procs["loader"].on(`writing rows.*file=trades/big.csv`)
-	var big bytes.Buffer
-	big.WriteString("trade_id,side,qty,traded_at\n")
+	planned := procs["planner"].On(`batch planned`)
+	writingBig := procs["loader"].On(`writing rows.*file=trades/big.csv`)
 	const bigRows = 200000
-	for i := range bigRows {
-		fmt.Fprintf(&big, "B%07d,BUY,%d,2026-11-25T10:00:00Z\n", i, i+1)
-	}
-	e.land("trades/big.csv", big.String())
-	procs["planner"].await(planned, "a planned batch")
-	procs["planner"].restart()
+	e.land("trades/big.csv", bigTrades(bigRows))
+	procs["planner"].Await(planned, "a planned batch")
+	procs["planner"].Restart()
 	for _, f := range e2eFiles {
 		e.land(f.key, f.content)
 	}
-	procs["loader"].await(writingBig, "the big batch being written")
-	procs["loader"].restart()
+	procs["loader"].Await(writingBig, "the big batch being written")
+	procs["loader"].Restart()
 
 	files := e.files(len(e2eFiles) + 1)
 	if len(files) != len(e2eFiles)+1 {
@@ -296,13 +170,24 @@ func TestE2ERunProcessesKilledAndRestarted(t *testing.T) {
 	// The lineage process folded everything; its store equals a rebuilt one.
 	waitVerified(t, e, "lineage", admin)
 	for _, p := range procs {
-		p.stop()
+		p.Stop()
 	}
-	lineage.stop()
+	lineage.Stop()
 }
 
-// waitVerified runs replay --verify until it passes (the live store may be
-// a moment behind the log; any state it has must equal the rebuilt one).
+// bigTrades is a trades CSV of n rows B0000000..., so a batch is still being
+// written when a test kills its loader.
+func bigTrades(n int) string {
+	var b strings.Builder
+	b.WriteString("trade_id,side,qty,traded_at\n")
+	for i := range n {
+		fmt.Fprintf(&b, "B%07d,BUY,%d,2026-11-25T10:00:00Z\n", i, i+1)
+	}
+	return b.String()
+}
+
+// waitVerified runs replay --verify once: whatever the live store has
+// folded, up to its offsets, must equal the rebuilt store.
 func waitVerified(t *testing.T, e *e2e, projection, admin string) {
 	t.Helper()
 	out, err := e.run("replay", "--projection", projection, "--verify", "--admin", admin)

@@ -1,16 +1,13 @@
 package host_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/kafkatest"
+	"github.com/logmesh/logmesh/internal/proctest"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/projections/lineage"
 	"github.com/logmesh/logmesh/state"
@@ -368,32 +366,17 @@ func TestHostKilledMidStream(t *testing.T) {
 	dir := t.TempDir()
 	group := kafkatest.Unique("g")
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHostChild$", "-test.v")
-	cmd.Env = append(os.Environ(), envChild+"=1", envBrokers+"="+strings.Join(r.cluster.Brokers, ","),
-		envTopic+"="+r.topic, envGroup+"="+group, envDir+"="+dir, envRegistry+"="+r.regURL)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killedAt := -1
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		var applied int
-		if _, err := fmt.Sscanf(sc.Text(), "applied %d", &applied); err == nil && applied >= n/3 {
-			killedAt = applied
-			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	_ = cmd.Wait()
-	if killedAt < 0 || killedAt >= n {
-		t.Fatalf("child was not killed mid-stream (applied %d of %d)", killedAt, n)
+	child := proctest.Start(t, "host", []string{envChild + "=1", envBrokers + "=" + strings.Join(r.cluster.Brokers, ","),
+		envTopic + "=" + r.topic, envGroup + "=" + group, envDir + "=" + dir, envRegistry + "=" + r.regURL},
+		"-test.run=^TestHostChild$", "-test.v")
+	var killedAt int
+	line := child.Await(child.OnLine(func(l string) bool {
+		_, err := fmt.Sscanf(l, "applied %d", &killedAt)
+		return err == nil && killedAt >= n/3
+	}), "a third of the events applied")
+	child.Kill()
+	if _, err := fmt.Sscanf(line, "applied %d", &killedAt); err != nil || killedAt >= n {
+		t.Fatalf("child was not killed mid-stream (%q, of %d)", line, n)
 	}
 	t.Logf("killed the host after %d of %d events", killedAt, n)
 

@@ -1,17 +1,14 @@
 package notifier_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +17,7 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/kafkatest"
+	"github.com/logmesh/logmesh/internal/proctest"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/processors/notifier"
 	"github.com/logmesh/logmesh/state"
@@ -141,32 +139,15 @@ func TestNotifierKilledWhileTheWebhookFails(t *testing.T) {
 	defer srv.Close()
 
 	dir, group := t.TempDir(), kafkatest.Unique("notifier")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestNotifierChild$", "-test.v")
-	cmd.Env = append(os.Environ(), envChild+"=1", envBrokers+"="+strings.Join(c.Brokers, ","), envRegistry+"="+regURL,
-		envPrefix+"="+names.Prefix, envGroup+"="+group, envDir+"="+dir, envWebhook+"="+srv.URL)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { // drain the child's output
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-		}
-	}()
+	child := proctest.Start(t, "notifier", []string{envChild + "=1", envBrokers + "=" + strings.Join(c.Brokers, ","),
+		envRegistry + "=" + regURL, envPrefix + "=" + names.Prefix, envGroup + "=" + group, envDir + "=" + dir,
+		envWebhook + "=" + srv.URL}, "-test.run=^TestNotifierChild$", "-test.v")
 	select {
 	case <-halfway:
-	case <-time.After(3 * time.Minute):
-		cmd.Process.Kill()
+	case <-time.After(proctest.Wait):
 		t.Fatal("the child delivered fewer than half the incidents")
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	child.Kill()
 	h.mu.Lock()
 	atKill := len(h.accepted)
 	h.mu.Unlock()

@@ -127,7 +127,8 @@ func TestLoop(t *testing.T) {
 			}
 			got = append(got, ev.(*events.IncidentOpened))
 		}
-		if len(got) >= len(keys) || time.Now().After(deadline) {
+		dead := len(kafkatest.ReadAll(t, c.Brokers, dlq))
+		if len(got) >= len(keys) && dead >= 1 || time.Now().After(deadline) {
 			break
 		}
 		select {
