@@ -36,16 +36,16 @@ type StoreInfo struct {
 // AdminHandler serves a process's admin endpoint:
 //
 //	GET /healthz                                 200 "ok"
-//	GET /v1/processors                           the processors this process runs
+//	GET /v1/processors                           the processors this process runs: name, state, error
 //	GET /v1/stores                               the live projection stores
 //	GET /v1/stores/{processor}/checkpoints       a live store's per-partition offsets and digests
 //
 // Errors are JSON {"error": reason} with a 4xx or 5xx status.
-func AdminHandler(env *Env, names []string) http.Handler {
+func AdminHandler(env *Env, processors func() []ProcessorStatus) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /v1/processors", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string][]string{"processors": slices.Clone(names)})
+		writeJSON(w, http.StatusOK, processors())
 	})
 	mux.HandleFunc("GET /v1/stores", func(w http.ResponseWriter, _ *http.Request) {
 		out := []StoreInfo{}

@@ -12,7 +12,7 @@ import (
 
 func testPlatform(stop time.Duration, names ...string) *Platform {
 	env := &Env{Config: Config{StopTimeout: stop, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
-	return &Platform{Env: env, Names: names, log: env.Config.Logger, done: make(chan struct{}), errc: make(chan error, 1)}
+	return &Platform{Env: env, Names: names, log: env.Config.Logger, status: &statuses{}, done: make(chan struct{}), errc: make(chan error, 1)}
 }
 
 // The first processor to fail stops the others; Err delivers it once and is
@@ -41,6 +41,11 @@ func TestFirstFailureStopsTheRest(t *testing.T) {
 	}
 	if err := p.Close(); !errors.Is(err, boom) {
 		t.Fatalf("Close = %v, want the failure", err)
+	}
+	for _, st := range p.Processors() {
+		if st.State != StateStopped || (st.Name == "broken") != (st.Error == "boom") {
+			t.Errorf("status %+v", st)
+		}
 	}
 }
 

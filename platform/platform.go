@@ -44,6 +44,7 @@ type Platform struct {
 	AdminURL string
 
 	log    *slog.Logger
+	status *statuses
 	cancel context.CancelFunc
 	done   chan struct{} // closed when every processor returned
 	errc   chan error    // the first processor error, once
@@ -94,7 +95,7 @@ func Start(ctx context.Context, cfg Config, names ...string) (_ *Platform, err e
 		return nil, fmt.Errorf("platform: %w", err)
 	}
 	env := &Env{Config: cfg, Conn: conn, Codec: codec}
-	p := &Platform{Env: env, log: cfg.Logger, done: make(chan struct{}), errc: make(chan error, 1)}
+	p := &Platform{Env: env, log: cfg.Logger, status: &statuses{}, done: make(chan struct{}), errc: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			_ = env.closeStores()
@@ -130,9 +131,11 @@ func (p *Platform) launch(ctx context.Context, procs []Processor) {
 	g, gctx := errgroup.WithContext(runCtx)
 	for i, proc := range procs {
 		name := p.Names[i]
+		p.status.set(name, StateRunning, nil)
 		g.Go(func() error {
 			p.log.Info("processor started", "processor", name)
 			err := proc.Run(gctx)
+			p.status.set(name, StateStopped, err)
 			switch {
 			case err != nil && runCtx.Err() == nil:
 				p.log.Error("processor stopped", "processor", name, "err", err)
@@ -288,9 +291,53 @@ func (p *Platform) serveAdmin(addr string) error {
 	if err != nil {
 		return fmt.Errorf("platform: admin endpoint %s: %w", addr, err)
 	}
-	p.admin = &http.Server{Handler: AdminHandler(p.Env, p.Names), ReadHeaderTimeout: 10 * time.Second}
+	p.admin = &http.Server{Handler: AdminHandler(p.Env, p.Processors), ReadHeaderTimeout: 10 * time.Second}
 	p.AdminURL = "http://" + ln.Addr().String()
 	go func() { _ = p.admin.Serve(ln) }()
 	p.log.Info("admin endpoint up", "url", p.AdminURL)
 	return nil
+}
+
+// States of a processor in ProcessorStatus.
+const (
+	StateRunning = "running"
+	StateStopped = "stopped"
+)
+
+// ProcessorStatus is what the admin endpoint says of one processor.
+type ProcessorStatus struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+	Error string `json:"error,omitempty"`
+}
+
+// statuses is the state of every processor of a Platform. Safe for
+// concurrent use.
+type statuses struct {
+	mu sync.Mutex
+	m  []ProcessorStatus
+}
+
+func (s *statuses) set(name, state string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := ProcessorStatus{Name: name, State: state}
+	if err != nil {
+		st.Error = err.Error()
+	}
+	for i := range s.m {
+		if s.m[i].Name == name {
+			s.m[i] = st
+			return
+		}
+	}
+	s.m = append(s.m, st)
+}
+
+// Processors returns the state of every processor this platform runs, in
+// registry order.
+func (p *Platform) Processors() []ProcessorStatus {
+	p.status.mu.Lock()
+	defer p.status.mu.Unlock()
+	return slices.Clone(p.status.m)
 }
