@@ -103,6 +103,7 @@ type View struct {
 	match  func(string) bool
 	cfg    config
 	next   map[TP]int64         // position of every partition being read
+	added  map[TP]bool          // partitions the current client reads
 	buffer map[TP][]*kgo.Record // fetched past an earlier call's end
 
 	mu     sync.Mutex // guards the fields below, so Close may race a CatchUp
@@ -127,7 +128,7 @@ func New(conn kafkaconn.Conn, set events.TopicSet, opts ...Option) (*View, error
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	return &View{conn: conn, set: set, match: match, cfg: cfg,
-		next: map[TP]int64{}, buffer: map[TP][]*kgo.Record{}}, nil
+		next: map[TP]int64{}, added: map[TP]bool{}, buffer: map[TP][]*kgo.Record{}}, nil
 }
 
 // Topics returns the set the view reads.
@@ -171,11 +172,11 @@ func (v *View) Ends(ctx context.Context) (map[TP]int64, error) {
 // the last stable offset it has now, calling fn once per poll. It returns
 // the number of records delivered. An error from fn stops the read and is
 // returned as is; the view's position then stands after the last batch fn
-// accepted.
+// accepted, and the next call reads again from there.
 func (v *View) CatchUp(ctx context.Context, fn func(Batch) error) (int, error) {
 	ends, err := v.Ends(ctx)
 	if err != nil {
-		return 0, err
+		return 0, v.closedErr(err)
 	}
 	return v.CatchUpTo(ctx, ends, fn)
 }
@@ -183,18 +184,22 @@ func (v *View) CatchUp(ctx context.Context, fn func(Batch) error) (int, error) {
 // CatchUpTo is CatchUp with explicit end offsets: it reads each listed
 // partition up to (not including) its end. Partitions the view reads that
 // ends does not list are not read further.
-func (v *View) CatchUpTo(ctx context.Context, ends map[TP]int64, fn func(Batch) error) (int, error) {
+//
+// On any error (from fn, the context, a fetch) the view forgets what it
+// fetched past its position and reads it again on the next call, so an
+// error never skips a record.
+func (v *View) CatchUpTo(ctx context.Context, ends map[TP]int64, fn func(Batch) error) (n int, err error) {
 	cl, err := v.open()
 	if err != nil {
 		return 0, err
 	}
-	var fresh []TP
-	for tp := range ends {
-		if _, ok := v.next[tp]; !ok {
-			fresh = append(fresh, tp)
+	defer func() {
+		if err != nil {
+			v.rewind()
+			err = v.closedErr(err)
 		}
-	}
-	if err := v.add(cl, fresh); err != nil {
+	}()
+	if err := v.add(ctx, cl, ends); err != nil {
 		return 0, err
 	}
 	behind := map[TP]int64{}
@@ -203,14 +208,37 @@ func (v *View) CatchUpTo(ctx context.Context, ends map[TP]int64, fn func(Batch) 
 			behind[tp] = end
 		}
 	}
+	v.resume(cl, behind)
+	idle := map[string][]int32{}
+	for tp := range v.added {
+		if _, ok := behind[tp]; !ok {
+			idle[tp.Topic] = append(idle[tp.Topic], tp.Partition)
+		}
+	}
+	if len(idle) > 0 {
+		cl.PauseFetchPartitions(idle)
+	}
 	delivered := 0
-	// Records kept from an earlier call come first.
-	if b := v.take(behind, nil); len(b.Next) > 0 {
+	deliver := func(b Batch) error {
+		if len(b.Next) == 0 {
+			return nil
+		}
 		if err := fn(b); err != nil {
-			return delivered, err
+			return err
 		}
 		delivered += len(b.Records)
-		v.advance(b, behind)
+		v.advance(cl, b, behind)
+		return nil
+	}
+	// Records kept from an earlier call come first, MaxBatch at a time.
+	for {
+		b, more := v.take(behind, nil)
+		if err := deliver(b); err != nil {
+			return delivered, err
+		}
+		if !more {
+			break
+		}
 	}
 	for len(behind) > 0 {
 		fs := cl.PollRecords(ctx, v.cfg.max)
@@ -221,55 +249,110 @@ func (v *View) CatchUpTo(ctx context.Context, ends map[TP]int64, fn func(Batch) 
 			return delivered, ErrClosed
 		}
 		for _, fe := range fs.Errors() {
-			return delivered, fmt.Errorf("logview: fetch %s/%d: %w", fe.Topic, fe.Partition, fe.Err)
+			switch {
+			case errors.Is(fe.Err, kerr.UnknownTopicOrPartition) || errors.Is(fe.Err, kerr.UnknownTopicID):
+				return delivered, fmt.Errorf("logview: %s/%d disappeared while it was read: %w", fe.Topic, fe.Partition, fe.Err)
+			case kerr.IsRetriable(fe.Err):
+				// A leader moved or a broker is briefly away: the client
+				// retries by itself.
+			default:
+				return delivered, fmt.Errorf("logview: fetch %s/%d: %w", fe.Topic, fe.Partition, fe.Err)
+			}
 		}
-		b := v.take(behind, fs)
-		if len(b.Next) == 0 {
-			continue
-		}
-		if err := fn(b); err != nil {
+		b, _ := v.take(behind, fs)
+		if err := deliver(b); err != nil {
 			return delivered, err
 		}
-		delivered += len(b.Records)
-		v.advance(b, behind)
 	}
 	return delivered, nil
 }
 
-// take builds a batch from the buffered records and fs: every record before
-// its partition's end in behind; records at or past it are buffered.
-func (v *View) take(behind map[TP]int64, fs kgo.Fetches) Batch {
-	b := Batch{Next: map[TP]int64{}}
+// closedErr reports an error caused by a concurrent Close as ErrClosed.
+func (v *View) closedErr(err error) error {
+	v.mu.Lock()
+	closed := v.closed
+	v.mu.Unlock()
+	if closed || errors.Is(err, kgo.ErrClientClosed) {
+		return ErrClosed
+	}
+	return err
+}
+
+// rewind drops the client and the records fetched past the position: the
+// next call starts a client at the position of every partition.
+func (v *View) rewind() {
+	v.mu.Lock()
+	v.closeClient()
+	v.mu.Unlock()
+	clear(v.buffer)
+}
+
+// resume fetches the partitions of behind; paused ones are not fetched, so
+// nothing piles up for a partition that is read to its end.
+func (v *View) resume(cl *kgo.Client, behind map[TP]int64) {
+	m := map[string][]int32{}
+	for tp := range behind {
+		m[tp.Topic] = append(m[tp.Topic], tp.Partition)
+	}
+	if len(m) > 0 {
+		cl.ResumeFetchPartitions(m)
+	}
+}
+
+// take builds a batch from the buffered records (when fs is nil, at most
+// MaxBatch of them; more reports that some are left) or from fs: every
+// record before its partition's end in behind. Records at or past it are
+// buffered for a later call.
+func (v *View) take(behind map[TP]int64, fs kgo.Fetches) (b Batch, more bool) {
+	b = Batch{Next: map[TP]int64{}}
+	budget := -1
+	if fs == nil && v.cfg.max > 0 {
+		budget = v.cfg.max
+	}
 	consume := func(tp TP, recs []*kgo.Record) {
 		end, want := behind[tp]
 		for i, r := range recs {
-			if !want || r.Offset >= end {
+			if !want || r.Offset >= end || budget == 0 {
 				v.buffer[tp] = append(v.buffer[tp], recs[i:]...)
+				more = more || want && r.Offset < end
 				return
 			}
 			b.Next[tp] = r.Offset + 1
+			if budget > 0 {
+				budget--
+			}
 			if !r.Attrs.IsControl() {
 				b.Records = append(b.Records, r)
 			}
 		}
 	}
-	for _, tp := range slices.SortedFunc(maps.Keys(v.buffer), compareTP) {
-		recs := v.buffer[tp]
-		delete(v.buffer, tp)
-		consume(tp, recs)
+	if fs == nil {
+		for _, tp := range slices.SortedFunc(maps.Keys(v.buffer), compareTP) {
+			recs := v.buffer[tp]
+			delete(v.buffer, tp)
+			consume(tp, recs)
+		}
+		return b, more
 	}
 	fs.EachPartition(func(p kgo.FetchTopicPartition) {
 		consume(TP{p.Topic, p.Partition}, p.Records)
 	})
-	return b
+	return b, false
 }
 
-func (v *View) advance(b Batch, behind map[TP]int64) {
+// advance moves the position past b and pauses the partitions it brought
+// to their end.
+func (v *View) advance(cl *kgo.Client, b Batch, behind map[TP]int64) {
+	done := map[string][]int32{}
 	for tp, next := range b.Next {
 		v.next[tp] = next
 		if next >= behind[tp] {
 			delete(behind, tp)
+			done[tp.Topic] = append(done[tp.Topic], tp.Partition)
 		}
+	}
+	if len(done) > 0 {
+		cl.PauseFetchPartitions(done)
 	}
 }
 
@@ -286,11 +369,8 @@ func compareTP(a, b TP) int {
 // Reset forgets the view's position: the next CatchUp reads everything
 // again from the start positions.
 func (v *View) Reset() {
-	v.mu.Lock()
-	v.closeClient()
-	v.mu.Unlock()
+	v.rewind()
 	clear(v.next)
-	clear(v.buffer)
 }
 
 // Close releases the view's client. It is idempotent and safe to call
@@ -307,6 +387,7 @@ func (v *View) closeClient() {
 		v.cl.Close()
 		v.cl = nil
 	}
+	clear(v.added)
 }
 
 func (v *View) open() (*kgo.Client, error) {
@@ -371,31 +452,64 @@ func (v *View) topics(ctx context.Context, cl *kgo.Client) ([]string, error) {
 	return out, nil
 }
 
-// add starts reading partitions new to the view at their start positions.
-func (v *View) add(cl *kgo.Client, tps []TP) error {
-	if len(tps) == 0 {
-		return nil
-	}
+// add makes the client read every partition of ends it does not read yet:
+// from the view's position where it has one, else from the Start option's,
+// else from the partition's log start offset.
+func (v *View) add(ctx context.Context, cl *kgo.Client, ends map[TP]int64) error {
 	at := map[string]map[int32]kgo.Offset{}
-	for _, tp := range tps {
-		off := kgo.NewOffset().AtStart()
-		v.next[tp] = 0
-		if v.cfg.start != nil {
-			next, ok, err := v.cfg.start(tp.Topic, tp.Partition)
+	var unknown []string
+	for tp := range ends {
+		if v.added[tp] {
+			continue
+		}
+		next, ok := v.next[tp]
+		if !ok && v.cfg.start != nil {
+			n, found, err := v.cfg.start(tp.Topic, tp.Partition)
 			if err != nil {
 				return fmt.Errorf("logview: start of %s/%d: %w", tp.Topic, tp.Partition, err)
 			}
-			if ok {
-				off = kgo.NewOffset().At(next)
-				v.next[tp] = next
-			}
+			next, ok = n, found
 		}
+		if !ok {
+			unknown = append(unknown, tp.Topic)
+			continue
+		}
+		v.next[tp] = next
 		if at[tp.Topic] == nil {
 			at[tp.Topic] = map[int32]kgo.Offset{}
 		}
-		at[tp.Topic][tp.Partition] = off
+		at[tp.Topic][tp.Partition] = kgo.NewOffset().At(next)
 	}
-	cl.AddConsumePartitions(at)
+	if len(unknown) > 0 {
+		// The log start, not 0: records below it are gone, and a position
+		// waiting for them would never reach the end.
+		starts, err := kadm.NewClient(cl).ListStartOffsets(ctx, slices.Compact(slices.Sorted(slices.Values(unknown)))...)
+		if err != nil {
+			return fmt.Errorf("logview: start offsets: %w", err)
+		}
+		for tp := range ends {
+			if _, ok := v.next[tp]; ok || v.added[tp] {
+				continue
+			}
+			lo, ok := starts.Lookup(tp.Topic, tp.Partition)
+			if !ok || lo.Err != nil {
+				return fmt.Errorf("logview: start offset of %s/%d: %v", tp.Topic, tp.Partition, lo.Err)
+			}
+			v.next[tp] = lo.Offset
+			if at[tp.Topic] == nil {
+				at[tp.Topic] = map[int32]kgo.Offset{}
+			}
+			at[tp.Topic][tp.Partition] = kgo.NewOffset().At(lo.Offset)
+		}
+	}
+	for t, ps := range at {
+		for p := range ps {
+			v.added[TP{t, p}] = true
+		}
+	}
+	if len(at) > 0 {
+		cl.AddConsumePartitions(at)
+	}
 	return nil
 }
 

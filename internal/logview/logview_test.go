@@ -2,6 +2,7 @@ package logview_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -179,5 +180,51 @@ func createTopic(t *testing.T, c *kafkatest.Cluster, name string, partitions int
 	defer cancel()
 	if err := c.Conn().EnsureTopics(ctx, events.TopicSpec{Name: name, Partitions: partitions}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A catch-up whose callback fails skips nothing: the next one delivers the
+// records of the failed batch again, and those fetched past the end of an
+// earlier call too.
+func TestViewErrorSkipsNothing(t *testing.T) {
+	ctx := context.Background()
+	c := kafkatest.New(t)
+	topic := kafkatest.Unique("t")
+	createTopic(t, c, topic, 1)
+	cl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	produce(t, cl, topic, 0, "r0", "r1", "r2", "r3", "r4")
+	v, err := logview.New(c.Conn(), events.TopicNames(topic), logview.MaxBatch(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	var got []string
+	collect := func(b logview.Batch) error {
+		for _, r := range b.Records {
+			got = append(got, string(r.Value))
+		}
+		return nil
+	}
+	tp := logview.TP{Topic: topic, Partition: 0}
+	if _, err := v.CatchUpTo(ctx, map[logview.TP]int64{tp: 1}, collect); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	calls := 0
+	_, err = v.CatchUp(ctx, func(b logview.Batch) error {
+		calls++
+		if calls == 2 {
+			return boom
+		}
+		return collect(b)
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("catch-up with a failing callback: %v", err)
+	}
+	if _, err := v.CatchUp(ctx, collect); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"r0", "r1", "r2", "r3", "r4"}; !slices.Equal(got, want) {
+		t.Fatalf("delivered %v, want every record once, in order: %v", got, want)
 	}
 }
