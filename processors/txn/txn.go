@@ -9,16 +9,19 @@
 //
 //   - A record that can never decode (events.IsPoison) is copied to its
 //     topic's dead-letter topic in the same transaction, with the reason.
-//   - A handler error, or a transaction that does not commit (a rebalance,
-//     a topic that is missing, a broker that refuses), aborts; the record is
-//     redelivered after a backoff. After MaxAttempts attempts the loop stops
-//     retrying it and asks the handler, if it implements GiveUpper, for the
-//     records that say why (a FileFailed and an incident, say), produces
-//     those with the offset instead, and logs the cause at ERROR. A
-//     processor that cannot make progress therefore says so, and moves on.
+//   - A handler error, or outputs the brokers refuse (a topic that is
+//     missing, say), abort the transaction; the record is redelivered after
+//     a backoff. After MaxAttempts attempts the loop stops retrying it and
+//     asks the handler, if it implements GiveUpper, for the records that say
+//     why (a FileFailed and an incident, say), produces those with the
+//     offset instead, and logs the cause at ERROR. A processor that cannot
+//     make progress therefore says so, and moves on.
+//   - A transaction the session aborts by itself (a rebalance took the
+//     partitions) is not an attempt: the records come again, here or at the
+//     member that owns them now.
 //   - An error the loop cannot get past (the transactional producer fenced
-//     or in a fatal state, a give-up whose own outputs do not commit) is
-//     returned by Run.
+//     or in a fatal state, give-up records or dead letters that cannot be
+//     produced) is returned by Run.
 package txn
 
 import (
@@ -275,19 +278,25 @@ func (l *Loop) transact(ctx context.Context, sess *kgo.GroupTransactSession, rec
 	if a, ok := l.h.(Aborter); ok {
 		a.Aborted(ctx)
 	}
-	if failed == nil {
-		cause := fmt.Errorf("%w: it aborted (a rebalance, or the commit was refused)", ErrNotCommitted)
-		if perr != nil {
-			cause = fmt.Errorf("%w: %w", ErrNotCommitted, perr)
-		}
+	switch {
+	case failed != nil:
+		// Counted where the handler failed.
+	case perr != nil:
+		cause := fmt.Errorf("%w: %w", ErrNotCommitted, perr)
 		if gaveUp {
-			return fmt.Errorf("txn: %s: the records explaining a give-up did not commit: %w", l.cfg.name, cause)
+			return fmt.Errorf("txn: %s: the records explaining a give-up could not be produced: %w", l.cfg.name, cause)
 		}
 		for _, r := range recs {
 			l.failedAttempt(r, cause)
 		}
+	default:
+		// The session aborted (a rebalance took the partitions, or the
+		// group moved on): nothing is wrong with the records, and whoever
+		// owns them now handles them. Not an attempt.
+		l.log.Info("transaction aborted by a rebalance; the records come again", "records", len(recs))
+		return nil
 	}
-	return l.wait(ctx, recs[0])
+	return l.wait(ctx, recs)
 }
 
 // handle decodes r and returns its outputs. giving reports that they are
@@ -296,6 +305,10 @@ func (l *Loop) handle(ctx context.Context, r *kgo.Record) (outs []*kgo.Record, g
 	ev, err := l.dec.Decode(ctx, r.Value)
 	switch {
 	case err != nil && events.IsPoison(err):
+		if f := l.attempts[pos(r)]; f.n >= l.cfg.maxAttempts {
+			return nil, true, fmt.Errorf("txn: %s: cannot dead-letter %s/%d@%d after %d attempts: %w",
+				l.cfg.name, r.Topic, r.Partition, r.Offset, f.n, f.err)
+		}
 		reason := "decode: " + err.Error()
 		l.log.Warn("poison record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", reason)
 		return []*kgo.Record{host.DeadLetterRecord(r, events.DeadLetterTopic(r.Topic), reason, l.cfg.name)}, false, nil
@@ -332,9 +345,13 @@ func (l *Loop) failedAttempt(r *kgo.Record, err error) {
 		"offset", r.Offset, "attempt", f.n, "of", l.cfg.maxAttempts, "err", err)
 }
 
-// wait sleeps the backoff of r's next attempt, or until ctx ends.
-func (l *Loop) wait(ctx context.Context, r *kgo.Record) error {
-	n := l.attempts[pos(r)].n
+// wait sleeps the backoff of the next attempt of the most-failed record of
+// recs, or until ctx ends.
+func (l *Loop) wait(ctx context.Context, recs []*kgo.Record) error {
+	n := 0
+	for _, r := range recs {
+		n = max(n, l.attempts[pos(r)].n)
+	}
 	d := l.cfg.backoff
 	for i := 1; i < n && d < l.cfg.maxBackoff; i++ {
 		d *= 2
