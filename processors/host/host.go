@@ -135,6 +135,7 @@ type Host struct {
 
 	mu     sync.Mutex
 	cl     *kgo.Client
+	stop   context.CancelFunc // cancels an active Run
 	closed bool
 	owned  map[state.TopicPartition]bool
 	dlqs   map[string]bool // dead-letter topics known to exist
@@ -192,11 +193,15 @@ func New(proj projections.Projection, store *state.Store, dec Decoder, conn kafk
 // poison; the batch in progress is then not committed, so a restarted host
 // resumes exactly where the last committed batch ended.
 func (h *Host) Run(ctx context.Context) error {
-	cl, err := h.connect()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cl, err := h.connect(cancel)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	// The client closes here, after the last fold returned and allowed the
+	// rebalance its close runs; closing it during a fold would deadlock.
+	defer cl.Close()
 	for {
 		fetches := cl.PollRecords(ctx, h.cfg.maxPoll)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -220,7 +225,7 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 }
 
-func (h *Host) connect() (*kgo.Client, error) {
+func (h *Host) connect(stop context.CancelFunc) (*kgo.Client, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -229,6 +234,7 @@ func (h *Host) connect() (*kgo.Client, error) {
 	if h.cl != nil {
 		return nil, errors.New("host: Run called twice")
 	}
+	h.stop = stop
 	opts := []kgo.Opt{
 		kgo.ConsumerGroup(h.group),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -260,16 +266,15 @@ func (h *Host) connect() (*kgo.Client, error) {
 	return cl, nil
 }
 
-// Close stops Run and leaves the consumer group. It is idempotent.
+// Close stops Run, which leaves the consumer group as it returns; Close
+// itself does not wait for that. It is idempotent and safe to call from any
+// goroutine, also while an effectful fold is blocked (it is cancelled).
 func (h *Host) Close() error {
 	h.mu.Lock()
-	cl := h.cl
-	already := h.closed
+	defer h.mu.Unlock()
 	h.closed = true
-	h.mu.Unlock()
-	// The client's close runs the revoke callback, which takes h.mu.
-	if cl != nil && !already {
-		cl.Close()
+	if h.stop != nil {
+		h.stop()
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package notifier_test
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
@@ -201,5 +203,62 @@ func TestNotifierKilledWhileTheWebhookFails(t *testing.T) {
 	}
 	if len(h.bad) > 0 {
 		t.Errorf("malformed deliveries: %v", h.bad)
+	}
+}
+
+// Close stops a notifier whose sink is down, while it retries a delivery
+// with its partitions held: Run returns, nothing is committed.
+func TestCloseWhileTheSinkIsDown(t *testing.T) {
+	c := kafkatest.New(t)
+	codec, _ := kafkatest.Codec(t)
+	names := events.Topics{Prefix: kafkatest.Unique("nc")}
+	ctx := context.Background()
+	if err := c.Conn().EnsureTopics(ctx, names.Specs(1)...); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := codec.Record(incident(1, "raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Topic = names.Domain("raw")
+	if err := c.Client(t).ProduceSync(ctx, rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	tried := make(chan struct{}, 1)
+	down := notifier.SinkFunc(func(context.Context, *events.IncidentOpened) error {
+		select {
+		case tried <- struct{}{}:
+		default:
+		}
+		return errors.New("down")
+	})
+	st, err := state.Open("", &state.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	n, err := notifier.New(st, codec, c.Conn(), notifier.Group(kafkatest.Unique("g")), notifier.Topics(names),
+		notifier.WithSink(down), notifier.Backoff(10*time.Millisecond, 20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- n.Run(ctx) }()
+	select {
+	case <-tried:
+	case <-time.After(proctest.Wait):
+		t.Fatal("the sink was never tried")
+	}
+	n.Close()
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Fatalf("Run after Close: %v", err)
+		}
+	case <-time.After(proctest.Wait):
+		t.Fatal("Run did not return after Close while the sink was down")
+	}
+	if _, ok, _ := st.Offset(names.Domain("raw"), 0); ok {
+		t.Error("an offset was committed for an incident never delivered")
 	}
 }
