@@ -263,8 +263,7 @@ func ReadLocations(ctx context.Context, conn kafkaconn.Conn, codec *events.Codec
 	}
 	defer st.Close()
 	proj := definitions.Projection{}
-	// Locations are on the central bus only.
-	if _, err := host.Replay(ctx, proj, st, codec, conn, events.TopicNames(names.Central()), host.Sync(false)); err != nil {
+	if _, err := host.Replay(ctx, proj, st, codec, conn, proj.Topics(names), host.Sync(false)); err != nil {
 		return Located{}, false, fmt.Errorf("platform: read locations: %w", err)
 	}
 	all, err := definitions.All(st)

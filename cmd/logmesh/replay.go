@@ -84,8 +84,8 @@ func cmdReplay(ctx context.Context, g global, args []string, stdout, stderr io.W
 	if *verify {
 		return verifyLive(ctx, proj, splitList(*admin), fold, stdout)
 	}
-	digest := func() ([32]byte, host.Progress, error) {
-		st, prog, err := fold(nil)
+	digest := func(ends map[state.TopicPartition]int64) ([32]byte, host.Progress, error) {
+		st, prog, err := fold(ends)
 		if err != nil {
 			return [32]byte{}, prog, err
 		}
@@ -93,7 +93,7 @@ func cmdReplay(ctx context.Context, g global, args []string, stdout, stderr io.W
 		d, err := st.DigestAll()
 		return d, prog, err
 	}
-	d1, prog, err := digest()
+	d1, prog, err := digest(nil)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,9 @@ func cmdReplay(ctx context.Context, g global, args []string, stdout, stderr io.W
 	if !*twice {
 		return nil
 	}
-	d2, _, err := digest()
+	// The second fold reads to where the first stopped, whatever was
+	// appended since.
+	d2, _, err := digest(prog.Offsets)
 	if err != nil {
 		return err
 	}

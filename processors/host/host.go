@@ -339,7 +339,7 @@ func (h *Host) commit(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches) 
 			next[state.TopicPartition{Topic: p.Topic, Partition: p.Partition}] = p.Records[len(p.Records)-1].Offset + 1
 		}
 	})
-	prog, err := foldBatch(ctx, h.proj, h.store, h.dec, recs, next, h.cfg.sync, poison)
+	prog, err := foldBatch(ctx, h.proj, h.store, h.dec, recs, next, h.cfg.sync, poison, true)
 	if err != nil || prog.Records == 0 {
 		return err
 	}
@@ -354,7 +354,7 @@ func (h *Host) commit(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches) 
 // batch, sets the next offset of each partition of next in the same batch,
 // and commits it. Poison records are handed to poison before the commit.
 func foldBatch(ctx context.Context, proj projections.Projection, store *state.Store, dec Decoder,
-	recs []*kgo.Record, next map[state.TopicPartition]int64, sync bool, poison func(*kgo.Record, string) error) (Progress, error) {
+	recs []*kgo.Record, next map[state.TopicPartition]int64, sync bool, poison func(*kgo.Record, string) error, effects bool) (Progress, error) {
 	prog := Progress{Offsets: map[state.TopicPartition]int64{}}
 	if len(next) == 0 {
 		return prog, nil
@@ -367,7 +367,7 @@ func foldBatch(ctx context.Context, proj projections.Projection, store *state.St
 		if tp := (state.TopicPartition{Topic: r.Topic, Partition: r.Partition}); sc == nil || tp != cur {
 			sc, cur = b.Scope(r.Topic, r.Partition), tp
 		}
-		reason, err := applyRecord(ctx, proj, dec, sc, r)
+		reason, err := applyRecord(ctx, proj, dec, sc, r, effects)
 		if err != nil {
 			return prog, fmt.Errorf("host: %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 		}
@@ -393,9 +393,11 @@ func foldBatch(ctx context.Context, proj projections.Projection, store *state.St
 }
 
 // applyRecord decodes r and folds it into s through an overlay, so that a
-// refused event leaves no partial writes. It returns a non-empty reason when
+// refused event leaves no partial writes. With effects, an Effectful
+// projection's ApplyContext runs; without, its Apply (views and replays
+// never have effects). It returns a non-empty reason when
 // r is poison, and an error when the host must stop.
-func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, s projections.Store, r *kgo.Record) (reason string, err error) {
+func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, s projections.Store, r *kgo.Record, effects bool) (reason string, err error) {
 	if r.Attrs.IsControl() {
 		return "", nil
 	}
@@ -418,7 +420,7 @@ func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, 
 	}
 	ov := newOverlay(s)
 	apply := proj.Apply
-	if e, ok := proj.(Effectful); ok {
+	if e, ok := proj.(Effectful); ok && effects {
 		apply = func(s projections.Store, ev events.Event) error { return e.ApplyContext(ctx, s, ev) }
 	}
 	if err := apply(ov, ev); err != nil {

@@ -17,8 +17,9 @@ import (
 // their end with the log view, without a consumer group (goka's View): every
 // partition, from the offset stored for it (the start where none is),
 // committing a batch per poll with the offsets exactly as a Host does. It
-// writes nothing to Kafka: poison records are skipped, as the live host
-// dead-letters them, and counted in Progress.Poison. A View is not safe for
+// writes nothing to Kafka and has no effects (an Effectful projection's
+// Apply folds, not its ApplyContext): poison records are skipped, as the
+// live host dead-letters them, and counted in Progress.Poison. A View is not safe for
 // concurrent use; the store stays the caller's.
 type View struct {
 	proj  projections.Projection
@@ -67,7 +68,7 @@ func (v *View) CatchUpTo(ctx context.Context, ends map[state.TopicPartition]int6
 		for tp, n := range b.Next {
 			next[state.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}] = n
 		}
-		prog, err := foldBatch(ctx, v.proj, v.store, v.dec, b.Records, next, v.sync, skip)
+		prog, err := foldBatch(ctx, v.proj, v.store, v.dec, b.Records, next, v.sync, skip, false)
 		if err != nil {
 			return err
 		}
@@ -114,7 +115,7 @@ func (v *View) Own(ctx context.Context, recs []*kgo.Record) error {
 	b := v.store.NewBatch()
 	defer b.Close()
 	for _, r := range mine {
-		if _, err := applyRecord(ctx, v.proj, v.dec, b.Scope(r.Topic, r.Partition), r); err != nil {
+		if _, err := applyRecord(ctx, v.proj, v.dec, b.Scope(r.Topic, r.Partition), r, false); err != nil {
 			return err
 		}
 	}

@@ -139,9 +139,18 @@ func (*delivery) Topics(t events.Topics) events.TopicSet { return t.AllDomains()
 // Handles implements projections.Selective: only IncidentOpened.
 func (*delivery) Handles(name string) bool { return name == events.NameIncidentOpened }
 
-// Apply is ApplyContext without a deadline.
+// Apply is the pure fold, without the effect: it records an incident as
+// delivered, as the live notifier's state has it once the sinks accepted it.
+// Views and replays fold with it; the live host calls ApplyContext.
 func (d *delivery) Apply(s projections.Store, ev events.Event) error {
-	return d.ApplyContext(context.Background(), s, ev)
+	inc, ok := ev.(*events.IncidentOpened)
+	if !ok {
+		return nil
+	}
+	if inc.IncidentID == "" {
+		return fmt.Errorf("notifier: IncidentOpened %s has no incident id: %w", inc.Envelope.EventID, projections.ErrInvariant)
+	}
+	return s.Set([]byte(prefixDelivered+inc.IncidentID), []byte(inc.Envelope.OccurredAt.UTC().Format(time.RFC3339Nano)))
 }
 
 // ApplyContext delivers an IncidentOpened to every sink, retrying until
