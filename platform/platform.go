@@ -106,11 +106,22 @@ func Start(ctx context.Context, cfg Config, names ...string) (_ *Platform, err e
 			return nil, err
 		}
 	}
-	procs := make([]Processor, len(specs))
-	for i, s := range specs {
-		if procs[i], err = s.New(ctx, env); err != nil {
+	procs := make([]Processor, 0, len(specs))
+	defer func() {
+		if err != nil { // release what was built and will not run
+			for _, proc := range procs {
+				if c, ok := proc.(interface{ Close() error }); ok {
+					_ = c.Close()
+				}
+			}
+		}
+	}()
+	for _, s := range specs {
+		proc, err := s.New(ctx, env)
+		if err != nil {
 			return nil, fmt.Errorf("platform: %s: %w", s.Name, err)
 		}
+		procs = append(procs, proc)
 		p.Names = append(p.Names, s.Name)
 	}
 	if cfg.AdminAddr != "" {

@@ -120,6 +120,12 @@ type Loader struct {
 
 	mu      sync.Mutex
 	pending *Result // the result of the batch whose transaction is in flight
+
+	runMu   sync.Mutex
+	stop    context.CancelFunc // cancels an active Run
+	ran     bool               // Run was called
+	closed  bool
+	release sync.Once // closes the view and the pointers store
 }
 
 // New returns a Loader for the feeds of m, reading landed files through
@@ -194,8 +200,20 @@ func (c *collector) take() []*events.TableCommitted {
 // Run consumes batches until ctx ends. It returns nil on cancellation, and
 // releases the loader's resources when it returns.
 func (l *Loader) Run(ctx context.Context) error {
-	defer l.view.Close()
-	defer l.ptrs.st.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	l.runMu.Lock()
+	switch {
+	case l.closed:
+		l.runMu.Unlock()
+		return ErrClosed
+	case l.ran:
+		l.runMu.Unlock()
+		return errors.New("loader: Run called twice")
+	}
+	l.ran, l.stop = true, cancel
+	l.runMu.Unlock()
+	defer l.releaseAll()
 	if _, err := l.view.CatchUp(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -203,6 +221,32 @@ func (l *Loader) Run(ctx context.Context) error {
 		return fmt.Errorf("loader: table pointers: %w", err)
 	}
 	return l.loop.Run(ctx)
+}
+
+// ErrClosed is returned by Run after Close.
+var ErrClosed = errors.New("loader: closed")
+
+// Close stops an active Run (which releases the loader as it returns) or,
+// if Run never ran, releases the loader's view and in-memory store. It is
+// idempotent and does not wait.
+func (l *Loader) Close() error {
+	l.runMu.Lock()
+	defer l.runMu.Unlock()
+	l.closed = true
+	switch {
+	case l.stop != nil:
+		l.stop()
+	case !l.ran:
+		l.releaseAll()
+	}
+	return nil
+}
+
+func (l *Loader) releaseAll() {
+	l.release.Do(func() {
+		l.view.Close()
+		_ = l.ptrs.st.Close()
+	})
 }
 
 // Handle implements txn.Handler: it loads one batch and returns its events
