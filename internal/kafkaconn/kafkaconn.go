@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -253,8 +254,10 @@ func isAuthErr(err error) bool {
 }
 
 // EnsureTopics creates the topics of specs that do not exist yet, with the
-// cluster's default replication factor; existing topics are left as they
-// are.
+// cluster's default replication factor, and waits until every topic of
+// specs has a leader for each partition (a real broker answers CreateTopics
+// before its metadata says so; a processor started at once would see
+// UNKNOWN_TOPIC_OR_PARTITION). Existing topics are left as they are.
 func (c Conn) EnsureTopics(ctx context.Context, specs ...events.TopicSpec) error {
 	cl, err := c.Client()
 	if err != nil {
@@ -262,7 +265,9 @@ func (c Conn) EnsureTopics(ctx context.Context, specs ...events.TopicSpec) error
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
+	names := make([]string, 0, len(specs))
 	for _, s := range specs {
+		names = append(names, s.Name)
 		resp, err := adm.CreateTopic(ctx, s.Partitions, -1, s.Configs, s.Name)
 		if err == nil {
 			err = resp.Err
@@ -271,5 +276,53 @@ func (c Conn) EnsureTopics(ctx context.Context, specs ...events.TopicSpec) error
 			return fmt.Errorf("kafkaconn: create topic %s: %w", s.Name, err)
 		}
 	}
-	return nil
+	if len(names) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		missing, err := unready(ctx, cl, names)
+		if err == nil && len(missing) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafkaconn: topics created but not ready (%v): %w", missing, errors.Join(err, ctx.Err()))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// unready returns the topics of names whose metadata (uncached) is missing
+// or lacks a leader for some partition.
+func unready(ctx context.Context, cl *kgo.Client, names []string) ([]string, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, n := range names {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(n)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return names, err
+	}
+	ready := map[string]bool{}
+	for _, t := range resp.Topics {
+		if t.Topic == nil || t.ErrorCode != 0 || len(t.Partitions) == 0 {
+			continue
+		}
+		ok := true
+		for _, p := range t.Partitions {
+			ok = ok && p.ErrorCode == 0 && p.Leader >= 0
+		}
+		ready[*t.Topic] = ok
+	}
+	var missing []string
+	for _, n := range names {
+		if !ready[n] {
+			missing = append(missing, n)
+		}
+	}
+	return missing, nil
 }

@@ -140,6 +140,8 @@ func (v *View) Position() map[TP]int64 { return maps.Clone(v.next) }
 
 // Ends lists the last stable offset of every partition of every existing
 // topic of the set.
+// A partition whose leader is moving (a retriable error) is asked again for
+// a few seconds before Ends gives up.
 func (v *View) Ends(ctx context.Context) (map[TP]int64, error) {
 	cl, err := v.open()
 	if err != nil {
@@ -149,23 +151,42 @@ func (v *View) Ends(ctx context.Context) (map[TP]int64, error) {
 	if err != nil || len(topics) == 0 {
 		return map[TP]int64{}, err
 	}
+	for attempt := 1; ; attempt++ {
+		ends, retriable, err := v.listEnds(ctx, cl, topics)
+		if err == nil || !retriable || attempt == 20 {
+			return ends, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(min(time.Duration(attempt)*100*time.Millisecond, time.Second)):
+		}
+	}
+}
+
+// listEnds lists the last stable offsets once; retriable reports that every
+// error it met is one a retry may cure.
+func (v *View) listEnds(ctx context.Context, cl *kgo.Client, topics []string) (_ map[TP]int64, retriable bool, _ error) {
 	listed, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topics...)
 	if err != nil {
-		return nil, fmt.Errorf("logview: end offsets of %v: %w", topics, err)
+		return nil, kerr.IsRetriable(err), fmt.Errorf("logview: end offsets of %v: %w", topics, err)
 	}
 	ends := map[TP]int64{}
 	var lerr error
+	retriable = true
 	listed.Each(func(o kadm.ListedOffset) {
 		switch {
 		case errors.Is(o.Err, kerr.UnknownTopicOrPartition):
-			// Deleted since it was listed: empty.
+			// Deleted since it was listed, or so new its leader does not
+			// know it yet: empty either way.
 		case o.Err != nil:
+			retriable = retriable && kerr.IsRetriable(o.Err)
 			lerr = errors.Join(lerr, fmt.Errorf("logview: end offset of %s/%d: %w", o.Topic, o.Partition, o.Err))
 		default:
 			ends[TP{o.Topic, o.Partition}] = o.Offset
 		}
 	})
-	return ends, lerr
+	return ends, retriable, lerr
 }
 
 // CatchUp reads every partition of the set from the view's position up to

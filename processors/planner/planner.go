@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
@@ -380,12 +381,26 @@ func (p *Planner) endOffsets(ctx context.Context) (map[state.TopicPartition]int6
 	if err != nil {
 		return nil, err
 	}
-	lo, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, p.topics.Names...)
-	if err == nil {
-		err = lo.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("planner: end offsets of %s: %w", p.topics, err)
+	// A topic created a moment ago may not have a leader yet: a retriable
+	// error is waited out (with a WARN), anything else stops the planner.
+	var lo kadm.ListedOffsets
+	for attempt := 1; ; attempt++ {
+		lo, err = kadm.NewClient(cl).ListCommittedOffsets(ctx, p.topics.Names...)
+		if err == nil {
+			err = lo.Error()
+		}
+		if err == nil {
+			break
+		}
+		if !kerr.IsRetriable(err) || ctx.Err() != nil {
+			return nil, fmt.Errorf("planner: end offsets of %s: %w", p.topics, err)
+		}
+		p.log.Warn("end offsets not available yet; retrying", "topics", p.topics.String(), "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(min(time.Duration(attempt)*200*time.Millisecond, 5*time.Second)):
+		}
 	}
 	ends := map[state.TopicPartition]int64{}
 	lo.Each(func(o kadm.ListedOffset) {
