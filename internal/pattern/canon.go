@@ -2,6 +2,7 @@ package pattern
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 )
 
@@ -125,7 +126,7 @@ func matcherJSON(m *matcher) string {
 			b = appendNumber(b, r.lo)
 		default:
 			wrote := false
-			if r.lo > negInf {
+			if !math.IsInf(r.lo, -1) {
 				if r.loIncl {
 					b = append(b, `">=",`...)
 				} else {
@@ -134,7 +135,7 @@ func matcherJSON(m *matcher) string {
 				b = appendNumber(b, r.lo)
 				wrote = true
 			}
-			if r.hi < posInf {
+			if !math.IsInf(r.hi, 1) {
 				if wrote {
 					b = append(b, ',')
 				}

@@ -9,16 +9,25 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // orKey is the key of the alternatives of an object.
 const orKey = "$or"
 
+// MaxDepth is how deeply objects may nest in a pattern (nested fields and
+// $or alternatives each count a level). Deeper patterns are refused: every
+// level costs time and memory in proportion to what it holds.
+const MaxDepth = 64
+
 // exactSetMin is the number of exact values from which a field looks values
 // up in a map rather than scanning them.
 const exactSetMin = 16
 
-func compileObject(m map[string]any, path string) (*object, error) {
+func compileObject(m map[string]any, path string, depth int) (*object, error) {
+	if depth > MaxDepth {
+		return nil, errorf(path, "the pattern nests objects more than %d deep", MaxDepth)
+	}
 	if len(m) == 0 {
 		return nil, errorf(path, "an empty object matches nothing in particular: name at least one field")
 	}
@@ -27,7 +36,7 @@ func compileObject(m map[string]any, path string) (*object, error) {
 		v := m[k]
 		kp := joinKey(path, k)
 		if k == orKey {
-			alts, err := compileOr(v, kp)
+			alts, err := compileOr(v, kp, depth)
 			if err != nil {
 				return nil, err
 			}
@@ -36,7 +45,7 @@ func compileObject(m map[string]any, path string) (*object, error) {
 		}
 		switch x := v.(type) {
 		case map[string]any:
-			sub, err := compileObject(x, kp)
+			sub, err := compileObject(x, kp, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -58,14 +67,23 @@ func compileObject(m map[string]any, path string) (*object, error) {
 			}
 			o.fields = append(o.fields, f)
 		default:
-			return nil, errorf(kp, "a field holds an array of matchers or a nested object, got %s (write [%s])", describe(v), sample(v))
+			hint := ""
+			switch v.(type) {
+			case string, bool, nil, json.Number:
+				hint = " (write [" + sample(v) + "])"
+			default:
+				if _, ok := goNumber(v); ok {
+					hint = " (write [" + sample(v) + "])"
+				}
+			}
+			return nil, errorf(kp, "a field holds an array of matchers or a nested object, got %s%s", describe(v), hint)
 		}
 	}
 	o.canon = string(o.appendJSON(nil))
 	return o, nil
 }
 
-func compileOr(v any, path string) ([]*object, error) {
+func compileOr(v any, path string, depth int) ([]*object, error) {
 	arr, ok := v.([]any)
 	if !ok {
 		return nil, errorf(path, "$or holds an array of at least two pattern objects, got %s", describe(v))
@@ -79,7 +97,7 @@ func compileOr(v any, path string) ([]*object, error) {
 		if !ok {
 			return nil, errorf(indexPath(path, i), "an $or alternative is a pattern object, got %s", describe(a))
 		}
-		o, err := compileObject(m, indexPath(path, i))
+		o, err := compileObject(m, indexPath(path, i), depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -196,6 +214,9 @@ func patternNumber(v any) (n float64, ok bool, err error) {
 	if math.IsNaN(n) || math.IsInf(n, 0) {
 		return 0, true, fmt.Errorf("a number must be finite, got %v", n)
 	}
+	if n == 0 {
+		n = 0 // fold -0
+	}
 	return n, true, nil
 }
 
@@ -232,12 +253,12 @@ func goNumber(v any) (float64, bool) {
 	return 0, false
 }
 
-var operators = []string{"anything-but", "cidr", "equals-ignore-case", "exactly", "exists", "numeric", "prefix", "suffix", "wildcard"}
+const operators = "anything-but, cidr, equals-ignore-case, exactly, exists, numeric, prefix, suffix, wildcard"
 
 func compileMatcher(m map[string]any, path string) (item, error) {
 	if len(m) != 1 {
 		if len(m) == 0 {
-			return item{}, errorf(path, "an empty matcher object: give one operator (%s)", strings.Join(operators, ", "))
+			return item{}, errorf(path, "an empty matcher object: give one operator (%s)", operators)
 		}
 		return item{}, errorf(path, "a matcher object holds exactly one operator, got %d: %s", len(m), strings.Join(sortedKeys(m), ", "))
 	}
@@ -318,7 +339,7 @@ func compileMatcher(m map[string]any, path string) (item, error) {
 		}
 		return mk(mt)
 	}
-	return item{}, errorf(opPath, "unknown operator %q (want one of %s)", op, strings.Join(operators, ", "))
+	return item{}, errorf(opPath, "unknown operator %q (want one of %s)", op, operators)
 }
 
 // foldOperand reads {"equals-ignore-case": "s"} under prefix or suffix.
@@ -625,6 +646,39 @@ func joinKey(path, k string) string {
 
 func indexPath(path string, i int) string {
 	return path + "[" + strconv.Itoa(i) + "]"
+}
+
+// checkUTF8 refuses keys and strings that are not valid UTF-8 anywhere in
+// the pattern: the canonical JSON form could not hold them.
+func checkUTF8(v any, path string) error {
+	switch x := v.(type) {
+	case string:
+		if !utf8.ValidString(x) {
+			return errorf(path, "a string must be valid UTF-8, got %q", x)
+		}
+	case []string:
+		for i, s := range x {
+			if err := checkUTF8(s, indexPath(path, i)); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if err := checkUTF8(e, indexPath(path, i)); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			if !utf8.ValidString(k) {
+				return errorf(joinKey(path, k), "a key must be valid UTF-8, got %q", k)
+			}
+			if err := checkUTF8(x[k], joinKey(path, k)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // describe names the JSON type of v for an error message.

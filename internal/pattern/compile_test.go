@@ -174,6 +174,9 @@ func TestCompileGoValueErrors(t *testing.T) {
 		{"quoted key with quote", map[string]any{`it's`: "x"}, `'it\'s'`, "a field holds"},
 		{"quoted key with backslash", map[string]any{`a\b`: "x"}, `'a\\b'`, "a field holds"},
 		{"empty key", map[string]any{"": "x"}, `''`, "a field holds"},
+		{"invalid UTF-8 string", map[string]any{"a": []any{"ok", map[string]any{"prefix": "\xff"}}}, "a[1].prefix", "valid UTF-8"},
+		{"invalid UTF-8 key", map[string]any{"d": map[string]any{"\xfe": []any{1}}}, "d.\xfe", "key must be valid UTF-8"},
+		{"invalid UTF-8 in []string", map[string]any{"a": []string{"x", "\xc0"}}, "a[1]", "valid UTF-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := pattern.Compile(tc.pattern)
@@ -199,5 +202,38 @@ func TestCompileDoesNotModify(t *testing.T) {
 	want, _ := json.Marshal(decode(t, text, true))
 	if string(got) != string(want) {
 		t.Errorf("Compile modified its input: %s, was %s", got, want)
+	}
+}
+
+// TestCompileDepth refuses patterns nested more than MaxDepth objects deep,
+// counting nested fields and $or alternatives alike.
+func TestCompileDepth(t *testing.T) {
+	nest := func(depth int, viaOr bool) any {
+		var v any = map[string]any{"leaf": []any{"x"}}
+		for range depth - 1 {
+			if viaOr {
+				v = map[string]any{"$or": []any{v, map[string]any{"b": []any{1}}}}
+			} else {
+				v = map[string]any{"a": v}
+			}
+		}
+		return v
+	}
+	for _, viaOr := range []bool{false, true} {
+		if _, err := pattern.Compile(nest(pattern.MaxDepth, viaOr)); err != nil {
+			t.Errorf("depth %d (or: %v): %v", pattern.MaxDepth, viaOr, err)
+		}
+		_, err := pattern.Compile(nest(pattern.MaxDepth+1, viaOr))
+		var pe *pattern.Error
+		if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "more than 64 deep") {
+			t.Fatalf("depth %d (or: %v): %v, want a depth error", pattern.MaxDepth+1, viaOr, err)
+		}
+		want := strings.TrimSuffix(strings.Repeat("a.", pattern.MaxDepth), ".")
+		if viaOr {
+			want = strings.TrimSuffix(strings.Repeat("'$or'[0].", pattern.MaxDepth), ".")
+		}
+		if pe.Path != want {
+			t.Errorf("Path = %s, want %s", pe.Path, want)
+		}
 	}
 }

@@ -10,11 +10,6 @@ import (
 	"unicode/utf8"
 )
 
-var (
-	negInf = math.Inf(-1)
-	posInf = math.Inf(1)
-)
-
 // matchMap matches the object against the event object m (nil: an absent or
 // non-object value, which has no fields).
 func (o *object) matchMap(m map[string]any) bool {

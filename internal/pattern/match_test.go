@@ -372,6 +372,7 @@ func TestString(t *testing.T) {
 		{"$or order", `{"$or":[{"b":[1]},{"a":[1]}]}`, `{"$or":[{"a":[1]},{"b":[1]}]}`, `{"$or":[{"a":[1]},{"b":[1]}]}`},
 		{"$or sorted among keys", `{"z":[1],"$or":[{"b":[1]},{"a":[1]}],"#":[2]}`, `{"#":[2],"$or":[{"a":[1]},{"b":[1]}],"z":[1]}`, `{"#":[2],"$or":[{"a":[1]},{"b":[1]}],"z":[1]}`},
 		{"numeric", `{"n":[{"numeric":[">=",1e0,"<",2.50]}]}`, `{"n":[{"numeric":[">=",1,"<",2.5]}]}`, `{"n":[{"numeric":[">=",1,"<",2.5]}]}`},
+		{"negative zero operand", `{"n":[{"numeric":["<",-0.0]},-0]}`, `{"n":[0,{"numeric":["<",0]}]}`, `{"n":[0,{"numeric":["<",0]}]}`},
 		{"cidr masked", `{"ip":[{"cidr":"10.1.2.3/8"}]}`, `{"ip":[{"cidr":"10.0.0.0/8"}]}`, `{"ip":[{"cidr":"10.0.0.0/8"}]}`},
 		{"nested", `{"d":{"y":[{"exists":true}],"x":[{"suffix":{"equals-ignore-case":"Z"}}]}}`, `{"d":{"x":[{"suffix":{"equals-ignore-case":"Z"}}],"y":[{"exists":true}]}}`,
 			`{"d":{"x":[{"suffix":{"equals-ignore-case":"Z"}}],"y":[{"exists":true}]}}`},

@@ -57,7 +57,8 @@ type Pattern struct {
 // values are nested objects (map[string]any) or arrays ([]any, or []string)
 // of matchers, as encoding/json (with or without UseNumber) or a YAML decoder
 // produce. Numbers may be json.Number or any Go integer or float type. The
-// pattern is only read, never retained or modified.
+// pattern is only read, never retained or modified. Keys and strings must be
+// valid UTF-8.
 //
 // A refused pattern gives an *Error naming the deepest offending element,
 // which wraps ErrInvalid. Keys are visited in sorted order, so the error for
@@ -67,11 +68,31 @@ func Compile(p any) (*Pattern, error) {
 	if !ok {
 		return nil, errorf("", "a pattern is an object, got %s", describe(p))
 	}
-	root, err := compileObject(m, "")
+	if err := checkUTF8(m, ""); err != nil {
+		return nil, err
+	}
+	root, err := compileObject(m, "", 1)
 	if err != nil {
 		return nil, err
 	}
-	return &Pattern{root: root, canon: root.canon}, nil
+	pat := &Pattern{root: root, canon: root.canon}
+	root.dropCanon()
+	return pat, nil
+}
+
+// dropCanon frees the canonical texts of the objects, needed only while
+// compiling (each holds its children's).
+func (o *object) dropCanon() {
+	o.canon = ""
+	for i := range o.fields {
+		o.fields[i].canon = nil
+		if f := o.fields[i].obj; f != nil {
+			f.dropCanon()
+		}
+	}
+	for _, a := range o.or {
+		a.dropCanon()
+	}
 }
 
 // String returns the pattern's canonical JSON form: keys sorted, each
@@ -91,8 +112,9 @@ func (p *Pattern) String() string {
 // Match reports whether the event matches the pattern. The event is a
 // decoded JSON-like value (map[string]any at the top; []any, string,
 // json.Number or any Go number type, bool and nil below); anything else is a
-// value no matcher takes. Match only reads ev, does not allocate for events
-// of those types, and is deterministic.
+// value no matcher takes. Match only reads ev and is deterministic. It does
+// not allocate for events of those types, except when a cidr matcher meets a
+// string that looks like an address but does not parse.
 func (p *Pattern) Match(ev any) bool {
 	if p == nil || p.root == nil {
 		return false
@@ -106,7 +128,7 @@ func (p *Pattern) Match(ev any) bool {
 type object struct {
 	fields []field   // sorted by name
 	or     []*object // nil, or at least two alternatives sorted by canon
-	canon  string
+	canon  string    // canonical JSON, while compiling
 }
 
 // field is one named field of an object: a nested object, or a leaf holding
@@ -121,7 +143,7 @@ type field struct {
 	ops         []matcher
 	existsTrue  bool
 	existsFalse bool
-	canon       []string // each matcher's canonical JSON, sorted, deduplicated
+	canon       []string // each matcher's canonical JSON, sorted, deduplicated, while compiling
 }
 
 // exactOnly reports whether the field is a leaf whose matchers are all exact

@@ -185,8 +185,9 @@ func removeEntry[K comparable](list []*entry[K], e *entry[K]) []*entry[K] {
 //
 // Matches is safe for concurrent use with itself, Add and Remove. fn runs
 // while the set's read lock is held: it must not call methods of the set
-// (Add or Remove would deadlock). Matches does not allocate unless ev's key
-// fields hold arrays of more than a few values.
+// (Add or Remove would deadlock). Matches allocates nothing beyond what
+// Pattern.Match does, unless ev's key fields hold arrays of more than a few
+// values.
 func (s *Set[K]) Matches(ev any, fn func(id K)) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
