@@ -8,25 +8,28 @@ import (
 // Full Avro names of the facts. An event's identity is its full name, never
 // its Go type name.
 const (
-	NameBatchPlanned     = "logmesh.events.BatchPlanned"
-	NameDomainDefined    = "logmesh.events.DomainDefined"
-	NameFeedDefined      = "logmesh.events.FeedDefined"
-	NameFileFailed       = "logmesh.events.FileFailed"
-	NameFileLanded       = "logmesh.events.FileLanded"
-	NameFileProcessed    = "logmesh.events.FileProcessed"
-	NameIncidentOpened   = "logmesh.events.IncidentOpened"
-	NameIncidentResolved = "logmesh.events.IncidentResolved"
-	NameJobFinished      = "logmesh.events.JobFinished"
-	NameLocationsDefined = "logmesh.events.LocationsDefined"
-	NameJobStarted       = "logmesh.events.JobStarted"
-	NameProductPublished = "logmesh.events.ProductPublished"
-	NameProductRefreshed = "logmesh.events.ProductRefreshed"
-	NameProductRetired   = "logmesh.events.ProductRetired"
-	NameRecordRejected   = "logmesh.events.RecordRejected"
-	NameSchemaChanged    = "logmesh.events.SchemaChanged"
-	NameShareGranted     = "logmesh.events.ShareGranted"
-	NameShareRevoked     = "logmesh.events.ShareRevoked"
-	NameTableCommitted   = "logmesh.events.TableCommitted"
+	NameBatchPlanned        = "logmesh.events.BatchPlanned"
+	NameDomainDefined       = "logmesh.events.DomainDefined"
+	NameFeedDefined         = "logmesh.events.FeedDefined"
+	NameFileFailed          = "logmesh.events.FileFailed"
+	NameFileLanded          = "logmesh.events.FileLanded"
+	NameFileProcessed       = "logmesh.events.FileProcessed"
+	NameIncidentOpened      = "logmesh.events.IncidentOpened"
+	NameIncidentResolved    = "logmesh.events.IncidentResolved"
+	NameJobFinished         = "logmesh.events.JobFinished"
+	NameLocationsDefined    = "logmesh.events.LocationsDefined"
+	NameJobStarted          = "logmesh.events.JobStarted"
+	NameProductPublished    = "logmesh.events.ProductPublished"
+	NameProductRefreshed    = "logmesh.events.ProductRefreshed"
+	NameProductRetired      = "logmesh.events.ProductRetired"
+	NameRecordRejected      = "logmesh.events.RecordRejected"
+	NameRouteRefused        = "logmesh.events.RouteRefused"
+	NameSchemaChanged       = "logmesh.events.SchemaChanged"
+	NameShareGranted        = "logmesh.events.ShareGranted"
+	NameShareRevoked        = "logmesh.events.ShareRevoked"
+	NameSubscriptionDefined = "logmesh.events.SubscriptionDefined"
+	NameSubscriptionRemoved = "logmesh.events.SubscriptionRemoved"
+	NameTableCommitted      = "logmesh.events.TableCommitted"
 )
 
 // Names returns the full names of all facts, sorted. It returns a new slice
@@ -36,8 +39,8 @@ func Names() []string {
 		NameBatchPlanned, NameDomainDefined, NameFeedDefined, NameFileFailed,
 		NameFileLanded, NameFileProcessed, NameIncidentOpened, NameIncidentResolved,
 		NameJobFinished, NameJobStarted, NameLocationsDefined, NameProductPublished, NameProductRefreshed,
-		NameProductRetired, NameRecordRejected, NameSchemaChanged, NameShareGranted,
-		NameShareRevoked, NameTableCommitted,
+		NameProductRetired, NameRecordRejected, NameRouteRefused, NameSchemaChanged, NameShareGranted,
+		NameShareRevoked, NameSubscriptionDefined, NameSubscriptionRemoved, NameTableCommitted,
 	}
 }
 
@@ -75,6 +78,12 @@ func New(name string) (Event, error) {
 		return new(ProductRetired), nil
 	case NameRecordRejected:
 		return new(RecordRejected), nil
+	case NameRouteRefused:
+		return new(RouteRefused), nil
+	case NameSubscriptionDefined:
+		return new(SubscriptionDefined), nil
+	case NameSubscriptionRemoved:
+		return new(SubscriptionRemoved), nil
 	case NameSchemaChanged:
 		return new(SchemaChanged), nil
 	case NameShareGranted:
@@ -373,7 +382,21 @@ type ProductPublished struct {
 	// Owners are the people or groups accountable for the product.
 	Owners []string `avro:"owners"`
 	// DefinitionHash is the SHA-256 hex of the canonical definition.
-	DefinitionHash string `avro:"definition_hash"`
+	// OutputSchema is the output table's contract, Avro schema JSON.
+	OutputSchema *string `avro:"output_schema"`
+	// PrimaryKey are the output table's key fields.
+	PrimaryKey []string `avro:"primary_key"`
+	// Mode is append or upsert.
+	Mode string `avro:"mode"`
+	// Contacts are how to reach the product's team.
+	Contacts []string `avro:"contacts"`
+	// Tags classify the product.
+	Tags []string `avro:"tags"`
+	// RetryMaxAttempts bounds a failed job's attempts.
+	RetryMaxAttempts *int32 `avro:"retry_max_attempts"`
+	// RetryBackoffSeconds is the wait before the first retry.
+	RetryBackoffSeconds *int64 `avro:"retry_backoff_seconds"`
+	DefinitionHash      string `avro:"definition_hash"`
 }
 
 // Key returns the product.
@@ -673,3 +696,61 @@ type LocationsDefined struct {
 
 // Key returns "locations": one key, so every LocationsDefined is in order.
 func (e *LocationsDefined) Key() string { return "locations" }
+
+// SubscriptionDefined records that a domain subscribed to the mesh events
+// matching a content pattern (internal/pattern), or changed the pattern.
+type SubscriptionDefined struct {
+	// Envelope is the event's envelope; its domain is central.
+	Envelope Envelope `avro:"envelope"`
+	// Subscription is "domain/name", unique in the mesh.
+	Subscription string `avro:"subscription"`
+	// SubscriberDomain is the domain whose inbox receives the matches.
+	SubscriberDomain string `avro:"domain"`
+	// Pattern is the content pattern, canonical JSON.
+	Pattern string `avro:"pattern"`
+	// Description is free text.
+	Description *string `avro:"description"`
+	// DefinitionHash is the SHA-256 hex of the canonical definition.
+	DefinitionHash string `avro:"definition_hash"`
+}
+
+// Key returns the subscription.
+func (e *SubscriptionDefined) Key() string { return e.Subscription }
+
+// SubscriptionRemoved records that a subscription left the mesh.
+type SubscriptionRemoved struct {
+	// Envelope is the event's envelope; its domain is central.
+	Envelope Envelope `avro:"envelope"`
+	// Subscription is "domain/name".
+	Subscription string `avro:"subscription"`
+	// SubscriberDomain is the domain that subscribed.
+	SubscriberDomain string `avro:"domain"`
+	// Reason says why, if known.
+	Reason *string `avro:"reason"`
+}
+
+// Key returns the subscription.
+func (e *SubscriptionRemoved) Key() string { return e.Subscription }
+
+// RouteRefused records that the router did not forward a fact, and why:
+// a domain published about a product it does not own, say.
+type RouteRefused struct {
+	// Envelope is the event's envelope; its domain is central.
+	Envelope Envelope `avro:"envelope"`
+	// RefusedEventID is the event id of the refused fact.
+	RefusedEventID string `avro:"refused_event_id"`
+	// Event is the refused fact's full name.
+	Event string `avro:"event"`
+	// Product is the product the fact names, if any.
+	Product *string `avro:"product"`
+	// FromDomain is the domain whose bus carried the fact.
+	FromDomain string `avro:"from_domain"`
+	// ClaimedOwner is the owner the fact claims, if any.
+	ClaimedOwner *string `avro:"claimed_owner"`
+	// Topic, Partition and Offset locate the refused record.
+	Topic     string `avro:"topic"`
+	Partition int32  `avro:"partition"`
+	Offset    int64  `avro:"offset"`
+	// Reason says why it was refused.
+	Reason string `avro:"reason"`
+}

@@ -113,3 +113,21 @@ func (e *LocationsDefined) Name() string { return NameLocationsDefined }
 
 // Meta returns the event's envelope.
 func (e *LocationsDefined) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.SubscriptionDefined".
+func (e *SubscriptionDefined) Name() string { return NameSubscriptionDefined }
+
+// Meta returns the event's envelope.
+func (e *SubscriptionDefined) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.SubscriptionRemoved".
+func (e *SubscriptionRemoved) Name() string { return NameSubscriptionRemoved }
+
+// Meta returns the event's envelope.
+func (e *SubscriptionRemoved) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.RouteRefused".
+func (e *RouteRefused) Name() string { return NameRouteRefused }
+
+// Meta returns the event's envelope.
+func (e *RouteRefused) Meta() *Envelope { return &e.Envelope }

@@ -15,8 +15,8 @@ var facts = []string{
 	"BatchPlanned", "DomainDefined", "FeedDefined", "FileFailed", "FileLanded",
 	"FileProcessed", "IncidentOpened", "IncidentResolved", "JobFinished",
 	"JobStarted", "LocationsDefined", "ProductPublished", "ProductRefreshed", "ProductRetired",
-	"RecordRejected", "SchemaChanged", "ShareGranted", "ShareRevoked",
-	"TableCommitted",
+	"RecordRejected", "RouteRefused", "SchemaChanged", "ShareGranted", "ShareRevoked",
+	"SubscriptionDefined", "SubscriptionRemoved", "TableCommitted",
 }
 
 func TestAll(t *testing.T) {
