@@ -1,6 +1,9 @@
 // Package mesh loads mesh.yaml, the declarative file of a data mesh: its
-// domains and its feeds (how landed files become raw tables). Products and
-// grants will follow; their top-level keys are accepted and ignored for now.
+// domains, its feeds (how landed files become raw tables), its data
+// products (every feed's table is one, source-aligned), the grants that let
+// other domains read enterprise-visible products, and the subscriptions
+// (content patterns, internal/pattern) that route mesh events to domain
+// inboxes.
 //
 // Loading is strict. Unknown keys, wrong types and every semantic problem
 // (an undeclared domain, a primary key field missing from the schema, a
@@ -77,6 +80,13 @@ type Mesh struct {
 	Domains []Domain
 	// Feeds in declaration order, which is the order FeedFor tries them.
 	Feeds []Feed
+	// Products: first the source-aligned product of every feed's table, in
+	// feed order, then the products of the file, in declaration order.
+	Products []Product
+	// Grants in declaration order.
+	Grants []Grant
+	// Subscriptions in declaration order.
+	Subscriptions []Subscription
 }
 
 // Domain is a business unit with its own bus and inbox.

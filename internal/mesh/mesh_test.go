@@ -76,8 +76,12 @@ func TestLoadExample(t *testing.T) {
 			},
 		},
 	}
-	if !reflect.DeepEqual(m, want) {
+	if !reflect.DeepEqual(m.Domains, want.Domains) || !reflect.DeepEqual(m.Feeds, want.Feeds) {
 		t.Errorf("Load:\n got %+v\nwant %+v", m, want)
+	}
+	if len(m.Products) != 2 || m.Products[0].Name != "raw.trades" || m.Products[0].Kind != mesh.KindSourceAligned ||
+		m.Products[0].Feed != "trades" || m.Products[0].Output.Schema != m.Feeds[0].Schema {
+		t.Errorf("feed products: %+v", m.Products)
 	}
 	if f := &m.Feeds[0]; f.Domain() != "raw" || f.TableName() != "trades" {
 		t.Errorf("Domain, TableName = %q, %q", f.Domain(), f.TableName())
@@ -115,7 +119,7 @@ func TestParseValid(t *testing.T) {
 	if err != nil || len(m.Domains)+len(m.Feeds) != 0 {
 		t.Errorf("empty file: %+v, %v", m, err)
 	}
-	products := base + "products:\n  - name: p\ngrants: []\n"
+	products := base + "products:\n  - name: p\n    domain: raw\ngrants: []\n"
 	if _, err := mesh.Parse([]byte(products), "mesh.yaml", "."); err != nil {
 		t.Errorf("products and grants: %v", err)
 	}

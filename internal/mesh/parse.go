@@ -27,10 +27,11 @@ import (
 
 // rawMesh is the YAML shape of a mesh file.
 type rawMesh struct {
-	Domains  []rawDomain `yaml:"domains"`
-	Feeds    []rawFeed   `yaml:"feeds"`
-	Products any         `yaml:"products"` // not yet interpreted
-	Grants   any         `yaml:"grants"`   // not yet interpreted
+	Domains       []rawDomain       `yaml:"domains"`
+	Feeds         []rawFeed         `yaml:"feeds"`
+	Products      []rawProduct      `yaml:"products"`
+	Grants        []rawGrant        `yaml:"grants"`
+	Subscriptions []rawSubscription `yaml:"subscriptions"`
 }
 
 type rawDomain struct {
@@ -55,6 +56,7 @@ type rawFeed struct {
 	Rules                  []Rule        `yaml:"rules"`
 	Batch                  BatchPolicy   `yaml:"batch"`
 	AllowControlCharacters bool          `yaml:"allow_control_characters"`
+	Visibility             string        `yaml:"visibility"`
 }
 
 // parser holds the state of one Parse call.
@@ -131,18 +133,13 @@ func (p *parser) parse(data []byte) *Mesh {
 		return nil
 	}
 
-	var domainNodes, feedNodes []ast.Node
+	nodes := map[string][]ast.Node{}
 	for _, mv := range root.Values {
 		if seq, ok := unwrap(mv.Value).(*ast.SequenceNode); ok {
-			switch keyText(mv) {
-			case "domains":
-				domainNodes = seq.Values
-			case "feeds":
-				feedNodes = seq.Values
-			}
+			nodes[keyText(mv)] = seq.Values
 		}
 	}
-	return p.build(&rm, domainNodes, feedNodes)
+	return p.build(&rm, nodes)
 }
 
 // decodeItems decodes each domain and feed on its own, recording errors.
@@ -155,10 +152,14 @@ func (p *parser) decodeItems(root *ast.MappingNode) {
 			decode = func(n ast.Node) error { var d rawDomain; return yaml.NodeToValue(n, &d, yaml.Strict()) }
 		case "feeds":
 			decode = func(n ast.Node) error { var f rawFeed; return yaml.NodeToValue(n, &f, yaml.Strict()) }
-		case "products", "grants":
-			continue
+		case "products":
+			decode = func(n ast.Node) error { var v rawProduct; return yaml.NodeToValue(n, &v, yaml.Strict()) }
+		case "grants":
+			decode = func(n ast.Node) error { var v rawGrant; return yaml.NodeToValue(n, &v, yaml.Strict()) }
+		case "subscriptions":
+			decode = func(n ast.Node) error { var v rawSubscription; return yaml.NodeToValue(n, &v, yaml.Strict()) }
 		default:
-			p.errorf(lineOf(mv.Key), "unknown top-level key %q (want domains, feeds, products or grants)", key)
+			p.errorf(lineOf(mv.Key), "unknown top-level key %q (want domains, feeds, products, grants or subscriptions)", key)
 			continue
 		}
 		switch v := unwrap(mv.Value).(type) {
@@ -175,7 +176,8 @@ func (p *parser) decodeItems(root *ast.MappingNode) {
 	}
 }
 
-func (p *parser) build(rm *rawMesh, domainNodes, feedNodes []ast.Node) *Mesh {
+func (p *parser) build(rm *rawMesh, nodes map[string][]ast.Node) *Mesh {
+	domainNodes, feedNodes := nodes["domains"], nodes["feeds"]
 	m := &Mesh{}
 	domainLine := map[string]int{}
 	for i, rd := range rm.Domains {
@@ -202,6 +204,7 @@ func (p *parser) build(rm *rawMesh, domainNodes, feedNodes []ast.Node) *Mesh {
 
 	feedLine := map[string]int{}
 	tableLine := map[string]int{}
+	var visibility []string
 	for i := range rm.Feeds {
 		rf := &rm.Feeds[i]
 		n := nodeAt(feedNodes, i)
@@ -225,7 +228,14 @@ func (p *parser) build(rm *rawMesh, domainNodes, feedNodes []ast.Node) *Mesh {
 			}
 		}
 		m.Feeds = append(m.Feeds, f)
+		switch rf.Visibility {
+		case "", VisibilityDomain, VisibilityEnterprise:
+		default:
+			fp.errorf(fp.line("visibility"), "visibility %q must be domain or enterprise", rf.Visibility)
+		}
+		visibility = append(visibility, rf.Visibility)
 	}
+	p.products(m, rm, nodes, domainLine, visibility)
 	if len(p.errs) > 0 {
 		return nil
 	}
@@ -297,7 +307,7 @@ func (fp *feedParser) feed(rf *rawFeed, domains map[string]int) Feed {
 	fp.options(&rf.Options, rf.Format, builtin)
 
 	// Schema.
-	fields := fp.schema(rf, &f)
+	fields := fp.schema(rf.Schema, rf.SchemaFile, &f.Schema)
 
 	// Keys and mode.
 	has := func(name string) bool { _, ok := fields[name]; return fields == nil || ok }
@@ -428,7 +438,11 @@ func layoutRoundTrips(layout string) bool {
 // schema reads, parses and records the feed's schema; it returns the
 // schema's fields by name, or nil if the schema is not usable (then field
 // checks are skipped).
-func (fp *feedParser) schema(rf *rawFeed, f *Feed) map[string]*avro.Field {
+func (fp *feedParser) schema(schema any, schemaFile string, dst *string) map[string]*avro.Field {
+	rf := struct {
+		Schema     any
+		SchemaFile string
+	}{schema, schemaFile}
 	var text []byte
 	switch {
 	case rf.Schema != nil && rf.SchemaFile != "":
@@ -480,7 +494,7 @@ func (fp *feedParser) schema(rf *rawFeed, f *Feed) map[string]*avro.Field {
 		fp.errorf(fp.line(key), "schema must be an Avro record, not %s", sch.Type())
 		return nil
 	}
-	f.Schema = string(text)
+	*dst = string(text)
 	fields := map[string]*avro.Field{}
 	for _, fl := range rec.Fields() {
 		fields[fl.Name()] = fl

@@ -1,0 +1,129 @@
+package mesh_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logmesh/logmesh/internal/mesh"
+)
+
+// productsMesh is a valid mesh with products, grants and subscriptions;
+// TestProductErrors replaces lines of it and asserts line numbers.
+const productsMesh = `domains:
+  - name: raw
+  - name: equities
+  - name: wealth
+feeds:
+  - name: trades
+    table: raw.trades
+    key_pattern: "trades/*.csv"
+    format: csv
+    options: {header: true}
+    schema: {type: record, name: T, fields: [{name: id, type: string}, {name: qty, type: long}]}
+    visibility: enterprise
+products:
+  - name: positions
+    domain: equities
+    description: Net positions per account
+    inputs: [raw.trades, topic:upstream.orders]
+    transform: SELECT id, sum(qty) AS qty FROM trades GROUP BY id
+    output:
+      schema: {type: record, name: P, fields: [{name: id, type: string}, {name: qty, type: long}]}
+      primary_key: [id]
+      mode: upsert
+    visibility: enterprise
+    freshness: 1h
+    max_input_age: 1d
+    retry: {max_attempts: 4, backoff: 30s}
+    owners: [eq-data@example.com]
+    contacts: ["#eq-data"]
+    tags: [pii-free]
+  - name: private
+    domain: equities
+    inputs: [equities.positions]
+    transform: SELECT * FROM positions
+    output:
+      schema: {type: record, name: Q, fields: [{name: id, type: string}]}
+grants:
+  - product: equities.positions
+    to: wealth
+    purpose: client reporting
+    expires: 2027-06-30T00:00:00Z
+subscriptions:
+  - domain: wealth
+    name: positions
+    pattern:
+      event: [ProductRefreshed]
+      product: [{prefix: "equities."}]
+      rows_total: [{numeric: [">", 0]}]
+`
+
+func TestProducts(t *testing.T) {
+	m, err := mesh.Parse([]byte(productsMesh), "mesh.yaml", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Products) != 3 {
+		t.Fatalf("%d products, want the feed's and two: %+v", len(m.Products), m.Products)
+	}
+	raw, pos, priv := m.Products[0], m.Products[1], m.Products[2]
+	if raw.Name != "raw.trades" || raw.Visibility != mesh.VisibilityEnterprise || raw.Kind != mesh.KindSourceAligned {
+		t.Errorf("feed product %+v", raw)
+	}
+	if pos.Name != "equities.positions" || pos.Kind != mesh.KindConsumerAligned || pos.Output.Table != "equities.positions" ||
+		pos.Output.Mode != mesh.ModeUpsert || pos.Freshness != time.Hour || pos.MaxInputAge != 24*time.Hour ||
+		pos.Retry != (mesh.RetryPolicy{MaxAttempts: 4, Backoff: 30 * time.Second}) || pos.Trigger != mesh.TriggerAll {
+		t.Errorf("positions %+v", pos)
+	}
+	if len(pos.Inputs) != 2 || pos.Inputs[0] != (mesh.Input{Name: "raw.trades", Kind: mesh.InputProduct}) ||
+		pos.Inputs[1] != (mesh.Input{Name: "upstream.orders", Kind: mesh.InputTopic}) {
+		t.Errorf("inputs %+v", pos.Inputs)
+	}
+	if priv.Visibility != mesh.VisibilityDomain || priv.Retry.MaxAttempts != mesh.DefaultRetryAttempts {
+		t.Errorf("private %+v", priv)
+	}
+	if len(m.Grants) != 1 || m.Grants[0].Owner != "equities" || m.Grants[0].Grantee != "wealth" ||
+		!m.Grants[0].Expires.Equal(time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("grants %+v", m.Grants)
+	}
+	if len(m.Subscriptions) != 1 || m.Subscriptions[0].ID() != "wealth/positions" {
+		t.Fatalf("subscriptions %+v", m.Subscriptions)
+	}
+	p := m.Subscriptions[0].Pattern
+	if !p.Match(map[string]any{"event": "ProductRefreshed", "product": "equities.positions", "rows_total": 3.0}) ||
+		p.Match(map[string]any{"event": "ProductRefreshed", "product": "raw.trades", "rows_total": 3.0}) {
+		t.Error("the subscription's pattern does not match as written")
+	}
+}
+
+func TestProductErrors(t *testing.T) {
+	replace := func(old, new string) string {
+		if !strings.Contains(productsMesh, old) {
+			t.Fatalf("%q not in the mesh", old)
+		}
+		return strings.Replace(productsMesh, old, new, 1)
+	}
+	for _, c := range []struct{ name, mesh, want string }{
+		{"unknown domain", replace("    domain: equities\n    description", "    domain: nowhere\n    description"), `mesh.yaml:15: product nowhere.positions: domain "nowhere" is not declared`},
+		{"unknown input", replace("inputs: [raw.trades, topic:upstream.orders]", "inputs: [raw.nope]"), `mesh.yaml:17: product equities.positions: input "raw.nope" is not a table, a product or a topic:NAME of the mesh`},
+		{"no transform", replace("    transform: SELECT id, sum(qty) AS qty FROM trades GROUP BY id\n", "    kind: consumer-aligned\n"), "a consumer-aligned product needs a transform"},
+		{"no contract", replace("      schema: {type: record, name: P, fields: [{name: id, type: string}, {name: qty, type: long}]}\n", ""), "output schema is required"},
+		{"key not in schema", replace("      primary_key: [id]", "      primary_key: [nope]"), "mesh.yaml:21: product equities.positions: output: primary_key field 'nope' not in schema"},
+		{"bad visibility", replace("    visibility: enterprise\n    freshness", "    visibility: everyone\n    freshness"), `mesh.yaml:23: product equities.positions: visibility "everyone"`},
+		{"bad duration", replace("freshness: 1h", "freshness: soon"), `mesh.yaml:24: product equities.positions: freshness "soon"`},
+		{"grant of a private product", replace("  - product: equities.positions\n", "  - product: equities.private\n"), "mesh.yaml:37: grant of equities.private to wealth: product equities.private is visible to its domain only"},
+		{"grant to the owner", replace("    to: wealth", "    to: equities"), "mesh.yaml:38: grant of equities.positions to equities: domain equities owns equities.positions"},
+		{"bad expiry", replace("expires: 2027-06-30T00:00:00Z", "expires: tomorrow"), `mesh.yaml:40: grant of equities.positions to wealth: expires "tomorrow"`},
+		{"unknown operator", replace(`product: [{prefix: "equities."}]`, `product: [{prefixx: "equities."}]`), "mesh.yaml:46: subscription wealth/positions: pattern: pattern: product[0].prefixx"},
+		{"bad numeric", replace(`rows_total: [{numeric: [">", 0]}]`, `rows_total: [{numeric: [">", "zero"]}]`), "mesh.yaml:47: subscription wealth/positions: pattern: pattern: rows_total[0].numeric[1]"},
+		{"unknown key", replace("    tags: [pii-free]", "    tagz: [pii-free]"), "mesh.yaml:29"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := mesh.Parse([]byte(c.mesh), "mesh.yaml", ".")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v\nwant it to contain %q", err, c.want)
+			}
+		})
+	}
+}
