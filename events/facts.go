@@ -438,6 +438,9 @@ type ShareGranted struct {
 	Purpose *string `avro:"purpose"`
 	// ExpiresAt is when the grant lapses, nil for never.
 	ExpiresAt *time.Time `avro:"expires_at"`
+	// DefinitionHash is the SHA-256 hex of the grant's canonical
+	// definition; "" for a grant made outside mesh.yaml.
+	DefinitionHash string `avro:"definition_hash"`
 }
 
 // Key returns the product.

@@ -15,8 +15,11 @@ import (
 
 // Kinds of definitions, as in Change.Kind and in definition event ids.
 const (
-	KindDomain = "domain"
-	KindFeed   = "feed"
+	KindDomain       = "domain"
+	KindFeed         = "feed"
+	KindProduct      = "product"
+	KindGrant        = "grant"
+	KindSubscription = "subscription"
 )
 
 // Ops of a Change.
@@ -54,6 +57,76 @@ type canonicalFeed struct {
 	Batch           BatchPolicy   `json:"batch"`
 
 	AllowControlCharacters bool `json:"allow_control_characters,omitempty"`
+}
+
+type canonicalProduct struct {
+	Kind        string        `json:"kind"`
+	Name        string        `json:"name"`
+	Domain      string        `json:"domain"`
+	ProductKind string        `json:"product_kind"`
+	Description string        `json:"description"`
+	Inputs      []string      `json:"inputs"`
+	Transform   string        `json:"transform"`
+	Output      Output        `json:"output"`
+	Visibility  string        `json:"visibility"`
+	Trigger     string        `json:"trigger"`
+	Schedule    string        `json:"schedule"`
+	Freshness   time.Duration `json:"freshness"`
+	MaxInputAge time.Duration `json:"max_input_age"`
+	Retry       [2]int64      `json:"retry"`
+	Owners      []string      `json:"owners"`
+	Contacts    []string      `json:"contacts"`
+	Tags        []string      `json:"tags"`
+	Feed        string        `json:"feed,omitempty"`
+}
+
+type canonicalGrant struct {
+	Kind    string `json:"kind"`
+	Product string `json:"product"`
+	Owner   string `json:"owner"`
+	Grantee string `json:"grantee"`
+	Purpose string `json:"purpose"`
+	Expires int64  `json:"expires"`
+}
+
+type canonicalSubscription struct {
+	Kind        string `json:"kind"`
+	Domain      string `json:"domain"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Pattern     string `json:"pattern"`
+}
+
+// DefinitionHash returns the SHA-256 hex of the product's canonical
+// encoding.
+func (p *Product) DefinitionHash() string {
+	inputs := make([]string, 0, len(p.Inputs))
+	for _, in := range p.Inputs {
+		inputs = append(inputs, in.String())
+	}
+	return hashJSON(canonicalProduct{
+		Kind: KindProduct, Name: p.Name, Domain: p.Domain, ProductKind: p.Kind, Description: p.Description,
+		Inputs: inputs, Transform: p.Transform, Output: p.Output, Visibility: p.Visibility, Trigger: p.Trigger,
+		Schedule: p.Schedule, Freshness: p.Freshness, MaxInputAge: p.MaxInputAge,
+		Retry: [2]int64{int64(p.Retry.MaxAttempts), int64(p.Retry.Backoff)}, Owners: p.Owners, Contacts: p.Contacts,
+		Tags: p.Tags, Feed: p.Feed,
+	})
+}
+
+// DefinitionHash returns the SHA-256 hex of the grant's canonical encoding.
+func (g *Grant) DefinitionHash() string {
+	var exp int64
+	if !g.Expires.IsZero() {
+		exp = g.Expires.UnixMicro()
+	}
+	return hashJSON(canonicalGrant{Kind: KindGrant, Product: g.Product, Owner: g.Owner, Grantee: g.Grantee, Purpose: g.Purpose, Expires: exp})
+}
+
+// DefinitionHash returns the SHA-256 hex of the subscription's canonical
+// encoding (the pattern in its canonical form).
+func (s *Subscription) DefinitionHash() string {
+	return hashJSON(canonicalSubscription{Kind: KindSubscription, Domain: s.Domain, Name: s.Name,
+		Description: s.Description, Pattern: s.Pattern.String()})
 }
 
 func hashJSON(v any) string {
@@ -105,6 +178,15 @@ func (m *Mesh) Definitions(at time.Time) []events.Event {
 	}
 	for i := range m.Feeds {
 		parts = append(parts, m.Feeds[i].DefinitionHash())
+	}
+	for i := range m.Products {
+		parts = append(parts, m.Products[i].DefinitionHash())
+	}
+	for i := range m.Grants {
+		parts = append(parts, m.Grants[i].DefinitionHash())
+	}
+	for i := range m.Subscriptions {
+		parts = append(parts, m.Subscriptions[i].DefinitionHash())
 	}
 	correlation := events.DeriveID(parts...)
 
@@ -168,6 +250,74 @@ func (m *Mesh) Definitions(at time.Time) []events.Event {
 				vr.Arg = new(r.Value)
 			}
 			ev.Rules = append(ev.Rules, vr)
+		}
+		out = append(out, ev)
+	}
+	env := func(kind, name, hash string) events.Envelope {
+		return events.Envelope{
+			EventID:       events.DeriveID("definition", kind, name, hash),
+			OccurredAt:    at,
+			Domain:        events.DomainCentral,
+			CorrelationID: correlation,
+		}
+	}
+	for i := range m.Products {
+		p := &m.Products[i]
+		hash := p.DefinitionHash()
+		ev := &events.ProductPublished{
+			Envelope: env(KindProduct, p.Name, hash), Product: p.Name, OwnerDomain: p.Domain, Kind: p.Kind,
+			Inputs: []string{}, OutputTable: p.Output.Table, Visibility: p.Visibility, Trigger: p.Trigger,
+			Owners: nonNil(p.Owners), PrimaryKey: nonNil(p.Output.PrimaryKey), Mode: p.Output.Mode,
+			Contacts: nonNil(p.Contacts), Tags: nonNil(p.Tags), DefinitionHash: hash,
+		}
+		for _, in := range p.Inputs {
+			ev.Inputs = append(ev.Inputs, in.String())
+		}
+		if p.Description != "" {
+			ev.Description = new(p.Description)
+		}
+		if p.Transform != "" {
+			ev.Transform = new(p.Transform)
+		}
+		if p.Schedule != "" {
+			ev.Schedule = new(p.Schedule)
+		}
+		if p.Freshness > 0 {
+			ev.FreshnessSeconds = new(int64(p.Freshness / time.Second))
+		}
+		if p.Output.Schema != "" {
+			ev.OutputSchema = new(p.Output.Schema)
+		}
+		if p.Kind == KindConsumerAligned {
+			ev.RetryMaxAttempts = new(int32(p.Retry.MaxAttempts))
+			ev.RetryBackoffSeconds = new(int64(p.Retry.Backoff / time.Second))
+		}
+		out = append(out, ev)
+	}
+	for i := range m.Grants {
+		g := &m.Grants[i]
+		hash := g.DefinitionHash()
+		ev := &events.ShareGranted{
+			Envelope: env(KindGrant, g.Name(), hash), GrantID: g.ID(), Product: g.Product, OwnerDomain: g.Owner,
+			GranteeDomain: g.Grantee, GrantedBy: "mesh.yaml", DefinitionHash: hash,
+		}
+		if g.Purpose != "" {
+			ev.Purpose = new(g.Purpose)
+		}
+		if !g.Expires.IsZero() {
+			ev.ExpiresAt = new(g.Expires)
+		}
+		out = append(out, ev)
+	}
+	for i := range m.Subscriptions {
+		sub := &m.Subscriptions[i]
+		hash := sub.DefinitionHash()
+		ev := &events.SubscriptionDefined{
+			Envelope: env(KindSubscription, sub.ID(), hash), Subscription: sub.ID(), SubscriberDomain: sub.Domain,
+			Pattern: sub.Pattern.String(), DefinitionHash: hash,
+		}
+		if sub.Description != "" {
+			ev.Description = new(sub.Description)
 		}
 		out = append(out, ev)
 	}
@@ -279,4 +429,11 @@ func Diff(old, new *Mesh) []Change {
 		return cmp.Or(cmp.Compare(kindOrder[a.Kind], kindOrder[b.Kind]), cmp.Compare(a.Name, b.Name))
 	})
 	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return slices.Clone(s)
 }

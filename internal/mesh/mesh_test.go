@@ -324,8 +324,12 @@ func TestDefinitions(t *testing.T) {
 	at := time.Date(2026, 11, 3, 10, 0, 0, 123456789, time.FixedZone("x", 3600))
 	a := load(base).Definitions(at)
 	b := load(base).Definitions(at.Add(time.Hour))
-	if len(a) != 2 {
-		t.Fatalf("got %d events, want 2", len(a))
+	if len(a) != 3 {
+		t.Fatalf("got %d events, want 3 (the domain, the feed, its product)", len(a))
+	}
+	if pp, ok := a[2].(*events.ProductPublished); !ok || pp.Product != "raw.trades" || pp.Kind != mesh.KindSourceAligned ||
+		pp.OutputSchema == nil || pp.Mode != mesh.ModeUpsert {
+		t.Errorf("the feed's product: %+v", a[2])
 	}
 	dd, ok1 := a[0].(*events.DomainDefined)
 	fd, ok2 := a[1].(*events.FeedDefined)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/mesh"
 )
 
@@ -125,5 +126,45 @@ func TestProductErrors(t *testing.T) {
 				t.Errorf("error %v\nwant it to contain %q", err, c.want)
 			}
 		})
+	}
+}
+
+func TestProductDefinitions(t *testing.T) {
+	m, err := mesh.Parse([]byte(productsMesh), "mesh.yaml", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := m.Definitions(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	count := map[string]int{}
+	for _, ev := range evs {
+		count[ev.Name()]++
+		switch e := ev.(type) {
+		case *events.ProductPublished:
+			if e.Product == "equities.positions" && (e.OutputSchema == nil || *e.RetryMaxAttempts != 4 || *e.RetryBackoffSeconds != 30 ||
+				len(e.Inputs) != 2 || e.Inputs[1] != "topic:upstream.orders" || *e.FreshnessSeconds != 3600 || e.Envelope.Domain != "central") {
+				t.Errorf("ProductPublished %+v", e)
+			}
+		case *events.ShareGranted:
+			if e.GrantID != events.DeriveID("grant", "equities.positions", "wealth") || e.OwnerDomain != "equities" ||
+				e.ExpiresAt == nil || e.DefinitionHash == "" {
+				t.Errorf("ShareGranted %+v", e)
+			}
+		case *events.SubscriptionDefined:
+			if e.Subscription != "wealth/positions" || e.SubscriberDomain != "wealth" || !strings.Contains(e.Pattern, `"prefix":"equities."`) {
+				t.Errorf("SubscriptionDefined %+v", e)
+			}
+		}
+	}
+	if count[events.NameProductPublished] != 3 || count[events.NameShareGranted] != 1 || count[events.NameSubscriptionDefined] != 1 {
+		t.Errorf("definition events %v", count)
+	}
+	// A changed pattern changes the subscription's hash only.
+	m2, err := mesh.Parse([]byte(strings.Replace(productsMesh, `">", 0`, `">", 1`, 1)), "mesh.yaml", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subscriptions[0].DefinitionHash() == m2.Subscriptions[0].DefinitionHash() ||
+		m.Products[1].DefinitionHash() != m2.Products[1].DefinitionHash() {
+		t.Error("hashes do not follow the definitions")
 	}
 }
