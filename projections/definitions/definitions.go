@@ -16,6 +16,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/logmesh/logmesh/events"
@@ -24,10 +25,16 @@ import (
 
 // Kinds of definitions.
 const (
-	KindDomain    = "domain"
-	KindFeed      = "feed"
-	KindLocations = "locations"
+	KindDomain       = "domain"
+	KindFeed         = "feed"
+	KindLocations    = "locations"
+	KindProduct      = "product"
+	KindGrant        = "grant"
+	KindSubscription = "subscription"
 )
+
+// GrantName names a grant: "product→grantee".
+func GrantName(product, grantee string) string { return product + "→" + grantee }
 
 // LocationsName is the name of the one locations definition.
 const LocationsName = "platform"
@@ -63,8 +70,45 @@ type Definition struct {
 	// Domain is the domain of the event's envelope: "central" for a
 	// domain, the table's domain for a feed.
 	Domain string `json:"domain"`
+	// Retired is set once the definition left the mesh: a product
+	// retired, a grant revoked, a subscription removed.
+	Retired bool `json:"retired,omitempty"`
 	// Locations is set for KindLocations.
 	Locations *Locations `json:"locations,omitempty"`
+	// Product is set for KindProduct.
+	Product *Product `json:"product,omitempty"`
+	// Grant is set for KindGrant.
+	Grant *Grant `json:"grant,omitempty"`
+	// Subscription is set for KindSubscription.
+	Subscription *Subscription `json:"subscription,omitempty"`
+}
+
+// Product is what routing needs of a product.
+type Product struct {
+	Owner       string `json:"owner"`
+	Kind        string `json:"kind"`
+	Visibility  string `json:"visibility"`
+	OutputTable string `json:"output_table"`
+}
+
+// Grant is a share of a product with another domain.
+type Grant struct {
+	ID      string `json:"id"`
+	Product string `json:"product"`
+	Owner   string `json:"owner"`
+	Grantee string `json:"grantee"`
+	// ExpiresAt is Unix microseconds, 0 for never.
+	ExpiresAt int64 `json:"expires_at,omitempty"`
+}
+
+// Live reports whether the grant is in force at t: not revoked (the
+// Definition says so) and not expired.
+func (g *Grant) Live(t time.Time) bool { return g.ExpiresAt == 0 || t.UnixMicro() < g.ExpiresAt }
+
+// Subscription is a domain's content pattern.
+type Subscription struct {
+	Domain  string `json:"domain"`
+	Pattern string `json:"pattern"`
 }
 
 // Locations is where the platform keeps its files.
@@ -80,7 +124,13 @@ type Locations struct {
 // Handles implements projections.Selective: the host skips other facts
 // without decoding them.
 func (Projection) Handles(name string) bool {
-	return name == events.NameDomainDefined || name == events.NameFeedDefined || name == events.NameLocationsDefined
+	switch name {
+	case events.NameDomainDefined, events.NameFeedDefined, events.NameLocationsDefined,
+		events.NameProductPublished, events.NameProductRetired, events.NameShareGranted, events.NameShareRevoked,
+		events.NameSubscriptionDefined, events.NameSubscriptionRemoved:
+		return true
+	}
+	return false
 }
 
 // Apply folds DomainDefined and FeedDefined; other events are ignored.
@@ -91,6 +141,24 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 		d = Definition{Kind: KindDomain, Name: e.DomainName, Hash: e.DefinitionHash}
 	case *events.FeedDefined:
 		d = Definition{Kind: KindFeed, Name: e.Feed, Hash: e.DefinitionHash}
+	case *events.ProductPublished:
+		d = Definition{Kind: KindProduct, Name: e.Product, Hash: e.DefinitionHash, Product: &Product{
+			Owner: e.OwnerDomain, Kind: e.Kind, Visibility: e.Visibility, OutputTable: e.OutputTable}}
+	case *events.ShareGranted:
+		g := &Grant{ID: e.GrantID, Product: e.Product, Owner: e.OwnerDomain, Grantee: e.GranteeDomain}
+		if e.ExpiresAt != nil {
+			g.ExpiresAt = e.ExpiresAt.UnixMicro()
+		}
+		d = Definition{Kind: KindGrant, Name: GrantName(e.Product, e.GranteeDomain), Hash: e.DefinitionHash, Grant: g}
+	case *events.SubscriptionDefined:
+		d = Definition{Kind: KindSubscription, Name: e.Subscription, Hash: e.DefinitionHash,
+			Subscription: &Subscription{Domain: e.SubscriberDomain, Pattern: e.Pattern}}
+	case *events.ProductRetired:
+		return retire(s, ev, KindProduct, e.Product)
+	case *events.ShareRevoked:
+		return retire(s, ev, KindGrant, GrantName(e.Product, e.GranteeDomain))
+	case *events.SubscriptionRemoved:
+		return retire(s, ev, KindSubscription, e.Subscription)
 	case *events.LocationsDefined:
 		d = Definition{Kind: KindLocations, Name: LocationsName, Hash: e.DefinitionHash, Locations: &Locations{
 			Landing: e.Landing, Warehouse: e.Warehouse, S3Insecure: e.S3Insecure, DefinedBy: e.DefinedBy}}
@@ -113,6 +181,47 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 		return fmt.Errorf("definitions: encode %s %s: %w", d.Kind, d.Name, err)
 	}
 	return s.Set([]byte(prefixDefinition+d.Kind+"\x00"+d.Name), b)
+}
+
+// retire marks the definition kind/name retired, from the event's time on.
+// A definition this scope never saw is recorded retired, so the merge of
+// scopes sees the retirement.
+func retire(s projections.Store, ev events.Event, kind, name string) error {
+	m := ev.Meta()
+	if name == "" || m.EventID == "" {
+		return fmt.Errorf("definitions: %s %q without a name or event id: %w", ev.Name(), m.EventID, projections.ErrInvariant)
+	}
+	key := []byte(prefixDefinition + kind + "\x00" + name)
+	d := Definition{Kind: kind, Name: name}
+	if v, ok, err := s.Get(key); err != nil {
+		return err
+	} else if ok {
+		if err := json.Unmarshal(v, &d); err != nil {
+			return fmt.Errorf("definitions: corrupt entry %s %s: %w", kind, name, err)
+		}
+	}
+	d.Retired, d.At, d.EventID, d.Domain = true, m.OccurredAt.UTC(), m.EventID, m.Domain
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return s.Set(key, b)
+}
+
+// Live returns the definitions of kind that are not retired, by name.
+func Live[S any](st Scanner[S], kind string) ([]Definition, error) {
+	all, err := All(st)
+	if err != nil {
+		return nil, err
+	}
+	var out []Definition
+	for k, d := range all {
+		if k.Kind == kind && !d.Retired {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b Definition) int { return cmp.Compare(a.Name, b.Name) })
+	return out, nil
 }
 
 // Scanner reads committed state from every scope, as (*state.Store).ScanAll

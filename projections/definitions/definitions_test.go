@@ -81,3 +81,44 @@ func TestLocations(t *testing.T) {
 		t.Fatalf("locations %+v %v %v", l, ok, err)
 	}
 }
+
+// Products, grants and subscriptions fold with their retirements; a
+// retired definition published again is live again.
+func TestProductsGrantsSubscriptions(t *testing.T) {
+	st := projectiontest.NewScopes()
+	p := definitions.Projection{}
+	sc := st.Scope("central/0")
+	env := func(id string, sec int) events.Envelope {
+		return events.Envelope{EventID: id, OccurredAt: t0.Add(time.Duration(sec) * time.Second), Domain: "central"}
+	}
+	exp := t0.Add(time.Hour)
+	for _, ev := range []events.Event{
+		&events.ProductPublished{Envelope: env("p1", 1), Product: "eq.pos", OwnerDomain: "eq", Kind: "consumer-aligned", Visibility: "enterprise", OutputTable: "eq.pos", DefinitionHash: "h1"},
+		&events.ShareGranted{Envelope: env("g1", 2), GrantID: "gid", Product: "eq.pos", OwnerDomain: "eq", GranteeDomain: "wm", ExpiresAt: &exp, DefinitionHash: "gh"},
+		&events.SubscriptionDefined{Envelope: env("s1", 3), Subscription: "wm/pos", SubscriberDomain: "wm", Pattern: `{"event":["ProductRefreshed"]}`, DefinitionHash: "sh"},
+		&events.ShareRevoked{Envelope: env("g2", 4), GrantID: "gid", Product: "eq.pos", OwnerDomain: "eq", GranteeDomain: "wm", RevokedBy: "governance"},
+		&events.ProductRetired{Envelope: env("p2", 5), Product: "eq.pos", OwnerDomain: "eq"},
+		&events.ProductPublished{Envelope: env("p3", 6), Product: "eq.pos", OwnerDomain: "eq", Kind: "consumer-aligned", Visibility: "domain", OutputTable: "eq.pos", DefinitionHash: "h2"},
+	} {
+		if err := p.Apply(sc, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prods, err := definitions.Live(st, definitions.KindProduct)
+	if err != nil || len(prods) != 1 || prods[0].Hash != "h2" || prods[0].Product.Visibility != "domain" {
+		t.Fatalf("products %+v %v", prods, err)
+	}
+	grants, err := definitions.Live(st, definitions.KindGrant)
+	if err != nil || len(grants) != 0 {
+		t.Fatalf("live grants after the revoke: %+v %v", grants, err)
+	}
+	all, _ := definitions.All(st)
+	g := all[definitions.Key{Kind: definitions.KindGrant, Name: definitions.GrantName("eq.pos", "wm")}]
+	if !g.Retired || g.Grant == nil || g.Grant.Grantee != "wm" || g.Grant.Live(exp) || !g.Grant.Live(t0) {
+		t.Errorf("revoked grant %+v", g)
+	}
+	subs, err := definitions.Live(st, definitions.KindSubscription)
+	if err != nil || len(subs) != 1 || subs[0].Subscription.Domain != "wm" {
+		t.Errorf("subscriptions %+v %v", subs, err)
+	}
+}
