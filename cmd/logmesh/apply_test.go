@@ -90,7 +90,8 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantAdds := []string{"+ domain raw", "+ domain central", "+ feed trades", "+ feed securities", "+ feed accounts", "+ feed positions"}
+	wantAdds := []string{"+ domain raw", "+ domain central", "+ feed trades", "+ feed securities", "+ feed accounts", "+ feed positions",
+		"+ product raw.trades", "+ product raw.securities", "+ product raw.accounts", "+ product raw.positions"}
 	if got := planLines(out, '+'); !reflect.DeepEqual(got, wantAdds) {
 		t.Fatalf("dry run plans %q, want %q\n%s", got, wantAdds, out)
 	}
@@ -102,29 +103,31 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(planLines(out, '+')) != 6 || !strings.Contains(out, "applied 6 definitions") {
+	if len(planLines(out, '+')) != 10 || !strings.Contains(out, "applied 10 definitions") {
 		t.Fatalf("apply:\n%s", out)
 	}
-	out, err = c.run("tail", "--from-beginning", "--json", "-n", "7", events.CentralTopic, events.DomainTopic(events.DomainRaw)) // and the LocationsDefined
+	out, err = c.run("tail", "--from-beginning", "--json", "-n", "11", events.CentralTopic, events.DomainTopic(events.DomainRaw)) // and the LocationsDefined
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		var ev struct {
-			Event string `json:"event"`
-			Name  string `json:"name"`
-			Feed  string `json:"feed"`
+			Event   string `json:"event"`
+			Name    string `json:"name"`
+			Feed    string `json:"feed"`
+			Product string `json:"product"`
 		}
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			t.Fatalf("tail --json line %q: %v", line, err)
 		}
-		seen[ev.Event+" "+ev.Name+ev.Feed] = true
+		seen[ev.Event+" "+ev.Name+ev.Feed+ev.Product] = true
 	}
 	for _, want := range []string{
 		events.NameDomainDefined + " raw", events.NameDomainDefined + " central",
 		events.NameFeedDefined + " trades", events.NameFeedDefined + " securities",
 		events.NameFeedDefined + " accounts", events.NameFeedDefined + " positions",
+		events.NameProductPublished + " raw.trades", events.NameProductPublished + " raw.positions",
 	} {
 		if !seen[want] {
 			t.Errorf("the log lacks %s; it has %v", want, seen)
@@ -135,7 +138,7 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(planLines(out, '=')) != 6 || !strings.Contains(out, "no changes") || c.logged() != 6 {
+	if len(planLines(out, '=')) != 10 || !strings.Contains(out, "no changes") || c.logged() != 10 {
 		t.Fatalf("second apply (log holds %d events):\n%s", c.logged(), out)
 	}
 
@@ -147,11 +150,11 @@ func TestApply(t *testing.T) {
 	if got := planLines(out, '~'); !reflect.DeepEqual(got, []string{"~ feed securities (changed)"}) || len(planLines(out, '+')) != 0 {
 		t.Fatalf("changed feed plans %q:\n%s", got, out)
 	}
-	if !strings.Contains(out, "applied 1 definition\n") || c.logged() != 7 {
+	if !strings.Contains(out, "applied 1 definition\n") || c.logged() != 11 {
 		t.Fatalf("changed feed (log holds %d events):\n%s", c.logged(), out)
 	}
 
-	// Removing a feed is planned but not emitted.
+	// Removing a feed is planned but not emitted; its product is retired.
 	data, err := os.ReadFile(changed)
 	if err != nil {
 		t.Fatal(err)
@@ -162,8 +165,8 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := planLines(out, '-'); !reflect.DeepEqual(got, []string{"- feed positions (removal is not supported yet; nothing is emitted)"}) ||
-		!strings.Contains(out, "no changes") || c.logged() != 7 {
+	if got := planLines(out, '-'); !reflect.DeepEqual(got, []string{"- feed positions (removal is not supported yet; nothing is emitted)",
+		"- product raw.positions (retired: not in the file)"}) || !strings.Contains(out, "applied 1 definition") || c.logged() != 12 {
 		t.Fatalf("removed feed plans %q (log holds %d events):\n%s", got, c.logged(), out)
 	}
 }
