@@ -71,6 +71,10 @@ Commands:
                           check a contract change against the registry's compatibility rules
   schema register FILE.avsc --subject S
                           register a contract under a subject
+  produce --topic T --schema FILE.avsc [--subject S] [--key FIELD] [--create] [-f FILE|-]
+                          register the schema under S (default T-value; the registry's
+                          compatibility rule decides), then produce NDJSON lines (default stdin)
+                          as Confluent-framed Avro, keyed by FIELD; nothing if any line is bad
   version                 print the version
 
 Processor flags (dev, run):
@@ -138,6 +142,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdFiles(ctx, g, cargs, stdout, stderr)
 	case "schema":
 		return cmdSchema(ctx, g, cargs, stdout, stderr)
+	case "produce":
+		return cmdProduce(ctx, g, cargs, os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "logmesh", version)
 		return nil
