@@ -57,6 +57,10 @@ type Config struct {
 	// Mesh is the mesh the processors serve. The watcher, planner and
 	// loader need it.
 	Mesh *mesh.Mesh
+	// RecordMesh records the mesh's new and changed definitions on the
+	// log at start (products, grants, subscriptions, ...), as `logmesh dev`
+	// does; retirements stay `logmesh apply`'s. Default false.
+	RecordMesh bool
 	// DataDir holds the processors' state stores, under state/<name>.
 	// Default "./.logmesh".
 	DataDir string

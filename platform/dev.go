@@ -175,6 +175,9 @@ func StartDev(ctx context.Context, dc DevConfig) (_ *Dev, err error) {
 	if cfg.DefinedBy == "logmesh" {
 		cfg.DefinedBy = "logmesh dev"
 	}
+	// dev runs the mesh it is given: the log must know its products,
+	// grants and subscriptions for the router to route.
+	cfg.RecordMesh = true
 	emb, err := StartEmbedded(ctx, EmbeddedConfig{DataDir: cfg.DataDir, KafkaPort: dc.KafkaPort, RegistryPort: dc.RegistryPort,
 		External: cfg.Kafka, Config: cfg})
 	if err != nil {

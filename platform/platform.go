@@ -87,14 +87,14 @@ func Start(ctx context.Context, cfg Config, names ...string) (_ *Platform, err e
 	if err := conn.Ping(ctx, 15*time.Second); err != nil {
 		return nil, err
 	}
-	codec, err := newCodec(ctx, cfg.RegistryURL)
+	codec, reg, err := newCodec(ctx, cfg.RegistryURL)
 	if err != nil {
 		return nil, err
 	}
 	if err := conn.EnsureTopics(ctx, cfg.Topics.Specs(cfg.Partitions, cfg.domains()...)...); err != nil {
 		return nil, fmt.Errorf("platform: %w", err)
 	}
-	env := &Env{Config: cfg, Conn: conn, Codec: codec}
+	env := &Env{Config: cfg, Conn: conn, Codec: codec, Registry: reg}
 	p := &Platform{Env: env, log: cfg.Logger, status: &statuses{}, done: make(chan struct{}), errc: make(chan error, 1)}
 	defer func() {
 		if err != nil {
@@ -104,6 +104,15 @@ func Start(ctx context.Context, cfg Config, names ...string) (_ *Platform, err e
 	if slices.ContainsFunc(specs, func(s Spec) bool { return s.Name == "watcher" || s.Name == "loader" }) {
 		if err := RecordLocations(ctx, env); err != nil {
 			return nil, err
+		}
+	}
+	if cfg.RecordMesh && cfg.Mesh != nil {
+		n, err := RecordMesh(ctx, env, cfg.Mesh)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			p.log.Info("recorded the mesh's new and changed definitions", "definitions", n)
 		}
 	}
 	procs := make([]Processor, 0, len(specs))
@@ -199,19 +208,19 @@ func (p *Platform) Close() error {
 	return err
 }
 
-func newCodec(ctx context.Context, url string) (*events.Codec, error) {
+func newCodec(ctx context.Context, url string) (*events.Codec, *sr.Client, error) {
 	cl, err := sr.NewClient(sr.URLs(url))
 	if err != nil {
-		return nil, fmt.Errorf("platform: registry %s: %w", url, err)
+		return nil, nil, fmt.Errorf("platform: registry %s: %w", url, err)
 	}
 	codec, err := events.NewCodec(events.SRRegistry(cl))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := codec.Register(ctx); err != nil {
-		return nil, fmt.Errorf("platform: register schemas at %s: %w", url, err)
+		return nil, nil, fmt.Errorf("platform: register schemas at %s: %w", url, err)
 	}
-	return codec, nil
+	return codec, cl, nil
 }
 
 // RecordLocations records the landing area and warehouse of env's

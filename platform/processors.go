@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/twmb/franz-go/pkg/sr"
+
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/mesh"
@@ -112,6 +114,8 @@ type Env struct {
 	Conn kafkaconn.Conn
 	// Codec encodes and decodes events against the registry.
 	Codec *events.Codec
+	// Registry is the schema registry's client.
+	Registry *sr.Client
 
 	mu        sync.Mutex
 	landing   ingest.Source

@@ -21,6 +21,7 @@ type procFlags struct {
 	data, config, landing, warehouse, webhook, admin, groups string
 	plan, scan, session                                      time.Duration
 	partitions                                               int
+	recordMesh                                               bool
 	s3                                                       *s3Flags
 }
 
@@ -36,6 +37,7 @@ func addProcFlags(fs *flag.FlagSet, admin string) *procFlags {
 	fs.StringVar(&f.admin, "admin-addr", admin, `host:port of the admin endpoint (health, live stores for replay --verify); "" for none`)
 	fs.StringVar(&f.groups, "group-prefix", "logmesh", "first part of every consumer group (<prefix>.<processor>)")
 	fs.IntVar(&f.partitions, "partitions", 6, "partitions of each topic created")
+	fs.BoolVar(&f.recordMesh, "record-mesh", false, "record the mesh's new and changed definitions on the log at start (dev always does)")
 	fs.DurationVar(&f.session, "session-timeout", 0, "consumer-group session timeout: how soon a dead member's partitions move (default 45s)")
 	f.s3 = addS3Flags(fs)
 	return f
@@ -61,6 +63,7 @@ func (f *procFlags) platformConfig(g global) (platform.Config, error) {
 		Webhook:        f.webhook,
 		AdminAddr:      f.admin,
 		SessionTimeout: f.session,
+		RecordMesh:     f.recordMesh,
 		Logger:         g.log,
 	}
 	if cfg.Landing == "" {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+
+	"github.com/logmesh/logmesh/platform"
 	"reflect"
 	"strings"
 	"testing"
@@ -66,7 +68,7 @@ func TestApplyProductsGrantsSubscriptions(t *testing.T) {
 	before := c.logged()
 	breaking := strings.Replace(shareMesh, "{name: qty, type: long}]", "{name: qty, type: long}, {name: price, type: double}]", 1)
 	out, err = c.run("apply", "-f", writeMesh(t, breaking))
-	if !errors.Is(err, errRefused) || !strings.Contains(out, "! product equities.positions: the registry refuses the contract change") ||
+	if !errors.Is(err, platform.ErrRefused) || !strings.Contains(out, "! product equities.positions: the registry refuses the contract change") ||
 		!strings.Contains(out, "price") {
 		t.Fatalf("breaking change: %v\n%s", err, out)
 	}
