@@ -63,6 +63,7 @@ type Decoder interface {
 type Progress struct {
 	Records  int                            // records in the batch, poison included
 	Poison   int                            // records sent to the dead-letter topic
+	Changed  int                            // records whose fold wrote state
 	Offsets  map[state.TopicPartition]int64 // next offset per partition after the batch
 	Assigned []state.TopicPartition         // partitions the host owns after the batch
 }
@@ -367,7 +368,10 @@ func foldBatch(ctx context.Context, proj projections.Projection, store *state.St
 		if tp := (state.TopicPartition{Topic: r.Topic, Partition: r.Partition}); sc == nil || tp != cur {
 			sc, cur = b.Scope(r.Topic, r.Partition), tp
 		}
-		reason, err := applyRecord(ctx, proj, dec, sc, r, effects)
+		reason, wrote, err := applyRecord(ctx, proj, dec, sc, r, effects)
+		if wrote {
+			prog.Changed++
+		}
 		if err != nil {
 			return prog, fmt.Errorf("host: %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 		}
@@ -397,26 +401,26 @@ func foldBatch(ctx context.Context, proj projections.Projection, store *state.St
 // projection's ApplyContext runs; without, its Apply (views and replays
 // never have effects). It returns a non-empty reason when
 // r is poison, and an error when the host must stop.
-func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, s projections.Store, r *kgo.Record, effects bool) (reason string, err error) {
+func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, s projections.Store, r *kgo.Record, effects bool) (reason string, wrote bool, err error) {
 	if r.Attrs.IsControl() {
-		return "", nil
+		return "", false, nil
 	}
 	if r.Value == nil {
-		return "tombstone on a fact topic", nil
+		return "tombstone on a fact topic", false, nil
 	}
 	if sel, ok := proj.(projections.Selective); ok {
 		for _, h := range r.Headers {
 			if h.Key == events.HeaderEvent && !sel.Handles(string(h.Value)) {
-				return "", nil
+				return "", false, nil
 			}
 		}
 	}
 	ev, err := dec.Decode(ctx, r.Value)
 	if err != nil {
 		if events.IsPoison(err) {
-			return "decode: " + err.Error(), nil
+			return "decode: " + err.Error(), false, nil
 		}
-		return "", err
+		return "", false, err
 	}
 	ov := newOverlay(s)
 	apply := proj.Apply
@@ -425,14 +429,14 @@ func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, 
 	}
 	if err := apply(ov, ev); err != nil {
 		if errors.Is(err, projections.ErrInvariant) {
-			return "apply: " + err.Error(), nil
+			return "apply: " + err.Error(), false, nil
 		}
 		if ov.err != nil {
-			return "", ov.err
+			return "", false, ov.err
 		}
-		return "", fmt.Errorf("apply %s: %w", ev.Name(), err)
+		return "", false, fmt.Errorf("apply %s: %w", ev.Name(), err)
 	}
-	return "", ov.flush()
+	return "", len(ov.writes) > 0, ov.flush()
 }
 
 // deadLetter writes r with its reason to the dead-letter topic and waits for

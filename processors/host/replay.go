@@ -74,6 +74,7 @@ func (v *View) CatchUpTo(ctx context.Context, ends map[state.TopicPartition]int6
 		}
 		total.Records += prog.Records
 		total.Poison += prog.Poison
+		total.Changed += prog.Changed
 		for tp, n := range prog.Offsets {
 			total.Offsets[tp] = n
 		}
@@ -115,7 +116,7 @@ func (v *View) Own(ctx context.Context, recs []*kgo.Record) error {
 	b := v.store.NewBatch()
 	defer b.Close()
 	for _, r := range mine {
-		if _, err := applyRecord(ctx, v.proj, v.dec, b.Scope(r.Topic, r.Partition), r, false); err != nil {
+		if _, _, err := applyRecord(ctx, v.proj, v.dec, b.Scope(r.Topic, r.Partition), r, false); err != nil {
 			return err
 		}
 	}

@@ -69,6 +69,13 @@ type Committer interface {
 	Committed(ctx context.Context, produced []*kgo.Record)
 }
 
+// Preparer is an optional capability of a Handler: Prepare is called once
+// per poll, before the poll's records are handled (a router catches up its
+// view of the definitions there). An error is handled like a Handle error.
+type Preparer interface {
+	Prepare(ctx context.Context) error
+}
+
 // Aborter is an optional capability of a Handler: Aborted is called after a
 // transaction aborted, before the record is redelivered.
 type Aborter interface {
@@ -173,8 +180,8 @@ func New(conn kafkaconn.Conn, group string, topics events.TopicSet, dec Decoder,
 		return nil, errors.New("txn: no brokers")
 	case group == "":
 		return nil, errors.New("txn: no consumer group")
-	case topics.Empty() || topics.Pattern != "":
-		return nil, fmt.Errorf("txn: topics %q: want one or more names", topics)
+	case topics.Empty():
+		return nil, errors.New("txn: no topics")
 	case dec == nil || h == nil:
 		return nil, errors.New("txn: nil decoder or handler")
 	case cfg.maxAttempts < 1:
@@ -197,16 +204,19 @@ func New(conn kafkaconn.Conn, group string, topics events.TopicSet, dec Decoder,
 // Run consumes until ctx ends and returns nil then. See the package
 // documentation for what it returns an error for.
 func (l *Loop) Run(ctx context.Context) error {
-	sess, err := kgo.NewGroupTransactSession(l.conn.Opts(append([]kgo.Opt{
+	consume := []kgo.Opt{kgo.ConsumeTopics(l.topics.Names...)}
+	if l.topics.Pattern != "" {
+		consume = []kgo.Opt{kgo.ConsumeRegex(), kgo.ConsumeTopics(l.topics.Regex()), kgo.MetadataMaxAge(10 * time.Second)}
+	}
+	sess, err := kgo.NewGroupTransactSession(l.conn.Opts(append(append(consume,
 		kgo.TransactionalID(l.cfg.txnID),
 		kgo.TransactionTimeout(l.cfg.txnTimeout),
 		kgo.ConsumerGroup(l.group),
-		kgo.ConsumeTopics(l.topics.Names...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.WithLogger(logging.Kafka(l.cfg.logger)),
-	}, l.cfg.clientOpts...)...)...)
+	), l.cfg.clientOpts...)...)...)
 	if err != nil {
 		return fmt.Errorf("txn: %s: session: %w", l.cfg.name, err)
 	}
@@ -238,7 +248,16 @@ func (l *Loop) transact(ctx context.Context, sess *kgo.GroupTransactSession, rec
 	var outs []*kgo.Record
 	gaveUp := false
 	var failed error
+	if p, ok := l.h.(Preparer); ok {
+		if err := p.Prepare(ctx); err != nil {
+			failed = err
+			l.failedAttempt(recs[0], err)
+		}
+	}
 	for _, r := range recs {
+		if failed != nil {
+			break
+		}
 		o, giving, err := l.handle(ctx, r)
 		if err != nil {
 			if giving {

@@ -1,0 +1,457 @@
+// Package router is the mesh bus: it carries what domains publish about
+// their data products to the domains that subscribed to it and may see it.
+//
+// It consumes every domain's events topic (the central bus is the central
+// domain's) on the transactional loop (processors/txn), so each record's
+// forwards commit exactly once, with its offset:
+//
+//   - From a domain's own bus, a fact about a product (ProductRefreshed) is
+//     checked against the product's definition: a domain may publish only
+//     about products it owns; a spoofed fact is dropped and recorded as a
+//     RouteRefused on the central bus, with the reason. A fact about one of
+//     the domain's enterprise-visible products is forwarded to the central
+//     bus; a fact about any of its live products goes to the domain's own
+//     inbox if one of its subscriptions matches.
+//   - From the central bus, a fact about a product (ProductRefreshed,
+//     ProductPublished, ProductRetired, ShareGranted, ShareRevoked) goes to
+//     the inbox of every other domain that has a matching subscription and
+//     may see the product: it is enterprise-visible and the domain holds a
+//     live grant (not revoked, not expired at the fact's time).
+//
+// Definitions (products, grants, subscriptions) come from the definitions
+// projection, kept in memory by a view that catches up before each poll:
+// a revoke, a retirement or a removed subscription takes effect for every
+// fact handled after it is on the log, and a new grant does not deliver
+// facts handled before it. Subscriptions are content patterns
+// (internal/pattern) over the fact as `logmesh tail --json` shows it, with
+// "event" the fact's short name (ProductRefreshed); they are indexed by
+// event and product, so a decision costs what the rules that can match
+// cost, not what all rules cost.
+//
+// Forwards keep the fact's bytes (its event id and schema) and are keyed by
+// product, so each product's facts keep their order in every inbox; a
+// logmesh.route.from header says where the fact came from.
+package router
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/pattern"
+	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/processors/txn"
+	"github.com/logmesh/logmesh/projections/definitions"
+	"github.com/logmesh/logmesh/state"
+)
+
+// DefaultGroup is the router's consumer group unless Group says otherwise.
+const DefaultGroup = "logmesh.router"
+
+// HeaderFrom is set on every forwarded record: "topic/partition@offset" of
+// the record it copies.
+const HeaderFrom = "logmesh.route.from"
+
+type config struct {
+	group      string
+	names      events.Topics
+	logger     *slog.Logger
+	txnOpts    []txn.Option
+	clientOpts []kgo.Opt
+	perTxn     int
+	progress   func(Stats)
+}
+
+// Option configures a Router.
+type Option func(*config)
+
+// Group sets the consumer group. Default DefaultGroup.
+func Group(g string) Option { return func(c *config) { c.group = g } }
+
+// Topics sets the installation's topic names. Default events.Topics{}.
+func Topics(t events.Topics) Option { return func(c *config) { c.names = t } }
+
+// Logger sets the logger; the default discards.
+func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// Transactions adds options to the router's transactional loop.
+func Transactions(opts ...txn.Option) Option {
+	return func(c *config) { c.txnOpts = append(c.txnOpts, opts...) }
+}
+
+// ClientOpts adds franz-go options to the router's clients.
+func ClientOpts(opts ...kgo.Opt) Option {
+	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
+}
+
+// RecordsPerTransaction bounds the records routed in one transaction.
+// Default 500.
+func RecordsPerTransaction(n int) Option { return func(c *config) { c.perTxn = n } }
+
+// OnCommit sets a callback run after each committed transaction with the
+// router's counters so far.
+func OnCommit(fn func(Stats)) Option { return func(c *config) { c.progress = fn } }
+
+// Stats counts what the router did; the counts are for the life of the
+// Router.
+type Stats struct {
+	Records   int64 // records handled (committed)
+	Forwarded int64 // copies produced to the central bus
+	Delivered int64 // copies produced to inboxes
+	Refused   int64 // facts refused (RouteRefused)
+}
+
+// Router routes mesh facts. Create it with New, run it with Run; it is
+// single-use, and Close stops it.
+type Router struct {
+	cfg   config
+	log   *slog.Logger
+	codec *events.Codec
+	loop  *txn.Loop
+	store *state.Store
+	view  *host.View
+
+	// Routing tables, rebuilt when the definitions change. Used by the
+	// loop's goroutine only.
+	built    bool
+	products map[string]definitions.Product
+	grants   map[string]definitions.Grant // by GrantName
+	subs     *pattern.Set[string]
+	subDom   map[string]string // subscription → its domain
+
+	pending Stats // of the transaction in flight
+	mu      sync.Mutex
+	stats   Stats
+
+	runMu  sync.Mutex
+	stop   context.CancelFunc
+	closed bool
+}
+
+// New returns a router over conn.
+func New(codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Router, error) {
+	cfg := config{group: DefaultGroup, perTxn: 500}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if codec == nil {
+		return nil, errors.New("router: nil codec")
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	st, err := state.Open("", &state.Options{FS: vfs.NewMem(), Logger: cfg.logger})
+	if err != nil {
+		return nil, err
+	}
+	r := &Router{cfg: cfg, log: cfg.logger.With("processor", "router"), codec: codec, store: st,
+		products: map[string]definitions.Product{}, grants: map[string]definitions.Grant{},
+		subs: pattern.NewSet[string]("event", "product"), subDom: map[string]string{}}
+	proj := definitions.Projection{}
+	if r.view, err = host.NewView(proj, st, codec, conn, proj.Topics(cfg.names), host.Sync(false),
+		host.Logger(cfg.logger), host.ClientOpts(cfg.clientOpts...)); err != nil {
+		st.Close()
+		return nil, err
+	}
+	topts := append([]txn.Option{txn.Name("router"), txn.Logger(cfg.logger), txn.ClientOpts(cfg.clientOpts...),
+		txn.RecordsPerTransaction(cfg.perTxn)}, cfg.txnOpts...)
+	if r.loop, err = txn.New(conn, cfg.group, cfg.names.AllDomains(), codec, r, topts...); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Stats returns the router's counters. Safe for concurrent use.
+func (r *Router) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
+// Run routes until ctx ends or Close is called; it returns nil then.
+func (r *Router) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.runMu.Lock()
+	if r.closed {
+		r.runMu.Unlock()
+		return errors.New("router: closed")
+	}
+	r.stop = cancel
+	r.runMu.Unlock()
+	defer func() {
+		r.view.Close()
+		_ = r.store.Close()
+	}()
+	return r.loop.Run(ctx)
+}
+
+// Close stops Run. It is idempotent and does not wait.
+func (r *Router) Close() error {
+	r.runMu.Lock()
+	defer r.runMu.Unlock()
+	r.closed = true
+	if r.stop != nil {
+		r.stop()
+	}
+	return nil
+}
+
+// Prepare implements txn.Preparer: the definitions catch up with the log,
+// and the routing tables follow them.
+func (r *Router) Prepare(ctx context.Context) error {
+	prog, err := r.view.CatchUp(ctx)
+	if err != nil {
+		return fmt.Errorf("router: definitions: %w", err)
+	}
+	if prog.Changed == 0 && r.built {
+		return nil
+	}
+	r.built = true
+	return r.rebuild()
+}
+
+// rebuild reloads the routing tables from the definitions store.
+func (r *Router) rebuild() error {
+	all, err := definitions.All(r.store)
+	if err != nil {
+		return err
+	}
+	products := map[string]definitions.Product{}
+	grants := map[string]definitions.Grant{}
+	subs := pattern.NewSet[string]("event", "product")
+	subDom := map[string]string{}
+	for k, d := range all {
+		if d.Retired {
+			continue
+		}
+		switch {
+		case k.Kind == definitions.KindProduct && d.Product != nil:
+			products[k.Name] = *d.Product
+		case k.Kind == definitions.KindGrant && d.Grant != nil:
+			grants[k.Name] = *d.Grant
+		case k.Kind == definitions.KindSubscription && d.Subscription != nil:
+			var v any
+			dec := json.NewDecoder(strings.NewReader(d.Subscription.Pattern))
+			dec.UseNumber()
+			if err := dec.Decode(&v); err != nil {
+				r.log.Error("subscription with an unreadable pattern; ignored", "subscription", k.Name, "err", err)
+				continue
+			}
+			p, err := pattern.Compile(v)
+			if err != nil {
+				r.log.Error("subscription with an invalid pattern; ignored", "subscription", k.Name, "err", err)
+				continue
+			}
+			subs.Add(k.Name, p)
+			subDom[k.Name] = d.Subscription.Domain
+		}
+	}
+	r.products, r.grants, r.subs, r.subDom = products, grants, subs, subDom
+	r.log.Info("routing tables", "products", len(products), "grants", len(grants), "subscriptions", subs.Len())
+	return nil
+}
+
+// Handle implements txn.Handler.
+func (r *Router) Handle(_ context.Context, rec *kgo.Record, ev events.Event) ([]*kgo.Record, error) {
+	r.pending.Records++
+	from, ok := r.cfg.names.DomainOf(rec.Topic)
+	if !ok {
+		return nil, nil
+	}
+	product, claimed, routable := productOf(ev)
+	if !routable {
+		return nil, nil
+	}
+	if from == events.DomainCentral {
+		return r.fromCentral(rec, ev, product)
+	}
+	return r.fromDomain(rec, ev, from, product, claimed)
+}
+
+// fromDomain handles a fact on domain from's own bus.
+func (r *Router) fromDomain(rec *kgo.Record, ev events.Event, from, product, claimed string) ([]*kgo.Record, error) {
+	if _, ok := ev.(*events.ProductRefreshed); !ok {
+		return nil, nil // only refreshes travel from a domain's bus
+	}
+	def, known := r.products[product]
+	switch {
+	case !known:
+		return r.refuse(rec, ev, from, product, claimed, fmt.Sprintf("product %s is not published (or is retired)", product))
+	case def.Owner != from:
+		return r.refuse(rec, ev, from, product, claimed, fmt.Sprintf("domain %s published a fact about product %s, which domain %s owns", from, product, def.Owner))
+	case claimed != "" && claimed != def.Owner:
+		return r.refuse(rec, ev, from, product, claimed, fmt.Sprintf("the fact claims owner %s; product %s belongs to %s", claimed, product, def.Owner))
+	}
+	var outs []*kgo.Record
+	if def.Visibility == events.VisibilityEnterprise {
+		outs = append(outs, r.copyTo(rec, r.cfg.names.Central(), product))
+		r.pending.Forwarded++
+	}
+	doc, err := document(ev)
+	if err != nil {
+		return nil, err
+	}
+	if r.subscribed(doc, from) {
+		outs = append(outs, r.copyTo(rec, r.cfg.names.Inbox(from), product))
+		r.pending.Delivered++
+	}
+	return outs, nil
+}
+
+// fromCentral handles a fact on the central bus: every other domain that
+// subscribed and may see the product gets a copy.
+func (r *Router) fromCentral(rec *kgo.Record, ev events.Event, product string) ([]*kgo.Record, error) {
+	def, known := r.products[product]
+	if !known {
+		return nil, nil
+	}
+	doc, err := document(ev)
+	if err != nil {
+		return nil, err
+	}
+	at := ev.Meta().OccurredAt
+	var domains []string
+	r.subs.Matches(doc, func(id string) {
+		d := r.subDom[id]
+		if d == def.Owner || slices.Contains(domains, d) {
+			return // the owner has it from its own bus
+		}
+		g, ok := r.grants[definitions.GrantName(product, d)]
+		if def.Visibility != events.VisibilityEnterprise || !ok || !g.Live(at) {
+			return
+		}
+		domains = append(domains, d)
+	})
+	slices.Sort(domains)
+	outs := make([]*kgo.Record, 0, len(domains))
+	for _, d := range domains {
+		outs = append(outs, r.copyTo(rec, r.cfg.names.Inbox(d), product))
+	}
+	r.pending.Delivered += int64(len(outs))
+	return outs, nil
+}
+
+// subscribed reports whether one of domain's subscriptions matches doc.
+func (r *Router) subscribed(doc any, domain string) bool {
+	found := false
+	r.subs.Matches(doc, func(id string) { found = found || r.subDom[id] == domain })
+	return found
+}
+
+// refuse records a RouteRefused on the central bus instead of forwarding.
+func (r *Router) refuse(rec *kgo.Record, ev events.Event, from, product, claimed, reason string) ([]*kgo.Record, error) {
+	r.log.Warn("refused a fact", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset,
+		"product", product, "event", ev.Name(), "reason", reason)
+	m := ev.Meta()
+	rr := &events.RouteRefused{
+		Envelope: events.Envelope{
+			EventID:       events.DeriveID("route-refused", m.EventID, rec.Topic, strconv.Itoa(int(rec.Partition)), strconv.FormatInt(rec.Offset, 10)),
+			OccurredAt:    m.OccurredAt,
+			Domain:        events.DomainCentral,
+			CorrelationID: m.CorrelationID,
+			CausationID:   m.EventID,
+		},
+		RefusedEventID: m.EventID, Event: ev.Name(), FromDomain: from,
+		Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Reason: reason,
+	}
+	if product != "" {
+		rr.Product = &product
+	}
+	if claimed != "" {
+		rr.ClaimedOwner = &claimed
+	}
+	out, err := r.codec.Record(rr)
+	if err != nil {
+		return nil, fmt.Errorf("router: encode RouteRefused: %w", err)
+	}
+	out.Topic = r.cfg.names.Central()
+	out.Key = []byte(product)
+	r.pending.Refused++
+	return []*kgo.Record{out}, nil
+}
+
+// copyTo is a copy of rec for topic, keyed by product.
+func (r *Router) copyTo(rec *kgo.Record, topic, product string) *kgo.Record {
+	headers := slices.DeleteFunc(slices.Clone(rec.Headers), func(h kgo.RecordHeader) bool { return h.Key == HeaderFrom })
+	headers = append(headers, kgo.RecordHeader{Key: HeaderFrom,
+		Value: []byte(rec.Topic + "/" + strconv.Itoa(int(rec.Partition)) + "@" + strconv.FormatInt(rec.Offset, 10))})
+	return &kgo.Record{Topic: topic, Key: []byte(product), Value: rec.Value, Headers: headers}
+}
+
+// Committed implements txn.Committer: the counters of the transaction count.
+func (r *Router) Committed(context.Context, []*kgo.Record) {
+	r.mu.Lock()
+	r.stats.Records += r.pending.Records
+	r.stats.Forwarded += r.pending.Forwarded
+	r.stats.Delivered += r.pending.Delivered
+	r.stats.Refused += r.pending.Refused
+	s := r.stats
+	r.mu.Unlock()
+	r.pending = Stats{}
+	if r.cfg.progress != nil {
+		r.cfg.progress(s)
+	}
+}
+
+// Aborted implements txn.Aborter: the transaction's counters do not count.
+func (r *Router) Aborted(context.Context) { r.pending = Stats{} }
+
+var (
+	_ txn.Handler   = (*Router)(nil)
+	_ txn.Preparer  = (*Router)(nil)
+	_ txn.Committer = (*Router)(nil)
+	_ txn.Aborter   = (*Router)(nil)
+)
+
+// productOf returns the product a fact is about and the owner it claims;
+// routable is false for facts the router does not carry.
+func productOf(ev events.Event) (product, claimedOwner string, routable bool) {
+	switch e := ev.(type) {
+	case *events.ProductRefreshed:
+		return e.Product, e.OwnerDomain, true
+	case *events.ProductPublished:
+		return e.Product, e.OwnerDomain, true
+	case *events.ProductRetired:
+		return e.Product, e.OwnerDomain, true
+	case *events.ShareGranted:
+		return e.Product, e.OwnerDomain, true
+	case *events.ShareRevoked:
+		return e.Product, e.OwnerDomain, true
+	}
+	return "", "", false
+}
+
+// ShortName returns a fact's name without the logmesh.events namespace:
+// what subscription patterns match as "event".
+func ShortName(full string) string { return strings.TrimPrefix(full, "logmesh.events.") }
+
+// document is the fact as subscription patterns see it: its JSON form with
+// "event" the short name.
+func document(ev events.Event) (any, error) {
+	b, err := events.JSON(ev)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("router: %s as JSON: %w", ev.Name(), err)
+	}
+	m["event"] = ShortName(ev.Name())
+	return m, nil
+}
