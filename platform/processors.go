@@ -19,6 +19,7 @@ import (
 	"github.com/logmesh/logmesh/processors/loader"
 	"github.com/logmesh/logmesh/processors/notifier"
 	"github.com/logmesh/logmesh/processors/planner"
+	"github.com/logmesh/logmesh/processors/router"
 	"github.com/logmesh/logmesh/processors/txn"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/projections/audit"
@@ -71,6 +72,8 @@ func Processors() []Spec {
 			New: projectionHost(pointers.Projection{})},
 		{Name: "definitions", Doc: "the latest definition of every domain and feed, and the platform's locations",
 			Projection: definitions.Projection{}, New: projectionHost(definitions.Projection{})},
+		{Name: "router", Doc: "the mesh bus: own-product facts to the central bus, central facts to the inboxes that subscribed and may see them",
+			New: newRouter},
 		{Name: "notifier", Doc: "delivers every incident at least once (log, webhook)", New: newNotifier},
 	}
 }
@@ -334,4 +337,10 @@ func newNotifier(_ context.Context, e *Env) (Processor, error) {
 		opts = append(opts, notifier.WithSink(notifier.Webhook(e.Config.Webhook, nil)))
 	}
 	return notifier.New(st, e.Codec, e.Conn, opts...)
+}
+
+func newRouter(_ context.Context, e *Env) (Processor, error) {
+	return router.New(e.Codec, e.Conn, router.Group(e.Config.Group("router")), router.Topics(e.Config.Topics),
+		router.Logger(e.Config.Logger), router.ClientOpts(e.Config.groupOpts()...),
+		router.Transactions(txn.TransactionalID(e.Config.Group("router")+"-"+e.Config.Instance)))
 }

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/platform"
 )
 
@@ -58,5 +63,38 @@ func TestExampleMeshEndToEnd(t *testing.T) {
 	}
 	if len(tbls) != 4 {
 		t.Errorf("tables: %v, want 4 raw tables", tbls)
+	}
+
+	// The mesh bus: research gets the refreshes of trades and securities
+	// (granted, subscribed), wealth those of trades (granted; securities is
+	// not granted to it); accounts and positions are the raw domain's own.
+	for domain, want := range map[string][]string{
+		"research": {"raw.securities", "raw.trades"},
+		"wealth":   {"raw.trades"},
+	} {
+		if got := e.inboxProducts(domain, len(want)); !slices.Equal(got, want) {
+			t.Errorf("%s inbox: refreshes of %v, want %v", domain, got, want)
+		}
+	}
+}
+
+// inboxProducts waits until domain's inbox holds refreshes of at least n
+// products, and returns the products, sorted and once each.
+func (e *e2e) inboxProducts(domain string, n int) []string {
+	e.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		seen := map[string]bool{}
+		for _, r := range kafkatest.ReadAll(e.t, e.p.Brokers, events.InboxTopic(domain)) {
+			if ev, err := e.p.Codec.Decode(context.Background(), r.Value); err == nil {
+				if pr, ok := ev.(*events.ProductRefreshed); ok {
+					seen[pr.Product] = true
+				}
+			}
+		}
+		if len(seen) >= n || time.Now().After(deadline) {
+			return slices.Sorted(maps.Keys(seen))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -379,20 +379,27 @@ func (l *Loader) records(evs []events.Event, res *Result) ([]*kgo.Record, error)
 	return outs, nil
 }
 
+// refreshed is the ProductRefreshed of the feed's product, on its owner's
+// bus: the router forwards it to the central bus if the product is
+// enterprise-visible.
 func (l *Loader) refreshed(b *events.BatchPlanned, tc *events.TableCommitted) *events.ProductRefreshed {
 	domain, _, _ := splitTable(b.Table)
 	at := tc.Envelope.OccurredAt
+	visibility := events.VisibilityDomain
+	if p, ok := l.bl.mesh.Product(b.Table); ok {
+		visibility = p.Visibility
+	}
 	return &events.ProductRefreshed{
 		Envelope: events.Envelope{
 			EventID:       events.DeriveID("product-refreshed", b.Table, fmt.Sprint(tc.Version)),
 			OccurredAt:    tc.Envelope.OccurredAt,
-			Domain:        events.DomainCentral,
+			Domain:        domain,
 			CorrelationID: b.BatchID,
 			CausationID:   tc.Envelope.EventID,
 		},
 		Product:          b.Table,
 		OwnerDomain:      domain,
-		Visibility:       events.VisibilityDomain,
+		Visibility:       visibility,
 		Table:            b.Table,
 		Version:          tc.Version,
 		SnapshotID:       tc.SnapshotID,
