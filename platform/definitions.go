@@ -23,6 +23,9 @@ import (
 	"github.com/logmesh/logmesh/state"
 )
 
+// GrantedByMesh is ShareGranted.GrantedBy of the grants of mesh.yaml.
+const GrantedByMesh = "mesh.yaml"
+
 // ErrRefused marks a definition the registry or the mesh rules refuse.
 var ErrRefused = errors.New("platform: refused")
 
@@ -93,6 +96,9 @@ func Plan(current map[definitionKey]definition, want []events.Event, now time.Ti
 	for k, cur := range current {
 		if wanted[k] || cur.Retired || k.Kind == definitions.KindLocations {
 			continue
+		}
+		if k.Kind == definitions.KindGrant && cur.Grant != nil && cur.Grant.GrantedBy != GrantedByMesh {
+			continue // granted with logmesh grant, not by the file: the file does not revoke it
 		}
 		gone = append(gone, Step{Op: '-', Kind: k.Kind, Name: k.Name, Event: retirement(cur, now)})
 	}

@@ -55,6 +55,14 @@ Commands:
   files [--status S] [--json]
                           the file audit: each landed file's status (RECEIVED, BATCHED, PROCESSED,
                           FAILED, UNMATCHED), rows and errors
+  products [--domain D] [--json]
+                          data products: owner, kind, visibility, output table, last version, grants
+  grant PRODUCT --to DOMAIN [--purpose P] [--expires T] [--by DOMAIN]
+                          let a domain read an enterprise-visible product (owner or central grants)
+  revoke PRODUCT --from DOMAIN [--reason R] [--by DOMAIN]
+                          end a grant; the router stops delivering from that point of the log on
+  subscriptions [--domain D] [--json]
+                          the content patterns that route mesh events to domain inboxes
   tables [--json] [--warehouse DIR|s3://bucket/prefix] [S3 flags]
                           tables with their current version, rows and location
   query 'SQL' [--json|--csv] [--as-of VERSION] [--warehouse DIR|s3://...] [--cache DIR] [S3 flags]
@@ -140,6 +148,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdReplay(ctx, g, cargs, stdout, stderr)
 	case "files":
 		return cmdFiles(ctx, g, cargs, stdout, stderr)
+	case "products":
+		return cmdProducts(ctx, g, cargs, stdout, stderr)
+	case "subscriptions":
+		return cmdSubscriptions(ctx, g, cargs, stdout, stderr)
+	case "grant":
+		return cmdGrant(ctx, g, cargs, stdout, stderr)
+	case "revoke":
+		return cmdRevoke(ctx, g, cargs, stdout, stderr)
 	case "schema":
 		return cmdSchema(ctx, g, cargs, stdout, stderr)
 	case "produce":

@@ -177,7 +177,8 @@ func TestGlobalFlagsAnywhere(t *testing.T) {
 			t.Errorf("logmesh %q: %v %q\n%s", args, err, out.String(), errOut.String())
 		}
 	}
-	for _, cmd := range []string{"dev", "run", "apply", "land", "files", "tables", "query", "replay", "tail", "schema", "version"} {
+	for _, cmd := range []string{"dev", "run", "apply", "land", "files", "products", "grant", "revoke", "subscriptions",
+		"tables", "query", "replay", "tail", "produce", "schema", "version"} {
 		if !strings.Contains(usage, "\n  "+cmd+" ") {
 			t.Errorf("usage does not list %s on a line of its own", cmd)
 		}

@@ -81,3 +81,55 @@ func TestApplyProductsGrantsSubscriptions(t *testing.T) {
 		t.Fatalf("compatible change: %v\n%s", err, out)
 	}
 }
+
+// products, subscriptions, grant and revoke over what apply published;
+// errors name what is wrong; a grant made with the CLI survives the next
+// apply of the file.
+func TestProductsGrantRevoke(t *testing.T) {
+	c := newCLI(t)
+	file := writeMesh(t, shareMesh)
+	if _, err := c.run("apply", "-f", file); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.run("products", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"name": "equities.positions"`) || !strings.Contains(out, `"visibility": "enterprise"`) ||
+		!strings.Contains(out, `"grants": [`+"\n"+`      "wealth"`) {
+		t.Errorf("products:\n%s", out)
+	}
+	if out, err := c.run("subscriptions"); err != nil || !strings.Contains(out, "wealth/positions") || !strings.Contains(out, `"equities.positions"`) {
+		t.Errorf("subscriptions: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"grant", "equities.nope", "--to", "raw"}, `unknown product "equities.nope"`},
+		{[]string{"grant", "equities.positions", "--to", "wealth"}, "already granted to wealth"},
+		{[]string{"grant", "equities.positions", "--to", "raw", "--by", "wealth"}, "wealth is not the owner of equities.positions"},
+		{[]string{"grant", "equities.positions", "--to", "nowhere"}, `unknown domain "nowhere"`},
+		{[]string{"revoke", "equities.positions", "--from", "raw"}, "not granted to raw"},
+	} {
+		if _, err := c.run(tc.args...); !errors.Is(err, errMesh) || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("logmesh %v: %v, want an error saying %q", tc.args, err, tc.says)
+		}
+	}
+	if out, err := c.run("grant", "equities.positions", "--to", "raw", "--purpose", "audit", "--by", "equities"); err != nil || !strings.Contains(out, "granted") {
+		t.Fatalf("grant: %v %s", err, out)
+	}
+	if out, _ := c.run("products", "--json"); !strings.Contains(out, `"raw"`) {
+		t.Errorf("the CLI grant is not listed:\n%s", out)
+	}
+	// The file does not revoke what the CLI granted.
+	if out, err := c.run("apply", "-f", file); err != nil || !strings.Contains(out, "no changes") {
+		t.Errorf("apply after a CLI grant: %v\n%s", err, out)
+	}
+	if out, err := c.run("revoke", "equities.positions", "--from", "raw"); err != nil || !strings.Contains(out, "revoked") {
+		t.Fatalf("revoke: %v %s", err, out)
+	}
+	if _, err := c.run("revoke", "equities.positions", "--from", "raw"); !errors.Is(err, errMesh) {
+		t.Errorf("revoking twice: %v", err)
+	}
+}

@@ -97,6 +97,11 @@ type Grant struct {
 	Product string `json:"product"`
 	Owner   string `json:"owner"`
 	Grantee string `json:"grantee"`
+	// GrantedBy is the principal that granted it ("mesh.yaml" for a grant
+	// of the mesh file, which apply revokes when it leaves the file).
+	GrantedBy string `json:"granted_by,omitempty"`
+	// Purpose says why, if given.
+	Purpose string `json:"purpose,omitempty"`
 	// ExpiresAt is Unix microseconds, 0 for never.
 	ExpiresAt int64 `json:"expires_at,omitempty"`
 }
@@ -145,7 +150,10 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 		d = Definition{Kind: KindProduct, Name: e.Product, Hash: e.DefinitionHash, Product: &Product{
 			Owner: e.OwnerDomain, Kind: e.Kind, Visibility: e.Visibility, OutputTable: e.OutputTable}}
 	case *events.ShareGranted:
-		g := &Grant{ID: e.GrantID, Product: e.Product, Owner: e.OwnerDomain, Grantee: e.GranteeDomain}
+		g := &Grant{ID: e.GrantID, Product: e.Product, Owner: e.OwnerDomain, Grantee: e.GranteeDomain, GrantedBy: e.GrantedBy}
+		if e.Purpose != nil {
+			g.Purpose = *e.Purpose
+		}
 		if e.ExpiresAt != nil {
 			g.ExpiresAt = e.ExpiresAt.UnixMicro()
 		}

@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/platform"
+	"github.com/logmesh/logmesh/processors/loader"
+	"github.com/logmesh/logmesh/projections/definitions"
+)
+
+// errMesh marks a request the mesh's definitions refuse (an unknown
+// product, a grant that exists already, ...): exit 1 with the reason.
+var errMesh = errors.New("refused")
+
+// meshState is the definitions on the log, by kind.
+type meshState struct {
+	all map[definitions.Key]definitions.Definition
+}
+
+func (g global) meshState(ctx context.Context) (meshState, error) {
+	codec, _, err := g.codec()
+	if err != nil {
+		return meshState{}, err
+	}
+	conn, err := g.conn()
+	if err != nil {
+		return meshState{}, err
+	}
+	all, err := platform.ReadDefinitions(ctx, conn, codec, g.topics)
+	return meshState{all: all}, err
+}
+
+// live returns the definitions of kind that are in force, by name.
+func (s meshState) live(kind string) []definitions.Definition {
+	var out []definitions.Definition
+	for k, d := range s.all {
+		if k.Kind == kind && !d.Retired {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b definitions.Definition) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func (s meshState) product(name string) (definitions.Definition, bool) {
+	d, ok := s.all[definitions.Key{Kind: definitions.KindProduct, Name: name}]
+	return d, ok && !d.Retired && d.Product != nil
+}
+
+func (s meshState) domain(name string) bool {
+	d, ok := s.all[definitions.Key{Kind: definitions.KindDomain, Name: name}]
+	return ok && !d.Retired
+}
+
+// productRow is one product of `logmesh products --json`.
+type productRow struct {
+	Name        string   `json:"name"`
+	Owner       string   `json:"owner"`
+	Kind        string   `json:"kind"`
+	Visibility  string   `json:"visibility"`
+	OutputTable string   `json:"output_table"`
+	Version     int64    `json:"version"`
+	Grants      []string `json:"grants"`
+}
+
+// cmdProducts lists the published products with their last version and
+// the domains granted them.
+func cmdProducts(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("products", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	domain := fs.String("domain", "", "only the products this domain owns")
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	if _, err := interspersed(fs, args); err != nil {
+		return err
+	}
+	st, err := g.meshState(ctx)
+	if err != nil {
+		return err
+	}
+	codec, _, err := g.codec()
+	if err != nil {
+		return err
+	}
+	conn, err := g.conn()
+	if err != nil {
+		return err
+	}
+	ptrs, err := loader.ReadPointers(ctx, conn, codec, g.topics)
+	if err != nil {
+		return err
+	}
+	defer ptrs.Close()
+	now := time.Now()
+	rows := []productRow{}
+	for _, d := range st.live(definitions.KindProduct) {
+		p := d.Product
+		if p == nil || *domain != "" && p.Owner != *domain {
+			continue
+		}
+		row := productRow{Name: d.Name, Owner: p.Owner, Kind: p.Kind, Visibility: p.Visibility, OutputTable: p.OutputTable, Grants: []string{}}
+		if cur, ok, err := ptrs.Current(ctx, p.OutputTable); err != nil {
+			return err
+		} else if ok {
+			row.Version = cur.Version
+		}
+		for _, gd := range st.live(definitions.KindGrant) {
+			if gd.Grant != nil && gd.Grant.Product == d.Name && gd.Grant.Live(now) {
+				row.Grants = append(row.Grants, gd.Grant.Grantee)
+			}
+		}
+		rows = append(rows, row)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PRODUCT\tOWNER\tKIND\tVISIBILITY\tOUTPUT TABLE\tVERSION\tGRANTED TO")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, r.Owner, r.Kind, r.Visibility, r.OutputTable, r.Version, strings.Join(r.Grants, ","))
+	}
+	return tw.Flush()
+}
+
+// cmdSubscriptions lists the subscriptions in force.
+func cmdSubscriptions(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("subscriptions", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	domain := fs.String("domain", "", "only this domain's subscriptions")
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	if _, err := interspersed(fs, args); err != nil {
+		return err
+	}
+	st, err := g.meshState(ctx)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		Subscription string          `json:"subscription"`
+		Domain       string          `json:"domain"`
+		Pattern      json.RawMessage `json:"pattern"`
+	}
+	rows := []row{}
+	for _, d := range st.live(definitions.KindSubscription) {
+		if d.Subscription == nil || *domain != "" && d.Subscription.Domain != *domain {
+			continue
+		}
+		rows = append(rows, row{d.Name, d.Subscription.Domain, json.RawMessage(d.Subscription.Pattern)})
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SUBSCRIPTION\tDOMAIN\tPATTERN")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Subscription, r.Domain, r.Pattern)
+	}
+	return tw.Flush()
+}
+
+// cmdGrant lets a domain read an enterprise-visible product: a ShareGranted
+// on the central bus. Only the product's owner or governance grants.
+func cmdGrant(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("grant", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	to := fs.String("to", "", "the domain that may read the product")
+	purpose := fs.String("purpose", "", "why it may")
+	expires := fs.String("expires", "", "when the grant ends (RFC 3339), if ever")
+	by := fs.String("by", events.DomainCentral, "who grants: the owner domain or central (governance)")
+	pos, err := interspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *to == "" {
+		return fmt.Errorf("grant PRODUCT --to DOMAIN [--purpose P] [--expires T] [--by DOMAIN]: %w", errUsage)
+	}
+	var exp *time.Time
+	if *expires != "" {
+		t, err := time.Parse(time.RFC3339, *expires)
+		if err != nil {
+			return fmt.Errorf("grant --expires %q: want an RFC 3339 time: %w", *expires, errUsage)
+		}
+		t = t.UTC().Truncate(time.Microsecond)
+		exp = &t
+	}
+	product := pos[0]
+	st, err := g.meshState(ctx)
+	if err != nil {
+		return err
+	}
+	d, ok := st.product(product)
+	switch {
+	case !ok:
+		return fmt.Errorf("grant: unknown product %q (logmesh products lists them): %w", product, errMesh)
+	case d.Product.Visibility != events.VisibilityEnterprise:
+		return fmt.Errorf("grant: product %s is visible to domain %s only; grants need visibility: enterprise: %w", product, d.Product.Owner, errMesh)
+	case *by != d.Product.Owner && *by != events.DomainCentral:
+		return fmt.Errorf("grant: %s is not the owner of %s (%s) nor governance (central): %w", *by, product, d.Product.Owner, errMesh)
+	case *to == d.Product.Owner:
+		return fmt.Errorf("grant: domain %s owns %s already: %w", *to, product, errMesh)
+	case !st.domain(*to):
+		return fmt.Errorf("grant: unknown domain %q: %w", *to, errMesh)
+	}
+	if cur, ok := st.all[definitions.Key{Kind: definitions.KindGrant, Name: definitions.GrantName(product, *to)}]; ok && !cur.Retired &&
+		cur.Grant != nil && cur.Grant.Live(time.Now()) {
+		return fmt.Errorf("grant: %s is already granted to %s (by %s): %w", product, *to, cur.Grant.GrantedBy, errMesh)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	ev := &events.ShareGranted{
+		Envelope:      events.Envelope{EventID: events.NewID(), OccurredAt: now, Domain: events.DomainCentral, CorrelationID: events.DeriveID("grant", product, *to)},
+		GrantID:       events.DeriveID("grant", product, *to),
+		Product:       product,
+		OwnerDomain:   d.Product.Owner,
+		GranteeDomain: *to,
+		GrantedBy:     grantor(*by),
+		ExpiresAt:     exp,
+	}
+	if *purpose != "" {
+		ev.Purpose = purpose
+	}
+	if err := g.emit(ctx, ev); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "granted %s to %s\n", product, *to)
+	return nil
+}
+
+// cmdRevoke ends a domain's grant of a product: a ShareRevoked.
+func cmdRevoke(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("revoke", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.String("from", "", "the domain whose grant ends")
+	reason := fs.String("reason", "", "why")
+	by := fs.String("by", events.DomainCentral, "who revokes: the owner domain or central (governance)")
+	pos, err := interspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *from == "" {
+		return fmt.Errorf("revoke PRODUCT --from DOMAIN [--reason R] [--by DOMAIN]: %w", errUsage)
+	}
+	product := pos[0]
+	st, err := g.meshState(ctx)
+	if err != nil {
+		return err
+	}
+	d, ok := st.product(product)
+	if !ok {
+		return fmt.Errorf("revoke: unknown product %q: %w", product, errMesh)
+	}
+	if *by != d.Product.Owner && *by != events.DomainCentral {
+		return fmt.Errorf("revoke: %s is not the owner of %s (%s) nor governance (central): %w", *by, product, d.Product.Owner, errMesh)
+	}
+	cur, ok := st.all[definitions.Key{Kind: definitions.KindGrant, Name: definitions.GrantName(product, *from)}]
+	if !ok || cur.Retired || cur.Grant == nil {
+		return fmt.Errorf("revoke: %s is not granted to %s: %w", product, *from, errMesh)
+	}
+	ev := &events.ShareRevoked{
+		Envelope:      events.Envelope{EventID: events.NewID(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), Domain: events.DomainCentral, CorrelationID: cur.Grant.ID, CausationID: cur.EventID},
+		GrantID:       cur.Grant.ID,
+		Product:       product,
+		OwnerDomain:   d.Product.Owner,
+		GranteeDomain: *from,
+		RevokedBy:     grantor(*by),
+	}
+	if *reason != "" {
+		ev.Reason = reason
+	}
+	if err := g.emit(ctx, ev); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "revoked %s from %s\n", product, *from)
+	return nil
+}
+
+// grantor names the principal of a CLI grant or revoke.
+func grantor(by string) string {
+	user := os.Getenv("USER")
+	if user == "" {
+		user = "unknown"
+	}
+	return by + ":" + user
+}
+
+// emit produces ev to its topic.
+func (g global) emit(ctx context.Context, ev events.Event) error {
+	codec, _, err := g.codec()
+	if err != nil {
+		return err
+	}
+	if err := codec.Register(ctx); err != nil {
+		return err
+	}
+	conn, err := g.conn()
+	if err != nil {
+		return err
+	}
+	rec, err := codec.Record(ev)
+	if err != nil {
+		return err
+	}
+	rec.Topic = g.topics.For(ev)
+	cl, err := conn.Client()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return cl.ProduceSync(ctx, rec).FirstErr()
+}
