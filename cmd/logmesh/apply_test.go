@@ -11,10 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
-	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -318,52 +316,5 @@ func TestDevConfig(t *testing.T) {
 	bad := writeMesh(t, "domains:\n  - name: raw\nfeeds:\n  - name: x\n    table: nowhere.x\n")
 	if _, _, err := devConfig(global{}, []string{"--config", bad}, &bytes.Buffer{}); !errors.Is(err, mesh.ErrInvalid) {
 		t.Errorf("dev --config with an invalid mesh: %v, want mesh.ErrInvalid", err)
-	}
-}
-
-// The query command's download cache: an S3 data file is fetched once, under
-// its bucket and key, and again only when the remote size differs.
-func TestFileCache(t *testing.T) {
-	remote := fstest.MapFS{"wh/raw/trades/data/a.parquet": {Data: []byte("version 1")}}
-	// A test double for the S3 IO: s3://bucket/key opens bucket/key in remote.
-	fsys := icebergio.FSPreProcName(remote, func(name string) string { return strings.TrimPrefix(name, "s3://") })
-	fc := &fileCache{fsys: fsys, dir: t.TempDir()}
-	ctx := context.Background()
-	read := func(loc string) string {
-		t.Helper()
-		p, err := fc.local(ctx, loc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := filepath.Join(fc.dir, "s3", "wh", "raw", "trades", "data", "a.parquet"); p != want {
-			t.Fatalf("cached at %s, want %s", p, want)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
-	const loc = "s3://wh/raw/trades/data/a.parquet"
-	if got := read(loc); got != "version 1" {
-		t.Fatalf("downloaded %q", got)
-	}
-	remote["wh/raw/trades/data/a.parquet"].Data = []byte("version 2") // same size: not fetched again
-	if got := read(loc); got != "version 1" {
-		t.Fatalf("same size, cached copy replaced by %q", got)
-	}
-	remote["wh/raw/trades/data/a.parquet"].Data = []byte("version 3, longer")
-	if got := read(loc); got != "version 3, longer" {
-		t.Fatalf("size changed, got %q", got)
-	}
-
-	if p, err := fc.local(ctx, "file:///w/a.parquet"); err != nil || p != "/w/a.parquet" {
-		t.Errorf("local file: %q, %v", p, err)
-	}
-	if _, err := fc.local(ctx, "s3://wh/../../etc/passwd"); err == nil {
-		t.Error("a key escaping the cache directory was accepted")
-	}
-	if _, err := fc.local(ctx, "s3://wh/missing.parquet"); err == nil {
-		t.Error("a missing remote file gave no error")
 	}
 }

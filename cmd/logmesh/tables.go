@@ -8,12 +8,9 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-
-	icebergio "github.com/apache/iceberg-go/io"
 
 	"github.com/logmesh/logmesh/internal/query"
 	"github.com/logmesh/logmesh/internal/tables"
@@ -212,7 +209,7 @@ func cmdQuery(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 		return err
 	}
 	defer ptrs.Close()
-	fc := &fileCache{fsys: cat.Warehouse().IO(), dir: *cache}
+	fc := &tables.FileCache{IO: cat.Warehouse().IO(), Dir: *cache}
 	var regs []query.Table
 	for _, n := range names {
 		files, err := cat.Files(ctx, n, *asOf)
@@ -221,7 +218,7 @@ func cmdQuery(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 		}
 		local := make([]string, 0, len(files))
 		for _, f := range files {
-			p, err := fc.local(ctx, f)
+			p, err := fc.Local(ctx, f)
 			if err != nil {
 				return fmt.Errorf("query: %s: %w", n, err)
 			}
@@ -294,78 +291,4 @@ func openLanding(ctx context.Context, location string, s3 *s3Flags) (ingest.Sour
 		return nil, err
 	}
 	return platform.OpenLanding(ctx, location, cfg)
-}
-
-// fileCache gives DuckDB, which has no S3 support here, local copies of a
-// warehouse's data files. Not safe for concurrent use.
-type fileCache struct {
-	fsys icebergio.IO // the warehouse's IO
-	dir  string       // "": <user cache dir>/logmesh/files, resolved on first download
-}
-
-// local returns a local path DuckDB can read for a table's data file: a
-// local file as it is; a remote one (s3://) downloaded through the
-// warehouse's IO into the cache directory, under its scheme, bucket and key.
-// A file already there with the remote size is not downloaded again: data
-// files are never rewritten in place, each table version writes new ones.
-func (c *fileCache) local(ctx context.Context, loc string) (string, error) {
-	if p, ok := strings.CutPrefix(loc, "file://"); ok {
-		return p, nil
-	}
-	if !strings.Contains(loc, "://") {
-		return loc, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-	u, err := url.Parse(loc)
-	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("data file %q: not a URL with a bucket", loc)
-	}
-	rel := filepath.FromSlash(path.Join(u.Scheme, u.Host, u.Path))
-	if !filepath.IsLocal(rel) {
-		return "", fmt.Errorf("data file %q: key escapes the cache directory", loc)
-	}
-	if c.dir == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("no cache directory (give --cache): %w", err)
-		}
-		c.dir = filepath.Join(dir, "logmesh", "files")
-	}
-	dst := filepath.Join(c.dir, rel)
-	f, err := c.fsys.Open(loc)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("data file %s: %w", loc, err)
-	}
-	if have, err := os.Stat(dst); err == nil && have.Mode().IsRegular() && have.Size() == info.Size() {
-		return dst, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return "", fmt.Errorf("cache: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".download-*")
-	if err != nil {
-		return "", fmt.Errorf("cache: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	n, err := io.Copy(tmp, f)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && n != info.Size() {
-		err = fmt.Errorf("got %d of %d bytes", n, info.Size())
-	}
-	if err != nil {
-		return "", fmt.Errorf("download %s: %w", loc, err)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return "", fmt.Errorf("cache: %w", err)
-	}
-	return dst, nil
 }

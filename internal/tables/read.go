@@ -50,6 +50,25 @@ func (c *Catalog) Files(ctx context.Context, name string, asOfVersion int64) ([]
 	if err != nil {
 		return nil, err
 	}
+	return filesOf(ctx, tbl, name)
+}
+
+// FilesAt returns the data file locations of the version p names, as a
+// TableCommitted or ProductRefreshed event gives it, without looking up the
+// table's pointers. Safe for concurrent use.
+func (c *Catalog) FilesAt(ctx context.Context, name string, p Pointer) ([]string, error) {
+	domain, tname, err := splitName(name)
+	if err != nil {
+		return nil, err
+	}
+	tbl, err := c.loadAt(ctx, table.Identifier{domain, tname}, p, c)
+	if err != nil {
+		return nil, err
+	}
+	return filesOf(ctx, tbl, name)
+}
+
+func filesOf(ctx context.Context, tbl *table.Table, name string) ([]string, error) {
 	if tbl.CurrentSnapshot() == nil {
 		return nil, nil
 	}
