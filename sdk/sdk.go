@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -169,11 +170,11 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 		}
 		var herr error
 		fs.EachRecord(func(rec *kgo.Record) {
-			if herr != nil {
+			if herr != nil || ctx.Err() != nil {
 				return
 			}
 			if herr = c.handle(ctx, rec, h); herr == nil {
-				herr = cl.CommitRecords(ctx, rec)
+				herr = c.commit(ctx, cl, rec)
 			}
 		})
 		cl.AllowRebalance()
@@ -184,6 +185,17 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 			return herr
 		}
 	}
+}
+
+// commit records that h accepted rec. It runs even when ctx ended while h
+// ran: the work is done, and handing the refresh out again would repeat it.
+func (c *Client) commit(ctx context.Context, cl *kgo.Client, rec *kgo.Record) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := cl.CommitRecords(cctx, rec); err != nil {
+		return fmt.Errorf("sdk: commit %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+	}
+	return nil
 }
 
 func (c *Client) handle(ctx context.Context, rec *kgo.Record, h Handler) error {

@@ -1,0 +1,75 @@
+package sdk_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/logmesh/logmesh/platform"
+	"github.com/logmesh/logmesh/sdk"
+)
+
+// Progress is committed only after the handler returned: a handler that
+// fails stops Run, and the same refresh comes again on the next Run; once
+// handled, it does not.
+func TestCommitAfterHandler(t *testing.T) {
+	ctx := context.Background()
+	d, err := platform.StartDev(ctx, platform.DevConfig{Config: platform.Config{DataDir: t.TempDir(),
+		PlanInterval: 300 * time.Millisecond, ScanInterval: 200 * time.Millisecond}, KafkaPort: -1, RegistryPort: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	cfg := sdk.Config{Domain: "wealth", Kafka: sdk.Kafka{Brokers: d.Embedded.Kafka.Brokers}, Registry: d.Env.Config.RegistryURL}
+	c, err := sdk.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("not now")
+	var first string
+	err = c.Run(ctx, func(_ context.Context, r *sdk.Refresh) error {
+		first = r.Envelope.EventID
+		return boom
+	})
+	if !errors.Is(err, boom) || first == "" {
+		t.Fatalf("Run with a failing handler: %v (saw %q)", err, first)
+	}
+	var again []string
+	runCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	err = c.Run(runCtx, func(_ context.Context, r *sdk.Refresh) error {
+		again = append(again, r.Envelope.EventID)
+		files, err := r.Files(runCtx)
+		if err != nil || len(files) == 0 {
+			t.Errorf("files of %s v%d: %v %v", r.Product, r.Version, files, err)
+		}
+		cancel()
+		return nil
+	})
+	if err != nil || len(again) == 0 || again[0] != first {
+		t.Fatalf("after the failure: %v, refreshes %v, want %s first", err, again, first)
+	}
+	// Handled and committed: a third Run starts after it, with the next
+	// refresh — the one a newly landed file makes, if none came before.
+	land := filepath.Join(d.Env.Config.Landing, "trades", "trades-2026-11-26.csv")
+	csv := "trade_id,account,isin,side,qty,price,traded_at,note\nT0100,AC1001,US0378331005,BUY,5,190.0,2026-11-26T09:30:00Z,\n"
+	if err := os.WriteFile(land, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel = context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var next string
+	if err := c.Run(runCtx, func(_ context.Context, r *sdk.Refresh) error {
+		next = r.Envelope.EventID
+		cancel()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if next == "" || next == first {
+		t.Fatalf("the third Run saw %q; want a refresh after %s", next, first)
+	}
+}
