@@ -669,6 +669,9 @@ type FeedDefined struct {
 	BatchSchedule *string `avro:"batch_schedule"`
 	// DefinitionHash is the SHA-256 hex of the canonical definition.
 	DefinitionHash string `avro:"definition_hash"`
+	// Topic is the upstream topic the feed reads instead of landed files,
+	// nil for a feed of landed files.
+	Topic *string `avro:"topic"`
 }
 
 // Key returns the feed's name.

@@ -45,6 +45,7 @@ type canonicalFeed struct {
 	Name            string        `json:"name"`
 	Table           string        `json:"table"`
 	KeyPattern      string        `json:"key_pattern"`
+	Topic           string        `json:"topic,omitempty"`
 	Format          string        `json:"format"`
 	Options         FormatOptions `json:"options"`
 	Schema          string        `json:"schema"`
@@ -151,7 +152,7 @@ func (d *Domain) DefinitionHash() string {
 // Equal definitions have equal hashes.
 func (f *Feed) DefinitionHash() string {
 	return hashJSON(canonicalFeed{
-		Kind: KindFeed, Name: f.Name, Table: f.Table, KeyPattern: f.KeyPattern, Format: f.Format,
+		Kind: KindFeed, Name: f.Name, Table: f.Table, KeyPattern: f.KeyPattern, Topic: f.Topic, Format: f.Format,
 		Options: f.Options, Schema: f.Schema, PrimaryKey: f.PrimaryKey, OrderingField: f.OrderingField,
 		Mode: f.Mode, UniqueKey: f.UniqueKey, RejectThreshold: f.RejectThreshold, Rules: f.Rules, Batch: f.Batch,
 		AllowControlCharacters: f.AllowControlCharacters,
@@ -226,6 +227,7 @@ func (m *Mesh) Definitions(at time.Time) []events.Event {
 			Feed:            f.Name,
 			Table:           f.Table,
 			KeyPattern:      f.KeyPattern,
+			Topic:           optional(f.Topic),
 			Format:          f.Format,
 			FormatOptions:   f.Options.list(),
 			Schema:          f.Schema,
@@ -436,4 +438,12 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return slices.Clone(s)
+}
+
+// optional returns nil for "" and &s otherwise.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -67,14 +67,19 @@ func checkPattern(pattern string) error {
 func (m *Mesh) Unmatched(key string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "no feed matches key %q", key)
-	if len(m.Feeds) == 0 {
-		b.WriteString("; the mesh has no feeds")
+	var files []*Feed
+	for i := range m.Feeds {
+		if m.Feeds[i].Topic == "" {
+			files = append(files, &m.Feeds[i])
+		}
+	}
+	if len(files) == 0 {
+		b.WriteString("; the mesh has no feeds of landed files")
 		return b.String()
 	}
 	b.WriteString("; patterns: ")
 	var hints []string
-	for i := range m.Feeds {
-		f := &m.Feeds[i]
+	for i, f := range files {
 		if i > 0 {
 			b.WriteString(", ")
 		}

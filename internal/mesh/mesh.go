@@ -111,6 +111,13 @@ type Feed struct {
 	// "/"-separated segment, plus "**" as a whole segment for any number of
 	// segments (including none).
 	KeyPattern string
+	// Topic, instead of KeyPattern, makes the feed read an upstream Kafka
+	// topic of Confluent-framed Avro records (`logmesh produce`, or any
+	// Confluent producer): the spool processor stages each run of records
+	// as an NDJSON file in the landing area (under SpoolPrefix) and lands
+	// it, and from there it is planned, validated and committed like any
+	// landed file. Format is then FormatNDJSON.
+	Topic string
 	// Format is a built-in format (FormatCSV, ...) or a custom parser name.
 	Format string
 	// Options are the parser's settings and the text-to-type layouts.
@@ -181,7 +188,7 @@ func (f *Feed) TableName() string {
 // matches key; ok is false if none does.
 func (m *Mesh) FeedFor(key string) (f *Feed, ok bool) {
 	for i := range m.Feeds {
-		if matchKey(m.Feeds[i].KeyPattern, key) {
+		if m.Feeds[i].Topic == "" && matchKey(m.Feeds[i].KeyPattern, key) {
 			return &m.Feeds[i], true
 		}
 	}

@@ -44,6 +44,7 @@ type rawFeed struct {
 	Name                   string        `yaml:"name"`
 	Table                  string        `yaml:"table"`
 	KeyPattern             string        `yaml:"key_pattern"`
+	Topic                  string        `yaml:"topic"`
 	Format                 string        `yaml:"format"`
 	Options                FormatOptions `yaml:"options"`
 	Schema                 any           `yaml:"schema"`
@@ -204,6 +205,7 @@ func (p *parser) build(rm *rawMesh, nodes map[string][]ast.Node) *Mesh {
 
 	feedLine := map[string]int{}
 	tableLine := map[string]int{}
+	topicLine := map[string]int{}
 	var visibility []string
 	for i := range rm.Feeds {
 		rf := &rm.Feeds[i]
@@ -225,6 +227,13 @@ func (p *parser) build(rm *rawMesh, nodes map[string][]ast.Node) *Mesh {
 				fp.errorf(fp.line("table"), "table %s is already loaded by the feed at line %d", f.Table, prev)
 			} else {
 				tableLine[f.Table] = fp.line("table")
+			}
+		}
+		if f.Topic != "" {
+			if prev, dup := topicLine[f.Topic]; dup {
+				fp.errorf(fp.line("topic"), "topic %s is already the source of the feed at line %d", f.Topic, prev)
+			} else {
+				topicLine[f.Topic] = fp.line("topic")
 			}
 		}
 		m.Feeds = append(m.Feeds, f)
@@ -262,6 +271,7 @@ func (fp *feedParser) feed(rf *rawFeed, domains map[string]int) Feed {
 		Name:            rf.Name,
 		Table:           rf.Table,
 		KeyPattern:      rf.KeyPattern,
+		Topic:           rf.Topic,
 		Format:          rf.Format,
 		Options:         rf.Options,
 		PrimaryKey:      rf.PrimaryKey,
@@ -289,11 +299,29 @@ func (fp *feedParser) feed(rf *rawFeed, domains map[string]int) Feed {
 		}
 	}
 
-	// Key pattern.
-	if rf.KeyPattern == "" {
-		fp.errorf(fp.line("key_pattern"), "key_pattern is required")
-	} else if err := checkPattern(rf.KeyPattern); err != nil {
-		fp.errorf(fp.line("key_pattern"), "key_pattern %q: %v", rf.KeyPattern, err)
+	// Source: landed files (key pattern) or an upstream topic.
+	switch {
+	case rf.Topic != "" && rf.KeyPattern != "":
+		fp.errorf(fp.line("topic"), "a feed takes landed files (key_pattern) or an upstream topic (topic), not both")
+	case rf.Topic != "":
+		if !validTopic(rf.Topic) {
+			fp.errorf(fp.line("topic"), "topic %q must be 1 to 249 characters from [a-zA-Z0-9._-]", rf.Topic)
+		}
+		// A topic's records are Avro; the spool stages them as NDJSON.
+		switch rf.Format {
+		case "":
+			rf.Format, f.Format = FormatNDJSON, FormatNDJSON
+		case FormatNDJSON:
+		default:
+			fp.errorf(fp.line("format"), "format %q: a topic feed's records are staged as ndjson; leave format out", rf.Format)
+			rf.Format, f.Format = FormatNDJSON, FormatNDJSON
+		}
+	case rf.KeyPattern == "":
+		fp.errorf(fp.line("key_pattern"), "key_pattern (landed files) or topic (an upstream topic) is required")
+	default:
+		if err := checkPattern(rf.KeyPattern); err != nil {
+			fp.errorf(fp.line("key_pattern"), "key_pattern %q: %v", rf.KeyPattern, err)
+		}
 	}
 
 	// Format and options.
@@ -694,6 +722,19 @@ func (o *FormatOptions) EffectiveDateLayouts() []string {
 
 // validName reports whether s is 1 to 100 characters from [a-z0-9_-]
 // ([a-z0-9_] if noDash).
+// validTopic reports whether s is a legal Kafka topic name.
+func validTopic(s string) bool {
+	if s == "" || len(s) > 249 || s == "." || s == ".." {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 func validName(s string, noDash bool) bool {
 	if s == "" || len(s) > 100 {
 		return false

@@ -168,3 +168,48 @@ func TestProductDefinitions(t *testing.T) {
 		t.Error("hashes do not follow the definitions")
 	}
 }
+
+// A feed can read an upstream topic instead of landed files: it is staged
+// as NDJSON, never matches a landed key, and its definition carries the
+// topic.
+func TestTopicFeed(t *testing.T) {
+	src := strings.Replace(productsMesh, "    visibility: enterprise\nproducts:", `    visibility: enterprise
+  - name: orders
+    table: raw.orders
+    topic: upstream.orders
+    schema: {type: record, name: O, fields: [{name: id, type: string}, {name: qty, type: long}]}
+    primary_key: [id]
+    mode: upsert
+products:`, 1)
+	m, err := mesh.Parse([]byte(src), "mesh.yaml", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := m.Feed("orders")
+	if !ok || f.Topic != "upstream.orders" || f.Format != mesh.FormatNDJSON || f.KeyPattern != "" {
+		t.Fatalf("feed orders: %+v", f)
+	}
+	if g, ok := m.FeedFor("upstream.orders"); ok {
+		t.Errorf("a landed key matched the topic feed %s", g.Name)
+	}
+	if why := m.Unmatched("x.csv"); strings.Contains(why, "orders") {
+		t.Errorf("Unmatched lists the topic feed: %s", why)
+	}
+	var found bool
+	for _, ev := range m.Definitions(time.Unix(0, 0)) {
+		if fd, ok := ev.(*events.FeedDefined); ok && fd.Feed == "orders" {
+			found = true
+			if fd.Topic == nil || *fd.Topic != "upstream.orders" || fd.Format != mesh.FormatNDJSON {
+				t.Errorf("FeedDefined: topic %v, format %s", fd.Topic, fd.Format)
+			}
+		}
+	}
+	if !found {
+		t.Error("no FeedDefined for orders")
+	}
+	topic := *f
+	topic.Topic = "upstream.other"
+	if topic.DefinitionHash() == f.DefinitionHash() {
+		t.Error("a changed topic keeps the definition hash")
+	}
+}
