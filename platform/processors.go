@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/confluent"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/mesh"
 	"github.com/logmesh/logmesh/internal/tables"
@@ -20,6 +21,7 @@ import (
 	"github.com/logmesh/logmesh/processors/notifier"
 	"github.com/logmesh/logmesh/processors/planner"
 	"github.com/logmesh/logmesh/processors/router"
+	"github.com/logmesh/logmesh/processors/spool"
 	"github.com/logmesh/logmesh/processors/txn"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/projections/audit"
@@ -61,6 +63,7 @@ type Spec struct {
 func Processors() []Spec {
 	return []Spec{
 		{Name: "watcher", Doc: "lists the landing area and records each new file (FileLanded, or UNMATCHED)", New: newWatcher},
+		{Name: "spool", Doc: "stages the records of topic feeds as landed NDJSON files (FileLanded)", New: newSpool},
 		{Name: "planner", Doc: "batches landed files per table (BatchPlanned)", Projection: audit.Projection{}, New: newPlanner},
 		{Name: "loader", Doc: "parses, validates and commits batches into Iceberg tables, one transaction per batch",
 			New: newLoader},
@@ -268,6 +271,29 @@ func newWatcher(ctx context.Context, e *Env) (Processor, error) {
 		defer w.Close()
 		return w.Run(ctx)
 	}), nil
+}
+
+func newSpool(ctx context.Context, e *Env) (Processor, error) {
+	m, err := e.Mesh("spool")
+	if err != nil {
+		return nil, err
+	}
+	var feeds []spool.Feed
+	for _, f := range m.Feeds {
+		if f.Topic != "" {
+			feeds = append(feeds, spool.Feed{Name: f.Name, Table: f.Table, Topic: f.Topic})
+		}
+	}
+	src, err := e.Landing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := spool.New(feeds, src, e.Codec, confluent.NewDecoder(e.Registry), e.Conn, spool.Group(e.Config.Group("spool")),
+		spool.Topics(e.Config.Topics), spool.Logger(e.Config.Logger), spool.ClientOpts(e.Config.groupOpts()...))
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func newPlanner(_ context.Context, e *Env) (Processor, error) {

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,8 +90,12 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantAdds := []string{"+ domain raw", "+ domain central", "+ feed trades", "+ feed securities", "+ feed accounts", "+ feed positions",
-		"+ product raw.trades", "+ product raw.securities", "+ product raw.accounts", "+ product raw.positions"}
+	wantAdds := []string{"+ domain raw", "+ domain central", "+ domain research", "+ domain wealth",
+		"+ feed trades", "+ feed securities", "+ feed accounts", "+ feed positions",
+		"+ product raw.trades", "+ product raw.securities", "+ product raw.accounts", "+ product raw.positions",
+		"+ product research.exposure", "+ grant raw.trades→research", "+ grant raw.trades→wealth", "+ grant raw.securities→research",
+		"+ subscription research/market-data", "+ subscription wealth/raw-refreshes"}
+	all := int64(len(wantAdds)) // every definition is on the central or the raw bus
 	if got := planLines(out, '+'); !reflect.DeepEqual(got, wantAdds) {
 		t.Fatalf("dry run plans %q, want %q\n%s", got, wantAdds, out)
 	}
@@ -101,10 +107,10 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(planLines(out, '+')) != 10 || !strings.Contains(out, "applied 10 definitions") {
+	if int64(len(planLines(out, '+'))) != all || !strings.Contains(out, fmt.Sprintf("applied %d definitions", all)) {
 		t.Fatalf("apply:\n%s", out)
 	}
-	out, err = c.run("tail", "--from-beginning", "--json", "-n", "11", events.CentralTopic, events.DomainTopic(events.DomainRaw)) // and the LocationsDefined
+	out, err = c.run("tail", "--from-beginning", "--json", "-n", strconv.FormatInt(all+1, 10), events.CentralTopic, events.DomainTopic(events.DomainRaw)) // and the LocationsDefined
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +142,7 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(planLines(out, '=')) != 10 || !strings.Contains(out, "no changes") || c.logged() != 10 {
+	if int64(len(planLines(out, '='))) != all || !strings.Contains(out, "no changes") || c.logged() != all {
 		t.Fatalf("second apply (log holds %d events):\n%s", c.logged(), out)
 	}
 
@@ -148,7 +154,7 @@ func TestApply(t *testing.T) {
 	if got := planLines(out, '~'); !reflect.DeepEqual(got, []string{"~ feed securities (changed)"}) || len(planLines(out, '+')) != 0 {
 		t.Fatalf("changed feed plans %q:\n%s", got, out)
 	}
-	if !strings.Contains(out, "applied 1 definition\n") || c.logged() != 11 {
+	if !strings.Contains(out, "applied 1 definition\n") || c.logged() != all+1 {
 		t.Fatalf("changed feed (log holds %d events):\n%s", c.logged(), out)
 	}
 
@@ -158,13 +164,13 @@ func TestApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := string(data)
-	removed := writeMesh(t, text[:strings.Index(text, "  - name: positions")])
+	removed := writeMesh(t, text[:strings.Index(text, "  - name: positions")]+text[strings.Index(text, "\nproducts:")+1:])
 	out, err = c.run("apply", "-f", removed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := planLines(out, '-'); !reflect.DeepEqual(got, []string{"- feed positions (removal is not supported yet; nothing is emitted)",
-		"- product raw.positions (retired: not in the file)"}) || !strings.Contains(out, "applied 1 definition") || c.logged() != 12 {
+		"- product raw.positions (retired: not in the file)"}) || !strings.Contains(out, "applied 1 definition") || c.logged() != all+2 {
 		t.Fatalf("removed feed plans %q (log holds %d events):\n%s", got, c.logged(), out)
 	}
 }
@@ -172,6 +178,12 @@ func TestApply(t *testing.T) {
 func TestApplyRefusesInvalidMeshes(t *testing.T) {
 	c := newCLI(t)
 	undeclared := exampleMesh(t, "table: raw.positions", "table: nowhere.positions")
+	data, err := examples.FS.ReadFile("mesh.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _, _ := strings.Cut(string(data), "table: raw.positions")
+	positionsLine := fmt.Sprintf("mesh.yaml:%d:", strings.Count(before, "\n")+1)
 	decimal := exampleMesh(t, "{name: price, type: double}",
 		`{name: price, type: {type: bytes, logicalType: decimal, precision: 18, scale: 4}}`)
 	for _, tc := range []struct {
@@ -181,7 +193,7 @@ func TestApplyRefusesInvalidMeshes(t *testing.T) {
 		says string // and names this
 	}{
 		{"no file", []string{"apply"}, errUsage, "-f"},
-		{"undeclared domain", []string{"apply", "-f", undeclared}, mesh.ErrInvalid, "mesh.yaml:80:"},
+		{"undeclared domain", []string{"apply", "-f", undeclared}, mesh.ErrInvalid, positionsLine},
 		{"unsupported type", []string{"apply", "-f", decimal}, validate.ErrUnsupported, "feed trades: field price"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

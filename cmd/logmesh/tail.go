@@ -2,21 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"regexp"
-	"sync"
 	"time"
 
-	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/confluent"
 )
 
 // cmdTail prints records from topics as they arrive: logmesh facts in their
@@ -57,7 +53,7 @@ func cmdTail(ctx context.Context, g global, args []string, stdout, stderr io.Wri
 		return fmt.Errorf("tail: %w", err)
 	}
 	defer cl.Close()
-	p := &printer{codec: codec, generic: &genericDecoder{sr: srcl, schemas: map[int]avro.Schema{}}, json: *asJSON, w: stdout}
+	p := &printer{codec: codec, generic: confluent.NewDecoder(srcl), json: *asJSON, w: stdout}
 	seen := 0
 	for {
 		fetches := cl.PollFetches(ctx)
@@ -85,7 +81,7 @@ var dlqTopic = regexp.MustCompile(`\.dlq$`)
 // printer prints one record per line.
 type printer struct {
 	codec   *events.Codec
-	generic *genericDecoder
+	generic *confluent.Decoder
 	json    bool
 	w       io.Writer
 }
@@ -118,11 +114,11 @@ func (p *printer) print(ctx context.Context, r *kgo.Record) error {
 // printGeneric prints a Confluent-framed Avro value that is not a logmesh
 // fact, decoded with its writer's schema.
 func (p *printer) printGeneric(ctx context.Context, r *kgo.Record) error {
-	name, v, id, err := p.generic.decode(ctx, r.Value)
+	name, v, id, err := p.generic.Decode(ctx, r.Value)
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(v)
+	b, err := confluent.JSON(v)
 	if err != nil {
 		return fmt.Errorf("schema id %d: %w", id, err)
 	}
@@ -133,57 +129,6 @@ func (p *printer) printGeneric(ctx context.Context, r *kgo.Record) error {
 	_, err = fmt.Fprintf(p.w, "%s[%d]@%d %s %s schema-id=%d %s\n", r.Topic, r.Partition, r.Offset,
 		r.Timestamp.UTC().Format(time.RFC3339Nano), name, id, b)
 	return err
-}
-
-// genericDecoder decodes any Confluent-framed Avro value with its writer's
-// schema, fetched from the registry once per id. Safe for concurrent use.
-type genericDecoder struct {
-	sr      *sr.Client
-	mu      sync.Mutex
-	schemas map[int]avro.Schema
-}
-
-func (d *genericDecoder) decode(ctx context.Context, b []byte) (name string, v any, id int, err error) {
-	if len(b) < 5 || b[0] != 0 {
-		return "", nil, 0, errors.New("not a Confluent-framed Avro value (no magic byte and schema id)")
-	}
-	id = int(binary.BigEndian.Uint32(b[1:5]))
-	s, err := d.schema(ctx, id)
-	if err != nil {
-		return "", nil, id, err
-	}
-	if err := avro.Unmarshal(s, b[5:], &v); err != nil {
-		return "", nil, id, fmt.Errorf("schema id %d: %w", id, err)
-	}
-	name = string(s.Type())
-	if n, ok := s.(avro.NamedSchema); ok {
-		name = n.FullName()
-	}
-	return name, v, id, nil
-}
-
-func (d *genericDecoder) schema(ctx context.Context, id int) (avro.Schema, error) {
-	d.mu.Lock()
-	s, ok := d.schemas[id]
-	d.mu.Unlock()
-	if ok {
-		return s, nil
-	}
-	ss, err := d.sr.SchemaByID(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("schema id %d: %w", id, err)
-	}
-	if ss.Type != sr.TypeAvro {
-		return nil, fmt.Errorf("schema id %d is %s, not Avro", id, ss.Type)
-	}
-	s, err = avro.ParseWithCache(ss.Schema, "", &avro.SchemaCache{})
-	if err != nil {
-		return nil, fmt.Errorf("schema id %d: %w", id, err)
-	}
-	d.mu.Lock()
-	d.schemas[id] = s
-	d.mu.Unlock()
-	return s, nil
 }
 
 func header(r *kgo.Record, key string) string {

@@ -41,7 +41,7 @@ func TestJSON(t *testing.T) {
 				fields: [][]string{{"a=1"}, {"a=3"}},
 				rejects: []string{
 					"2:1:not a JSON object: a number",
-					"3:1:not a JSON object: a string",
+					`3:1:not a JSON object: a string, "x"`,
 					"4:1:not a JSON object: an array",
 					"5:1:not a JSON object: null",
 					`6:1:duplicate key "a"`,

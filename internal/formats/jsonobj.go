@@ -81,6 +81,10 @@ func objectFields(b []byte, dst []Field, scratch *bytes.Buffer) ([]Field, error)
 	return dst, nil
 }
 
+// maxStringShown bounds the characters of a string record that its error
+// shows.
+const maxStringShown = 500
+
 // jsonKind names the kind of JSON value b starts with, for error messages.
 func jsonKind(b []byte) string {
 	if len(b) == 0 {
@@ -90,7 +94,16 @@ func jsonKind(b []byte) string {
 	case '[':
 		return "an array"
 	case '"':
-		return "a string"
+		// Say what it is: a producer may put its reason there (the
+		// spool stages an undecodable upstream record so).
+		var text string
+		if json.Unmarshal(b, &text) != nil {
+			return "a string"
+		}
+		if r := []rune(text); len(r) > maxStringShown {
+			text = string(r[:maxStringShown]) + "…"
+		}
+		return fmt.Sprintf("a string, %q", text)
 	case 't', 'f':
 		return "a boolean"
 	case 'n':

@@ -49,7 +49,7 @@ func TestNDJSON(t *testing.T) {
 					"3:3:line 3: not valid JSON: the line ends inside a value (unclosed string, object or array?)",
 					"4:4:line 4: not valid JSON: more after the end of the value, at column 9 (one object per line)",
 					`5:5:duplicate key "a"`,
-					"6:6:not a JSON object: a string",
+					`6:6:not a JSON object: a string, "text"`,
 					"7:7:invalid UTF-8",
 				},
 			},

@@ -43,6 +43,9 @@ func Land(ctx context.Context, src Source, files []string, key string) ([]string
 		if k == "" {
 			k = filepath.Base(f)
 		}
+		if IsSpooled(k) {
+			return nil, fmt.Errorf("%w: %q is under %s, which the spool writes", ErrBadKey, k, SpoolPrefix)
+		}
 		if err := ValidKey(k); err != nil {
 			return nil, fmt.Errorf("ingest: Land %s: %w", f, err)
 		}

@@ -96,6 +96,15 @@ func IsTemp(key string) bool {
 	return strings.HasSuffix(base, ".tmp") || strings.HasSuffix(base, ".part")
 }
 
+// SpoolPrefix is the part of the landing area the spool processor
+// (processors/spool) writes the records of topic feeds to, as NDJSON
+// files it lands itself. The watcher passes over keys under it, and Land
+// refuses them.
+const SpoolPrefix = "_spool/"
+
+// IsSpooled reports whether key lies under SpoolPrefix.
+func IsSpooled(key string) bool { return strings.HasPrefix(key, SpoolPrefix) }
+
 // ContentType returns the content type for a key by its extension
 // (case-insensitive), or "" for an unknown extension. The table is fixed
 // here, not read from the system's MIME tables, so that the same key gives

@@ -146,14 +146,12 @@ const StageMatch = audit.StageMatch
 // A Watcher is safe for concurrent use; scans are serialized. The Source
 // and the Codec remain the caller's.
 type Watcher struct {
-	src    Source
-	codec  *events.Codec
-	conn   kafkaconn.Conn
-	cfg    config
-	log    *slog.Logger
-	topic  string
-	kind   string  // events.SourceLocal or events.SourceS3
-	bucket *string // nil for a local source
+	src   Source
+	codec *events.Codec
+	conn  kafkaconn.Conn
+	cfg   config
+	log   *slog.Logger
+	topic string
 
 	scanMu   sync.Mutex            // held for a whole Scan; guards the fields below
 	landed   map[string]struct{}   // file ids with a FileLanded on the log
@@ -232,16 +230,11 @@ func NewWatcher(src Source, codec *events.Codec, conn kafkaconn.Conn, opts ...Op
 		cfg:      cfg,
 		log:      log.With("source", src.Name()),
 		topic:    topic,
-		kind:     events.SourceLocal,
 		landed:   map[string]struct{}{},
 		outcomes: map[string]struct{}{},
 		versions: map[versionKey]string{},
 		seen:     map[string]seenObject{},
 		view:     view,
-	}
-	if b, ok := src.(bucketer); ok {
-		name := b.Bucket()
-		w.kind, w.bucket = events.SourceS3, &name
 	}
 	return w, nil
 }
@@ -309,6 +302,9 @@ func (w *Watcher) Scan(ctx context.Context) (landed int, err error) {
 	listed := make(map[string]bool, len(objs))
 	var errs []error
 	for _, o := range objs {
+		if IsSpooled(o.Key) {
+			continue // the spool lands what it writes there
+		}
 		listed[o.Key] = true
 		ok, err := w.reconcile(ctx, o)
 		if ctx.Err() != nil {
@@ -397,25 +393,7 @@ func (w *Watcher) produce(ctx context.Context, o Object, sum, id string) error {
 	if err != nil {
 		return err
 	}
-	ev := &events.FileLanded{
-		Envelope: events.Envelope{
-			EventID:       id,
-			OccurredAt:    w.cfg.clock().UTC(),
-			Domain:        w.cfg.domain,
-			CorrelationID: id,
-		},
-		Key:      o.Key,
-		Source:   w.kind,
-		Bucket:   w.bucket,
-		Size:     o.Size,
-		Checksum: sum,
-		Version:  optional(o.Version),
-	}
-	ct := ContentType(o.Key)
-	if ct == "" {
-		ct = o.ContentType
-	}
-	ev.ContentType = optional(ct)
+	ev := Landed(w.src, o, sum, w.cfg.domain, w.cfg.clock())
 	evs := []events.Event{ev}
 	if w.cfg.matcher != nil {
 		if feed, table, ok := w.cfg.matcher.Match(o.Key); ok {
@@ -443,6 +421,37 @@ func (w *Watcher) produce(ctx context.Context, o Object, sum, id string) error {
 		w.log.Warn("no feed matches the landed file", "file", o.Key, "reason", evs[1].(*events.FileFailed).Reason)
 	}
 	return nil
+}
+
+// Landed is the FileLanded of object o of src, whose content has SHA-256
+// sum, recorded by domain at at: its event id and correlation id are the
+// file id, events.DeriveID(o.Key, sum). Feed and Table are left for the
+// caller.
+func Landed(src Source, o Object, sum, domain string, at time.Time) *events.FileLanded {
+	id := events.DeriveID(o.Key, sum)
+	ev := &events.FileLanded{
+		Envelope: events.Envelope{
+			EventID:       id,
+			OccurredAt:    at.UTC(),
+			Domain:        domain,
+			CorrelationID: id,
+		},
+		Key:      o.Key,
+		Source:   events.SourceLocal,
+		Size:     o.Size,
+		Checksum: sum,
+		Version:  optional(o.Version),
+	}
+	if b, ok := src.(bucketer); ok {
+		name := b.Bucket()
+		ev.Source, ev.Bucket = events.SourceS3, &name
+	}
+	ct := ContentType(o.Key)
+	if ct == "" {
+		ct = o.ContentType
+	}
+	ev.ContentType = optional(ct)
+	return ev
 }
 
 // unmatched is the FileFailed (stage StageMatch) of a file no feed takes.
