@@ -318,6 +318,8 @@ func TestS3MissingBucket(t *testing.T) {
 	}
 }
 
+// Temporary files, and the spool's files (it lands them itself), are not
+// landed by the watcher.
 func TestTempFilesIgnored(t *testing.T) {
 	r := newRig(t)
 	dir := t.TempDir()
@@ -325,7 +327,8 @@ func TestTempFilesIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{".hidden.csv", "upload.csv.tmp", "upload.csv.part", ".staging/x.csv", "sub/.y.csv"} {
+	for _, name := range []string{".hidden.csv", "upload.csv.tmp", "upload.csv.part", ".staging/x.csv", "sub/.y.csv",
+		ingest.SpoolPrefix + "orders/up/0/1-2.ndjson"} {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -364,6 +367,7 @@ func TestLandRules(t *testing.T) {
 		{"key leaves the root", []string{a}, "../x.csv", nil, ingest.ErrBadKey},
 		{"absolute key", []string{a}, "/x.csv", nil, ingest.ErrBadKey},
 		{"temporary key", []string{a}, "x.csv.part", nil, ingest.ErrBadKey},
+		{"spool key", []string{a}, ingest.SpoolPrefix + "x.ndjson", nil, ingest.ErrBadKey},
 		{"same base name twice", []string{a, otherA}, "", nil, nil},
 		{"missing file", []string{filepath.Join(t.TempDir(), "nope.csv")}, "", nil, nil},
 		{"directory", []string{t.TempDir()}, "", nil, nil},
