@@ -91,8 +91,8 @@ func TestApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantAdds := []string{"+ domain raw", "+ domain central", "+ domain research", "+ domain wealth",
-		"+ feed trades", "+ feed securities", "+ feed accounts", "+ feed positions",
-		"+ product raw.trades", "+ product raw.securities", "+ product raw.accounts", "+ product raw.positions",
+		"+ feed trades", "+ feed securities", "+ feed accounts", "+ feed orders", "+ feed positions",
+		"+ product raw.trades", "+ product raw.securities", "+ product raw.accounts", "+ product raw.orders", "+ product raw.positions",
 		"+ product research.exposure", "+ grant raw.trades→research", "+ grant raw.trades→wealth", "+ grant raw.securities→research",
 		"+ subscription research/market-data", "+ subscription wealth/raw-refreshes"}
 	all := int64(len(wantAdds)) // every definition is on the central or the raw bus
@@ -248,7 +248,7 @@ func TestDevConfig(t *testing.T) {
 			want: with(func(c *devView) {
 				c.DataDir, c.Landing, c.Warehouse, c.PlanInterval, c.Webhook, c.KafkaPort = "/d", "/in", "/d/warehouse", time.Minute, "http://h/x", -1
 			})},
-		{name: "mesh file", args: []string{"dev", "--config", meshFile}, want: defaults, feeds: 4},
+		{name: "mesh file", args: []string{"dev", "--config", meshFile}, want: defaults, feeds: 5},
 		{name: "--brokers given", args: []string{"--brokers", "k1:9092,k2:9092", "dev"},
 			want: with(func(c *devView) { c.Brokers = []string{"k1:9092", "k2:9092"} })},
 		{name: "--brokers after the command", args: []string{"dev", "--brokers", "k1:9092"},
