@@ -4,8 +4,11 @@
 // baseline measured in the same run and as a ratio of it: raw franz-go for
 // the Kafka figures; for the ingest figure (the loader on a 10-column CSV),
 // the raw limits it is built from, parsing the same file alone and writing
-// the same rows with parquet-go alone. A ratio, unlike an absolute figure,
-// means the same thing on a laptop and on a CI runner.
+// the same rows with parquet-go alone; for the router with 10,000
+// subscriptions, also the router with 10, routing the same facts to the same
+// inboxes, so that ratio (near 1) is what the subscription count costs. A
+// ratio, unlike an absolute figure, means the same thing on a laptop and on
+// a CI runner.
 //
 // The benchmarks run in `rounds` rounds, each a `go test -count 1` of every
 // benchmark with one iteration, so that a figure and its baseline are
@@ -33,8 +36,9 @@ import (
 )
 
 // rounds is how many times each benchmark runs; medians are reported. Each
-// run of a benchmark handles 200,000 events (bench's -bench.events default)
-// or 5,000,000 CSV rows (-bench.ingestrows).
+// run of a benchmark handles 200,000 events (bench's -bench.events default;
+// the router benchmarks, about 10s each on 2 cores, route as many facts) or
+// 5,000,000 CSV rows (-bench.ingestrows).
 const rounds = 5
 
 // row is one line of the table: a figure and the baseline it is divided by,
@@ -51,6 +55,9 @@ var rows = []row{
 	{"consume + decode", "ConsumeDecode", "consume raw", "ConsumeRaw", "events/s"},
 	{"replay lineage (Pebble commit)", "ReplayLineage", "consume raw", "ConsumeRaw", "events/s"},
 	{"host lineage (group, Pebble)", "HostLineage", "consume raw", "ConsumeRaw", "events/s"},
+	{"router, 10 subscriptions (exactly once)", "Router10", "consume raw", "ConsumeRaw", "events/s"},
+	{"router, 10,000 subscriptions (exactly once)", "Router10000", "consume raw", "ConsumeRaw", "events/s"},
+	{"router, 10,000 subscriptions (exactly once)", "Router10000", "router, 10 subscriptions", "Router10", "events/s"},
 	{"ingest CSV (loader)", "IngestCSV", "parse only", "IngestParseOnly", "rows/s"},
 	{"ingest CSV (loader)", "IngestCSV", "parquet-go write", "IngestParquetRaw", "rows/s"},
 }
@@ -162,8 +169,8 @@ func report(out io.Writer, rounds []results) error {
 		if len(ratios) == 0 {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%11s %s\t%s\t%11s %s\t%.2f\n", r.Figure, human(median(figs)), r.Unit,
-			r.Baseline, human(median(bases)), r.Unit, median(ratios))
+		fmt.Fprintf(tw, "%s\t%11s %s\t%s\t%11s %s\t%s\n", r.Figure, human(median(figs)), r.Unit,
+			r.Baseline, human(median(bases)), r.Unit, ratio(median(ratios)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -175,6 +182,16 @@ func report(out io.Writer, rounds []results) error {
 	fmt.Fprintf(out, "\nmachine: %d CPUs (%s), %s/%s, %s; medians of %d rounds (ratio: median of the rounds' ratios)\n",
 		runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, runtime.Version(), len(rounds))
 	return errors.Join(errs...)
+}
+
+// ratio formats a ratio with two decimals, or three below 0.1 (the router
+// beside raw consume is about 0.01), so that a small ratio keeps two
+// significant digits.
+func ratio(v float64) string {
+	if v < 0.1 {
+		return strconv.FormatFloat(v, 'f', 3, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
 // human formats a rate with thousands separators: 1234567.8 → "1,234,568".

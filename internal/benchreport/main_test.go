@@ -78,3 +78,11 @@ func TestHuman(t *testing.T) {
 		}
 	}
 }
+
+func TestRatio(t *testing.T) {
+	for in, want := range map[float64]string{1.004: "1.00", 0.97: "0.97", 0.1: "0.10", 0.0117: "0.012", 0.0004: "0.000"} {
+		if got := ratio(in); got != want {
+			t.Errorf("ratio(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
