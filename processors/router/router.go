@@ -25,8 +25,10 @@
 // facts handled before it. Subscriptions are content patterns
 // (internal/pattern) over the fact as `logmesh tail --json` shows it, with
 // "event" the fact's short name (ProductRefreshed); they are indexed by
-// event and product, so a decision costs what the rules that can match
-// cost, not what all rules cost.
+// event, product and owner domain, so a decision costs what the rules that
+// can match cost, not what all rules cost. No document is built for a fact
+// nobody could receive (a domain's own fact when it has no subscription, a
+// central fact about a product with no grant).
 //
 // Forwards keep the fact's bytes (its event id and schema) and are keyed by
 // product, so each product's facts keep their order in every inbox; a
@@ -56,6 +58,11 @@ import (
 	"github.com/logmesh/logmesh/projections/definitions"
 	"github.com/logmesh/logmesh/state"
 )
+
+// indexFields are the fields subscriptions are indexed by: a pattern that
+// names exact values of one of them is tried only for facts with one of
+// those values.
+var indexFields = []string{"event", "product", "owner_domain"}
 
 // DefaultGroup is the router's consumer group unless Group says otherwise.
 const DefaultGroup = "logmesh.router"
@@ -130,6 +137,8 @@ type Router struct {
 	grants   map[string]definitions.Grant // by GrantName
 	subs     *pattern.Set[string]
 	subDom   map[string]string // subscription → its domain
+	subbers  map[string]bool   // domains with a subscription
+	granted  map[string]bool   // products with a grant (live or not) to some domain
 
 	pending Stats // of the transaction in flight
 	mu      sync.Mutex
@@ -158,7 +167,7 @@ func New(codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Router, err
 	}
 	r := &Router{cfg: cfg, log: cfg.logger.With("processor", "router"), codec: codec, store: st,
 		products: map[string]definitions.Product{}, grants: map[string]definitions.Grant{},
-		subs: pattern.NewSet[string]("event", "product"), subDom: map[string]string{}}
+		subs: pattern.NewSet[string](indexFields...), subDom: map[string]string{}}
 	proj := definitions.Projection{}
 	if r.view, err = host.NewView(proj, st, codec, conn, proj.Topics(cfg.names), host.Sync(false),
 		host.Logger(cfg.logger), host.ClientOpts(cfg.clientOpts...)); err != nil {
@@ -232,8 +241,8 @@ func (r *Router) rebuild() error {
 	}
 	products := map[string]definitions.Product{}
 	grants := map[string]definitions.Grant{}
-	subs := pattern.NewSet[string]("event", "product")
-	subDom := map[string]string{}
+	subs := pattern.NewSet[string](indexFields...)
+	subDom, subbers, granted := map[string]string{}, map[string]bool{}, map[string]bool{}
 	for k, d := range all {
 		if d.Retired {
 			continue
@@ -243,6 +252,7 @@ func (r *Router) rebuild() error {
 			products[k.Name] = *d.Product
 		case k.Kind == definitions.KindGrant && d.Grant != nil:
 			grants[k.Name] = *d.Grant
+			granted[d.Grant.Product] = true
 		case k.Kind == definitions.KindSubscription && d.Subscription != nil:
 			var v any
 			dec := json.NewDecoder(strings.NewReader(d.Subscription.Pattern))
@@ -258,9 +268,10 @@ func (r *Router) rebuild() error {
 			}
 			subs.Add(k.Name, p)
 			subDom[k.Name] = d.Subscription.Domain
+			subbers[d.Subscription.Domain] = true
 		}
 	}
-	r.products, r.grants, r.subs, r.subDom = products, grants, subs, subDom
+	r.products, r.grants, r.subs, r.subDom, r.subbers, r.granted = products, grants, subs, subDom, subbers, granted
 	r.log.Info("routing tables", "products", len(products), "grants", len(grants), "subscriptions", subs.Len())
 	return nil
 }
@@ -301,6 +312,9 @@ func (r *Router) fromDomain(rec *kgo.Record, ev events.Event, from, product, cla
 		outs = append(outs, r.copyTo(rec, r.cfg.names.Central(), product))
 		r.pending.Forwarded++
 	}
+	if !r.subbers[from] {
+		return outs, nil // no subscription of its own: no document to match
+	}
 	doc, err := document(ev)
 	if err != nil {
 		return nil, err
@@ -316,8 +330,8 @@ func (r *Router) fromDomain(rec *kgo.Record, ev events.Event, from, product, cla
 // subscribed and may see the product gets a copy.
 func (r *Router) fromCentral(rec *kgo.Record, ev events.Event, product string) ([]*kgo.Record, error) {
 	def, known := r.products[product]
-	if !known {
-		return nil, nil
+	if !known || def.Visibility != events.VisibilityEnterprise || !r.granted[product] {
+		return nil, nil // nobody but its owner may see it
 	}
 	doc, err := document(ev)
 	if err != nil {
