@@ -45,11 +45,11 @@ Commands:
       [--processors LIST|none] [processor flags]
   run PROCESSOR...        run processors in this process against --brokers and --registry until Ctrl-C
       [--list] [--admin-addr HOST:PORT] [processor flags]
-                          processors: watcher, planner, loader, audit, lineage, pointers, definitions,
-                          notifier (run --list says what each does)
-  apply -f mesh.yaml [--dry-run]
+                          processors: watcher, spool, planner, loader, audit, lineage, pointers,
+                          definitions, router, notifier (run --list says what each does)
+  apply -f mesh.yaml [--plan]
                           plan the mesh file against the definitions on the log, then emit
-                          the new and changed ones (--dry-run: print the plan only)
+                          the new, changed and retired ones (--plan: print the plan only)
   land FILE... [--key K] [--landing DIR|s3://bucket/prefix] [S3 flags]
                           copy files into the landing area (default: the platform's, from the log)
   files [--status S] [--json]
