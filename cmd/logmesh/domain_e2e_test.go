@@ -40,8 +40,16 @@ feeds:
 // LOGMESH_TEST_BROKERS it runs on that Kafka.
 func labConfig(t *testing.T, dir string) platform.DevConfig {
 	t.Helper()
+	return meshConfig(t, dir, labMesh)
+}
+
+// meshConfig is a dev on its own data directory with the given mesh
+// (written to dir/mesh.yaml); with LOGMESH_TEST_BROKERS it runs on that
+// Kafka.
+func meshConfig(t *testing.T, dir, meshText string) platform.DevConfig {
+	t.Helper()
 	meshFile := filepath.Join(dir, "mesh.yaml")
-	if err := os.WriteFile(meshFile, []byte(labMesh), 0o644); err != nil {
+	if err := os.WriteFile(meshFile, []byte(meshText), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	m, err := mesh.Load(meshFile)

@@ -122,9 +122,7 @@ func cmdProducts(ctx context.Context, g global, args []string, stdout, stderr io
 		rows = append(rows, row)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return printJSON(stdout, rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PRODUCT\tOWNER\tKIND\tVISIBILITY\tOUTPUT TABLE\tVERSION\tGRANTED TO")
@@ -160,9 +158,7 @@ func cmdSubscriptions(ctx context.Context, g global, args []string, stdout, stde
 		rows = append(rows, row{d.Name, d.Subscription.Domain, json.RawMessage(d.Subscription.Pattern)})
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return printJSON(stdout, rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SUBSCRIPTION\tDOMAIN\tPATTERN")
@@ -320,4 +316,11 @@ func (g global) emit(ctx context.Context, ev events.Event) error {
 	}
 	defer cl.Close()
 	return cl.ProduceSync(ctx, rec).FirstErr()
+}
+
+// printJSON writes v to w as indented JSON, the form of every --json.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

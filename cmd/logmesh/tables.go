@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -175,9 +174,7 @@ func cmdTables(ctx context.Context, g global, args []string, stdout, stderr io.W
 		out = append(out, row{info.Name, info.Version, info.Rows, info.SchemaID, info.Location, info.MetadataLocation})
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return printJSON(stdout, out)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TABLE\tVERSION\tROWS\tSCHEMA ID\tLOCATION")

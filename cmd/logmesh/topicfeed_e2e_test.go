@@ -13,8 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/logmesh/logmesh/internal/kafkatest"
-	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/platform"
 )
 
 // shopMesh has one feed that reads an upstream topic instead of files.
@@ -51,27 +49,16 @@ func TestE2ETopicFeed(t *testing.T) {
 		kafkatest.New(t).Reset(t, "logmesh.")
 	}
 	dir := t.TempDir()
-	meshFile := filepath.Join(dir, "mesh.yaml")
+	cfg := meshConfig(t, dir, shopMesh)
+	if os.Getenv(kafkatest.EnvBrokers) != "" {
+		kafkatest.New(t).Reset(t, "shop.")
+	}
 	write := func(name, text string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return p
-	}
-	write("mesh.yaml", shopMesh)
-	m, err := mesh.Load(meshFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := platform.DevConfig{Config: platform.Config{
-		DataDir: dir, Mesh: m, AdminAddr: "127.0.0.1:0",
-		PlanInterval: 200 * time.Millisecond, ScanInterval: 100 * time.Millisecond,
-	}, KafkaPort: -1, RegistryPort: -1}
-	if os.Getenv(kafkatest.EnvBrokers) != "" {
-		c := kafkatest.New(t)
-		c.Reset(t, "shop.")
-		cfg.Kafka.Brokers = c.Brokers
 	}
 	schema := write("order.avsc", `{"type":"record","name":"Order","namespace":"shop","fields":[
 		{"name":"id","type":"string"},
@@ -138,7 +125,7 @@ func TestE2ETopicFeed(t *testing.T) {
 		t.Errorf("shop.orders = %s, want O1:3,O3:7", got)
 	}
 
-	_, err = first.run("produce", "--topic", "shop.orders", "--schema", breaking, "-f",
+	_, err := first.run("produce", "--topic", "shop.orders", "--schema", breaking, "-f",
 		write("b.ndjson", `{"id":"O9","qty":1,"at":0,"channel":"web"}`))
 	var re *sr.ResponseError
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "incompatible") || !strings.Contains(err.Error(), "channel") {
