@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/logmesh/logmesh/schemas"
 )
 
 // JSON returns ev as one JSON object, for `logmesh tail --json` and other
@@ -101,4 +103,23 @@ func writeValue(buf *bytes.Buffer, v reflect.Value) error {
 	}
 	buf.Write(b)
 	return nil
+}
+
+// Document returns ev as the document content patterns match against
+// (internal/pattern: router subscriptions, the SDK's filter): its JSON form
+// (see JSON) decoded into maps, numbers as json.Number, with "event" its
+// short name (ProductRefreshed rather than logmesh.events.ProductRefreshed).
+func Document(ev Event) (map[string]any, error) {
+	b, err := JSON(ev)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("events: %s as JSON: %w", ev.Name(), err)
+	}
+	m["event"] = strings.TrimPrefix(ev.Name(), schemas.Namespace+".")
+	return m, nil
 }

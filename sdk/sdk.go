@@ -22,10 +22,12 @@ package sdk
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -33,6 +35,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/pattern"
 	"github.com/logmesh/logmesh/internal/query"
 	"github.com/logmesh/logmesh/internal/tables"
 	"github.com/logmesh/logmesh/platform"
@@ -58,6 +61,13 @@ type Config struct {
 	// Products, when set, are the only products whose refreshes reach the
 	// handler; the others are passed over (and committed).
 	Products []string
+	// Pattern, when set, is a content pattern in the style of EventBridge
+	// (as in a mesh.yaml subscription) that a refresh must match as well:
+	// JSON text, or the decoded value (maps, slices, strings, numbers). It
+	// is matched against the fact as `logmesh tail --json` shows it, with
+	// "event" its short name: {"product": [{"prefix": "raw."}],
+	// "rows_total": [{"numeric": [">", 0]}]}.
+	Pattern any
 	// TopicPrefix is the installation's topic prefix. Default "logmesh".
 	TopicPrefix string
 	// Warehouse is where the tables are. Default: the platform's, as its
@@ -80,6 +90,7 @@ type Client struct {
 	codec *events.Codec
 	names events.Topics
 	cat   *tables.Catalog
+	match *pattern.Pattern // nil: every refresh
 }
 
 // New validates cfg, finds the warehouse and returns a Client.
@@ -111,6 +122,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, conn: conn, codec: codec, names: events.Topics{Prefix: cfg.TopicPrefix}}
+	if cfg.Pattern != nil {
+		if c.match, err = compile(cfg.Pattern); err != nil {
+			return nil, err
+		}
+	}
 	if c.cfg.Warehouse == "" {
 		loc, ok, err := platform.ReadLocations(ctx, conn, codec, c.names)
 		switch {
@@ -133,6 +149,24 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// compile compiles Config.Pattern: JSON text or a decoded value.
+func compile(p any) (*pattern.Pattern, error) {
+	if text, ok := p.(string); ok {
+		dec := json.NewDecoder(strings.NewReader(text))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("sdk: Pattern is not JSON: %w", err)
+		}
+		p = v
+	}
+	m, err := pattern.Compile(p)
+	if err != nil {
+		return nil, fmt.Errorf("sdk: Pattern: %w", err)
+	}
+	return m, nil
 }
 
 // Inbox returns the topic the client reads.
@@ -210,6 +244,15 @@ func (c *Client) handle(ctx context.Context, rec *kgo.Record, h Handler) error {
 	pr, ok := ev.(*events.ProductRefreshed)
 	if !ok || len(c.cfg.Products) > 0 && !slices.Contains(c.cfg.Products, pr.Product) {
 		return nil
+	}
+	if c.match != nil {
+		doc, err := events.Document(pr)
+		if err != nil {
+			return fmt.Errorf("sdk: %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+		}
+		if !c.match.Match(doc) {
+			return nil
+		}
 	}
 	if err := h(ctx, &Refresh{ProductRefreshed: pr, Partition: rec.Partition, Offset: rec.Offset, c: c}); err != nil {
 		return fmt.Errorf("sdk: handler of %s version %d: %w", pr.Product, pr.Version, err)

@@ -5,9 +5,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/platform"
 	"github.com/logmesh/logmesh/sdk"
 )
@@ -71,5 +76,79 @@ func TestCommitAfterHandler(t *testing.T) {
 	}
 	if next == "" || next == first {
 		t.Fatalf("the third Run saw %q; want a refresh after %s", next, first)
+	}
+}
+
+// A Pattern filters the refreshes further; a bad one is refused by New.
+func TestPattern(t *testing.T) {
+	ctx := context.Background()
+	_, err := sdk.New(ctx, sdk.Config{Domain: "research", Kafka: sdk.Kafka{Brokers: []string{"127.0.0.1:1"}},
+		Registry: "http://127.0.0.1:1", Pattern: `{"rows_total": [{"numeric": [">", "zero"]}]}`})
+	if err == nil || !strings.Contains(err.Error(), "rows_total") {
+		t.Fatalf("New with a bad pattern: %v, want an error naming rows_total", err)
+	}
+	d, err := platform.StartDev(ctx, platform.DevConfig{Config: platform.Config{DataDir: t.TempDir(),
+		PlanInterval: 300 * time.Millisecond, ScanInterval: 200 * time.Millisecond}, KafkaPort: -1, RegistryPort: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// research receives trades and securities; it asks for securities only.
+	c, err := sdk.New(ctx, sdk.Config{Domain: "research", Kafka: sdk.Kafka{Brokers: d.Embedded.Kafka.Brokers},
+		Registry: d.Env.Config.RegistryURL, Group: "research.pattern",
+		Pattern: map[string]any{"event": []any{"ProductRefreshed"}, "product": []any{map[string]any{"suffix": ".securities"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Once the inbox holds both refreshes, run until the group has
+	// committed past both (the last offsets of a partition are the
+	// router's transaction markers, which nobody commits past).
+	brokers := d.Embedded.Kafka.Brokers
+	deadline := time.Now().Add(2 * time.Minute)
+	var recs []*kgo.Record
+	for recs = kafkatest.ReadAll(t, brokers, c.Inbox()); len(recs) < 2; recs = kafkatest.ReadAll(t, brokers, c.Inbox()) {
+		if time.Now().After(deadline) {
+			t.Fatal("research's inbox never held two refreshes")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	after := map[int32]int64{}
+	for _, r := range recs {
+		after[r.Partition] = max(after[r.Partition], r.Offset+1)
+	}
+	adm := kadm.NewClient((&kafkatest.Cluster{Brokers: brokers}).Client(t))
+	runCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	caughtUp := make(chan struct{})
+	go func() {
+		defer cancel()
+		for runCtx.Err() == nil {
+			committed, err := adm.FetchOffsets(runCtx, "research.pattern")
+			done := err == nil
+			for p, off := range after {
+				o, ok := committed.Lookup(c.Inbox(), p)
+				done = done && ok && o.At >= off
+			}
+			if done {
+				close(caughtUp)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	var got []string
+	if err := c.Run(runCtx, func(_ context.Context, r *sdk.Refresh) error {
+		got = append(got, r.Product)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-caughtUp:
+	default:
+		t.Fatalf("the client did not commit past the inbox's refreshes; handed over %v", got)
+	}
+	if len(got) != 1 || got[0] != "raw.securities" {
+		t.Fatalf("refreshes handed over: %v, want raw.securities only", got)
 	}
 }

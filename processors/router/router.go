@@ -36,7 +36,6 @@
 package router
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -315,7 +314,7 @@ func (r *Router) fromDomain(rec *kgo.Record, ev events.Event, from, product, cla
 	if !r.subbers[from] {
 		return outs, nil // no subscription of its own: no document to match
 	}
-	doc, err := document(ev)
+	doc, err := events.Document(ev)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +332,7 @@ func (r *Router) fromCentral(rec *kgo.Record, ev events.Event, product string) (
 	if !known || def.Visibility != events.VisibilityEnterprise || !r.granted[product] {
 		return nil, nil // nobody but its owner may see it
 	}
-	doc, err := document(ev)
+	doc, err := events.Document(ev)
 	if err != nil {
 		return nil, err
 	}
@@ -447,25 +446,4 @@ func productOf(ev events.Event) (product, claimedOwner string, routable bool) {
 		return e.Product, e.OwnerDomain, true
 	}
 	return "", "", false
-}
-
-// ShortName returns a fact's name without the logmesh.events namespace:
-// what subscription patterns match as "event".
-func ShortName(full string) string { return strings.TrimPrefix(full, "logmesh.events.") }
-
-// document is the fact as subscription patterns see it: its JSON form with
-// "event" the short name.
-func document(ev events.Event) (any, error) {
-	b, err := events.JSON(ev)
-	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("router: %s as JSON: %w", ev.Name(), err)
-	}
-	m["event"] = ShortName(ev.Name())
-	return m, nil
 }
