@@ -24,6 +24,7 @@ const (
 	NameProductRetired      = "logmesh.events.ProductRetired"
 	NameRecordRejected      = "logmesh.events.RecordRejected"
 	NameRouteRefused        = "logmesh.events.RouteRefused"
+	NameRunRequested        = "logmesh.events.RunRequested"
 	NameSchemaChanged       = "logmesh.events.SchemaChanged"
 	NameShareGranted        = "logmesh.events.ShareGranted"
 	NameShareRevoked        = "logmesh.events.ShareRevoked"
@@ -39,7 +40,7 @@ func Names() []string {
 		NameBatchPlanned, NameDomainDefined, NameFeedDefined, NameFileFailed,
 		NameFileLanded, NameFileProcessed, NameIncidentOpened, NameIncidentResolved,
 		NameJobFinished, NameJobStarted, NameLocationsDefined, NameProductPublished, NameProductRefreshed,
-		NameProductRetired, NameRecordRejected, NameRouteRefused, NameSchemaChanged, NameShareGranted,
+		NameProductRetired, NameRecordRejected, NameRouteRefused, NameRunRequested, NameSchemaChanged, NameShareGranted,
 		NameShareRevoked, NameSubscriptionDefined, NameSubscriptionRemoved, NameTableCommitted,
 	}
 }
@@ -80,6 +81,8 @@ func New(name string) (Event, error) {
 		return new(RecordRejected), nil
 	case NameRouteRefused:
 		return new(RouteRefused), nil
+	case NameRunRequested:
+		return new(RunRequested), nil
 	case NameSubscriptionDefined:
 		return new(SubscriptionDefined), nil
 	case NameSubscriptionRemoved:
@@ -397,6 +400,11 @@ type ProductPublished struct {
 	// RetryBackoffSeconds is the wait before the first retry.
 	RetryBackoffSeconds *int64 `avro:"retry_backoff_seconds"`
 	DefinitionHash      string `avro:"definition_hash"`
+	// MaxInputAgeSeconds: an input refresh older than this no longer
+	// counts toward a trigger.
+	MaxInputAgeSeconds *int64 `avro:"max_input_age_seconds"`
+	// TimeoutSeconds fails a job attempt that runs longer.
+	TimeoutSeconds *int64 `avro:"timeout_seconds"`
 }
 
 // Key returns the product.
@@ -503,6 +511,27 @@ type JobStarted struct {
 	TransformHash string `avro:"transform_hash"`
 	// Runner is the engine: duckdb (the default), spark, kubernetes, ...
 	Runner string `avro:"runner"`
+	// Policy is the trigger policy that fired, if any.
+	Policy *string `avro:"policy"`
+	// TriggeredBy are the event ids of the facts that made the run start,
+	// in log order.
+	TriggeredBy []string `avro:"triggered_by"`
+	// OwnerDomain is the product's domain.
+	OwnerDomain string `avro:"owner_domain"`
+	// Visibility is the product's visibility, for its ProductRefreshed.
+	Visibility string `avro:"visibility"`
+	// Transform is the SQL the job runs.
+	Transform *string `avro:"transform"`
+	// OutputSchema is the output contract, an Avro record schema as JSON.
+	OutputSchema *string `avro:"output_schema"`
+	// PrimaryKey are the output's key fields.
+	PrimaryKey []string `avro:"primary_key"`
+	// Mode is append or upsert.
+	Mode string `avro:"mode"`
+	// NotBefore delays a retry by its backoff.
+	NotBefore *time.Time `avro:"not_before"`
+	// TimeoutSeconds fails an attempt that runs longer.
+	TimeoutSeconds *int64 `avro:"timeout_seconds"`
 }
 
 // Key returns the product, so a product's job events stay in order.
@@ -760,3 +789,18 @@ type RouteRefused struct {
 	// Reason says why it was refused.
 	Reason string `avro:"reason"`
 }
+
+// RunRequested records that someone asked for a run of a product now.
+type RunRequested struct {
+	// Envelope is the event's envelope.
+	Envelope Envelope `avro:"envelope"`
+	// Product is the product to run.
+	Product string `avro:"product"`
+	// RequestedBy is who asked.
+	RequestedBy string `avro:"requested_by"`
+	// Reason says why, if given.
+	Reason *string `avro:"reason"`
+}
+
+// Key returns the product.
+func (e *RunRequested) Key() string { return e.Product }

@@ -131,3 +131,9 @@ func (e *RouteRefused) Name() string { return NameRouteRefused }
 
 // Meta returns the event's envelope.
 func (e *RouteRefused) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.RunRequested".
+func (e *RunRequested) Name() string { return NameRunRequested }
+
+// Meta returns the event's envelope.
+func (e *RunRequested) Meta() *Envelope { return &e.Envelope }

@@ -15,7 +15,7 @@ var facts = []string{
 	"BatchPlanned", "DomainDefined", "FeedDefined", "FileFailed", "FileLanded",
 	"FileProcessed", "IncidentOpened", "IncidentResolved", "JobFinished",
 	"JobStarted", "LocationsDefined", "ProductPublished", "ProductRefreshed", "ProductRetired",
-	"RecordRejected", "RouteRefused", "SchemaChanged", "ShareGranted", "ShareRevoked",
+	"RecordRejected", "RouteRefused", "RunRequested", "SchemaChanged", "ShareGranted", "ShareRevoked",
 	"SubscriptionDefined", "SubscriptionRemoved", "TableCommitted",
 }
 

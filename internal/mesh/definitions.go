@@ -74,6 +74,7 @@ type canonicalProduct struct {
 	Schedule    string        `json:"schedule"`
 	Freshness   time.Duration `json:"freshness"`
 	MaxInputAge time.Duration `json:"max_input_age"`
+	Timeout     time.Duration `json:"timeout,omitempty"`
 	Retry       [2]int64      `json:"retry"`
 	Owners      []string      `json:"owners"`
 	Contacts    []string      `json:"contacts"`
@@ -108,7 +109,7 @@ func (p *Product) DefinitionHash() string {
 	return hashJSON(canonicalProduct{
 		Kind: KindProduct, Name: p.Name, Domain: p.Domain, ProductKind: p.Kind, Description: p.Description,
 		Inputs: inputs, Transform: p.Transform, Output: p.Output, Visibility: p.Visibility, Trigger: p.Trigger,
-		Schedule: p.Schedule, Freshness: p.Freshness, MaxInputAge: p.MaxInputAge,
+		Schedule: p.Schedule, Freshness: p.Freshness, MaxInputAge: p.MaxInputAge, Timeout: p.Timeout,
 		Retry: [2]int64{int64(p.Retry.MaxAttempts), int64(p.Retry.Backoff)}, Owners: p.Owners, Contacts: p.Contacts,
 		Tags: p.Tags, Feed: p.Feed,
 	})
@@ -286,6 +287,12 @@ func (m *Mesh) Definitions(at time.Time) []events.Event {
 		}
 		if p.Freshness > 0 {
 			ev.FreshnessSeconds = new(int64(p.Freshness / time.Second))
+		}
+		if p.MaxInputAge > 0 {
+			ev.MaxInputAgeSeconds = new(int64(p.MaxInputAge / time.Second))
+		}
+		if p.Timeout > 0 {
+			ev.TimeoutSeconds = new(int64(p.Timeout / time.Second))
 		}
 		if p.Output.Schema != "" {
 			ev.OutputSchema = new(p.Output.Schema)

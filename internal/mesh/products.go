@@ -79,6 +79,9 @@ type Product struct {
 	// MaxInputAge is the age past which an input refresh no longer
 	// counts; 0 for no limit.
 	MaxInputAge time.Duration
+	// Timeout fails a job attempt that runs longer; 0 for the runner's
+	// default.
+	Timeout time.Duration
 	// Retry is the retry policy of the product's jobs.
 	Retry RetryPolicy
 	// Owners, Contacts and Tags describe the product.
@@ -184,6 +187,7 @@ type rawProduct struct {
 	Schedule    string    `yaml:"schedule"`
 	Freshness   string    `yaml:"freshness"`
 	MaxInputAge string    `yaml:"max_input_age"`
+	Timeout     string    `yaml:"timeout"`
 	Retry       rawRetry  `yaml:"retry"`
 	Owners      []string  `yaml:"owners"`
 	Contacts    []string  `yaml:"contacts"`
@@ -429,6 +433,7 @@ func (pp *feedParser) product(rp *rawProduct, domains map[string]int) Product {
 	}
 	prod.Freshness = pp.duration("freshness", rp.Freshness)
 	prod.MaxInputAge = pp.duration("max_input_age", rp.MaxInputAge)
+	prod.Timeout = pp.duration("timeout", rp.Timeout)
 	prod.Retry = RetryPolicy{MaxAttempts: rp.Retry.MaxAttempts, Backoff: pp.duration("retry", rp.Retry.Backoff)}
 	switch {
 	case prod.Retry.MaxAttempts == 0:
