@@ -30,9 +30,18 @@
 // nobody could receive (a domain's own fact when it has no subscription, a
 // central fact about a product with no grant).
 //
-// Forwards keep the fact's bytes (its event id and schema) and are keyed by
-// product, so each product's facts keep their order in every inbox; a
-// logmesh.route.from header says where the fact came from.
+// A product's inputs subscribe its domain to them: a refresh of an input
+// reaches the inbox of every domain with a live product that reads it (and
+// may see it), with no subscription. A domain's inbox also gets the
+// definitions of its own products (ProductPublished, ProductRetired, from
+// the central bus) and the facts of its orchestration from its own bus
+// (JobFinished, RunRequested, only about its own products), so that its
+// orchestrator reads everything it decides on in one order.
+//
+// Forwards keep the fact's bytes (its event id and schema). On the central
+// bus they are keyed by product; in an inbox by the domain, so all of a
+// domain's inbox is one partition in one order (each product's facts in
+// order too). A logmesh.route.from header says where a fact came from.
 package router
 
 import (
@@ -138,6 +147,7 @@ type Router struct {
 	subDom   map[string]string // subscription → its domain
 	subbers  map[string]bool   // domains with a subscription
 	granted  map[string]bool   // products with a grant (live or not) to some domain
+	readers  map[string][]string // product or table → domains of live products that read it, sorted
 
 	pending Stats // of the transaction in flight
 	mu      sync.Mutex
@@ -242,6 +252,7 @@ func (r *Router) rebuild() error {
 	grants := map[string]definitions.Grant{}
 	subs := pattern.NewSet[string](indexFields...)
 	subDom, subbers, granted := map[string]string{}, map[string]bool{}, map[string]bool{}
+	readers := map[string][]string{}
 	for k, d := range all {
 		if d.Retired {
 			continue
@@ -249,6 +260,11 @@ func (r *Router) rebuild() error {
 		switch {
 		case k.Kind == definitions.KindProduct && d.Product != nil:
 			products[k.Name] = *d.Product
+			for _, in := range d.Product.Inputs {
+				if !strings.HasPrefix(in, "topic:") && !slices.Contains(readers[in], d.Product.Owner) {
+					readers[in] = append(readers[in], d.Product.Owner)
+				}
+			}
 		case k.Kind == definitions.KindGrant && d.Grant != nil:
 			grants[k.Name] = *d.Grant
 			granted[d.Grant.Product] = true
@@ -270,7 +286,10 @@ func (r *Router) rebuild() error {
 			subbers[d.Subscription.Domain] = true
 		}
 	}
-	r.products, r.grants, r.subs, r.subDom, r.subbers, r.granted = products, grants, subs, subDom, subbers, granted
+	for _, ds := range readers {
+		slices.Sort(ds)
+	}
+	r.products, r.grants, r.subs, r.subDom, r.subbers, r.granted, r.readers = products, grants, subs, subDom, subbers, granted, readers
 	r.log.Info("routing tables", "products", len(products), "grants", len(grants), "subscriptions", subs.Len())
 	return nil
 }
@@ -287,9 +306,36 @@ func (r *Router) Handle(_ context.Context, rec *kgo.Record, ev events.Event) ([]
 		return nil, nil
 	}
 	if from == events.DomainCentral {
-		return r.fromCentral(rec, ev, product)
+		return r.fromCentral(rec, ev, product, claimed)
+	}
+	if orchestration(ev) {
+		return r.orchestration(rec, ev, from, product)
 	}
 	return r.fromDomain(rec, ev, from, product, claimed)
+}
+
+// orchestration reports whether ev is a fact of a domain's orchestration,
+// which travels from the domain's bus to its own inbox only.
+func orchestration(ev events.Event) bool {
+	switch ev.(type) {
+	case *events.JobFinished, *events.RunRequested:
+		return true
+	}
+	return false
+}
+
+// orchestration delivers a fact of domain from's orchestration about one
+// of its products to its own inbox, where its orchestrator reads it.
+func (r *Router) orchestration(rec *kgo.Record, ev events.Event, from, product string) ([]*kgo.Record, error) {
+	def, known := r.products[product]
+	switch {
+	case !known:
+		return r.refuse(rec, ev, from, product, "", fmt.Sprintf("product %s is not published (or is retired)", product))
+	case def.Owner != from:
+		return r.refuse(rec, ev, from, product, "", fmt.Sprintf("domain %s published a fact about product %s, which domain %s owns", from, product, def.Owner))
+	}
+	r.pending.Delivered++
+	return []*kgo.Record{r.copyTo(rec, r.cfg.names.Inbox(from), from)}, nil
 }
 
 // fromDomain handles a fact on domain from's own bus.
@@ -311,50 +357,63 @@ func (r *Router) fromDomain(rec *kgo.Record, ev events.Event, from, product, cla
 		outs = append(outs, r.copyTo(rec, r.cfg.names.Central(), product))
 		r.pending.Forwarded++
 	}
-	if !r.subbers[from] {
-		return outs, nil // no subscription of its own: no document to match
+	deliver := slices.Contains(r.readers[product], from) // its own products read it
+	if !deliver && r.subbers[from] {
+		doc, err := events.Document(ev)
+		if err != nil {
+			return nil, err
+		}
+		deliver = r.subscribed(doc, from)
 	}
-	doc, err := events.Document(ev)
-	if err != nil {
-		return nil, err
-	}
-	if r.subscribed(doc, from) {
-		outs = append(outs, r.copyTo(rec, r.cfg.names.Inbox(from), product))
+	if deliver {
+		outs = append(outs, r.copyTo(rec, r.cfg.names.Inbox(from), from))
 		r.pending.Delivered++
 	}
 	return outs, nil
 }
 
 // fromCentral handles a fact on the central bus: every other domain that
-// subscribed and may see the product gets a copy.
-func (r *Router) fromCentral(rec *kgo.Record, ev events.Event, product string) ([]*kgo.Record, error) {
+// subscribed, or owns a product that reads it, and may see the product gets
+// a copy; the owner gets the definitions of its own products (its
+// orchestrator learns of them so, in the order of its inbox).
+func (r *Router) fromCentral(rec *kgo.Record, ev events.Event, product, owner string) ([]*kgo.Record, error) {
+	var outs []*kgo.Record
+	switch ev.(type) {
+	case *events.ProductPublished, *events.ProductRetired:
+		if events.ValidDomain(owner) == nil && owner != events.DomainCentral {
+			outs = append(outs, r.copyTo(rec, r.cfg.names.Inbox(owner), owner))
+			r.pending.Delivered++
+		}
+	}
 	def, known := r.products[product]
 	if !known || def.Visibility != events.VisibilityEnterprise || !r.granted[product] {
-		return nil, nil // nobody but its owner may see it
+		return outs, nil // nobody but its owner may see it
+	}
+	at := ev.Meta().OccurredAt
+	var domains []string
+	consider := func(d string) {
+		if d == def.Owner || slices.Contains(domains, d) {
+			return // the owner has it from its own bus
+		}
+		if g, ok := r.grants[definitions.GrantName(product, d)]; ok && g.Live(at) {
+			domains = append(domains, d)
+		}
+	}
+	if _, refresh := ev.(*events.ProductRefreshed); refresh {
+		for _, d := range r.readers[product] {
+			consider(d)
+		}
 	}
 	doc, err := events.Document(ev)
 	if err != nil {
 		return nil, err
 	}
-	at := ev.Meta().OccurredAt
-	var domains []string
-	r.subs.Matches(doc, func(id string) {
-		d := r.subDom[id]
-		if d == def.Owner || slices.Contains(domains, d) {
-			return // the owner has it from its own bus
-		}
-		g, ok := r.grants[definitions.GrantName(product, d)]
-		if def.Visibility != events.VisibilityEnterprise || !ok || !g.Live(at) {
-			return
-		}
-		domains = append(domains, d)
-	})
+	r.subs.Matches(doc, func(id string) { consider(r.subDom[id]) })
 	slices.Sort(domains)
-	outs := make([]*kgo.Record, 0, len(domains))
 	for _, d := range domains {
-		outs = append(outs, r.copyTo(rec, r.cfg.names.Inbox(d), product))
+		outs = append(outs, r.copyTo(rec, r.cfg.names.Inbox(d), d))
 	}
-	r.pending.Delivered += int64(len(outs))
+	r.pending.Delivered += int64(len(domains))
 	return outs, nil
 }
 
@@ -397,12 +456,15 @@ func (r *Router) refuse(rec *kgo.Record, ev events.Event, from, product, claimed
 	return []*kgo.Record{out}, nil
 }
 
-// copyTo is a copy of rec for topic, keyed by product.
-func (r *Router) copyTo(rec *kgo.Record, topic, product string) *kgo.Record {
+// copyTo is a copy of rec for topic, with the given key: the product on
+// the central bus (each product's facts in order), the domain in an inbox
+// (all of a domain's facts in one partition, in one order, which its
+// orchestrator's decisions follow).
+func (r *Router) copyTo(rec *kgo.Record, topic, key string) *kgo.Record {
 	headers := slices.DeleteFunc(slices.Clone(rec.Headers), func(h kgo.RecordHeader) bool { return h.Key == HeaderFrom })
 	headers = append(headers, kgo.RecordHeader{Key: HeaderFrom,
 		Value: []byte(rec.Topic + "/" + strconv.Itoa(int(rec.Partition)) + "@" + strconv.FormatInt(rec.Offset, 10))})
-	return &kgo.Record{Topic: topic, Key: []byte(product), Value: rec.Value, Headers: headers}
+	return &kgo.Record{Topic: topic, Key: []byte(key), Value: rec.Value, Headers: headers}
 }
 
 // Committed implements txn.Committer: the counters of the transaction count.
@@ -444,6 +506,10 @@ func productOf(ev events.Event) (product, claimedOwner string, routable bool) {
 		return e.Product, e.OwnerDomain, true
 	case *events.ShareRevoked:
 		return e.Product, e.OwnerDomain, true
+	case *events.JobFinished:
+		return e.Product, "", true
+	case *events.RunRequested:
+		return e.Product, "", true
 	}
 	return "", "", false
 }

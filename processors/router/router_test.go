@@ -62,10 +62,16 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
+	return newRigWith(t, matrixMesh)
+}
+
+// newRigWith is a rig for another mesh of the domains eq, fi, wm and rs.
+func newRigWith(t *testing.T, meshText string) *rig {
+	t.Helper()
 	c := kafkatest.New(t)
 	codec, url := kafkatest.Codec(t)
 	names := events.Topics{Prefix: kafkatest.Unique("rt")}
-	m, err := mesh.Parse([]byte(matrixMesh), "mesh.yaml", ".")
+	m, err := mesh.Parse([]byte(meshText), "mesh.yaml", ".")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +128,10 @@ func (r *rig) start(opts ...router.Option) *router.Router {
 	return rt
 }
 
-// inbox returns "product/round" of every fact in domain's inbox, sorted,
-// and fails on a repeated event id.
+// inbox returns "product/round" of every refresh in domain's inbox, and
+// the name of every other fact but the domain's own product definitions,
+// sorted; it fails on a repeated event id and on a fact not keyed by the
+// domain.
 func (r *rig) inbox(domain string) []string {
 	r.t.Helper()
 	var out []string
@@ -137,13 +145,25 @@ func (r *rig) inbox(domain string) []string {
 			r.t.Errorf("%s inbox: %s delivered twice", domain, ev.Meta().EventID)
 		}
 		seen[ev.Meta().EventID] = true
+		if string(rec.Key) != domain {
+			r.t.Errorf("%s inbox: %s keyed %q, want the domain", domain, ev.Name(), rec.Key)
+		}
+		switch e := ev.(type) {
+		case *events.ProductPublished:
+			if e.OwnerDomain != domain {
+				r.t.Errorf("%s inbox: the definition of %s, owned by %s", domain, e.Product, e.OwnerDomain)
+			}
+			continue
+		case *events.ProductRetired:
+			if e.OwnerDomain != domain {
+				r.t.Errorf("%s inbox: the retirement of %s, owned by %s", domain, e.Product, e.OwnerDomain)
+			}
+			continue
+		}
 		pr, ok := ev.(*events.ProductRefreshed)
 		if !ok {
 			out = append(out, ev.Name())
 			continue
-		}
-		if string(rec.Key) != pr.Product {
-			r.t.Errorf("%s inbox: %s keyed %q, want its product", domain, pr.Product, rec.Key)
 		}
 		out = append(out, fmt.Sprintf("%s/%d", pr.Product, pr.Version))
 	}
@@ -325,5 +345,77 @@ func TestRouterKilledMidStream(t *testing.T) {
 		} else {
 			last = v
 		}
+	}
+}
+
+// readersMesh: wm and eq own products that read eq.public, rs one that
+// reads eq.hidden, which it was not granted; nobody subscribes.
+const readersMesh = `domains:
+  - name: eq
+  - name: fi
+  - name: wm
+  - name: rs
+products:
+  - {name: public, domain: eq, visibility: enterprise, inputs: ["topic:t"], transform: "SELECT 1", output: {schema: {type: record, name: A, fields: [{name: a, type: string}]}}}
+  - {name: hidden, domain: eq, visibility: enterprise, inputs: ["topic:t"], transform: "SELECT 1", output: {schema: {type: record, name: A, fields: [{name: a, type: string}]}}}
+  - {name: daily, domain: eq, inputs: [eq.public], transform: "SELECT 1", output: {schema: {type: record, name: A, fields: [{name: a, type: string}]}}}
+  - {name: book, domain: wm, inputs: [eq.public], transform: "SELECT 1", output: {schema: {type: record, name: A, fields: [{name: a, type: string}]}}}
+  - {name: model, domain: rs, inputs: [eq.hidden], transform: "SELECT 1", output: {schema: {type: record, name: A, fields: [{name: a, type: string}]}}}
+grants:
+  - {product: eq.public, to: wm}
+`
+
+// A product's inputs subscribe its domain to them: their refreshes reach
+// the inbox of every domain whose products read them and that may see
+// them, with no subscription; a domain's inbox also gets the definitions of
+// its own products and its orchestration facts, and a domain cannot speak
+// for another's product there either.
+func TestInputsAndOrchestrationFacts(t *testing.T) {
+	r := newRigWith(t, readersMesh)
+	r.start()
+	r.produce(refreshed("eq", "eq.public", 1), refreshed("eq", "eq.hidden", 1))
+	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	r.produce(
+		&events.JobFinished{Envelope: events.Envelope{EventID: "job-1", OccurredAt: at, Domain: "wm"},
+			JobID: "j1", Product: "wm.book", Attempt: 1, Status: events.StatusSucceeded},
+		&events.RunRequested{Envelope: events.Envelope{EventID: "run-1", OccurredAt: at, Domain: "wm"},
+			Product: "wm.book", RequestedBy: "test"},
+		&events.JobFinished{Envelope: events.Envelope{EventID: "job-2", OccurredAt: at, Domain: "wm"},
+			JobID: "j2", Product: "eq.daily", Attempt: 1, Status: events.StatusFailed},
+	)
+	// A last refresh for wm marks the end of what the router can deliver.
+	r.produce(refreshed("eq", "eq.public", 2))
+	want := map[string][]string{
+		"wm": {"eq.public/1", "eq.public/2", events.NameJobFinished, events.NameRunRequested},
+		"eq": {"eq.public/1", "eq.public/2"},
+		"rs": {}, "fi": {},
+	}
+	for d := range want {
+		sort.Strings(want[d])
+	}
+	got := r.await(want)
+	for d, w := range want {
+		if !slices.Equal(got[d], w) && !(len(w) == 0 && len(got[d]) == 0) {
+			t.Errorf("%s inbox: %v, want %v", d, got[d], w)
+		}
+	}
+	defs := map[string][]string{}
+	for _, d := range []string{"eq", "wm", "rs"} {
+		for _, rec := range kafkatest.ReadAll(t, r.cluster.Brokers, r.names.Inbox(d)) {
+			if ev, err := r.codec.Decode(context.Background(), rec.Value); err == nil {
+				if pp, ok := ev.(*events.ProductPublished); ok {
+					defs[d] = append(defs[d], pp.Product)
+				}
+			}
+		}
+		sort.Strings(defs[d])
+	}
+	if !slices.Equal(defs["eq"], []string{"eq.daily", "eq.hidden", "eq.public"}) || !slices.Equal(defs["wm"], []string{"wm.book"}) ||
+		!slices.Equal(defs["rs"], []string{"rs.model"}) {
+		t.Errorf("definitions in the owners' inboxes: %v", defs)
+	}
+	rr := r.refused()
+	if len(rr) != 1 || rr[0].Product == nil || *rr[0].Product != "eq.daily" || rr[0].FromDomain != "wm" {
+		t.Errorf("refused %+v, want wm's JobFinished about eq.daily", rr)
 	}
 }

@@ -89,6 +89,9 @@ type Product struct {
 	Kind        string `json:"kind"`
 	Visibility  string `json:"visibility"`
 	OutputTable string `json:"output_table"`
+	// Inputs are what a consumer-aligned product reads (products, tables,
+	// "topic:NAME").
+	Inputs []string `json:"inputs,omitempty"`
 }
 
 // Grant is a share of a product with another domain.
@@ -148,7 +151,7 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 		d = Definition{Kind: KindFeed, Name: e.Feed, Hash: e.DefinitionHash}
 	case *events.ProductPublished:
 		d = Definition{Kind: KindProduct, Name: e.Product, Hash: e.DefinitionHash, Product: &Product{
-			Owner: e.OwnerDomain, Kind: e.Kind, Visibility: e.Visibility, OutputTable: e.OutputTable}}
+			Owner: e.OwnerDomain, Kind: e.Kind, Visibility: e.Visibility, OutputTable: e.OutputTable, Inputs: nonEmpty(e.Inputs)}}
 	case *events.ShareGranted:
 		g := &Grant{ID: e.GrantID, Product: e.Product, Owner: e.OwnerDomain, Grantee: e.GranteeDomain, GrantedBy: e.GrantedBy}
 		if e.Purpose != nil {
@@ -264,4 +267,12 @@ func All[S any](st Scanner[S]) (map[Key]Definition, error) {
 		return nil
 	})
 	return out, err
+}
+
+// nonEmpty is s, or nil when it is empty, so an empty list encodes as none.
+func nonEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }
