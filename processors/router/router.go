@@ -144,9 +144,9 @@ type Router struct {
 	products map[string]definitions.Product
 	grants   map[string]definitions.Grant // by GrantName
 	subs     *pattern.Set[string]
-	subDom   map[string]string // subscription → its domain
-	subbers  map[string]bool   // domains with a subscription
-	granted  map[string]bool   // products with a grant (live or not) to some domain
+	subDom   map[string]string   // subscription → its domain
+	subbers  map[string]bool     // domains with a subscription
+	granted  map[string]bool     // products with a grant (live or not) to some domain
 	readers  map[string][]string // product or table → domains of live products that read it, sorted
 
 	pending Stats // of the transaction in flight
