@@ -12,6 +12,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/pattern"
+	"github.com/logmesh/logmesh/internal/trigger"
 )
 
 // Kinds of data products.
@@ -429,6 +430,16 @@ func (pp *feedParser) product(rp *rawProduct, domains map[string]int) Product {
 	case TriggerSchedule:
 		if prod.Schedule == "" {
 			pp.errorf(pp.line("trigger"), "trigger schedule needs a schedule")
+		}
+	default:
+		names := make([]string, 0, len(prod.Inputs))
+		for _, in := range prod.Inputs {
+			names = append(names, in.String())
+		}
+		if _, err := trigger.Parse(prod.Trigger, names); err != nil {
+			pp.errorf(pp.line("trigger"), "%v", err)
+		} else if strings.Contains(" "+prod.Trigger+" ", " schedule ") && prod.Schedule == "" {
+			pp.errorf(pp.line("trigger"), "trigger %q names schedule but the product has none", prod.Trigger)
 		}
 	}
 	prod.Freshness = pp.duration("freshness", rp.Freshness)

@@ -108,6 +108,8 @@ func TestProductErrors(t *testing.T) {
 	for _, c := range []struct{ name, mesh, want string }{
 		{"unknown domain", replace("    domain: equities\n    description", "    domain: nowhere\n    description"), `mesh.yaml:15: product nowhere.positions: domain "nowhere" is not declared`},
 		{"unknown input", replace("inputs: [raw.trades, topic:upstream.orders]", "inputs: [raw.nope]"), `mesh.yaml:17: product equities.positions: input "raw.nope" is not a table, a product or a topic:NAME of the mesh`},
+		{"trigger expression", replace("    freshness: 1h\n", "    freshness: 1h\n    trigger: raw.trades and raw.nope\n"), `product equities.positions: trigger: invalid policy: "raw.trades and raw.nope": "raw.nope" is not an input`},
+		{"trigger schedule without one", replace("    freshness: 1h\n", "    freshness: 1h\n    trigger: raw.trades or schedule\n"), `names schedule but the product has none`},
 		{"no transform", replace("    transform: SELECT id, sum(qty) AS qty FROM trades GROUP BY id\n", "    kind: consumer-aligned\n"), "a consumer-aligned product needs a transform"},
 		{"no contract", replace("      schema: {type: record, name: P, fields: [{name: id, type: string}, {name: qty, type: long}]}\n", ""), "output schema is required"},
 		{"key not in schema", replace("      primary_key: [id]", "      primary_key: [nope]"), "mesh.yaml:21: product equities.positions: output: primary_key field 'nope' not in schema"},
