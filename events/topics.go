@@ -90,6 +90,25 @@ func (t Topics) AllDomains() TopicSet {
 	return TopicSet{Pattern: `^` + regexp.QuoteMeta(t.prefix()) + `\.[a-z0-9_-]+\.events$`}
 }
 
+// AllInboxes is the set of every domain's inbox: the pattern
+// "^<prefix>\.[a-z0-9_-]+\.inbox$".
+func (t Topics) AllInboxes() TopicSet {
+	return TopicSet{Pattern: `^` + regexp.QuoteMeta(t.prefix()) + `\.[a-z0-9_-]+\.inbox$`}
+}
+
+// InboxDomain returns the domain whose inbox topic is, under any prefix.
+func InboxDomain(topic string) (domain string, ok bool) {
+	rest, found := strings.CutSuffix(topic, ".inbox")
+	if !found {
+		return "", false
+	}
+	i := strings.LastIndex(rest, ".")
+	if i < 0 || ValidDomain(rest[i+1:]) != nil {
+		return "", false
+	}
+	return rest[i+1:], true
+}
+
 // All is the set of every topic of the installation but the registry's:
 // the pattern "^<prefix>\.[^_].*" (events, inboxes, work and dead-letter
 // topics).

@@ -48,6 +48,14 @@ type Projection interface {
 	Apply(s Store, ev events.Event) error
 }
 
+// Located is an optional capability of a Projection whose fold depends on
+// the topic a fact was read from (whose inbox it is in, say): hosts call
+// ApplyAt, with the record's topic, instead of Apply. It is still a pure
+// function of its arguments.
+type Located interface {
+	ApplyAt(s Store, topic string, ev events.Event) error
+}
+
 // Selective is an optional capability of a Projection that folds only some
 // facts: Handles reports whether it folds the fact of the given full name.
 // A host skips a record whose logmesh.event header names a fact the

@@ -424,6 +424,9 @@ func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, 
 	}
 	ov := newOverlay(s)
 	apply := proj.Apply
+	if l, ok := proj.(projections.Located); ok {
+		apply = func(s projections.Store, ev events.Event) error { return l.ApplyAt(s, r.Topic, ev) }
+	}
 	if e, ok := proj.(Effectful); ok && effects {
 		apply = func(s projections.Store, ev events.Event) error { return e.ApplyContext(ctx, s, ev) }
 	}
