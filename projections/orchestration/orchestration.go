@@ -167,7 +167,7 @@ func put(s projections.Store, p *Product) error {
 	return s.Set(productKey(p.Name), b)
 }
 
-func productKey(name string) []byte { return []byte("p/" + name) }
+func productKey(name string) []byte  { return []byte("p/" + name) }
 func readersKey(input string) []byte { return []byte("r/" + input) }
 
 // readers returns the products of the scope that read input.
