@@ -30,7 +30,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
@@ -40,8 +39,6 @@ import (
 	"github.com/logmesh/logmesh/internal/tables"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/processors/txn"
-	"github.com/logmesh/logmesh/projections/pointers"
-	"github.com/logmesh/logmesh/state"
 )
 
 // DefaultGroup is the loader's consumer group unless Group says otherwise.
@@ -107,16 +104,13 @@ type Result struct {
 // Loader consumes batches and writes tables. Create it with New and run it
 // with Run; it is single-use. The warehouse and mesh remain the caller's.
 type Loader struct {
-	cfg     config
-	conn    kafkaconn.Conn
-	log     *slog.Logger
-	codec   *events.Codec
-	ptrs    *Pointers
-	view    *host.View
-	catalog *tables.Catalog
-	bl      *batchLoader
-	commits *collector
-	loop    *txn.Loop
+	cfg    config
+	conn   kafkaconn.Conn
+	log    *slog.Logger
+	codec  *events.Codec
+	tables *Tables
+	bl     *batchLoader
+	loop   *txn.Loop
 
 	mu      sync.Mutex
 	pending *Result // the result of the batch whose transaction is in flight
@@ -149,52 +143,18 @@ func New(m *mesh.Mesh, files Opener, wh *tables.Warehouse, codec *events.Codec, 
 	if cfg.parsers == nil {
 		cfg.parsers = formats.NewRegistry()
 	}
-	l := &Loader{cfg: cfg, conn: conn, log: cfg.logger.With("processor", "loader"), codec: codec, commits: &collector{}}
-	st, err := state.Open("", &state.Options{FS: vfs.NewMem(), Logger: cfg.logger})
-	if err != nil {
+	l := &Loader{cfg: cfg, conn: conn, log: cfg.logger.With("processor", "loader"), codec: codec}
+	var err error
+	if l.tables, err = OpenTables(wh, codec, conn, cfg.names, cfg.clock, cfg.logger, cfg.clientOpts...); err != nil {
 		return nil, err
 	}
-	l.ptrs = &Pointers{st: st}
-	proj := pointers.Projection{}
-	if l.view, err = host.NewView(proj, st, codec, conn, proj.Topics(cfg.names), host.Sync(false),
-		host.Logger(cfg.logger), host.ClientOpts(cfg.clientOpts...)); err != nil {
-		st.Close()
-		return nil, err
-	}
-	if l.catalog, err = tables.NewCatalog(wh, l.ptrs, l.commits, tables.Clock(cfg.clock)); err != nil {
-		st.Close()
-		return nil, err
-	}
-	l.bl = &batchLoader{log: l.log, mesh: m, parsers: cfg.parsers, files: files, writer: l.catalog, now: cfg.clock}
+	l.bl = &batchLoader{log: l.log, mesh: m, parsers: cfg.parsers, files: files, writer: l.tables.Catalog, now: cfg.clock}
 	topts := append([]txn.Option{txn.Name("loader"), txn.Logger(cfg.logger), txn.ClientOpts(cfg.clientOpts...)}, cfg.txnOpts...)
 	if l.loop, err = txn.New(conn, cfg.group, events.TopicNames(cfg.names.Batches()), codec, l, topts...); err != nil {
-		st.Close()
+		l.tables.Close()
 		return nil, err
 	}
 	return l, nil
-}
-
-// collector is the catalog's Committer: it keeps the TableCommitted events
-// of the batch in progress, which the loader produces in the batch's
-// transaction.
-type collector struct {
-	mu  sync.Mutex
-	evs []*events.TableCommitted
-}
-
-func (c *collector) Commit(_ context.Context, ev *events.TableCommitted) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.evs = append(c.evs, ev)
-	return nil
-}
-
-func (c *collector) take() []*events.TableCommitted {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	evs := c.evs
-	c.evs = nil
-	return evs
 }
 
 // Run consumes batches until ctx ends. It returns nil on cancellation, and
@@ -214,7 +174,7 @@ func (l *Loader) Run(ctx context.Context) error {
 	l.ran, l.stop = true, cancel
 	l.runMu.Unlock()
 	defer l.releaseAll()
-	if _, err := l.view.CatchUp(ctx); err != nil {
+	if err := l.tables.CatchUp(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -243,10 +203,7 @@ func (l *Loader) Close() error {
 }
 
 func (l *Loader) releaseAll() {
-	l.release.Do(func() {
-		l.view.Close()
-		_ = l.ptrs.st.Close()
-	})
+	l.release.Do(l.tables.Close)
 }
 
 // Handle implements txn.Handler: it loads one batch and returns its events
@@ -260,12 +217,12 @@ func (l *Loader) Handle(ctx context.Context, r *kgo.Record, ev events.Event) ([]
 		l.setPending(&Result{})
 		return []*kgo.Record{host.DeadLetterRecord(r, events.DeadLetterTopic(r.Topic), reason, "loader")}, nil
 	}
-	if _, err := l.view.CatchUp(ctx); err != nil {
+	if err := l.tables.CatchUp(ctx); err != nil {
 		return nil, fmt.Errorf("loader: table pointers: %w", err)
 	}
 	log = log.With("batch", b.BatchID, "table", b.Table)
 	res := &Result{BatchID: b.BatchID, Table: b.Table, Files: len(b.Files)}
-	done, err := pointers.HasBatch(l.ptrs.st, b.Table, b.BatchID)
+	done, err := l.tables.HasBatch(b.Table, b.BatchID)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +234,7 @@ func (l *Loader) Handle(ctx context.Context, r *kgo.Record, ev events.Event) ([]
 	}
 	start := time.Now()
 	evs, wr, err := l.bl.load(ctx, b, b.Envelope.EventID)
-	commits := l.commits.take()
+	commits := l.tables.Take()
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +261,7 @@ func (l *Loader) GiveUp(_ context.Context, _ *kgo.Record, ev events.Event, attem
 	if !ok {
 		return nil, fmt.Errorf("loader: give up on a %s", ev.Name())
 	}
-	l.commits.take()
+	l.tables.Take()
 	stage := "load"
 	if errors.Is(cause, txn.ErrNotCommitted) {
 		stage = "commit"
@@ -323,10 +280,7 @@ func (l *Loader) GiveUp(_ context.Context, _ *kgo.Record, ev events.Event, attem
 // Committed implements txn.Committer: the batch's own table commits are
 // applied to the pointers at once, and the result is reported.
 func (l *Loader) Committed(ctx context.Context, produced []*kgo.Record) {
-	if err := l.view.Own(ctx, produced); err != nil {
-		l.log.Error("table pointers out of step with a committed batch; rereading them", "err", err)
-		l.resetPointers()
-	}
+	l.tables.Own(ctx, produced)
 	for _, r := range produced {
 		if string(header(r, events.HeaderEvent)) == events.NameFileFailed {
 			l.log.Warn("file failed", "file", string(r.Key), "topic", r.Topic, "offset", r.Offset)
@@ -343,15 +297,8 @@ func (l *Loader) Committed(ctx context.Context, produced []*kgo.Record) {
 
 // Aborted implements txn.Aborter: the batch's table commits did not happen.
 func (l *Loader) Aborted(context.Context) {
-	l.commits.take()
+	l.tables.Take()
 	l.setPending(nil)
-}
-
-func (l *Loader) resetPointers() {
-	l.view.Reset()
-	if err := l.ptrs.reset(); err != nil {
-		l.log.Error("resetting table pointers", "err", err)
-	}
 }
 
 func (l *Loader) setPending(res *Result) {
