@@ -19,14 +19,17 @@ import (
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
 	"github.com/logmesh/logmesh/processors/notifier"
+	"github.com/logmesh/logmesh/processors/orchestrator"
 	"github.com/logmesh/logmesh/processors/planner"
 	"github.com/logmesh/logmesh/processors/router"
+	"github.com/logmesh/logmesh/processors/runner"
 	"github.com/logmesh/logmesh/processors/spool"
 	"github.com/logmesh/logmesh/processors/txn"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/projections/audit"
 	"github.com/logmesh/logmesh/projections/definitions"
 	"github.com/logmesh/logmesh/projections/lineage"
+	"github.com/logmesh/logmesh/projections/orchestration"
 	"github.com/logmesh/logmesh/projections/pointers"
 	"github.com/logmesh/logmesh/state"
 )
@@ -77,6 +80,10 @@ func Processors() []Spec {
 			Projection: definitions.Projection{}, New: projectionHost(definitions.Projection{})},
 		{Name: "router", Doc: "the mesh bus: own-product facts to the central bus, central facts to the inboxes that subscribed and may see them",
 			New: newRouter},
+		{Name: "orchestrator", Doc: "decides each domain's product runs from its inbox: JobStarted pinned to input versions, retries, incidents",
+			Projection: orchestration.Projection{}, New: newOrchestrator},
+		{Name: "runner", Doc: "runs product jobs (DuckDB SQL over the pinned inputs), writes the output version, JobFinished",
+			New: newRunner},
 		{Name: "notifier", Doc: "delivers every incident at least once (log, webhook)", New: newNotifier},
 	}
 }
@@ -363,6 +370,33 @@ func newNotifier(_ context.Context, e *Env) (Processor, error) {
 		opts = append(opts, notifier.WithSink(notifier.Webhook(e.Config.Webhook, nil)))
 	}
 	return notifier.New(st, e.Codec, e.Conn, opts...)
+}
+
+func newOrchestrator(_ context.Context, e *Env) (Processor, error) {
+	st, err := e.Store("orchestrator")
+	if err != nil {
+		return nil, err
+	}
+	group := e.Config.Group("orchestrator")
+	o, err := orchestrator.New(st, e.Codec, e.Conn, orchestrator.Group(group), orchestrator.Topics(e.Config.Topics),
+		orchestrator.Logger(e.Config.Logger), orchestrator.ClientOpts(e.Config.groupOpts()...),
+		orchestrator.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance)))
+	if err != nil {
+		return nil, err
+	}
+	e.serveLive("orchestrator", orchestration.Projection{}.Name(), func() *state.Store { return st })
+	return o, nil
+}
+
+func newRunner(ctx context.Context, e *Env) (Processor, error) {
+	wh, err := e.Warehouse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	group := e.Config.Group("runner")
+	return runner.New(wh, e.Codec, e.Conn, runner.Group(group), runner.Topics(e.Config.Topics),
+		runner.Logger(e.Config.Logger), runner.ClientOpts(e.Config.groupOpts()...),
+		runner.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance)))
 }
 
 func newRouter(_ context.Context, e *Env) (Processor, error) {

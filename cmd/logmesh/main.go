@@ -61,6 +61,8 @@ Commands:
                           let a domain read an enterprise-visible product (owner or central grants)
   revoke PRODUCT --from DOMAIN [--reason R] [--by DOMAIN]
                           end a grant; the router stops delivering from that point of the log on
+  run-product PRODUCT [--reason R] [--by WHO]
+                          run a consumer-aligned product now, whatever its trigger (RunRequested)
   subscriptions [--domain D] [--json]
                           the content patterns that route mesh events to domain inboxes
   tables [--json] [--warehouse DIR|s3://bucket/prefix] [S3 flags]
@@ -156,6 +158,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdGrant(ctx, g, cargs, stdout, stderr)
 	case "revoke":
 		return cmdRevoke(ctx, g, cargs, stdout, stderr)
+	case "run-product":
+		return cmdRunProduct(ctx, g, cargs, stdout, stderr)
 	case "schema":
 		return cmdSchema(ctx, g, cargs, stdout, stderr)
 	case "produce":

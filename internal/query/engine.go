@@ -201,6 +201,9 @@ type Table struct {
 	// Columns is the schema of the table used when Files is empty, so that
 	// an empty snapshot still has typed columns. It is ignored otherwise.
 	Columns []Column
+	// Aliases are other names SQL may use for the table, without a
+	// domain ("trades" for raw.trades), as a product's transform does.
+	Aliases []string
 }
 
 // Column is a column of an empty [Table].
@@ -245,6 +248,13 @@ func (e *Engine) Register(ctx context.Context, tables []Table) error {
 			stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(domain))
 		}
 		stmts = append(stmts, "CREATE OR REPLACE VIEW "+quoteIdent(domain)+"."+quoteIdent(name)+" AS "+body)
+		for _, a := range t.Aliases {
+			if a == "" || strings.Contains(a, ".") || seen["alias:"+a] {
+				return fmt.Errorf("query: register: table %q: alias %q is empty, has a dot or is used twice", t.Name, a)
+			}
+			seen["alias:"+a] = true
+			stmts = append(stmts, "CREATE OR REPLACE VIEW "+quoteIdent(a)+" AS SELECT * FROM "+quoteIdent(domain)+"."+quoteIdent(name))
+		}
 	}
 
 	e.regMu.Lock()

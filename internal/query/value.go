@@ -122,7 +122,7 @@ func mapKey(k any) string {
 	case nil:
 		return "null"
 	default:
-		return textOf(x, "")
+		return Text(x, "")
 	}
 }
 

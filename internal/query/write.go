@@ -135,7 +135,7 @@ func writeJSONValue(buf *bytes.Buffer, v any, typ string) error {
 	case string:
 		writeJSONString(buf, x)
 	case time.Time, []byte:
-		writeJSONString(buf, textOf(x, typ))
+		writeJSONString(buf, Text(x, typ))
 	case []any:
 		et := elemType(typ)
 		buf.WriteByte('[')
@@ -192,9 +192,11 @@ func formatFloat(f float64) string {
 	return string(b)
 }
 
-// textOf renders a non-nil value as text for CSV and tables: times as in
+// Text renders a non-nil value of a Result as text for CSV and tables (and
+// for the runner, which validates a transform's rows as a loader does a
+// file's): times as in
 // WriteJSON, []byte as base64, LIST/STRUCT/MAP as JSON.
-func textOf(v any, typ string) string {
+func Text(v any, typ string) string {
 	switch x := v.(type) {
 	case string:
 		return x
@@ -247,7 +249,7 @@ func WriteCSV(w io.Writer, r *Result) error {
 			if v == nil {
 				rec[j] = ""
 			} else {
-				rec[j] = textOf(v, typeAt(r, j))
+				rec[j] = Text(v, typeAt(r, j))
 			}
 		}
 		if err := cw.Write(rec); err != nil {
@@ -280,7 +282,7 @@ func WriteTable(w io.Writer, r *Result) error {
 			if row[j] == nil {
 				line[j] = "NULL"
 			} else {
-				line[j] = escapeCell(textOf(row[j], typeAt(r, j)))
+				line[j] = escapeCell(Text(row[j], typeAt(r, j)))
 			}
 		}
 		cells = append(cells, line)

@@ -71,6 +71,11 @@ func (t *Tables) Current(ctx context.Context, table string) (tables.Pointer, boo
 	return t.ptrs.Current(ctx, table)
 }
 
+// At returns version of table.
+func (t *Tables) At(ctx context.Context, table string, version int64) (tables.Pointer, bool, error) {
+	return t.ptrs.At(ctx, table, version)
+}
+
 // Take returns the commits of the writes since the last Take, and forgets
 // them: the caller produces them in its transaction.
 func (t *Tables) Take() []*events.TableCommitted { return t.commits.take() }

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkatest"
+)
+
+// orchMesh: three raw feeds (a, b, c) and wealth's products over them.
+const orchMesh = `
+domains:
+  - name: raw
+  - name: wm
+feeds:
+  - {name: a, table: raw.a, key_pattern: "a/*.csv", format: csv, options: {header: true}, visibility: enterprise,
+     schema: {type: record, name: A, fields: [{name: id, type: string}, {name: v, type: long}]}, primary_key: [id], mode: upsert}
+  - {name: b, table: raw.b, key_pattern: "b/*.csv", format: csv, options: {header: true}, visibility: enterprise,
+     schema: {type: record, name: B, fields: [{name: id, type: string}, {name: w, type: long}]}, primary_key: [id], mode: upsert}
+  - {name: c, table: raw.c, key_pattern: "c/*.csv", format: csv, options: {header: true}, visibility: enterprise,
+     schema: {type: record, name: C, fields: [{name: id, type: string}, {name: x, type: string}]}, primary_key: [id], mode: upsert}
+products:
+  - name: totals
+    domain: wm
+    inputs: [raw.a, raw.b]
+    transform: SELECT a.id, a.v + b.w AS total FROM a JOIN b USING (id)
+    output: {schema: {type: record, name: Both, fields: [{name: id, type: string}, {name: total, type: long}]}, primary_key: [id], mode: upsert}
+  - name: down
+    domain: wm
+    inputs: [wm.totals]
+    transform: SELECT count(*) AS n, sum(total) AS s FROM totals
+    output: {schema: {type: record, name: Down, fields: [{name: n, type: long}, {name: s, type: long}]}}
+  - name: three
+    domain: wm
+    inputs: [raw.a, raw.b, raw.c]
+    transform: SELECT count(*) AS n FROM a JOIN b USING (id) JOIN c USING (id)
+    output: {schema: {type: record, name: Three, fields: [{name: n, type: long}]}}
+  - name: strict
+    domain: wm
+    inputs: [raw.c]
+    trigger: any
+    transform: SELECT id, CAST(x AS BIGINT) AS x FROM c
+    output: {schema: {type: record, name: Strict, fields: [{name: id, type: string}, {name: x, type: long}]}}
+    retry: {max_attempts: 2, backoff: 1s}
+  - name: slow
+    domain: wm
+    inputs: [raw.c]
+    trigger: manual
+    transform: SELECT sum(r) AS s FROM range(20000000000) t(r)
+    output: {schema: {type: record, name: Slow, fields: [{name: s, type: long}]}}
+    timeout: 1s
+    retry: {max_attempts: 1}
+grants:
+  - {product: raw.a, to: wm}
+  - {product: raw.b, to: wm}
+  - {product: raw.c, to: wm}
+`
+
+// jobs reads wealth's bus: the JobStarted and JobFinished of product.
+func (e *e2e) jobs(product string) (started []*events.JobStarted, finished []*events.JobFinished) {
+	e.t.Helper()
+	for _, rec := range kafkatest.ReadAll(e.t, e.p.Brokers, events.DomainTopic("wm")) {
+		ev, err := e.p.Codec.Decode(context.Background(), rec.Value)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		switch x := ev.(type) {
+		case *events.JobStarted:
+			if x.Product == product {
+				started = append(started, x)
+			}
+		case *events.JobFinished:
+			if x.Product == product {
+				finished = append(finished, x)
+			}
+		}
+	}
+	return started, finished
+}
+
+// awaitFinished waits until product has n JobFinished.
+func (e *e2e) awaitFinished(product string, n int) ([]*events.JobStarted, []*events.JobFinished) {
+	e.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		s, f := e.jobs(product)
+		if len(f) >= n {
+			return s, f
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s: %d JobStarted, %d JobFinished, want %d finished", product, len(s), len(f), n)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
+// decided waits until the orchestrator has decided on every fact in
+// wealth's inbox so far.
+func (e *e2e) decided() {
+	e.t.Helper()
+	recs := kafkatest.ReadAll(e.t, e.p.Brokers, events.InboxTopic("wm"))
+	want := map[int32]int64{}
+	for _, r := range recs {
+		want[r.Partition] = max(want[r.Partition], r.Offset+1)
+	}
+	st, err := e.p.Env.Store("orchestrator")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for p, off := range want {
+		for {
+			got, _, err := st.Offset(events.InboxTopic("wm"), p)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			if got >= off {
+				break
+			}
+			if time.Now().After(deadline) {
+				e.t.Fatalf("the orchestrator is at %d of wm's inbox partition %d, want %d", got, p, off)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+func pinned(js *events.JobStarted) string {
+	var s []string
+	for _, in := range js.Inputs {
+		s = append(s, fmt.Sprintf("%s@%d", in.Name, in.Version))
+	}
+	return strings.Join(s, ",")
+}
+
+// Event-driven orchestration end to end: two raw tables trigger the
+// product over both once, and its downstream product after it; one input
+// alone does not; three staggered inputs give one run; a failing SQL is
+// retried, then opens one incident, and fixing the input resolves it; a
+// job past its timeout fails. Every projection's live store equals one
+// rebuilt from the log.
+func TestE2EOrchestration(t *testing.T) {
+	if os.Getenv(kafkatest.EnvBrokers) != "" {
+		kafkatest.New(t).Reset(t, "logmesh.")
+	}
+	cfg := meshConfig(t, t.TempDir(), orchMesh)
+	e := &e2e{cli: &cli{t: t, p: startDev(t, cfg)}, cfg: cfg}
+
+	e.land("a/1.csv", "id,v\nk1,1\nk2,2\n")
+	e.land("b/1.csv", "id,w\nk1,10\nk2,20\n")
+	started, finished := e.awaitFinished("wm.totals", 1)
+	if len(started) != 1 || finished[0].Status != events.StatusSucceeded || pinned(started[0]) != "raw.a@1,raw.b@1" {
+		t.Fatalf("wm.totals: %d runs, first pinned %s, finished %+v", len(started), pinned(started[0]), finished[0])
+	}
+	if got := column(e.query("SELECT id, total FROM wm.totals ORDER BY id"), "id", "total"); got != "k1:11,k2:22" {
+		t.Errorf("wm.totals = %s", got)
+	}
+	// The cascade: wm.down reads wm.totals's new version.
+	ds, df := e.awaitFinished("wm.down", 1)
+	if df[0].Status != events.StatusSucceeded || pinned(ds[0]) != "wm.totals@1" {
+		t.Fatalf("wm.down: pinned %s, %+v: %s", pinned(ds[0]), df[0], deref(df[0].Error))
+	}
+	if got := column(e.query("SELECT n, s FROM wm.down"), "n", "s"); got != "2:33" {
+		t.Errorf("wm.down = %s", got)
+	}
+
+	// Only raw.a again: wm.totals does not run.
+	e.land("a/2.csv", "id,v\nk1,5\n")
+	e.awaitTable("raw.a", 2)
+	e.awaitInbox("raw.a", 2)
+	e.decided()
+	if s, _ := e.jobs("wm.totals"); len(s) != 1 {
+		t.Fatalf("wm.totals ran %d times after raw.a alone changed, want once", len(s))
+	}
+
+	// raw.c: wm.three has all three inputs (staggered over minutes of log)
+	// and runs once; wm.strict fails on "x" twice, then opens an incident.
+	e.land("c/1.csv", "id,x\nk1,7\nk2,oops\n")
+	ts, tf := e.awaitFinished("wm.three", 1)
+	if len(ts) != 1 || tf[0].Status != events.StatusSucceeded || pinned(ts[0]) != "raw.a@2,raw.b@1,raw.c@1" {
+		t.Fatalf("wm.three: %d runs, pinned %s, %+v", len(ts), pinned(ts[0]), tf[0])
+	}
+	ss, sf := e.awaitFinished("wm.strict", 2)
+	if len(ss) != 2 || ss[1].Attempt != 2 || sf[0].Status != events.StatusFailed || sf[1].Status != events.StatusFailed ||
+		!strings.Contains(*sf[1].Error, "oops") {
+		t.Fatalf("wm.strict: %d attempts, %+v", len(ss), sf)
+	}
+	incidents := e.incidents()
+	if len(incidents) != 1 || incidents[0].JobID == nil || *incidents[0].JobID != ss[0].JobID {
+		t.Fatalf("incidents %+v, want one for job %s", incidents, ss[0].JobID)
+	}
+	// Fixing the input: the next run succeeds and resolves the incident.
+	e.land("c/2.csv", "id,x\nk1,7\nk2,8\n")
+	ss, sf = e.awaitFinished("wm.strict", 3)
+	if sf[2].Status != events.StatusSucceeded || pinned(ss[2]) != "raw.c@2" {
+		t.Fatalf("wm.strict after the fix: %+v pinned %s", sf[2], pinned(ss[2]))
+	}
+	e.awaitResolved(incidents[0].IncidentID)
+
+	// A job past its timeout fails.
+	if _, err := e.run("run-product", "wm.slow", "--reason", "test"); err != nil {
+		t.Fatal(err)
+	}
+	_, slow := e.awaitFinished("wm.slow", 1)
+	if slow[0].Status != events.StatusFailed || !strings.Contains(*slow[0].Error, "timed out") {
+		t.Fatalf("wm.slow: %+v", slow[0])
+	}
+	e.verifyAll()
+}
+
+func (e *e2e) awaitTable(table string, version int64) {
+	e.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		for _, f := range e.files(0) {
+			if f["table"] == table && f["table_version"] == float64(version) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s never reached version %d", table, version)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
+// awaitInbox waits until wealth's inbox holds product's refresh version.
+func (e *e2e) awaitInbox(product string, version int64) {
+	e.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		for _, rec := range kafkatest.ReadAll(e.t, e.p.Brokers, events.InboxTopic("wm")) {
+			ev, err := e.p.Codec.Decode(context.Background(), rec.Value)
+			if err == nil {
+				if pr, ok := ev.(*events.ProductRefreshed); ok && pr.Product == product && pr.Version == version {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("wm's inbox never got %s version %d", product, version)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (e *e2e) incidents() []*events.IncidentOpened {
+	e.t.Helper()
+	var out []*events.IncidentOpened
+	for _, rec := range kafkatest.ReadAll(e.t, e.p.Brokers, events.DomainTopic("wm")) {
+		if ev, err := e.p.Codec.Decode(context.Background(), rec.Value); err == nil {
+			if io, ok := ev.(*events.IncidentOpened); ok {
+				out = append(out, io)
+			}
+		}
+	}
+	return out
+}
+
+func (e *e2e) awaitResolved(incident string) {
+	e.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		for _, rec := range kafkatest.ReadAll(e.t, e.p.Brokers, events.DomainTopic("wm")) {
+			if ev, err := e.p.Codec.Decode(context.Background(), rec.Value); err == nil {
+				if r, ok := ev.(*events.IncidentResolved); ok && r.IncidentID == incident {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("incident %s never resolved", incident)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
