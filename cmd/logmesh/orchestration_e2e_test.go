@@ -280,7 +280,6 @@ func (e *e2e) awaitResolved(incident string) {
 	}
 }
 
-
 func deref(s *string) string {
 	if s == nil {
 		return ""

@@ -261,7 +261,7 @@ func (r *Runner) Handle(ctx context.Context, rec *kgo.Record, ev events.Event) (
 // written is the version a job's write made.
 type written struct {
 	Version, SnapshotID, RowsTotal int64
-	MetadataLocation              string
+	MetadataLocation               string
 }
 
 // run runs the attempt: launch, validate, write.
@@ -315,7 +315,6 @@ func (r *Runner) run(ctx context.Context, js *events.JobStarted) (written, int64
 	}
 	return w, wr.RowsAdded, nil
 }
-
 
 // typed validates the launcher's rows against the contract and returns
 // them typed in the contract's field order.
