@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/platform"
 	"github.com/logmesh/logmesh/sdk"
@@ -105,10 +106,23 @@ func TestPattern(t *testing.T) {
 	// router's transaction markers, which nobody commits past).
 	brokers := d.Embedded.Kafka.Brokers
 	deadline := time.Now().Add(2 * time.Minute)
+	codec := d.Env.Codec
 	var recs []*kgo.Record
-	for recs = kafkatest.ReadAll(t, brokers, c.Inbox()); len(recs) < 2; recs = kafkatest.ReadAll(t, brokers, c.Inbox()) {
+	both := func() bool {
+		recs = kafkatest.ReadAll(t, brokers, c.Inbox())
+		seen := map[string]bool{}
+		for _, r := range recs {
+			if ev, err := codec.Decode(ctx, r.Value); err == nil {
+				if pr, ok := ev.(*events.ProductRefreshed); ok {
+					seen[pr.Product] = true
+				}
+			}
+		}
+		return seen["raw.trades"] && seen["raw.securities"]
+	}
+	for !both() {
 		if time.Now().After(deadline) {
-			t.Fatal("research's inbox never held two refreshes")
+			t.Fatal("research's inbox never held the refreshes of trades and securities")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -93,7 +93,7 @@ func TestApply(t *testing.T) {
 	wantAdds := []string{"+ domain raw", "+ domain central", "+ domain research", "+ domain wealth",
 		"+ feed trades", "+ feed securities", "+ feed accounts", "+ feed orders", "+ feed positions",
 		"+ product raw.trades", "+ product raw.securities", "+ product raw.accounts", "+ product raw.orders", "+ product raw.positions",
-		"+ product research.exposure", "+ grant raw.trades→research", "+ grant raw.trades→wealth", "+ grant raw.securities→research",
+		"+ product research.exposure", "+ product research.top_issuers", "+ product wealth.client_activity", "+ grant raw.trades→research", "+ grant raw.trades→wealth", "+ grant raw.securities→research",
 		"+ subscription research/market-data", "+ subscription wealth/raw-refreshes"}
 	all := int64(len(wantAdds)) // every definition is on the central or the raw bus
 	if got := planLines(out, '+'); !reflect.DeepEqual(got, wantAdds) {
