@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -285,4 +286,110 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// killMesh: one product that runs on every new version of raw.a.
+const killMesh = `
+domains:
+  - name: raw
+  - name: wm
+feeds:
+  - {name: a, table: raw.a, key_pattern: "a/*.csv", format: csv, options: {header: true}, visibility: enterprise,
+     schema: {type: record, name: A, fields: [{name: id, type: string}, {name: v, type: long}]}, primary_key: [id], mode: upsert}
+products:
+  - name: p
+    domain: wm
+    inputs: [raw.a]
+    trigger: any
+    transform: SELECT id, v FROM a
+    output: {schema: {type: record, name: P, fields: [{name: id, type: string}, {name: v, type: long}]}, primary_key: [id], mode: upsert}
+grants:
+  - {product: raw.a, to: wm}
+`
+
+// The orchestrator and the runner as `logmesh run` processes, each
+// SIGKILLed mid-stream and restarted while raw.a gets version after
+// version: no JobStarted twice, every job finished once, and the last
+// version of raw.a gets its run (no trigger lost); the orchestrator's live
+// store equals a rebuilt one.
+func TestE2EOrchestratorAndRunnerKilled(t *testing.T) {
+	if os.Getenv(kafkatest.EnvBrokers) != "" {
+		kafkatest.New(t).Reset(t, "logmesh.")
+	}
+	dir := t.TempDir()
+	cfg := meshConfig(t, dir, killMesh)
+	cfg.Skip = []string{"orchestrator", "runner"}
+	cfg.Warehouse = filepath.Join(dir, "warehouse")
+	e := &e2e{cli: &cli{t: t, p: startDev(t, cfg)}, cfg: cfg}
+	common := func(name string, extra ...string) []string {
+		return append([]string{"run", name, "--brokers", strings.Join(e.p.Brokers, ","), "--registry", e.p.RegistryURL,
+			"--data", filepath.Join(dir, "proc-"+name), "--warehouse", cfg.Warehouse, "--session-timeout", "6s"}, extra...)
+	}
+	orch := startProc(t, "orchestrator", common("orchestrator", "--admin-addr", "127.0.0.1:0")...)
+	adminLine := orch.Await(orch.On(`admin http://`), "its admin endpoint")
+	run := startProc(t, "runner", common("runner")...)
+
+	const versions = 12
+	orchKill := orch.On(`job started`)
+	runKill := run.On(`job succeeded`)
+	for i := 1; i <= versions; i++ {
+		e.land(fmt.Sprintf("a/%02d.csv", i), fmt.Sprintf("id,v\nk%d,%d\nk0,%d\n", i, i, i))
+		e.awaitTable("raw.a", int64(i))
+		switch i {
+		case 3:
+			orch.Await(orchKill, "a job started")
+			orch.Restart()
+			adminLine = orch.Await(orch.On(`admin http://`), "its admin endpoint after the restart")
+		case 6:
+			run.Await(runKill, "a job succeeded")
+			run.Restart()
+		case 9:
+			orch.Kill()
+			run.Kill()
+			orch.Restart()
+			adminLine = orch.Await(orch.On(`admin http://`), "its admin endpoint after the restart")
+			run.Restart()
+		}
+	}
+	// The last version's run.
+	deadline := time.Now().Add(3 * time.Minute)
+	var started []*events.JobStarted
+	var finished []*events.JobFinished
+	for {
+		started, finished = e.jobs("wm.p")
+		if len(started) > 0 && pinned(started[len(started)-1]) == fmt.Sprintf("raw.a@%d", versions) && len(finished) == len(started) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d started, %d finished; last pinned %v", len(started), len(finished), pinned(started[len(started)-1]))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	ids := map[string]int{}
+	for _, js := range started {
+		ids[js.Envelope.EventID]++
+	}
+	for id, n := range ids {
+		if n != 1 {
+			t.Errorf("JobStarted %s on the log %d times", id, n)
+		}
+	}
+	fins := map[string]int{}
+	for _, jf := range finished {
+		fins[fmt.Sprintf("%s/%d", jf.JobID, jf.Attempt)]++
+		if jf.Status != events.StatusSucceeded {
+			t.Errorf("job %s attempt %d: %s %s", jf.JobID, jf.Attempt, jf.Status, deref(jf.Error))
+		}
+	}
+	for _, js := range started {
+		if n := fins[fmt.Sprintf("%s/%d", js.JobID, js.Attempt)]; n != 1 {
+			t.Errorf("job %s attempt %d finished %d times", js.JobID, js.Attempt, n)
+		}
+	}
+	if got := column(e.query("SELECT count(*) AS n, max(v) AS m FROM wm.p"), "n", "m"); got != fmt.Sprintf("%d:%d", versions+1, versions) {
+		t.Errorf("wm.p = %s", got)
+	}
+	waitVerified(t, e, "orchestration", adminLine[strings.Index(adminLine, "http://"):])
+	orch.Stop()
+	run.Stop()
 }
