@@ -63,6 +63,12 @@ Commands:
                           end a grant; the router stops delivering from that point of the log on
   run-product PRODUCT [--reason R] [--by WHO]
                           run a consumer-aligned product now, whatever its trigger (RunRequested)
+  jobs [--product P] [--status S] [--json]
+                          product job attempts: trigger, pinned inputs, status, version, error
+  incidents [--open] [--json]
+                          incidents opened (failed files, failed jobs) and how they were resolved
+  why PRODUCT [--job J]   the facts, in inbox order, that started a run, the policy that fired,
+                          the pinned inputs and each attempt's outcome, replayed from the log
   subscriptions [--domain D] [--json]
                           the content patterns that route mesh events to domain inboxes
   tables [--json] [--warehouse DIR|s3://bucket/prefix] [S3 flags]
@@ -160,6 +166,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdRevoke(ctx, g, cargs, stdout, stderr)
 	case "run-product":
 		return cmdRunProduct(ctx, g, cargs, stdout, stderr)
+	case "jobs":
+		return cmdJobs(ctx, g, cargs, stdout, stderr)
+	case "incidents":
+		return cmdIncidents(ctx, g, cargs, stdout, stderr)
+	case "why":
+		return cmdWhy(ctx, g, cargs, stdout, stderr)
 	case "schema":
 		return cmdSchema(ctx, g, cargs, stdout, stderr)
 	case "produce":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -203,6 +204,41 @@ func TestE2EOrchestration(t *testing.T) {
 	}
 	e.awaitResolved(incidents[0].IncidentID)
 
+	// The CLI: jobs, incidents, why.
+	out, err := e.run("why", "wm.three")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"job " + ts[0].JobID + " of wm.three", `trigger inputs, policy "all"`,
+		"ProductRefreshed raw.a version 2", "ProductRefreshed raw.b version 1", "ProductRefreshed raw.c version 1",
+		"raw.a  table raw.a version 2", "1  SUCCEEDED"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("why wm.three lacks %q:\n%s", want, out)
+		}
+	}
+	if a, b := strings.Index(out, "raw.b version 1"), strings.Index(out, "raw.c version 1"); a > b {
+		t.Errorf("why lists raw.c's refresh before raw.b's, out of inbox order:\n%s", out)
+	}
+	out, err = e.run("why", "wm.strict", "--job", ss[0].JobID[:8])
+	if err != nil || !strings.Contains(out, "2  FAILED") || !strings.Contains(out, "incident "+incidents[0].IncidentID+" opened") {
+		t.Errorf("why wm.strict --job: %v\n%s", err, out)
+	}
+	out, err = e.run("jobs", "--product", "wm.strict", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jobs []map[string]any
+	if err := json.Unmarshal([]byte(out), &jobs); err != nil || len(jobs) != 3 || jobs[0]["status"] != "FAILED" || jobs[2]["status"] != "SUCCEEDED" {
+		t.Errorf("jobs --product wm.strict: %v\n%s", err, out)
+	}
+	out, err = e.run("incidents", "--json")
+	if err != nil || !strings.Contains(out, incidents[0].IncidentID) || !strings.Contains(out, `"resolved"`) {
+		t.Errorf("incidents: %v\n%s", err, out)
+	}
+	if out, err := e.run("incidents", "--open"); err != nil || strings.Contains(out, "wm.strict") {
+		t.Errorf("incidents --open lists the resolved one: %v\n%s", err, out)
+	}
+
 	// A job past its timeout fails.
 	if _, err := e.run("run-product", "wm.slow", "--reason", "test"); err != nil {
 		t.Fatal(err)
@@ -279,13 +315,6 @@ func (e *e2e) awaitResolved(incident string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 // killMesh: one product that runs on every new version of raw.a.
