@@ -80,6 +80,20 @@ func TestExampleMeshEndToEnd(t *testing.T) {
 	if got := column(e.query("SELECT account, trades, qty FROM wealth.client_activity ORDER BY account"), "account", "trades", "qty"); got != "AC1001:2:120,AC1002:1:60,AC1003:1:15,AC1004:1:75" {
 		t.Errorf("wealth.client_activity = %s", got)
 	}
+	out, err = e.run("products", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prods []map[string]any
+	if err := json.Unmarshal([]byte(out), &prods); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range prods {
+		if v, _ := p["version"].(float64); p["name"] == "research.exposure" && (p["status"] != "SUCCEEDED" || p["last_run"] == nil ||
+			p["freshness"] != "ok" || v < 1) {
+			t.Errorf("products: research.exposure %v, want a version, SUCCEEDED, fresh", p)
+		}
+	}
 
 	// The mesh bus: research gets the refreshes of trades and securities
 	// (granted, subscribed), wealth those of trades (granted; securities is

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,6 +73,16 @@ type productRow struct {
 	OutputTable string   `json:"output_table"`
 	Version     int64    `json:"version"`
 	Grants      []string `json:"grants"`
+	// UpdatedAt is when the current version was committed.
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+	// LastRun and Status are the last job attempt's start and status
+	// (consumer-aligned products).
+	LastRun *time.Time `json:"last_run,omitempty"`
+	Status  string     `json:"status,omitempty"`
+	// Freshness is "ok" or "late" against the objective (FreshnessObjective
+	// seconds), or "" without one.
+	Freshness          string `json:"freshness,omitempty"`
+	FreshnessObjective int64  `json:"freshness_objective_s,omitempty"`
 }
 
 // cmdProducts lists the published products with their last version and
@@ -101,6 +112,14 @@ func cmdProducts(ctx context.Context, g global, args []string, stdout, stderr io
 		return err
 	}
 	defer ptrs.Close()
+	runs, err := g.attempts(ctx)
+	if err != nil {
+		return err
+	}
+	last := map[string]*attempt{}
+	for _, a := range runs {
+		last[a.Product] = a
+	}
 	now := time.Now()
 	rows := []productRow{}
 	for _, d := range st.live(definitions.KindProduct) {
@@ -109,10 +128,22 @@ func cmdProducts(ctx context.Context, g global, args []string, stdout, stderr io
 			continue
 		}
 		row := productRow{Name: d.Name, Owner: p.Owner, Kind: p.Kind, Visibility: p.Visibility, OutputTable: p.OutputTable, Grants: []string{}}
-		if cur, ok, err := ptrs.Current(ctx, p.OutputTable); err != nil {
+		if vs, err := ptrs.Versions(p.OutputTable); err != nil {
 			return err
-		} else if ok {
-			row.Version = cur.Version
+		} else if len(vs) > 0 {
+			row.Version = vs[len(vs)-1].Version
+			at := vs[len(vs)-1].CommittedAt
+			row.UpdatedAt = &at
+		}
+		if a := last[d.Name]; a != nil {
+			row.LastRun, row.Status = &a.Started, a.Status
+		}
+		if p.Freshness > 0 {
+			row.FreshnessObjective = p.Freshness
+			row.Freshness = "late"
+			if row.UpdatedAt != nil && now.Sub(*row.UpdatedAt) <= time.Duration(p.Freshness)*time.Second {
+				row.Freshness = "ok"
+			}
 		}
 		for _, gd := range st.live(definitions.KindGrant) {
 			if gd.Grant != nil && gd.Grant.Product == d.Name && gd.Grant.Live(now) {
@@ -125,9 +156,20 @@ func cmdProducts(ctx context.Context, g global, args []string, stdout, stderr io
 		return printJSON(stdout, rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PRODUCT\tOWNER\tKIND\tVISIBILITY\tOUTPUT TABLE\tVERSION\tGRANTED TO")
+	fmt.Fprintln(tw, "PRODUCT\tOWNER\tKIND\tVISIBILITY\tOUTPUT TABLE\tVERSION\tUPDATED\tLAST RUN\tSTATUS\tFRESHNESS\tGRANTED TO")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, r.Owner, r.Kind, r.Visibility, r.OutputTable, r.Version, strings.Join(r.Grants, ","))
+		updated, lastRun, fresh := "-", "-", "-"
+		if r.UpdatedAt != nil {
+			updated = r.UpdatedAt.UTC().Format(time.RFC3339)
+		}
+		if r.LastRun != nil {
+			lastRun = r.LastRun.UTC().Format(time.RFC3339)
+		}
+		if r.Freshness != "" {
+			fresh = fmt.Sprintf("%s (objective %v)", r.Freshness, time.Duration(r.FreshnessObjective)*time.Second)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Owner, r.Kind, r.Visibility, r.OutputTable, r.Version,
+			updated, lastRun, cmp.Or(r.Status, "-"), fresh, strings.Join(r.Grants, ","))
 	}
 	return tw.Flush()
 }

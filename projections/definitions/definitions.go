@@ -92,6 +92,8 @@ type Product struct {
 	// Inputs are what a consumer-aligned product reads (products, tables,
 	// "topic:NAME").
 	Inputs []string `json:"inputs,omitempty"`
+	// Freshness is the freshness objective in seconds, 0 for none.
+	Freshness int64 `json:"freshness_s,omitempty"`
 }
 
 // Grant is a share of a product with another domain.
@@ -152,6 +154,9 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 	case *events.ProductPublished:
 		d = Definition{Kind: KindProduct, Name: e.Product, Hash: e.DefinitionHash, Product: &Product{
 			Owner: e.OwnerDomain, Kind: e.Kind, Visibility: e.Visibility, OutputTable: e.OutputTable, Inputs: nonEmpty(e.Inputs)}}
+		if e.FreshnessSeconds != nil {
+			d.Product.Freshness = *e.FreshnessSeconds
+		}
 	case *events.ShareGranted:
 		g := &Grant{ID: e.GrantID, Product: e.Product, Owner: e.OwnerDomain, Grantee: e.GranteeDomain, GrantedBy: e.GrantedBy}
 		if e.Purpose != nil {
