@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
+	"github.com/logmesh/logmesh/projections/orchestration"
+	"github.com/logmesh/logmesh/projections/projectiontest"
 )
 
 // orchMesh: three raw feeds (a, b, c) and wealth's products over them.
@@ -49,6 +52,12 @@ products:
     transform: SELECT id, CAST(x AS BIGINT) AS x FROM c
     output: {schema: {type: record, name: Strict, fields: [{name: id, type: string}, {name: x, type: long}]}}
     retry: {max_attempts: 2, backoff: 1s}
+  - name: recent
+    domain: wm
+    inputs: [raw.b, raw.c]
+    max_input_age: 2s
+    transform: SELECT count(*) AS n FROM b JOIN c USING (id)
+    output: {schema: {type: record, name: Recent, fields: [{name: n, type: long}]}}
   - name: slow
     domain: wm
     inputs: [raw.c]
@@ -182,6 +191,7 @@ func TestE2EOrchestration(t *testing.T) {
 
 	// raw.c: wm.three has all three inputs (staggered over minutes of log)
 	// and runs once; wm.strict fails on "x" twice, then opens an incident.
+	time.Sleep(2500 * time.Millisecond) // raw.b is now older than wm.recent's max input age
 	e.land("c/1.csv", "id,x\nk1,7\nk2,oops\n")
 	ts, tf := e.awaitFinished("wm.three", 1)
 	if len(ts) != 1 || tf[0].Status != events.StatusSucceeded || pinned(ts[0]) != "raw.a@2,raw.b@1,raw.c@1" {
@@ -239,6 +249,46 @@ func TestE2EOrchestration(t *testing.T) {
 		t.Errorf("incidents --open lists the resolved one: %v\n%s", err, out)
 	}
 
+	// raw.c came long after raw.b: wm.recent, whose max input age is 2s,
+	// did not run; a fresh raw.b runs it.
+	if s, _ := e.jobs("wm.recent"); len(s) != 0 {
+		t.Errorf("wm.recent ran on raw.b and raw.c %d times; raw.b was older than its max input age", len(s))
+	}
+	e.land("b/2.csv", "id,w\nk1,10\nk2,20\n")
+	rs, _ := e.awaitFinished("wm.recent", 1)
+	if pinned(rs[0]) != "raw.b@2,raw.c@2" {
+		t.Errorf("wm.recent pinned %s", pinned(rs[0]))
+	}
+
+	// A product added now does not fire on the refreshes before it.
+	late := filepath.Join(t.TempDir(), "mesh.yaml")
+	if err := os.WriteFile(late, []byte(strings.Replace(orchMesh, "grants:\n", `  - {name: late, domain: wm, inputs: [raw.a, raw.b], transform: "SELECT count(*) AS n FROM a",
+     output: {schema: {type: record, name: Late, fields: [{name: n, type: long}]}}}
+grants:
+`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.run("apply", "-f", late); err != nil {
+		t.Fatal(err)
+	}
+	e.awaitInboxFact(func(ev events.Event) bool {
+		pp, ok := ev.(*events.ProductPublished)
+		return ok && pp.Product == "wm.late"
+	})
+	e.decided()
+	e.land("a/3.csv", "id,v\nk1,6\n")
+	e.awaitTable("raw.a", 3)
+	e.awaitInbox("raw.a", 3)
+	e.decided()
+	if s, _ := e.jobs("wm.late"); len(s) != 0 {
+		t.Fatalf("wm.late ran on raw.b's refresh from before it existed")
+	}
+	e.land("b/3.csv", "id,w\nk1,11\n")
+	ls, _ := e.awaitFinished("wm.late", 1)
+	if pinned(ls[0]) != "raw.a@3,raw.b@3" {
+		t.Errorf("wm.late pinned %s", pinned(ls[0]))
+	}
+
 	// A job past its timeout fails.
 	if _, err := e.run("run-product", "wm.slow", "--reason", "test"); err != nil {
 		t.Fatal(err)
@@ -248,6 +298,56 @@ func TestE2EOrchestration(t *testing.T) {
 		t.Fatalf("wm.slow: %+v", slow[0])
 	}
 	e.verifyAll()
+
+	// The orchestrator's decisions are the fold of wealth's inbox: folded
+	// again from offset 0, it decides exactly the JobStarted on the log.
+	refold := projectiontest.MemStore{}
+	var decided []string
+	for _, rec := range kafkatest.ReadAll(t, e.p.Brokers, events.InboxTopic("wm")) {
+		ev, err := e.p.Codec.Decode(context.Background(), rec.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := orchestration.Decide(refold, rec.Topic, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range out {
+			if js, ok := d.(*events.JobStarted); ok {
+				decided = append(decided, js.Envelope.EventID+" "+js.Product+" "+pinned(js))
+			}
+		}
+	}
+	var logged []string
+	for _, rec := range kafkatest.ReadAll(t, e.p.Brokers, events.DomainTopic("wm")) {
+		if ev, err := e.p.Codec.Decode(context.Background(), rec.Value); err == nil {
+			if js, ok := ev.(*events.JobStarted); ok {
+				logged = append(logged, js.Envelope.EventID+" "+js.Product+" "+pinned(js))
+			}
+		}
+	}
+	slices.Sort(decided)
+	slices.Sort(logged)
+	if !slices.Equal(decided, logged) || len(logged) < 8 {
+		t.Errorf("refolded decisions:\n%s\nJobStarted on the log:\n%s", strings.Join(decided, "\n"), strings.Join(logged, "\n"))
+	}
+}
+
+// awaitInboxFact waits until wealth's inbox holds a fact match accepts.
+func (e *e2e) awaitInboxFact(match func(events.Event) bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		for _, rec := range kafkatest.ReadAll(e.t, e.p.Brokers, events.InboxTopic("wm")) {
+			if ev, err := e.p.Codec.Decode(context.Background(), rec.Value); err == nil && match(ev) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatal("the fact never reached wm's inbox")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func (e *e2e) awaitTable(table string, version int64) {
