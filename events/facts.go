@@ -790,7 +790,14 @@ type RouteRefused struct {
 	Reason string `avro:"reason"`
 }
 
-// RunRequested records that someone asked for a run of a product now.
+// RequestedBySchedule is the RequestedBy of the RunRequested the scheduler
+// emits when a product's cron schedule is due; its OccurredAt is the due
+// time, and its event id derives from the product and that time, so a
+// repeated one is recognised.
+const RequestedBySchedule = "schedule"
+
+// RunRequested records that someone asked for a run of a product now, or
+// that its schedule is due (RequestedBy is RequestedBySchedule).
 type RunRequested struct {
 	// Envelope is the event's envelope.
 	Envelope Envelope `avro:"envelope"`

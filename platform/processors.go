@@ -23,6 +23,7 @@ import (
 	"github.com/logmesh/logmesh/processors/planner"
 	"github.com/logmesh/logmesh/processors/router"
 	"github.com/logmesh/logmesh/processors/runner"
+	"github.com/logmesh/logmesh/processors/scheduler"
 	"github.com/logmesh/logmesh/processors/spool"
 	"github.com/logmesh/logmesh/processors/txn"
 	"github.com/logmesh/logmesh/projections"
@@ -82,6 +83,8 @@ func Processors() []Spec {
 			New: newRouter},
 		{Name: "orchestrator", Doc: "decides each domain's product runs from its inbox: JobStarted pinned to input versions, retries, incidents",
 			Projection: orchestration.Projection{}, New: newOrchestrator},
+		{Name: "scheduler", Doc: "emits each scheduled product's due times (RunRequested by schedule) from its cron schedule",
+			New: newScheduler},
 		{Name: "runner", Doc: "runs product jobs (DuckDB SQL over the pinned inputs), writes the output version, JobFinished",
 			New: newRunner},
 		{Name: "notifier", Doc: "delivers every incident at least once (log, webhook)", New: newNotifier},
@@ -397,6 +400,10 @@ func newRunner(ctx context.Context, e *Env) (Processor, error) {
 	return runner.New(wh, e.Codec, e.Conn, runner.Group(group), runner.Topics(e.Config.Topics),
 		runner.Logger(e.Config.Logger), runner.ClientOpts(e.Config.groupOpts()...),
 		runner.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance)))
+}
+
+func newScheduler(_ context.Context, e *Env) (Processor, error) {
+	return scheduler.New(e.Codec, e.Conn, scheduler.Topics(e.Config.Topics), scheduler.Logger(e.Config.Logger))
 }
 
 func newRouter(_ context.Context, e *Env) (Processor, error) {

@@ -66,6 +66,13 @@ products:
     output: {schema: {type: record, name: Slow, fields: [{name: s, type: long}]}}
     timeout: 1s
     retry: {max_attempts: 1}
+  - name: ticked
+    domain: wm
+    inputs: [raw.c]
+    trigger: raw.c and schedule
+    schedule: '@every 2s'
+    transform: SELECT count(*) AS n FROM c
+    output: {schema: {type: record, name: Ticked, fields: [{name: n, type: long}]}}
 grants:
   - {product: raw.a, to: wm}
   - {product: raw.b, to: wm}
@@ -296,6 +303,31 @@ grants:
 	_, slow := e.awaitFinished("wm.slow", 1)
 	if slow[0].Status != events.StatusFailed || !strings.Contains(*slow[0].Error, "timed out") {
 		t.Fatalf("wm.slow: %+v", slow[0])
+	}
+	// wm.ticked runs when the schedule is due and raw.c is new: once for
+	// each version of raw.c, however many times the schedule came due.
+	ks, kf := e.awaitFinished("wm.ticked", 2)
+	e.decided()
+	ks, _ = e.jobs("wm.ticked")
+	if len(ks) != 2 || pinned(ks[0]) != "raw.c@1" || pinned(ks[1]) != "raw.c@2" || *ks[0].Policy != "raw.c and schedule" ||
+		kf[1].Status != events.StatusSucceeded {
+		t.Errorf("wm.ticked: %d runs, pinned %s, %s, finished %+v", len(ks), pinned(ks[0]), pinned(ks[len(ks)-1]), kf)
+	}
+	ticks := map[time.Time]bool{}
+	for _, rec := range kafkatest.ReadAll(t, e.p.Brokers, events.InboxTopic("wm")) {
+		ev, err := e.p.Codec.Decode(context.Background(), rec.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rr, ok := ev.(*events.RunRequested); ok && rr.RequestedBy == events.RequestedBySchedule {
+			if ticks[rr.Envelope.OccurredAt] {
+				t.Errorf("the schedule was due at %s twice", rr.Envelope.OccurredAt)
+			}
+			ticks[rr.Envelope.OccurredAt] = true
+		}
+	}
+	if len(ticks) < 3 {
+		t.Errorf("%d due times of wm.ticked's schedule in the inbox, want one every 2s", len(ticks))
 	}
 	e.verifyAll()
 

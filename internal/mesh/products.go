@@ -423,10 +423,21 @@ func (pp *feedParser) product(rp *rawProduct, domains map[string]int) Product {
 	default:
 		pp.errorf(pp.line("visibility"), "visibility %q must be domain or enterprise", prod.Visibility)
 	}
+	if prod.Schedule != "" {
+		if _, err := trigger.ParseCron(prod.Schedule); err != nil {
+			pp.errorf(pp.line("schedule"), "%v", err)
+		}
+	}
 	switch prod.Trigger {
 	case "":
 		prod.Trigger = TriggerAll
+		if prod.Schedule != "" {
+			prod.Trigger = TriggerSchedule
+		}
 	case TriggerAll, TriggerAny, TriggerManual:
+		if prod.Schedule != "" {
+			pp.errorf(pp.line("schedule"), "the product has a schedule but trigger %s never uses it (schedule, or an expression that names schedule)", prod.Trigger)
+		}
 	case TriggerSchedule:
 		if prod.Schedule == "" {
 			pp.errorf(pp.line("trigger"), "trigger schedule needs a schedule")
@@ -436,10 +447,12 @@ func (pp *feedParser) product(rp *rawProduct, domains map[string]int) Product {
 		for _, in := range prod.Inputs {
 			names = append(names, in.String())
 		}
-		if _, err := trigger.Parse(prod.Trigger, names); err != nil {
+		if pol, err := trigger.Parse(prod.Trigger, names); err != nil {
 			pp.errorf(pp.line("trigger"), "%v", err)
-		} else if strings.Contains(" "+prod.Trigger+" ", " schedule ") && prod.Schedule == "" {
+		} else if pol.UsesSchedule() && prod.Schedule == "" {
 			pp.errorf(pp.line("trigger"), "trigger %q names schedule but the product has none", prod.Trigger)
+		} else if !pol.UsesSchedule() && prod.Schedule != "" {
+			pp.errorf(pp.line("schedule"), "the product has a schedule but trigger %q never names it", prod.Trigger)
 		}
 	}
 	prod.Freshness = pp.duration("freshness", rp.Freshness)

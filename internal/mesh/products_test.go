@@ -60,6 +60,22 @@ subscriptions:
       rows_total: [{numeric: [">", 0]}]
 `
 
+func TestProductSchedule(t *testing.T) {
+	for _, c := range []struct{ trigger, want string }{
+		{"", mesh.TriggerSchedule},
+		{"    trigger: (raw.trades or schedule)\n", "(raw.trades or schedule)"},
+		{"    trigger: raw.trades and schedule\n", "raw.trades and schedule"},
+	} {
+		m, err := mesh.Parse([]byte(strings.Replace(productsMesh, "    freshness: 1h\n", "    freshness: 1h\n"+c.trigger+"    schedule: '*/15 * * * *'\n", 1)), "mesh.yaml", ".")
+		if err != nil {
+			t.Fatalf("%q: %v", c.trigger, err)
+		}
+		if p := m.Products[1]; p.Trigger != c.want || p.Schedule != "*/15 * * * *" {
+			t.Errorf("%q: trigger %q schedule %q, want %q", c.trigger, p.Trigger, p.Schedule, c.want)
+		}
+	}
+}
+
 func TestProducts(t *testing.T) {
 	m, err := mesh.Parse([]byte(productsMesh), "mesh.yaml", ".")
 	if err != nil {
@@ -110,6 +126,9 @@ func TestProductErrors(t *testing.T) {
 		{"unknown input", replace("inputs: [raw.trades, topic:upstream.orders]", "inputs: [raw.nope]"), `mesh.yaml:17: product equities.positions: input "raw.nope" is not a table, a product or a topic:NAME of the mesh`},
 		{"trigger expression", replace("    freshness: 1h\n", "    freshness: 1h\n    trigger: raw.trades and raw.nope\n"), `product equities.positions: trigger: invalid policy: "raw.trades and raw.nope": "raw.nope" is not an input`},
 		{"trigger schedule without one", replace("    freshness: 1h\n", "    freshness: 1h\n    trigger: raw.trades or schedule\n"), `names schedule but the product has none`},
+		{"bad cron", replace("    freshness: 1h\n", "    freshness: 1h\n    schedule: 61 * * * *\n"), `product equities.positions: trigger: invalid policy: schedule "61 * * * *"`},
+		{"schedule never used", replace("    freshness: 1h\n", "    freshness: 1h\n    trigger: all\n    schedule: '@hourly'\n"), `the product has a schedule but trigger all never uses it`},
+		{"schedule not named", replace("    freshness: 1h\n", "    freshness: 1h\n    trigger: raw.trades\n    schedule: '@hourly'\n"), `the product has a schedule but trigger "raw.trades" never names it`},
 		{"no transform", replace("    transform: SELECT id, sum(qty) AS qty FROM trades GROUP BY id\n", "    kind: consumer-aligned\n"), "a consumer-aligned product needs a transform"},
 		{"no contract", replace("      schema: {type: record, name: P, fields: [{name: id, type: string}, {name: qty, type: long}]}\n", ""), "output schema is required"},
 		{"key not in schema", replace("      primary_key: [id]", "      primary_key: [nope]"), "mesh.yaml:21: product equities.positions: output: primary_key field 'nope' not in schema"},

@@ -99,6 +99,22 @@ func (p Policy) Fires(inputs []string, fresh func(input string) bool, refreshed 
 	return false
 }
 
+// UsesSchedule reports whether the policy can fire on the schedule: it is
+// "schedule" or an expression that names it.
+func (p Policy) UsesSchedule() bool {
+	if p.kind == "expr" {
+		return p.root.names(Schedule)
+	}
+	return p.kind == Schedule
+}
+
+func (n *node) names(name string) bool {
+	if n.op == "" {
+		return n.name == name
+	}
+	return n.left.names(name) || n.right.names(name)
+}
+
 // String returns the policy as written, normalised ("all" for the default).
 func (p Policy) String() string {
 	if p.kind == "expr" {

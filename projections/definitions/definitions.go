@@ -94,6 +94,8 @@ type Product struct {
 	Inputs []string `json:"inputs,omitempty"`
 	// Freshness is the freshness objective in seconds, 0 for none.
 	Freshness int64 `json:"freshness_s,omitempty"`
+	// Schedule is the cron schedule of a scheduled product, if any.
+	Schedule string `json:"schedule,omitempty"`
 }
 
 // Grant is a share of a product with another domain.
@@ -156,6 +158,9 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 			Owner: e.OwnerDomain, Kind: e.Kind, Visibility: e.Visibility, OutputTable: e.OutputTable, Inputs: nonEmpty(e.Inputs)}}
 		if e.FreshnessSeconds != nil {
 			d.Product.Freshness = *e.FreshnessSeconds
+		}
+		if e.Schedule != nil {
+			d.Product.Schedule = *e.Schedule
 		}
 	case *events.ShareGranted:
 		g := &Grant{ID: e.GrantID, Product: e.Product, Owner: e.OwnerDomain, Grantee: e.GranteeDomain, GrantedBy: e.GrantedBy}

@@ -26,7 +26,11 @@
 //     age, not longer ago than that at the fact's time. A run needs a
 //     version of every input to pin. While a job is in flight a trigger
 //     becomes one pending run, started when the job ends.
-//   - RunRequested: a manual run, whatever the policy.
+//   - RunRequested: a manual run, whatever the policy; or, from the
+//     scheduler (processors/scheduler), the product's cron schedule is due
+//     at the fact's time, which the policy ("schedule", "inputs and
+//     schedule", "inputs or schedule") weighs like an input. A due time
+//     seen already, or from before the product appeared, is ignored.
 //   - JobFinished of the job in flight: on success the pinned versions
 //     become the last run's (and an open incident is resolved); on failure
 //     the next attempt starts with the same pins and a backoff (not_before)
@@ -123,6 +127,14 @@ type Product struct {
 	LastStatus   string `json:"last_status,omitempty"`
 	LastFinished int64  `json:"last_finished_us,omitempty"`
 	LastVersion  int64  `json:"last_version,omitempty"`
+	// Since is when the product appeared (or came back), Unix
+	// microseconds.
+	Since int64 `json:"since_us,omitempty"`
+	// LastTick is the latest due time of its schedule seen, Unix
+	// microseconds; Due says the schedule is due and no run has started
+	// since.
+	LastTick int64 `json:"last_tick_us,omitempty"`
+	Due      bool  `json:"schedule_due,omitempty"`
 }
 
 // Seen is one input refresh.
@@ -219,7 +231,7 @@ func Decide(s projections.Store, topic string, ev events.Event) ([]events.Event,
 		if err != nil || !ok || e.OwnerDomain != domain {
 			return nil, err
 		}
-		p.Retired, p.Seen, p.Pending = true, map[string]Seen{}, nil
+		p.Retired, p.Seen, p.Pending, p.Due = true, map[string]Seen{}, nil, false
 		for _, in := range p.Inputs {
 			if err := setReader(s, in, p.Name, false); err != nil {
 				return nil, err
@@ -232,6 +244,9 @@ func Decide(s projections.Store, topic string, ev events.Event) ([]events.Event,
 		p, ok, err := Get(s, e.Product)
 		if err != nil || !ok || p.Retired {
 			return nil, err
+		}
+		if e.RequestedBy == events.RequestedBySchedule {
+			return scheduled(s, p, e)
 		}
 		return start(s, p, ev.Meta(), "manual", trigger.Manual, []string{e.Envelope.EventID})
 	case *events.JobFinished:
@@ -249,9 +264,9 @@ func publish(s projections.Store, e *events.ProductPublished) error {
 	if !ok || p.Retired {
 		// New, or back: it has seen nothing yet.
 		prev := p
-		p = &Product{Name: e.Product, Seen: map[string]Seen{}, Last: map[string]int64{}}
+		p = &Product{Name: e.Product, Seen: map[string]Seen{}, Last: map[string]int64{}, Since: e.Envelope.OccurredAt.UnixMicro()}
 		if prev != nil {
-			p.Runs, p.Job, p.Incident = prev.Runs, prev.Job, prev.Incident
+			p.Runs, p.Job, p.Incident, p.LastTick = prev.Runs, prev.Job, prev.Incident, prev.LastTick
 		}
 	}
 	if p.Hash == e.DefinitionHash && !p.Retired {
@@ -329,23 +344,8 @@ func refreshed(s projections.Store, e *events.ProductRefreshed) ([]events.Event,
 			}
 			p.Seen[input] = Seen{Table: e.Table, Version: e.Version, SnapshotID: e.SnapshotID,
 				MetadataLocation: e.MetadataLocation, At: at.UnixMicro(), EventID: e.Envelope.EventID}
-			pol, err := trigger.Parse(p.Trigger, p.Inputs)
-			if err != nil {
-				pol = trigger.Policy{} // refused at apply; never fires
-			}
-			now := e.Envelope.OccurredAt.UnixMicro()
-			fresh := func(in string) bool {
-				sn, ok := p.Seen[in]
-				if !ok {
-					return false
-				}
-				if p.MaxInputAge > 0 && now-sn.At > p.MaxInputAge*1e6 {
-					return false
-				}
-				last, ran := p.Last[in]
-				return !ran || sn.Version > last
-			}
-			if !pol.Fires(p.Inputs, fresh, input, false) {
+			pol, fresh := p.policy(e.Envelope.OccurredAt)
+			if !pol.Fires(p.Inputs, fresh, input, p.Due) {
 				if err := put(s, p); err != nil {
 					return nil, err
 				}
@@ -359,6 +359,46 @@ func refreshed(s projections.Store, e *events.ProductRefreshed) ([]events.Event,
 		}
 	}
 	return out, nil
+}
+
+// policy returns p's trigger policy and which of its inputs count as
+// refreshed at the time now: refreshed since the last successful run and,
+// with a max input age, not longer ago than that.
+func (p *Product) policy(now time.Time) (trigger.Policy, func(string) bool) {
+	pol, err := trigger.Parse(p.Trigger, p.Inputs)
+	if err != nil {
+		pol = trigger.Policy{} // refused at apply; never fires
+	}
+	at := now.UnixMicro()
+	return pol, func(in string) bool {
+		sn, ok := p.Seen[in]
+		if !ok {
+			return false
+		}
+		if p.MaxInputAge > 0 && at-sn.At > p.MaxInputAge*1e6 {
+			return false
+		}
+		last, ran := p.Last[in]
+		return !ran || sn.Version > last
+	}
+}
+
+// scheduled handles the scheduler's RunRequested: the schedule is due at
+// its time. A due time not after the last one seen (a scheduler that
+// restarted, or a second one) or before the product appeared changes
+// nothing. Otherwise the schedule stays due until a run starts, so
+// "inputs and schedule" fires when the inputs come.
+func scheduled(s projections.Store, p *Product, e *events.RunRequested) ([]events.Event, error) {
+	due := e.Envelope.OccurredAt.UnixMicro()
+	if due <= p.LastTick || due < p.Since {
+		return nil, nil
+	}
+	p.LastTick, p.Due = due, true
+	pol, fresh := p.policy(e.Envelope.OccurredAt)
+	if !pol.UsesSchedule() || !pol.Fires(p.Inputs, fresh, "", true) {
+		return nil, put(s, p)
+	}
+	return start(s, p, e.Meta(), "schedule", pol.String(), append(triggeredBy(p, fresh), e.Envelope.EventID))
 }
 
 // triggeredBy lists the refreshes that count, in the order of the inputs.
@@ -395,6 +435,7 @@ func start(s projections.Store, p *Product, env *events.Envelope, kind, policy s
 			MetadataLocation: sn.MetadataLocation})
 	}
 	p.Runs++
+	p.Due = false
 	id := events.DeriveID("job", p.Name, strconv.FormatInt(p.Runs, 10), env.EventID)
 	p.Job = &Job{ID: id, Attempt: 1, Trigger: kind, Policy: policy, Inputs: pins, TriggeredBy: by, Started: env.OccurredAt.UnixMicro()}
 	p.Pending = nil

@@ -272,3 +272,73 @@ func TestDeterministic(t *testing.T) {
 		t.Errorf("state %+v %v %v", p, ok, err)
 	}
 }
+
+// tick folds the scheduler's RunRequested for a due time at minute min.
+func (f *flow) tick(min int) []events.Event {
+	f.t.Helper()
+	env := f.env(min)
+	env.EventID = fmt.Sprintf("tick-%d", min)
+	return f.fold(&events.RunRequested{Envelope: env, Product: "wm.book", RequestedBy: events.RequestedBySchedule})
+}
+
+// Schedules: "schedule" runs on each new due time with the latest inputs;
+// a due time seen already (a restarted scheduler) or from before the
+// product appeared does nothing; "inputs and schedule" waits for both, in
+// either order; "inputs or schedule" runs on either; a policy without the
+// schedule ignores it.
+func TestSchedule(t *testing.T) {
+	t.Run("schedule", func(t *testing.T) {
+		f := newFlow(t)
+		f.refresh(0, "raw.a", 1)
+		f.publish(1, []string{"raw.a"}, "schedule")
+		none(t, f.tick(0), "a due time before the product")
+		none(t, f.refresh(2, "raw.a", 2), "a refresh")
+		js := started(t, f.tick(5))
+		if pins(js) != "raw.a@2" || js.Trigger != "schedule" || *js.Policy != "schedule" ||
+			!slices.Equal(js.TriggeredBy, []string{"ev-4", "tick-5"}) {
+			t.Fatalf("pins %s trigger %s policy %s by %v", pins(js), js.Trigger, *js.Policy, js.TriggeredBy)
+		}
+		none(t, f.finish(6, js, events.StatusSucceeded), "success")
+		none(t, f.tick(5), "the same due time again")
+		js = started(t, f.tick(10))
+		if pins(js) != "raw.a@2" || !slices.Equal(js.TriggeredBy, []string{"tick-10"}) {
+			t.Fatalf("second run: pins %s by %v", pins(js), js.TriggeredBy)
+		}
+		none(t, f.tick(15), "a due time while the job runs")
+		js2 := started(t, f.finish(16, js, events.StatusSucceeded))
+		if js2.JobID == js.JobID || !slices.Equal(js2.TriggeredBy, []string{"tick-15"}) {
+			t.Fatalf("pending run %+v", js2)
+		}
+	})
+	t.Run("inputs and schedule", func(t *testing.T) {
+		f := newFlow(t)
+		f.publish(0, []string{"raw.a"}, "raw.a and schedule")
+		none(t, f.refresh(1, "raw.a", 1), "the input alone")
+		js := started(t, f.tick(5))
+		none(t, f.finish(6, js, events.StatusSucceeded), "success")
+		none(t, f.tick(10), "the schedule alone")
+		js = started(t, f.refresh(11, "raw.a", 2))
+		if pins(js) != "raw.a@2" || !slices.Equal(js.TriggeredBy, []string{"ev-6"}) {
+			t.Fatalf("pins %s by %v", pins(js), js.TriggeredBy)
+		}
+		none(t, f.finish(12, js, events.StatusSucceeded), "success")
+		none(t, f.refresh(13, "raw.a", 3), "the input without a new due time")
+	})
+	t.Run("inputs or schedule", func(t *testing.T) {
+		f := newFlow(t)
+		f.publish(0, []string{"raw.a"}, "raw.a or schedule")
+		js := started(t, f.refresh(1, "raw.a", 1))
+		none(t, f.finish(2, js, events.StatusSucceeded), "success")
+		js = started(t, f.tick(5))
+		if pins(js) != "raw.a@1" {
+			t.Fatalf("pins %s", pins(js))
+		}
+	})
+	t.Run("no schedule in the policy", func(t *testing.T) {
+		f := newFlow(t)
+		f.publish(0, []string{"raw.a"}, "all")
+		f.refresh(1, "raw.a", 1)
+		f.outs = nil
+		none(t, f.tick(5), "a due time for an all-inputs product")
+	})
+}
