@@ -405,6 +405,9 @@ type ProductPublished struct {
 	MaxInputAgeSeconds *int64 `avro:"max_input_age_seconds"`
 	// TimeoutSeconds fails a job attempt that runs longer.
 	TimeoutSeconds *int64 `avro:"timeout_seconds"`
+	// Engine is the mesh's external engine the product's jobs run on; nil
+	// for the embedded DuckDB.
+	Engine *string `avro:"engine"`
 }
 
 // Key returns the product.

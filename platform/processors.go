@@ -397,9 +397,17 @@ func newRunner(ctx context.Context, e *Env) (Processor, error) {
 		return nil, err
 	}
 	group := e.Config.Group("runner")
-	return runner.New(wh, e.Codec, e.Conn, runner.Group(group), runner.Topics(e.Config.Topics),
+	opts := []runner.Option{runner.Group(group), runner.Topics(e.Config.Topics),
 		runner.Logger(e.Config.Logger), runner.ClientOpts(e.Config.groupOpts()...),
-		runner.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance)))
+		runner.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance))}
+	if e.Config.Mesh != nil {
+		// The mesh's external engines; a job on an engine this process
+		// does not know fails with that reason.
+		for _, eng := range e.Config.Mesh.Engines {
+			opts = append(opts, runner.WithLauncher(eng.Name, &runner.Command{Args: eng.Command, Dir: eng.Dir}))
+		}
+	}
+	return runner.New(wh, e.Codec, e.Conn, opts...)
 }
 
 func newScheduler(_ context.Context, e *Env) (Processor, error) {

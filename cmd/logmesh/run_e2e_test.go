@@ -15,6 +15,7 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/proctest"
 	"github.com/logmesh/logmesh/platform"
+	"github.com/logmesh/logmesh/processors/runner"
 )
 
 // envAsLogmesh makes the test binary act as the logmesh command, so the
@@ -25,6 +26,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envAsLogmesh) == "1" {
 		main()
 		os.Exit(0)
+	}
+	if os.Getenv(envEngine) != "" && os.Getenv(runner.EnvJobFile) != "" {
+		os.Exit(countEngine())
 	}
 	os.Exit(m.Run())
 }

@@ -75,6 +75,7 @@ type canonicalProduct struct {
 	Freshness   time.Duration `json:"freshness"`
 	MaxInputAge time.Duration `json:"max_input_age"`
 	Timeout     time.Duration `json:"timeout,omitempty"`
+	Engine      string        `json:"engine,omitempty"`
 	Retry       [2]int64      `json:"retry"`
 	Owners      []string      `json:"owners"`
 	Contacts    []string      `json:"contacts"`
@@ -109,7 +110,7 @@ func (p *Product) DefinitionHash() string {
 	return hashJSON(canonicalProduct{
 		Kind: KindProduct, Name: p.Name, Domain: p.Domain, ProductKind: p.Kind, Description: p.Description,
 		Inputs: inputs, Transform: p.Transform, Output: p.Output, Visibility: p.Visibility, Trigger: p.Trigger,
-		Schedule: p.Schedule, Freshness: p.Freshness, MaxInputAge: p.MaxInputAge, Timeout: p.Timeout,
+		Schedule: p.Schedule, Freshness: p.Freshness, MaxInputAge: p.MaxInputAge, Timeout: p.Timeout, Engine: p.Engine,
 		Retry: [2]int64{int64(p.Retry.MaxAttempts), int64(p.Retry.Backoff)}, Owners: p.Owners, Contacts: p.Contacts,
 		Tags: p.Tags, Feed: p.Feed,
 	})
@@ -284,6 +285,9 @@ func (m *Mesh) Definitions(at time.Time) []events.Event {
 		}
 		if p.Schedule != "" {
 			ev.Schedule = new(p.Schedule)
+		}
+		if p.Engine != "" {
+			ev.Engine = new(p.Engine)
 		}
 		if p.Freshness > 0 {
 			ev.FreshnessSeconds = new(int64(p.Freshness / time.Second))

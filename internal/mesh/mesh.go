@@ -87,6 +87,35 @@ type Mesh struct {
 	Grants []Grant
 	// Subscriptions in declaration order.
 	Subscriptions []Subscription
+	// Engines are the external engines products may run on, in
+	// declaration order.
+	Engines []Engine
+}
+
+// Engine is an external engine a product's job can run on instead of the
+// embedded DuckDB: a command the runner starts for each attempt, with the
+// path of a JSON file describing the job (its transform, output contract
+// and pinned inputs with their data files) as its last argument; the
+// command writes the result rows as NDJSON to the file the job names
+// (processors/runner.Command).
+type Engine struct {
+	// Name is 1 to 100 characters from [a-z0-9_-]; not "duckdb".
+	Name string
+	// Command is the program and its first arguments, such as
+	// [spark-submit, --master, yarn, jobs/run_product.py].
+	Command []string
+	// Dir is the command's working directory; default the runner's.
+	Dir string
+}
+
+// Engine returns the engine of the given name.
+func (m *Mesh) Engine(name string) (Engine, bool) {
+	for _, e := range m.Engines {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return Engine{}, false
 }
 
 // Domain is a business unit with its own bus and inbox.

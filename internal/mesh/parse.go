@@ -32,6 +32,7 @@ type rawMesh struct {
 	Products      []rawProduct      `yaml:"products"`
 	Grants        []rawGrant        `yaml:"grants"`
 	Subscriptions []rawSubscription `yaml:"subscriptions"`
+	Engines       []rawEngine       `yaml:"engines"`
 }
 
 type rawDomain struct {

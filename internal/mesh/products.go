@@ -83,6 +83,9 @@ type Product struct {
 	// Timeout fails a job attempt that runs longer; 0 for the runner's
 	// default.
 	Timeout time.Duration
+	// Engine is the external engine (Mesh.Engines) the product's jobs run
+	// on; "" for the embedded DuckDB.
+	Engine string
 	// Retry is the retry policy of the product's jobs.
 	Retry RetryPolicy
 	// Owners, Contacts and Tags describe the product.
@@ -189,6 +192,7 @@ type rawProduct struct {
 	Freshness   string    `yaml:"freshness"`
 	MaxInputAge string    `yaml:"max_input_age"`
 	Timeout     string    `yaml:"timeout"`
+	Engine      string    `yaml:"engine"`
 	Retry       rawRetry  `yaml:"retry"`
 	Owners      []string  `yaml:"owners"`
 	Contacts    []string  `yaml:"contacts"`
@@ -201,6 +205,37 @@ type rawOutput struct {
 	SchemaFile string   `yaml:"schema_file"`
 	PrimaryKey []string `yaml:"primary_key"`
 	Mode       string   `yaml:"mode"`
+}
+
+type rawEngine struct {
+	Name    string   `yaml:"name"`
+	Command []string `yaml:"command"`
+	Dir     string   `yaml:"dir"`
+}
+
+// EngineDuckDB is the embedded engine, every product's unless it names
+// another.
+const EngineDuckDB = "duckdb"
+
+// engines checks the external engines.
+func (p *parser) engines(m *Mesh, rm *rawMesh, nodes map[string][]ast.Node) {
+	seen := map[string]bool{}
+	for i, re := range rm.Engines {
+		ep := &feedParser{parser: p, node: nodeAt(nodes["engines"], i), what: "engine " + re.Name}
+		switch {
+		case events.ValidDomain(re.Name) != nil:
+			ep.errorf(ep.line("name"), "name %q must be 1 to 100 characters from [a-z0-9_-]", re.Name)
+		case re.Name == EngineDuckDB:
+			ep.errorf(ep.line("name"), "duckdb is the embedded engine; name an external one otherwise")
+		case seen[re.Name]:
+			ep.errorf(ep.line("name"), "engine %s is declared twice", re.Name)
+		case len(re.Command) == 0 || re.Command[0] == "":
+			ep.errorf(ep.line("command"), "an engine needs a command: [program, args...]")
+		default:
+			seen[re.Name] = true
+			m.Engines = append(m.Engines, Engine{Name: re.Name, Command: slices.Clone(re.Command), Dir: re.Dir})
+		}
+	}
 }
 
 type rawRetry struct {
@@ -225,6 +260,7 @@ type rawSubscription struct {
 // products checks the products, then publishes every feed's table as a
 // source-aligned product, then checks the grants and subscriptions.
 func (p *parser) products(m *Mesh, rm *rawMesh, nodes map[string][]ast.Node, domains map[string]int, feedVisibility []string) {
+	p.engines(m, rm, nodes)
 	names := map[string]int{}
 	for i := range m.Feeds {
 		f := &m.Feeds[i]
@@ -253,6 +289,9 @@ func (p *parser) products(m *Mesh, rm *rawMesh, nodes map[string][]ast.Node, dom
 		prod := pp.product(rp, domains)
 		if prod.Name == "" {
 			continue
+		}
+		if _, ok := m.Engine(prod.Engine); prod.Engine != "" && !ok {
+			pp.errorf(pp.line("engine"), "engine %q is not declared under engines (duckdb, the default, is embedded)", prod.Engine)
 		}
 		if prev, dup := names[prod.Name]; dup {
 			pp.errorf(pp.line("name"), "product %s is already defined at line %d", prod.Name, prev)
@@ -376,7 +415,7 @@ func ownersOf(m *Mesh, domain string) []string {
 func (pp *feedParser) product(rp *rawProduct, domains map[string]int) Product {
 	prod := Product{
 		Domain: rp.Domain, Description: rp.Description, Transform: strings.TrimSpace(rp.Transform),
-		Visibility: rp.Visibility, Trigger: rp.Trigger, Schedule: rp.Schedule,
+		Visibility: rp.Visibility, Trigger: rp.Trigger, Schedule: rp.Schedule, Engine: rp.Engine,
 		Owners: rp.Owners, Contacts: rp.Contacts, Tags: rp.Tags,
 	}
 	if _, declared := domains[rp.Domain]; !declared {
@@ -422,6 +461,9 @@ func (pp *feedParser) product(rp *rawProduct, domains map[string]int) Product {
 	case VisibilityDomain, VisibilityEnterprise:
 	default:
 		pp.errorf(pp.line("visibility"), "visibility %q must be domain or enterprise", prod.Visibility)
+	}
+	if prod.Engine == EngineDuckDB {
+		prod.Engine = ""
 	}
 	if prod.Schedule != "" {
 		if _, err := trigger.ParseCron(prod.Schedule); err != nil {

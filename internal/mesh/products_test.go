@@ -76,6 +76,26 @@ func TestProductSchedule(t *testing.T) {
 	}
 }
 
+func TestProductEngine(t *testing.T) {
+	text := strings.Replace(productsMesh, "    freshness: 1h\n", "    freshness: 1h\n    engine: spark\n", 1) +
+		"engines:\n  - name: spark\n    command: [spark-submit, --master, yarn, run.py]\n    dir: /opt/jobs\n"
+	m, err := mesh.Parse([]byte(text), "mesh.yaml", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, ok := m.Engine("spark")
+	if !ok || strings.Join(e.Command, " ") != "spark-submit --master yarn run.py" || e.Dir != "/opt/jobs" || m.Products[1].Engine != "spark" {
+		t.Errorf("engine %+v %v, product engine %q", e, ok, m.Products[1].Engine)
+	}
+	plain, err := mesh.Parse([]byte(productsMesh), "mesh.yaml", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Products[1].DefinitionHash() == plain.Products[1].DefinitionHash() {
+		t.Error("the engine is not part of the definition hash")
+	}
+}
+
 func TestProducts(t *testing.T) {
 	m, err := mesh.Parse([]byte(productsMesh), "mesh.yaml", ".")
 	if err != nil {
@@ -129,6 +149,9 @@ func TestProductErrors(t *testing.T) {
 		{"bad cron", replace("    freshness: 1h\n", "    freshness: 1h\n    schedule: 61 * * * *\n"), `product equities.positions: trigger: invalid policy: schedule "61 * * * *"`},
 		{"schedule never used", replace("    freshness: 1h\n", "    freshness: 1h\n    trigger: all\n    schedule: '@hourly'\n"), `the product has a schedule but trigger all never uses it`},
 		{"schedule not named", replace("    freshness: 1h\n", "    freshness: 1h\n    trigger: raw.trades\n    schedule: '@hourly'\n"), `the product has a schedule but trigger "raw.trades" never names it`},
+		{"undeclared engine", replace("    freshness: 1h\n", "    freshness: 1h\n    engine: spark\n"), `product equities.positions: engine "spark" is not declared under engines`},
+		{"engine named duckdb", productsMesh + "engines:\n  - {name: duckdb, command: [duckdb]}\n", `engine duckdb: duckdb is the embedded engine`},
+		{"engine without a command", productsMesh + "engines:\n  - {name: spark}\n", `engine spark: an engine needs a command`},
 		{"no transform", replace("    transform: SELECT id, sum(qty) AS qty FROM trades GROUP BY id\n", "    kind: consumer-aligned\n"), "a consumer-aligned product needs a transform"},
 		{"no contract", replace("      schema: {type: record, name: P, fields: [{name: id, type: string}, {name: qty, type: long}]}\n", ""), "output schema is required"},
 		{"key not in schema", replace("      primary_key: [id]", "      primary_key: [nope]"), "mesh.yaml:21: product equities.positions: output: primary_key field 'nope' not in schema"},

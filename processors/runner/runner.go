@@ -274,7 +274,7 @@ func (r *Runner) run(ctx context.Context, js *events.JobStarted) (written, int64
 	defer cancel()
 	l, ok := r.cfg.launchers[js.Runner]
 	if !ok {
-		return written{}, 0, fmt.Errorf("no launcher %q in this runner", js.Runner)
+		return written{}, 0, fmt.Errorf("engine %q is not one this runner knows (the engines of its mesh file, and duckdb)", js.Runner)
 	}
 	inputs := make([]Input, 0, len(js.Inputs))
 	for _, in := range js.Inputs {

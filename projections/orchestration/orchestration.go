@@ -38,6 +38,7 @@
 package orchestration
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -103,6 +104,7 @@ type Product struct {
 	Mode         string   `json:"mode"`
 	Inputs       []string `json:"inputs"` // tables and products, not topics
 	Trigger      string   `json:"trigger"`
+	Engine       string   `json:"engine,omitempty"` // "" for duckdb
 	MaxInputAge  int64    `json:"max_input_age_s,omitempty"`
 	Timeout      int64    `json:"timeout_s,omitempty"`
 	RetryMax     int32    `json:"retry_max"`
@@ -274,7 +276,7 @@ func publish(s projections.Store, e *events.ProductPublished) error {
 	}
 	old := p.Inputs
 	p.Owner, p.Visibility, p.OutputTable, p.Mode, p.Trigger = e.OwnerDomain, e.Visibility, e.OutputTable, e.Mode, e.Trigger
-	p.Transform, p.OutputSchema = deref(e.Transform), deref(e.OutputSchema)
+	p.Transform, p.OutputSchema, p.Engine = deref(e.Transform), deref(e.OutputSchema), deref(e.Engine)
 	p.PrimaryKey = slices.Clone(e.PrimaryKey)
 	p.Inputs = nil
 	for _, in := range e.Inputs {
@@ -462,7 +464,7 @@ func jobStarted(p *Product, env *events.Envelope, notBefore *time.Time) *events.
 			CausationID:   env.EventID,
 		},
 		JobID: j.ID, Product: p.Name, Attempt: j.Attempt, Trigger: trig, Inputs: slices.Clone(j.Inputs),
-		OutputTable: p.OutputTable, TransformHash: events.DeriveID("transform", p.Transform), Runner: "duckdb",
+		OutputTable: p.OutputTable, TransformHash: events.DeriveID("transform", p.Transform), Runner: cmp.Or(p.Engine, "duckdb"),
 		Policy: &j.Policy, TriggeredBy: slices.Clone(j.TriggeredBy), OwnerDomain: p.Owner, Visibility: p.Visibility,
 		Transform: &p.Transform, OutputSchema: &p.OutputSchema, PrimaryKey: slices.Clone(p.PrimaryKey), Mode: p.Mode,
 		NotBefore: notBefore,
