@@ -399,7 +399,7 @@ func newRunner(ctx context.Context, e *Env) (Processor, error) {
 	group := e.Config.Group("runner")
 	opts := []runner.Option{runner.Group(group), runner.Topics(e.Config.Topics),
 		runner.Logger(e.Config.Logger), runner.ClientOpts(e.Config.groupOpts()...),
-		runner.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance))}
+		runner.Transactions(txn.TransactionalID(group + "-" + e.Config.Instance))}
 	if e.Config.Mesh != nil {
 		// The mesh's external engines; a job on an engine this process
 		// does not know fails with that reason.

@@ -71,7 +71,7 @@ func write(path, s string) int {
 func engineJob() (*events.JobStarted, []Input) {
 	js := &events.JobStarted{JobID: "j1", Product: "wm.ext", Attempt: 2, Transform: new("my transform"), OutputTable: "wm.ext",
 		OutputSchema: new(`{"type":"record","name":"E","fields":[{"name":"input","type":"string"},{"name":"version","type":"long"},{"name":"files","type":"long"},{"name":"note","type":["null","string"]}]}`),
-		PrimaryKey: []string{}, Mode: "append"}
+		PrimaryKey:   []string{}, Mode: "append"}
 	inputs := []Input{
 		{InputVersion: events.InputVersion{Name: "raw.a", Table: "raw.a", Version: 3}, Files: []string{"/w/a/1.parquet", "/w/a/2.parquet"}},
 		{InputVersion: events.InputVersion{Name: "raw.b", Table: "raw.b", Version: 7}, Files: []string{"/w/b/1.parquet"}},
