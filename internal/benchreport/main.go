@@ -1,21 +1,30 @@
 // Command benchreport is what `make bench` runs: it runs the benchmarks of
 // package bench, streaming go test's output to stderr so progress is
-// visible, and prints a table of logmesh's throughput figures, each beside a
-// baseline measured in the same run and as a ratio of it: raw franz-go for
-// the Kafka figures; for the ingest figure (the loader on a 10-column CSV),
-// the raw limits it is built from, parsing the same file alone and writing
-// the same rows with parquet-go alone; for the router with 10,000
-// subscriptions, also the router with 10, routing the same facts to the same
-// inboxes, so that ratio (near 1) is what the subscription count costs. A
-// ratio, unlike an absolute figure, means the same thing on a laptop and on
-// a CI runner.
+// visible, and prints a table of logmesh's figures, each beside a baseline
+// measured in the same run and as a ratio of it (figure ÷ baseline): raw
+// franz-go for the Kafka figures; for the ingest figure (the loader on a
+// 10-column CSV), the raw limits it is built from, parsing the same file
+// alone and writing the same rows with parquet-go alone; for the router with
+// 10,000 subscriptions, also the router with 10, routing the same facts to
+// the same inboxes, so that ratio (near 1) is what the subscription count
+// costs; likewise the orchestrator with 10,000 declared products beside the
+// one with 10, deciding the same facts. The orchestration latency (a refresh
+// to the JobStarted it causes, p50 and p99) is beside the round trip of one
+// record through franz-go alone. A ratio, unlike an absolute figure, means
+// the same thing on a laptop and on a CI runner.
+//
+// Most figures are rates (a unit ending in "/s"), where a ratio below 1 is
+// slower than the baseline; the latencies are times (a unit ending in
+// "-ms"), where a ratio above 1 is slower, and the table says so beside
+// each.
 //
 // The benchmarks run in `rounds` rounds, each a `go test -count 1` of every
 // benchmark with one iteration, so that a figure and its baseline are
 // measured minutes apart at most and a load that comes and goes on the
 // machine hits both alike. The table shows the median over the rounds of each
-// rate and of each round's ratio. To add a figure, add a benchmark that
-// reports a per-second metric to package bench and a row to rows.
+// value and of each round's ratio. To add a figure, add a benchmark that
+// reports a per-second metric (or a time in ms, its unit ending in "-ms") to
+// package bench and a row to rows.
 //
 // It exits non-zero if go test fails or a figure of the table is missing.
 package main
@@ -37,8 +46,10 @@ import (
 
 // rounds is how many times each benchmark runs; medians are reported. Each
 // run of a benchmark handles 200,000 events (bench's -bench.events default;
-// the router benchmarks, about 10s each on 2 cores, route as many facts) or
-// 5,000,000 CSV rows (-bench.ingestrows).
+// the router benchmarks, about 10s each on 2 cores, route as many facts),
+// 5,000,000 CSV rows (-bench.ingestrows), 100,000 inbox facts (the
+// orchestrator benchmarks, -bench.orchfacts, 3 to 5s each on 2 cores) or
+// 500 refresh-to-JobStarted runs (-bench.latencyruns, a few seconds).
 const rounds = 5
 
 // row is one line of the table: a figure and the baseline it is divided by,
@@ -46,8 +57,12 @@ const rounds = 5
 type row struct {
 	Figure, FigureBench     string
 	Baseline, BaselineBench string
-	Unit                    string // the metric both report, such as "events/s"
+	Unit                    string // the metric both report, such as "events/s" or "p99-ms"
 }
+
+// isTime reports whether unit is a time in ms, such as "p99-ms" (lower is
+// better), rather than a rate.
+func isTime(unit string) bool { return strings.HasSuffix(unit, "-ms") }
 
 // rows are the lines of the table, in order.
 var rows = []row{
@@ -60,6 +75,11 @@ var rows = []row{
 	{"router, 10,000 subscriptions (exactly once)", "Router10000", "router, 10 subscriptions", "Router10", "events/s"},
 	{"ingest CSV (loader)", "IngestCSV", "parse only", "IngestParseOnly", "rows/s"},
 	{"ingest CSV (loader)", "IngestCSV", "parquet-go write", "IngestParquetRaw", "rows/s"},
+	{"orchestrator, 10 products (exactly once)", "Orchestrator10", "consume raw", "ConsumeRaw", "events/s"},
+	{"orchestrator, 10,000 products (exactly once)", "Orchestrator10000", "consume raw", "ConsumeRaw", "events/s"},
+	{"orchestrator, 10,000 products (exactly once)", "Orchestrator10000", "orchestrator, 10 products", "Orchestrator10", "events/s"},
+	{"refresh → JobStarted p50 (3 hops, embedded)", "OrchestratorLatency", "produce → consume raw p50", "LatencyRaw", "p50-ms"},
+	{"refresh → JobStarted p99 (goal < 20 ms)", "OrchestratorLatency", "produce → consume raw p99", "LatencyRaw", "p99-ms"},
 }
 
 func main() {
@@ -153,7 +173,7 @@ func median(vs []float64) float64 {
 // machine it ran on.
 func report(out io.Writer, rounds []results) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "figure\trate\tbaseline (raw limit)\trate\tratio")
+	fmt.Fprintln(tw, "figure\tvalue\tbaseline\tvalue\tratio (figure ÷ baseline)")
 	var errs []error
 	for _, r := range rows {
 		var figs, bases, ratios []float64
@@ -169,8 +189,12 @@ func report(out io.Writer, rounds []results) error {
 		if len(ratios) == 0 {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%11s %s\t%s\t%11s %s\t%s\n", r.Figure, human(median(figs)), r.Unit,
-			r.Baseline, human(median(bases)), r.Unit, ratio(median(ratios)))
+		rat := ratio(median(ratios))
+		if isTime(r.Unit) {
+			rat += " (time: above 1 is slower)"
+		}
+		fmt.Fprintf(tw, "%s\t%11s %s\t%s\t%11s %s\t%s\n", r.Figure, format(median(figs), r.Unit), unitLabel(r.Unit),
+			r.Baseline, format(median(bases), r.Unit), unitLabel(r.Unit), rat)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -179,7 +203,8 @@ func report(out io.Writer, rounds []results) error {
 	if len(rounds) > 0 && rounds[0].cpu != "" {
 		cpu = rounds[0].cpu
 	}
-	fmt.Fprintf(out, "\nmachine: %d CPUs (%s), %s/%s, %s; medians of %d rounds (ratio: median of the rounds' ratios)\n",
+	fmt.Fprintf(out, "\nmachine: %d CPUs (%s), %s/%s, %s; medians of %d rounds (ratio: median of the rounds' ratios;\n"+
+		"for a rate, below 1 is slower than the baseline; for a time, above 1 is)\n",
 		runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, runtime.Version(), len(rounds))
 	return errors.Join(errs...)
 }
@@ -192,6 +217,30 @@ func ratio(v float64) string {
 		return strconv.FormatFloat(v, 'f', 3, 64)
 	}
 	return strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+// format formats a value of unit: a time in ms with two decimals, three
+// below 1 ms and one from 100 ms; a rate as human does.
+func format(v float64, unit string) string {
+	if !isTime(unit) {
+		return human(v)
+	}
+	switch {
+	case v < 1:
+		return strconv.FormatFloat(v, 'f', 3, 64)
+	case v < 100:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+// unitLabel is how the table shows unit: "ms" for a time metric such as
+// "p99-ms" (the row names the percentile), the unit itself for a rate.
+func unitLabel(unit string) string {
+	if isTime(unit) {
+		return "ms"
+	}
+	return unit
 }
 
 // human formats a rate with thousands separators: 1234567.8 → "1,234,568".

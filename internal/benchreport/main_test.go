@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -83,6 +85,73 @@ func TestRatio(t *testing.T) {
 	for in, want := range map[float64]string{1.004: "1.00", 0.97: "0.97", 0.1: "0.10", 0.0117: "0.012", 0.0004: "0.000"} {
 		if got := ratio(in); got != want {
 			t.Errorf("ratio(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for _, tc := range []struct {
+		v          float64
+		unit, want string
+	}{
+		{1234567.8, "events/s", "1,234,568"},
+		{0.0783, "p50-ms", "0.078"},
+		{2.091, "p50-ms", "2.09"},
+		{253.75, "p99-ms", "253.8"},
+	} {
+		if got := format(tc.v, tc.unit); got != tc.want {
+			t.Errorf("format(%v, %s) = %q, want %q", tc.v, tc.unit, got, tc.want)
+		}
+	}
+}
+
+// A time row's ratio is figure ÷ baseline too, shown with its unit in ms
+// and marked as a time, where above 1 is slower.
+func TestReportTime(t *testing.T) {
+	res, err := parse(strings.NewReader(`BenchmarkLatencyRaw-2            	       1	  9106 ns/op	0.08000 p50-ms	0.2500 p99-ms
+BenchmarkOrchestratorLatency-2   	       1	  3191 ns/op	2.000 p50-ms	5.000 p99-ms
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	_ = report(&out, []results{res}) // other figures are missing
+	var p50, p99 string
+	for line := range strings.Lines(out.String()) {
+		switch {
+		case strings.HasPrefix(line, "refresh → JobStarted p50"):
+			p50 = line
+		case strings.HasPrefix(line, "refresh → JobStarted p99"):
+			p99 = line
+		}
+	}
+	if !strings.Contains(p50, "2.00 ms") || !strings.Contains(p50, "0.080 ms") || !strings.Contains(p50, "25.00 (time: above 1 is slower)") {
+		t.Errorf("p50 row: %q", p50)
+	}
+	if !strings.Contains(p99, "5.00 ms") || !strings.Contains(p99, "20.00 (time") {
+		t.Errorf("p99 row: %q", p99)
+	}
+}
+
+// Every row names benchmarks that package bench declares.
+func TestRowsNameBenchmarks(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "bench", "*_test.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("bench sources: %v %v", files, err)
+	}
+	var all strings.Builder
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(b)
+	}
+	for _, r := range rows {
+		for _, name := range []string{r.FigureBench, r.BaselineBench} {
+			if !strings.Contains(all.String(), "func Benchmark"+name+"(b *testing.B)") {
+				t.Errorf("row %q: package bench has no Benchmark%s", r.Figure, name)
+			}
 		}
 	}
 }
