@@ -428,9 +428,14 @@ func (v *View) open() (*kgo.Client, error) {
 		// Partitions are added as topics appear; their metadata must not
 		// wait out the default five-second minimum age.
 		kgo.MetadataMinAge(100 * time.Millisecond),
-		// A catch-up waits for the fetch in flight before a newly added
-		// partition is fetched; keep that wait short.
-		kgo.FetchMaxWait(250 * time.Millisecond),
+		// A catch-up waits for the fetch in flight before a partition
+		// it resumes (one read to its end before, and paused) is fetched
+		// again: a router resumes the central bus its own forward has
+		// just landed in before every poll. franz-go's shortest wait
+		// keeps that stall to 10ms (it was 250ms, the p99 of refresh →
+		// JobStarted in `make bench` now and then); all partitions read,
+		// the view pauses them and fetches nothing.
+		kgo.FetchMaxWait(10 * time.Millisecond),
 		kgo.WithLogger(logging.Kafka(v.cfg.logger)),
 	}, v.cfg.opts...)...)
 	if err != nil {

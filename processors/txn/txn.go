@@ -215,6 +215,12 @@ func (l *Loop) Run(ctx context.Context) error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RequireStableFetchOffsets(),
+		// After a join, franz-go fetches the partitions whose start it
+		// knows first (ones without a committed offset) and the others
+		// once their offsets are loaded; a fetch of empty partitions must
+		// not hold those back for the default 5s (an inbox has one busy
+		// partition, so every restart waited that long).
+		kgo.FetchMaxWait(500*time.Millisecond),
 		kgo.WithLogger(logging.Kafka(l.cfg.logger)),
 	), l.cfg.clientOpts...)...)...)
 	if err != nil {
