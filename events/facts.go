@@ -8,6 +8,7 @@ import (
 // Full Avro names of the facts. An event's identity is its full name, never
 // its Go type name.
 const (
+	NameAccessDenied        = "logmesh.events.AccessDenied"
 	NameBatchPlanned        = "logmesh.events.BatchPlanned"
 	NameDomainDefined       = "logmesh.events.DomainDefined"
 	NameFeedDefined         = "logmesh.events.FeedDefined"
@@ -37,7 +38,7 @@ const (
 // on every call; safe for concurrent use.
 func Names() []string {
 	return []string{
-		NameBatchPlanned, NameDomainDefined, NameFeedDefined, NameFileFailed,
+		NameAccessDenied, NameBatchPlanned, NameDomainDefined, NameFeedDefined, NameFileFailed,
 		NameFileLanded, NameFileProcessed, NameIncidentOpened, NameIncidentResolved,
 		NameJobFinished, NameJobStarted, NameLocationsDefined, NameProductPublished, NameProductRefreshed,
 		NameProductRetired, NameRecordRejected, NameRouteRefused, NameRunRequested, NameSchemaChanged, NameShareGranted,
@@ -49,6 +50,8 @@ func Names() []string {
 // ErrUnknownEvent. Safe for concurrent use.
 func New(name string) (Event, error) {
 	switch name {
+	case NameAccessDenied:
+		return new(AccessDenied), nil
 	case NameBatchPlanned:
 		return new(BatchPlanned), nil
 	case NameDomainDefined:
@@ -769,6 +772,26 @@ type SubscriptionRemoved struct {
 
 // Key returns the subscription.
 func (e *SubscriptionRemoved) Key() string { return e.Subscription }
+
+// AccessDenied records a request the catalog refused: its HTTP API or its
+// Iceberg REST catalog.
+type AccessDenied struct {
+	// Envelope is the event's envelope; its domain is central.
+	Envelope Envelope `avro:"envelope"`
+	// Principal is who asked: a domain, "governance", or "anonymous".
+	Principal string `avro:"principal"`
+	// Action is what was asked: read-metadata, read-table, grant, revoke.
+	Action string `avro:"action"`
+	// Resource is the product, table or grant asked for.
+	Resource string `avro:"resource"`
+	// API is "catalog" or "iceberg-rest".
+	API string `avro:"api"`
+	// Reason says why it was refused.
+	Reason string `avro:"reason"`
+}
+
+// Key returns the resource.
+func (e *AccessDenied) Key() string { return e.Resource }
 
 // RouteRefused records that the router did not forward a fact, and why:
 // a domain published about a product it does not own, say.

@@ -137,3 +137,9 @@ func (e *RunRequested) Name() string { return NameRunRequested }
 
 // Meta returns the event's envelope.
 func (e *RunRequested) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.AccessDenied".
+func (e *AccessDenied) Name() string { return NameAccessDenied }
+
+// Meta returns the event's envelope.
+func (e *AccessDenied) Meta() *Envelope { return &e.Envelope }

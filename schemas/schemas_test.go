@@ -12,7 +12,7 @@ import (
 )
 
 var facts = []string{
-	"BatchPlanned", "DomainDefined", "FeedDefined", "FileFailed", "FileLanded",
+	"AccessDenied", "BatchPlanned", "DomainDefined", "FeedDefined", "FileFailed", "FileLanded",
 	"FileProcessed", "IncidentOpened", "IncidentResolved", "JobFinished",
 	"JobStarted", "LocationsDefined", "ProductPublished", "ProductRefreshed", "ProductRetired",
 	"RecordRejected", "RouteRefused", "RunRequested", "SchemaChanged", "ShareGranted", "ShareRevoked",
