@@ -10,6 +10,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/processors/runner"
 )
 
@@ -83,6 +84,9 @@ grants:
 // pinned inputs' files, validates and writes what it returns; the next
 // version of the input runs it again, pinned to that version.
 func TestEngineCommandEndToEnd(t *testing.T) {
+	if os.Getenv(kafkatest.EnvBrokers) != "" {
+		kafkatest.New(t).Reset(t, "logmesh.")
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
