@@ -74,6 +74,17 @@ type Config struct {
 	S3 S3
 	// Webhook, when set, receives a POST of every incident (the notifier).
 	Webhook string
+	// CatalogAddr is the catalog's listen address (its HTTP API and the
+	// Iceberg REST catalog). Default "127.0.0.1:0", a free port; `logmesh
+	// dev` and `run` default to 127.0.0.1:8080.
+	CatalogAddr string
+	// CatalogTokens is the catalog's tokens file (catalog.LoadTokens).
+	// Default: none, so every request is anonymous and reads nothing;
+	// `logmesh dev` writes one under its data directory.
+	CatalogTokens string
+	// OwnerGrants lets a product's owner grant and revoke it through the
+	// catalog, besides governance.
+	OwnerGrants bool
 	// PlanInterval is how often the planner batches landed files. Default
 	// 10s.
 	PlanInterval time.Duration

@@ -2,21 +2,27 @@ package platform
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/goccy/go-yaml"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/mesh"
 	"github.com/logmesh/logmesh/internal/registry"
 	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/processors/catalog"
 	"github.com/logmesh/logmesh/processors/ingest"
 )
 
@@ -178,6 +184,12 @@ func StartDev(ctx context.Context, dc DevConfig) (_ *Dev, err error) {
 	// dev runs the mesh it is given: the log must know its products,
 	// grants and subscriptions for the router to route.
 	cfg.RecordMesh = true
+	if cfg.CatalogTokens == "" {
+		cfg.CatalogTokens = filepath.Join(cfg.DataDir, DevTokensFile)
+		if err := ensureDevTokens(cfg.CatalogTokens, cfg.Mesh); err != nil {
+			return nil, err
+		}
+	}
 	emb, err := StartEmbedded(ctx, EmbeddedConfig{DataDir: cfg.DataDir, KafkaPort: dc.KafkaPort, RegistryPort: dc.RegistryPort,
 		External: cfg.Kafka, Config: cfg})
 	if err != nil {
@@ -221,4 +233,75 @@ func StartDev(ctx context.Context, dc DevConfig) (_ *Dev, err error) {
 // idempotent.
 func (d *Dev) Close() error {
 	return errors.Join(d.Platform.Close(), d.Embedded.Close())
+}
+
+// DevTokensFile is the catalog tokens file StartDev writes under the data
+// directory when none is configured: a token for governance and for each
+// domain of the mesh, in clear text (a dev platform's file, 0600).
+const DevTokensFile = "catalog-tokens.yaml"
+
+// ensureDevTokens writes path with a random token per principal, keeping
+// the tokens of a file already there and adding the missing principals.
+func ensureDevTokens(path string, m *mesh.Mesh) error {
+	have := map[string]string{}
+	if b, err := os.ReadFile(path); err == nil {
+		var f struct {
+			Tokens []struct {
+				Principal string `yaml:"principal"`
+				Token     string `yaml:"token"`
+			} `yaml:"tokens"`
+		}
+		if err := yaml.Unmarshal(b, &f); err != nil {
+			return fmt.Errorf("platform: %s: %w", path, err)
+		}
+		for _, t := range f.Tokens {
+			have[t.Principal] = t.Token
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("platform: %w", err)
+	}
+	principals := []string{catalog.Governance}
+	for _, d := range m.Domains {
+		principals = append(principals, d.Name)
+	}
+	var b strings.Builder
+	b.WriteString("# catalog bearer tokens of this dev platform (logmesh dev writes them; use --tokens for your own)\ntokens:\n")
+	for _, p := range principals {
+		tok := have[p]
+		if tok == "" {
+			r := make([]byte, 16)
+			if _, err := rand.Read(r); err != nil {
+				return err
+			}
+			tok = "lm_" + p + "_" + hex.EncodeToString(r)
+		}
+		fmt.Fprintf(&b, "  - {principal: %s, token: %s}\n", p, tok)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("platform: %w", err)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// DevToken returns the token of principal in a dev tokens file.
+func DevToken(path, principal string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var f struct {
+		Tokens []struct {
+			Principal string `yaml:"principal"`
+			Token     string `yaml:"token"`
+		} `yaml:"tokens"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		return "", err
+	}
+	for _, t := range f.Tokens {
+		if t.Principal == principal {
+			return t.Token, nil
+		}
+	}
+	return "", fmt.Errorf("no token of %s in %s", principal, path)
 }

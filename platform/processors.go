@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/mesh"
 	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/processors/catalog"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
@@ -28,6 +30,7 @@ import (
 	"github.com/logmesh/logmesh/processors/txn"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/projections/audit"
+	catalogproj "github.com/logmesh/logmesh/projections/catalog"
 	"github.com/logmesh/logmesh/projections/definitions"
 	"github.com/logmesh/logmesh/projections/lineage"
 	"github.com/logmesh/logmesh/projections/orchestration"
@@ -87,6 +90,8 @@ func Processors() []Spec {
 			New: newScheduler},
 		{Name: "runner", Doc: "runs product jobs (DuckDB SQL over the pinned inputs), writes the output version, JobFinished",
 			New: newRunner},
+		{Name: "catalog", Doc: "the central catalog: HTTP API and Iceberg REST catalog with enforced access, as of any moment",
+			Projection: catalogproj.Projection{}, New: newCatalog},
 		{Name: "notifier", Doc: "delivers every incident at least once (log, webhook)", New: newNotifier},
 	}
 }
@@ -138,6 +143,8 @@ type Env struct {
 	warehouse *tables.Warehouse
 	stores    map[string]*state.Store
 	live      []liveStore
+	// catalogURL is the catalog's base URL once it listens.
+	catalogURL string
 }
 
 // liveStore is a store a processor keeps a projection in, served to
@@ -408,6 +415,44 @@ func newRunner(ctx context.Context, e *Env) (Processor, error) {
 		}
 	}
 	return runner.New(wh, e.Codec, e.Conn, opts...)
+}
+
+func newCatalog(ctx context.Context, e *Env) (Processor, error) {
+	wh, err := e.Warehouse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tokens := catalog.Tokens{}
+	if e.Config.CatalogTokens != "" {
+		if tokens, err = catalog.LoadTokens(e.Config.CatalogTokens); err != nil {
+			return nil, err
+		}
+	} else {
+		e.Config.Logger.Warn("catalog: no tokens file: every request is anonymous and reads nothing")
+	}
+	srv, err := catalog.New(e.Codec, e.Conn, wh, catalog.Addr(cmp.Or(e.Config.CatalogAddr, "127.0.0.1:0")),
+		catalog.Topics(e.Config.Topics), catalog.Logger(e.Config.Logger), catalog.WithTokens(tokens),
+		catalog.WithRules(catalog.Rules{OwnerGrants: e.Config.OwnerGrants}))
+	if err != nil {
+		return nil, err
+	}
+	addr, err := srv.Listen()
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.catalogURL = "http://" + addr
+	e.mu.Unlock()
+	e.serveLive("catalog", catalogproj.Projection{}.Name(), srv.Store)
+	return srv, nil
+}
+
+// CatalogURL is the base URL of the catalog this process serves, "" if
+// none.
+func (e *Env) CatalogURL() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.catalogURL
 }
 
 func newScheduler(_ context.Context, e *Env) (Processor, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -19,6 +20,8 @@ import (
 // procFlags are the flags of the commands that run processors, dev and run.
 type procFlags struct {
 	data, config, landing, warehouse, webhook, admin, groups string
+	catalogAddr, tokens                                      string
+	ownerGrants                                              bool
 	plan, scan, session                                      time.Duration
 	partitions                                               int
 	recordMesh                                               bool
@@ -39,6 +42,9 @@ func addProcFlags(fs *flag.FlagSet, admin string) *procFlags {
 	fs.IntVar(&f.partitions, "partitions", 6, "partitions of each topic created")
 	fs.BoolVar(&f.recordMesh, "record-mesh", false, "record the mesh's new and changed definitions on the log at start (dev always does)")
 	fs.DurationVar(&f.session, "session-timeout", 0, "consumer-group session timeout: how soon a dead member's partitions move (default 45s)")
+	fs.StringVar(&f.catalogAddr, "catalog-addr", "127.0.0.1:8080", "host:port of the catalog (its HTTP API and the Iceberg REST catalog under /iceberg)")
+	fs.StringVar(&f.tokens, "tokens", "", "the catalog's bearer tokens file (dev default: <data>/"+platform.DevTokensFile+", written on first start)")
+	fs.BoolVar(&f.ownerGrants, "owner-grants", false, "let a product's owner grant and revoke it through the catalog, besides governance")
 	f.s3 = addS3Flags(fs)
 	return f
 }
@@ -64,6 +70,9 @@ func (f *procFlags) platformConfig(g global) (platform.Config, error) {
 		AdminAddr:      f.admin,
 		SessionTimeout: f.session,
 		RecordMesh:     f.recordMesh,
+		CatalogAddr:    f.catalogAddr,
+		CatalogTokens:  f.tokens,
+		OwnerGrants:    f.ownerGrants,
 		Logger:         g.log,
 	}
 	if cfg.Landing == "" {
@@ -111,11 +120,12 @@ func cmdDev(ctx context.Context, g global, args []string, stderr io.Writer) erro
   kafka       %s
   registry    %s
   admin       %s
+  catalog     %s (tokens in %s; Iceberg REST catalog at %s/iceberg)
   landing     %s
   warehouse   %s
   mesh        %s: %d domains, %d feeds
   processors  %s
-`, kafka, d.Env.Config.RegistryURL, admin, d.Env.Config.Landing, d.Env.Config.Warehouse, meshName,
+`, kafka, d.Env.Config.RegistryURL, admin, cmp.Or(d.Env.CatalogURL(), "(none)"), d.Env.Config.CatalogTokens, d.Env.CatalogURL(), d.Env.Config.Landing, d.Env.Config.Warehouse, meshName,
 		len(m.Domains), len(m.Feeds), strings.Join(d.Names, ", "))
 	return waitAndClose(ctx, g, d.Err(), d.Close)
 }
@@ -145,6 +155,7 @@ func devConfig(g global, args []string, stderr io.Writer) (cfg platform.DevConfi
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	kport := fs.Int("kafka-port", 9092, "embedded Kafka port on 127.0.0.1 (unused with --brokers)")
+	hport := fs.Int("http-port", 0, "the catalog's port on 127.0.0.1 (shorthand for --catalog-addr 127.0.0.1:PORT)")
 	rport := fs.Int("registry-port", 8081, "built-in schema registry port on 127.0.0.1")
 	procs := fs.String("processors", "", `processors to run, comma-separated, or "none" (default: all)`)
 	pf := addProcFlags(fs, "127.0.0.1:8082")
@@ -165,6 +176,9 @@ func devConfig(g global, args []string, stderr io.Writer) (cfg platform.DevConfi
 		pc.Kafka = platformKafkaDefaults(g)
 	}
 	pc.DefinedBy = "logmesh dev"
+	if *hport != 0 {
+		pc.CatalogAddr = fmt.Sprintf("127.0.0.1:%d", *hport)
+	}
 	meshName = "built-in example mesh"
 	if pf.config != "" {
 		meshName = pf.config

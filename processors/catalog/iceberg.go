@@ -24,7 +24,8 @@ const IcebergPrefix = "/iceberg"
 func (s *Server) iceberg(mux *http.ServeMux) {
 	p := IcebergPrefix
 	mux.HandleFunc("GET "+p+"/v1/config", s.ice(func(_ context.Context, w http.ResponseWriter, _ *http.Request, _ string) error {
-		writeJSON(w, http.StatusOK, map[string]any{"defaults": map[string]string{}, "overrides": map[string]string{}})
+		writeJSON(w, http.StatusOK, map[string]any{"defaults": map[string]string{}, "overrides": map[string]string{},
+			"endpoints": icebergEndpoints})
 		return nil
 	}))
 	mux.HandleFunc("GET "+p+"/v1/namespaces", s.ice(s.iceNamespaces))
@@ -41,6 +42,17 @@ func (s *Server) iceberg(mux *http.ServeMux) {
 		iceFail(w, http.StatusForbidden, "ForbiddenException",
 			"this catalog is read-only: a table changes only by its producer's commits on the log")
 	})
+}
+
+// icebergEndpoints are the REST endpoints the catalog serves, as /v1/config
+// advertises them.
+var icebergEndpoints = []string{
+	"GET /v1/{prefix}/namespaces",
+	"GET /v1/{prefix}/namespaces/{namespace}",
+	"HEAD /v1/{prefix}/namespaces/{namespace}",
+	"GET /v1/{prefix}/namespaces/{namespace}/tables",
+	"GET /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+	"HEAD /v1/{prefix}/namespaces/{namespace}/tables/{table}",
 }
 
 // iceFail writes Iceberg's error body.
