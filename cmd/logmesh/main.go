@@ -69,6 +69,9 @@ Commands:
                           incidents opened (failed files, failed jobs) and how they were resolved
   why PRODUCT [--job J]   the facts, in inbox order, that started a run, the policy that fired,
                           the pinned inputs and each attempt's outcome, replayed from the log
+  contract PRODUCT [--json] [--config mesh.yaml]
+                          the product's data contract as an ODCS v3.0.2 document (YAML): schema, key,
+                          quality rules, freshness SLA, owners, contacts; from the log, or the file
   subscriptions [--domain D] [--json]
                           the content patterns that route mesh events to domain inboxes
   tables [--json] [--warehouse DIR|s3://bucket/prefix] [S3 flags]
@@ -172,6 +175,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdIncidents(ctx, g, cargs, stdout, stderr)
 	case "why":
 		return cmdWhy(ctx, g, cargs, stdout, stderr)
+	case "contract":
+		return cmdContract(ctx, g, cargs, stdout, stderr)
 	case "schema":
 		return cmdSchema(ctx, g, cargs, stdout, stderr)
 	case "produce":

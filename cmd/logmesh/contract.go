@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/internal/odcs"
+	"github.com/logmesh/logmesh/projections/definitions"
+)
+
+// cmdContract prints a product's data contract as an ODCS v3.0.2 document
+// (internal/odcs): by default the definition in force on the log (its
+// ProductPublished event and, for a source-aligned product, its feed's
+// FeedDefined with the validation rules), status active; with --config,
+// the definition in a mesh file, read without a platform, status proposed.
+// Both give the same document for the same definition, status aside.
+func cmdContract(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("contract", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print JSON instead of YAML")
+	config := fs.String("config", "", "read the definition from this mesh file instead of the log")
+	pos, err := interspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("contract PRODUCT [--json] [--config mesh.yaml]: %w", errUsage)
+	}
+	name := pos[0]
+	if _, _, ok := strings.Cut(name, "."); !ok {
+		return fmt.Errorf("contract: %q is not domain.name: %w", name, errUsage)
+	}
+	var c *odcs.Contract
+	if *config != "" {
+		c, err = contractFromFile(*config, name)
+	} else {
+		c, err = g.contractFromLog(ctx, name)
+	}
+	if err != nil {
+		return err
+	}
+	var out []byte
+	if *asJSON {
+		out, err = c.JSON()
+	} else {
+		out, err = c.YAML()
+	}
+	if err != nil {
+		return fmt.Errorf("contract: %w", err)
+	}
+	_, err = stdout.Write(out)
+	return err
+}
+
+// contractFromFile builds the contract of a product of a mesh file.
+func contractFromFile(path, name string) (*odcs.Contract, error) {
+	m, err := mesh.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("contract: %w", err)
+	}
+	p, ok := m.Product(name)
+	if !ok {
+		return nil, fmt.Errorf("contract: no product %s in %s: %w", name, path, errMesh)
+	}
+	opts := []odcs.Option{odcs.WithStatus(odcs.StatusProposed)}
+	if f, ok := m.Feed(p.Feed); ok {
+		opts = append(opts, odcs.WithFeed(f))
+	}
+	c, err := odcs.New(p, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("contract: %w", err)
+	}
+	return c, nil
+}
+
+// contractFromLog builds the contract of a product from the definition
+// events in force on the log.
+func (g global) contractFromLog(ctx context.Context, name string) (*odcs.Contract, error) {
+	st, err := g.meshState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	def, ok := st.product(name)
+	if !ok {
+		if d, known := st.all[definitions.Key{Kind: definitions.KindProduct, Name: name}]; known && d.Retired {
+			return nil, fmt.Errorf("contract: %s was retired at %s: %w", name, d.At.UTC().Format(time.RFC3339), errMesh)
+		}
+		return nil, fmt.Errorf("contract: no product %s on the log (logmesh products lists them): %w", name, errMesh)
+	}
+	facts, err := g.readFacts(ctx, events.TopicNames(g.topics.Domain(def.Domain)), events.NameProductPublished)
+	if err != nil {
+		return nil, err
+	}
+	var pub *events.ProductPublished
+	for _, f := range facts {
+		if e, ok := f.ev.(*events.ProductPublished); ok && e.Envelope.EventID == def.EventID {
+			pub = e
+		}
+	}
+	if pub == nil {
+		return nil, fmt.Errorf("contract: the ProductPublished event %s of %s is not on %s: %w", def.EventID, name, g.topics.Domain(def.Domain), errMesh)
+	}
+	p := productOf(pub)
+	opts := []odcs.Option{odcs.WithDefinitionHash(pub.DefinitionHash)}
+	if p.Kind == mesh.KindSourceAligned {
+		feed, err := g.feedOf(ctx, st, p)
+		if err != nil {
+			return nil, err
+		}
+		if feed != nil {
+			opts = append(opts, odcs.WithFeed(feed))
+		}
+	}
+	c, err := odcs.New(p, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("contract: %w", err)
+	}
+	return c, nil
+}
+
+// feedOf returns the feed in force that loads a source-aligned product's
+// table, rebuilt from its FeedDefined event, or nil if there is none.
+func (g global) feedOf(ctx context.Context, st meshState, p *mesh.Product) (*mesh.Feed, error) {
+	live := map[string]bool{}
+	for _, d := range st.live(definitions.KindFeed) {
+		live[d.EventID] = true
+	}
+	facts, err := g.readFacts(ctx, events.TopicNames(g.topics.Domain(p.Domain)), events.NameFeedDefined)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range facts {
+		e, ok := f.ev.(*events.FeedDefined)
+		if !ok || !live[e.Envelope.EventID] || e.Table != p.Output.Table {
+			continue
+		}
+		feed := &mesh.Feed{Name: e.Feed, Table: e.Table, Schema: e.Schema, PrimaryKey: e.PrimaryKey,
+			RejectThreshold: e.RejectThreshold, OrderingField: deref(e.OrderingField)}
+		for _, r := range e.Rules {
+			mr := mesh.Rule{Field: r.Field, Rule: r.Rule, Value: deref(r.Arg)}
+			if r.Rule == mesh.RuleEnum && r.Arg != nil {
+				mr.Value = ""
+				if err := json.Unmarshal([]byte(*r.Arg), &mr.Values); err != nil {
+					return nil, fmt.Errorf("contract: feed %s: enum rule on %s: %w", e.Feed, r.Field, err)
+				}
+			}
+			feed.Rules = append(feed.Rules, mr)
+		}
+		return feed, nil
+	}
+	return nil, nil
+}
+
+// productOf rebuilds the fields of a product the contract reads from its
+// ProductPublished event.
+func productOf(e *events.ProductPublished) *mesh.Product {
+	p := &mesh.Product{
+		Name: e.Product, Domain: e.OwnerDomain, Kind: e.Kind, Description: deref(e.Description),
+		Output:     mesh.Output{Table: e.OutputTable, Schema: deref(e.OutputSchema), PrimaryKey: e.PrimaryKey, Mode: e.Mode},
+		Visibility: e.Visibility, Owners: e.Owners, Contacts: e.Contacts, Tags: e.Tags,
+	}
+	if e.FreshnessSeconds != nil {
+		p.Freshness = time.Duration(*e.FreshnessSeconds) * time.Second
+	}
+	for _, in := range e.Inputs {
+		if t, ok := strings.CutPrefix(in, "topic:"); ok {
+			p.Inputs = append(p.Inputs, mesh.Input{Name: t, Kind: mesh.InputTopic})
+		} else {
+			p.Inputs = append(p.Inputs, mesh.Input{Name: in, Kind: mesh.InputTable})
+		}
+	}
+	return p
+}
