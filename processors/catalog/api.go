@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logmesh/logmesh/internal/openlineage"
+	catalogproj "github.com/logmesh/logmesh/projections/catalog"
 	"github.com/logmesh/logmesh/projections/definitions"
 	"github.com/logmesh/logmesh/projections/pointers"
 )
@@ -43,6 +45,7 @@ const (
 //	GET    /v1/grants[?product=P][&revoked=true]
 //	POST   /v1/grants                       {product, grantee, purpose, expires_at}
 //	DELETE /v1/grants/{product}/{grantee}[?reason=R]
+//	GET    /v1/lineage/runs[?product=P]     OpenLineage RunEvents of product jobs
 //	GET    /iceberg/v1/config, namespaces, tables, load table
 //
 // Lists take page_size and page_token; GETs take as_of. Errors are JSON
@@ -63,6 +66,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/grants", s.api(s.grants))
 	mux.HandleFunc("POST /v1/grants", s.api(s.grantPost))
 	mux.HandleFunc("DELETE /v1/grants/{product}/{grantee}", s.api(s.grantDelete))
+	mux.HandleFunc("GET /v1/lineage/runs", s.api(s.lineageRuns))
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (see /openapi.json)", r.Method, r.URL.Path))
 	})
@@ -416,10 +420,64 @@ func (s *Server) grantDelete(ctx context.Context, w http.ResponseWriter, r *http
 	})
 }
 
+// lineageRuns answers the job attempts of the products the caller may see
+// as OpenLineage RunEvents (START, then COMPLETE or FAIL), naming the
+// pinned input versions and the output version.
+func (s *Server) lineageRuns(ctx context.Context, w http.ResponseWriter, r *http.Request, principal string) error {
+	product := r.URL.Query().Get("product")
+	return s.read(ctx, r, func(sn *snapshot) error {
+		if product != "" {
+			d, ok := sn.product(product)
+			if !ok {
+				return fmt.Errorf("no product %s: %w", product, ErrNotFound)
+			}
+			if !s.cfg.rules.SeeProduct(principal, d.Product) {
+				return s.forbidden(ctx, principal, "read-lineage", product, "catalog",
+					fmt.Sprintf("the product is visible to domain %s only", d.Product.Owner))
+			}
+		}
+		runs, err := catalogproj.Runs(sn.st, product)
+		if err != nil {
+			return err
+		}
+		ns := s.namespaces(sn)
+		type item struct {
+			key string
+			ev  openlineage.RunEvent
+		}
+		var items []item
+		for _, run := range runs {
+			if run.Started == nil {
+				continue // its start is not folded yet (as of a moment between)
+			}
+			if d, ok := sn.product(run.Started.Product); !ok || !s.cfg.rules.SeeProduct(principal, d.Product) {
+				continue
+			}
+			evs, err := openlineage.JobEvents(ns, run.Started, run.Finished)
+			if err != nil {
+				return err
+			}
+			for i, ev := range evs {
+				items = append(items, item{fmt.Sprintf("%s\x00%s\x00%010d\x00%d", run.Started.Product, run.Started.JobID, run.Started.Attempt, i), ev})
+			}
+		}
+		return page(w, r, sn, items, func(it item) string { return it.key }, func(it item) any { return it.ev })
+	})
+}
+
+// namespaces are the OpenLineage namespaces of this catalog's mesh.
+func (s *Server) namespaces(sn *snapshot) openlineage.Namespaces {
+	ns := openlineage.Namespaces{Job: "logmesh", Tables: "iceberg://" + strings.TrimPrefix(s.wh.Location(), "file://"), Landing: "landing"}
+	if l, ok, err := definitions.CurrentLocations(sn.st); err == nil && ok && l.Landing != "" {
+		ns.Landing = l.Landing
+	}
+	return ns
+}
+
 // page writes one page of items, sorted by key: page_size (default
 // DefaultPageSize, at most MaxPageSize) items after page_token, and the
 // token of the next page if there is one.
-func page[T any](w http.ResponseWriter, r *http.Request, sn *snapshot, items []T, key func(T) string) error {
+func page[T any](w http.ResponseWriter, r *http.Request, sn *snapshot, items []T, key func(T) string, view ...func(T) any) error {
 	q := r.URL.Query()
 	size := DefaultPageSize
 	if v := q.Get("page_size"); v != "" {
@@ -443,9 +501,16 @@ func page[T any](w http.ResponseWriter, r *http.Request, sn *snapshot, items []T
 	}
 	end := min(start+size, len(items))
 	out := struct {
-		Items []T    `json:"items"`
+		Items []any  `json:"items"`
 		Next  string `json:"next_page_token,omitempty"`
-	}{Items: append([]T{}, items[start:end]...)}
+	}{Items: []any{}}
+	for _, it := range items[start:end] {
+		if len(view) > 0 {
+			out.Items = append(out.Items, view[0](it))
+		} else {
+			out.Items = append(out.Items, it)
+		}
+	}
 	if end < len(items) {
 		out.Next = base64.RawURLEncoding.EncodeToString([]byte(key(items[end-1])))
 	}

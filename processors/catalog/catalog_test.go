@@ -390,3 +390,40 @@ func TestPagesAndOpenAPI(t *testing.T) {
 		t.Errorf("an Iceberg write: %d %s", status, body)
 	}
 }
+
+// Lineage: a product job's attempt as OpenLineage START and COMPLETE, with
+// the pinned input versions, for those who may see the product only.
+func TestLineageRuns(t *testing.T) {
+	r := newRig(t, catalog.Rules{})
+	js := &events.JobStarted{Envelope: events.Envelope{EventID: "js1", OccurredAt: t0.Add(3 * time.Minute), Domain: "own"},
+		JobID: "job-1", Product: "own.priv", Attempt: 1, Trigger: "inputs", OutputTable: "own.priv", TransformHash: "h", Runner: "duckdb",
+		Inputs: []events.InputVersion{{Name: "own.pub", Table: "own.pub", Version: 1, SnapshotID: 100, MetadataLocation: "file:///m.json"}},
+		OwnerDomain: "own", Visibility: "domain", Mode: "append", PrimaryKey: []string{}, Transform: new("SELECT x FROM pub")}
+	jf := &events.JobFinished{Envelope: events.Envelope{EventID: "jf1", OccurredAt: t0.Add(4 * time.Minute), Domain: "own"},
+		JobID: "job-1", Product: "own.priv", Attempt: 1, Status: events.StatusSucceeded, OutputVersion: new(int64(2)), RowsWritten: 3}
+	r.produce(js, jf)
+	status, body, _ := r.call("own", "GET", "/v1/lineage/runs?product=own.priv", "")
+	var got struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil || status != 200 {
+		t.Fatalf("%d %v %s", status, err, body)
+	}
+	if len(got.Items) != 2 || got.Items[0]["eventType"] != "START" || got.Items[1]["eventType"] != "COMPLETE" {
+		t.Fatalf("events %s", body)
+	}
+	if !strings.Contains(body, `"name": "own.pub"`) || !strings.Contains(body, `"datasetVersion": "100"`) {
+		t.Errorf("the START does not name the pinned input version: %s", body)
+	}
+	if status, body, _ := r.call("d", "GET", "/v1/lineage/runs?product=own.priv", ""); status != 403 {
+		t.Errorf("d reads own.priv's lineage: %d %s", status, body)
+	}
+	if status, body, _ := r.call("d", "GET", "/v1/lineage/runs", ""); status != 200 || strings.Contains(body, "own.priv") {
+		t.Errorf("d's lineage lists own.priv: %d %s", status, body)
+	}
+	// As of between the start and the end: START only.
+	_, body, _ = r.call("own", "GET", "/v1/lineage/runs?product=own.priv&as_of="+t0.Add(3*time.Minute+30*time.Second).Format(time.RFC3339), "")
+	if strings.Count(body, `"eventType"`) != 1 {
+		t.Errorf("as of the run's middle: %s", body)
+	}
+}
