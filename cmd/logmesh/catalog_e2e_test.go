@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -115,6 +116,34 @@ func TestCatalogIcebergClientEndToEnd(t *testing.T) {
 	gov := client("governance")
 	if got, err := scan(gov, "raw", "b"); err != nil || got != "k1:10" {
 		t.Errorf("governance scans raw.b: %s, %v", got, err)
+	}
+
+	// The CLI through the catalog: wm may not grant itself raw.b;
+	// governance may, and wm reads it then; after the revoke, not.
+	tok := func(p string) string {
+		v, err := platform.DevToken(tokens, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	api := []string{"--catalog", e.p.Env.CatalogURL()}
+	if _, err := e.run(append([]string{"grant", "raw.b", "--to", "wm", "--token", tok("wm")}, api...)...); !errors.Is(err, errMesh) ||
+		!strings.Contains(err.Error(), "403") {
+		t.Fatalf("wm grants itself raw.b through the catalog: %v", err)
+	}
+	if out, err := e.run(append([]string{"grant", "raw.b", "--to", "wm", "--purpose", "audit", "--token", tok("governance")}, api...)...); err != nil ||
+		!strings.Contains(out, "granted raw.b to wm") {
+		t.Fatalf("governance grants raw.b: %v %s", err, out)
+	}
+	if got, err := scan(client("wm"), "raw", "b"); err != nil || got != "k1:10" {
+		t.Errorf("wm scans raw.b after the grant: %s, %v", got, err)
+	}
+	if _, err := e.run(append([]string{"revoke", "raw.b", "--from", "wm", "--token", tok("governance")}, api...)...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scan(client("wm"), "raw", "b"); err == nil {
+		t.Error("wm scans raw.b after the revoke")
 	}
 	e.verifyAll()
 }

@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/platform"
+	"github.com/logmesh/logmesh/processors/catalog"
 	"github.com/logmesh/logmesh/processors/loader"
 	"github.com/logmesh/logmesh/projections/definitions"
 )
@@ -218,62 +221,45 @@ func cmdGrant(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 	to := fs.String("to", "", "the domain that may read the product")
 	purpose := fs.String("purpose", "", "why it may")
 	expires := fs.String("expires", "", "when the grant ends (RFC 3339), if ever")
-	by := fs.String("by", events.DomainCentral, "who grants: the owner domain or central (governance)")
+	by := fs.String("by", events.DomainCentral, "who grants: the owner domain or central (governance); with --catalog, the token's principal")
+	api := addCatalogFlags(fs)
 	pos, err := interspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 || *to == "" {
-		return fmt.Errorf("grant PRODUCT --to DOMAIN [--purpose P] [--expires T] [--by DOMAIN]: %w", errUsage)
+		return fmt.Errorf("grant PRODUCT --to DOMAIN [--purpose P] [--expires T] [--by DOMAIN | --catalog URL --token T]: %w", errUsage)
 	}
-	var exp *time.Time
+	req := catalog.ShareRequest{Product: pos[0], Grantee: *to, Purpose: *purpose}
 	if *expires != "" {
 		t, err := time.Parse(time.RFC3339, *expires)
 		if err != nil {
 			return fmt.Errorf("grant --expires %q: want an RFC 3339 time: %w", *expires, errUsage)
 		}
-		t = t.UTC().Truncate(time.Microsecond)
-		exp = &t
+		req.ExpiresAt = &t
 	}
-	product := pos[0]
+	if api.url != "" {
+		if err := api.call(ctx, http.MethodPost, "/v1/grants", req); err != nil {
+			return fmt.Errorf("grant: %w", err)
+		}
+		fmt.Fprintf(stdout, "granted %s to %s (through the catalog)\n", req.Product, req.Grantee)
+		return nil
+	}
 	st, err := g.meshState(ctx)
 	if err != nil {
 		return err
 	}
-	d, ok := st.product(product)
-	switch {
-	case !ok:
-		return fmt.Errorf("grant: unknown product %q (logmesh products lists them): %w", product, errMesh)
-	case d.Product.Visibility != events.VisibilityEnterprise:
-		return fmt.Errorf("grant: product %s is visible to domain %s only; grants need visibility: enterprise: %w", product, d.Product.Owner, errMesh)
-	case *by != d.Product.Owner && *by != events.DomainCentral:
-		return fmt.Errorf("grant: %s is not the owner of %s (%s) nor governance (central): %w", *by, product, d.Product.Owner, errMesh)
-	case *to == d.Product.Owner:
-		return fmt.Errorf("grant: domain %s owns %s already: %w", *to, product, errMesh)
-	case !st.domain(*to):
-		return fmt.Errorf("grant: unknown domain %q: %w", *to, errMesh)
+	if d, ok := st.product(req.Product); ok && *by != d.Product.Owner && *by != events.DomainCentral {
+		return fmt.Errorf("grant: %s is not the owner of %s (%s) nor governance (central): %w", *by, req.Product, d.Product.Owner, errMesh)
 	}
-	if cur, ok := st.all[definitions.Key{Kind: definitions.KindGrant, Name: definitions.GrantName(product, *to)}]; ok && !cur.Retired &&
-		cur.Grant != nil && cur.Grant.Live(time.Now()) {
-		return fmt.Errorf("grant: %s is already granted to %s (by %s): %w", product, *to, cur.Grant.GrantedBy, errMesh)
-	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	ev := &events.ShareGranted{
-		Envelope:      events.Envelope{EventID: events.NewID(), OccurredAt: now, Domain: events.DomainCentral, CorrelationID: events.DeriveID("grant", product, *to)},
-		GrantID:       events.DeriveID("grant", product, *to),
-		Product:       product,
-		OwnerDomain:   d.Product.Owner,
-		GranteeDomain: *to,
-		GrantedBy:     grantor(*by),
-		ExpiresAt:     exp,
-	}
-	if *purpose != "" {
-		ev.Purpose = purpose
+	ev, err := catalog.Share(st.all, req, grantor(*by), time.Now())
+	if err != nil {
+		return fmt.Errorf("grant: %w: %w", err, errMesh)
 	}
 	if err := g.emit(ctx, ev); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "granted %s to %s\n", product, *to)
+	fmt.Fprintf(stdout, "granted %s to %s\n", req.Product, req.Grantee)
 	return nil
 }
 
@@ -283,40 +269,37 @@ func cmdRevoke(ctx context.Context, g global, args []string, stdout, stderr io.W
 	fs.SetOutput(stderr)
 	from := fs.String("from", "", "the domain whose grant ends")
 	reason := fs.String("reason", "", "why")
-	by := fs.String("by", events.DomainCentral, "who revokes: the owner domain or central (governance)")
+	by := fs.String("by", events.DomainCentral, "who revokes: the owner domain or central (governance); with --catalog, the token's principal")
+	api := addCatalogFlags(fs)
 	pos, err := interspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 || *from == "" {
-		return fmt.Errorf("revoke PRODUCT --from DOMAIN [--reason R] [--by DOMAIN]: %w", errUsage)
+		return fmt.Errorf("revoke PRODUCT --from DOMAIN [--reason R] [--by DOMAIN | --catalog URL --token T]: %w", errUsage)
 	}
 	product := pos[0]
+	if api.url != "" {
+		path := "/v1/grants/" + url.PathEscape(product) + "/" + url.PathEscape(*from)
+		if *reason != "" {
+			path += "?reason=" + url.QueryEscape(*reason)
+		}
+		if err := api.call(ctx, http.MethodDelete, path, nil); err != nil {
+			return fmt.Errorf("revoke: %w", err)
+		}
+		fmt.Fprintf(stdout, "revoked %s from %s (through the catalog)\n", product, *from)
+		return nil
+	}
 	st, err := g.meshState(ctx)
 	if err != nil {
 		return err
 	}
-	d, ok := st.product(product)
-	if !ok {
-		return fmt.Errorf("revoke: unknown product %q: %w", product, errMesh)
-	}
-	if *by != d.Product.Owner && *by != events.DomainCentral {
+	if d, ok := st.product(product); ok && *by != d.Product.Owner && *by != events.DomainCentral {
 		return fmt.Errorf("revoke: %s is not the owner of %s (%s) nor governance (central): %w", *by, product, d.Product.Owner, errMesh)
 	}
-	cur, ok := st.all[definitions.Key{Kind: definitions.KindGrant, Name: definitions.GrantName(product, *from)}]
-	if !ok || cur.Retired || cur.Grant == nil {
-		return fmt.Errorf("revoke: %s is not granted to %s: %w", product, *from, errMesh)
-	}
-	ev := &events.ShareRevoked{
-		Envelope:      events.Envelope{EventID: events.NewID(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), Domain: events.DomainCentral, CorrelationID: cur.Grant.ID, CausationID: cur.EventID},
-		GrantID:       cur.Grant.ID,
-		Product:       product,
-		OwnerDomain:   d.Product.Owner,
-		GranteeDomain: *from,
-		RevokedBy:     grantor(*by),
-	}
-	if *reason != "" {
-		ev.Reason = reason
+	ev, err := catalog.Unshare(st.all, product, *from, grantor(*by), *reason, time.Now())
+	if err != nil {
+		return fmt.Errorf("revoke: %w: %w", err, errMesh)
 	}
 	if err := g.emit(ctx, ev); err != nil {
 		return err

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// catalogFlags point a command at the catalog's API instead of the log:
+// the request then goes through the catalog's rules (who may grant, say)
+// as the token's principal.
+type catalogFlags struct {
+	url, token string
+}
+
+func addCatalogFlags(fs *flag.FlagSet) *catalogFlags {
+	c := &catalogFlags{}
+	fs.StringVar(&c.url, "catalog", os.Getenv("LOGMESH_CATALOG"), "the catalog's URL (env LOGMESH_CATALOG), e.g. http://127.0.0.1:8080: go through its API and its rules")
+	fs.StringVar(&c.token, "token", os.Getenv("LOGMESH_TOKEN"), "the catalog bearer token (env LOGMESH_TOKEN; prefer the variable)")
+	return c
+}
+
+// call sends body (JSON, if not nil) to path and returns the catalog's
+// reason for an error status.
+func (c *catalogFlags) call(ctx context.Context, method, path string, body any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.url, "/")+path, rd)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode < 300 {
+		return nil
+	}
+	var e struct {
+		Error struct {
+			Reason string `json:"reason"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(b, &e) == nil && e.Error.Reason != "" {
+		return fmt.Errorf("the catalog says %d %s: %s: %w", resp.StatusCode, http.StatusText(resp.StatusCode), e.Error.Reason, errMesh)
+	}
+	return fmt.Errorf("the catalog says %d %s: %s: %w", resp.StatusCode, http.StatusText(resp.StatusCode), strings.TrimSpace(string(b)), errMesh)
+}
