@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -153,51 +151,26 @@ func retirement(cur definition, now time.Time) events.Event {
 // ContractSubject is the registry subject of a table's contract.
 func ContractSubject(table string) string { return "logmesh.tables." + table }
 
-// CheckContracts asks the registry whether each new or changed product's
-// contract is compatible with the versions registered for its table, prints
-// a line for each refusal with the registry's reasons, and returns how many
-// were refused.
-func CheckContracts(ctx context.Context, cl *sr.Client, steps []Step, w io.Writer) (int, error) {
-	refused := 0
-	for _, s := range steps {
-		pp, ok := s.Event.(*events.ProductPublished)
-		if !ok || pp.OutputSchema == nil {
-			continue
-		}
-		subject := ContractSubject(pp.OutputTable)
-		res, err := cl.CheckCompatibility(sr.WithParams(ctx, sr.Verbose), subject, -1, sr.Schema{Schema: *pp.OutputSchema, Type: sr.TypeAvro})
-		var re *sr.ResponseError
-		switch {
-		case errors.As(err, &re) && re.StatusCode == http.StatusNotFound:
-			continue // the table's first contract
-		case err != nil:
-			return refused, fmt.Errorf("check the contract of %s with the registry: %w", pp.Product, err)
-		case !res.Is:
-			refused++
-			fmt.Fprintf(w, "! product %s: the registry refuses the contract change of %s (subject %s): %s\n",
-				pp.Product, pp.OutputTable, subject, strings.Join(res.Messages, "; "))
-		}
-	}
-	return refused, nil
-}
-
 // RegisterContracts registers each new or changed product's contract under
 // its table's subject, so the next change is checked against it.
-func RegisterContracts(ctx context.Context, cl *sr.Client, steps []Step) error {
+func RegisterContracts(ctx context.Context, cl *sr.Client, steps []Step) (map[string]int, error) {
+	ids := map[string]int{}
 	for _, s := range steps {
 		pp, ok := s.Event.(*events.ProductPublished)
 		if !ok || pp.OutputSchema == nil {
 			continue
 		}
-		if _, err := cl.CreateSchema(ctx, ContractSubject(pp.OutputTable), sr.Schema{Schema: *pp.OutputSchema, Type: sr.TypeAvro}); err != nil {
+		ss, err := cl.CreateSchema(ctx, ContractSubject(pp.OutputTable), sr.Schema{Schema: *pp.OutputSchema, Type: sr.TypeAvro})
+		if err != nil {
 			var re *sr.ResponseError
 			if errors.As(err, &re) {
-				return fmt.Errorf("the registry refuses the contract of %s: %s: %w", pp.Product, re.Message, ErrRefused)
+				return nil, fmt.Errorf("the registry refuses the contract of %s: %s: %w", pp.Product, re.Message, ErrRefused)
 			}
-			return fmt.Errorf("register the contract of %s: %w", pp.Product, err)
+			return nil, fmt.Errorf("register the contract of %s: %w", pp.Product, err)
 		}
+		ids[pp.OutputTable] = ss.ID
 	}
-	return nil
+	return ids, nil
 }
 
 // ReadDefinitions folds the definitions projection over its topics, as the
@@ -219,20 +192,28 @@ func ReadDefinitions(ctx context.Context, conn kafkaconn.Conn, codec *events.Cod
 // their events, each to its topic. It is not one transaction: a failure
 // part-way leaves some definitions applied, and the next plan has only the
 // rest.
-func ApplySteps(ctx context.Context, conn kafkaconn.Conn, codec *events.Codec, reg *sr.Client, names events.Topics, steps []Step) error {
-	if err := RegisterContracts(ctx, reg, steps); err != nil {
+func ApplySteps(ctx context.Context, conn kafkaconn.Conn, codec *events.Codec, reg *sr.Client, names events.Topics, steps []Step,
+	changes []ContractChange) error {
+	ids, err := RegisterContracts(ctx, reg, steps)
+	if err != nil {
 		return err
 	}
-	var recs []*kgo.Record
+	var evs []events.Event
 	for _, s := range steps {
-		if s.Event == nil {
-			continue
+		if s.Event != nil {
+			evs = append(evs, s.Event)
 		}
-		r, err := codec.Record(s.Event)
+	}
+	// Each accepted change of a contract is a SchemaChanged on the table's
+	// domain bus.
+	evs = append(evs, SchemaChanges(changes, ids, time.Now())...)
+	var recs []*kgo.Record
+	for _, ev := range evs {
+		r, err := codec.Record(ev)
 		if err != nil {
 			return err
 		}
-		r.Topic = names.For(s.Event)
+		r.Topic = names.For(ev)
 		recs = append(recs, r)
 	}
 	if len(recs) == 0 {
@@ -266,15 +247,21 @@ func RecordMesh(ctx context.Context, env *Env, m *mesh.Mesh) (int, error) {
 			steps = append(steps, s)
 		}
 	}
-	var why strings.Builder
-	refused, err := CheckContracts(ctx, env.Registry, steps, &why)
-	switch {
-	case err != nil:
+	want := m.Definitions(now)
+	changes, err := ContractChanges(ctx, env.Registry, steps, want)
+	if err != nil {
 		return 0, err
-	case refused > 0:
+	}
+	var why strings.Builder
+	for _, c := range changes {
+		if !c.Compatible {
+			fmt.Fprintln(&why, c)
+		}
+	}
+	if why.Len() > 0 {
 		return 0, fmt.Errorf("platform: %s%w", why.String(), ErrRefused)
 	}
-	if err := ApplySteps(ctx, env.Conn, env.Codec, env.Registry, env.Config.Topics, steps); err != nil {
+	if err := ApplySteps(ctx, env.Conn, env.Codec, env.Registry, env.Config.Topics, steps, changes); err != nil {
 		return 0, err
 	}
 	return len(steps), nil

@@ -65,7 +65,8 @@ func cmdApply(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 		return fmt.Errorf("apply: %w", err)
 	}
 	now := time.Now()
-	steps := platform.Plan(current, m.Definitions(now), now)
+	want := m.Definitions(now)
+	steps := platform.Plan(current, want, now)
 	var emit []events.Event
 	for _, s := range steps {
 		fmt.Fprintln(stdout, s)
@@ -73,9 +74,18 @@ func cmdApply(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 			emit = append(emit, s.Event)
 		}
 	}
-	refused, err := platform.CheckContracts(ctx, srcl, steps, stdout)
+	changes, err := platform.ContractChanges(ctx, srcl, steps, want)
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
+	}
+	refused := 0
+	for _, c := range changes {
+		if !c.Compatible {
+			refused++
+		}
+		if !c.First {
+			fmt.Fprintln(stdout, c)
+		}
 	}
 	switch {
 	case refused > 0:
@@ -90,7 +100,7 @@ func cmdApply(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 	if err := codec.Register(ctx); err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
-	if err := platform.ApplySteps(ctx, conn, codec, srcl, g.topics, steps); err != nil {
+	if err := platform.ApplySteps(ctx, conn, codec, srcl, g.topics, steps, changes); err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
 	fmt.Fprintf(stdout, "applied %s\n", plural(len(emit)))
