@@ -115,13 +115,13 @@ func TestE2ENonRawDomainAcrossRestart(t *testing.T) {
 // admin endpoint, once the live stores have caught up with the log.
 func (e *e2e) verifyAll() {
 	e.t.Helper()
+	out, err := e.run("replay", "--projection", "all", "--verify", "--progress", "--admin", e.p.AdminURL)
 	for _, proj := range platform.Projections() {
-		out, err := e.run("replay", "--projection", proj.Name(), "--verify", "--admin", e.p.AdminURL)
-		if err != nil || !strings.Contains(out, "every live store equals the rebuilt one") {
-			e.t.Errorf("replay --verify %s: %v\n%s", proj.Name(), err, out)
+		if err != nil || !strings.Contains(out, proj.Name()+": every live store equals the rebuilt one") {
+			e.t.Errorf("replay --projection all --verify, %s: %v\n%s", proj.Name(), err, out)
 		}
 	}
-	out, err := e.run("replay", "--list")
+	out, err = e.run("replay", "--list")
 	if err != nil {
 		e.t.Fatal(err)
 	}

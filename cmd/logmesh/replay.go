@@ -9,12 +9,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/logview"
 	"github.com/logmesh/logmesh/platform"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/projections"
@@ -34,11 +38,12 @@ var (
 func cmdReplay(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	name := fs.String("projection", "audit", "the projection to rebuild (replay --list names them)")
+	name := fs.String("projection", "audit", `the projection to rebuild (replay --list names them), or "all"`)
 	list := fs.Bool("list", false, "list the projections and the topics each folds")
 	twice := fs.Bool("twice", false, "fold the log twice into fresh stores and require equal digests")
 	verify := fs.Bool("verify", false, "compare with the live stores of a running dev or run, per partition")
 	admin := fs.String("admin", "http://127.0.0.1:8082", "admin endpoints of the running processes, comma-separated (with --verify)")
+	progress := fs.Bool("progress", false, "print progress (records, events/s, ETA) to stderr; the default on a terminal")
 	if _, err := interspersed(fs, args); err != nil {
 		return err
 	}
@@ -50,17 +55,47 @@ func cmdReplay(ctx context.Context, g global, args []string, stdout, stderr io.W
 		}
 		return tw.Flush()
 	}
-	var proj projections.Projection
+	var chosen []projections.Projection
 	var names []string
 	for _, p := range platform.Projections() {
 		names = append(names, p.Name())
-		if p.Name() == *name {
-			proj = p
+		if p.Name() == *name || *name == "all" {
+			chosen = append(chosen, p)
 		}
 	}
-	if proj == nil {
-		return fmt.Errorf("replay: unknown projection %q (%s): %w", *name, strings.Join(names, ", "), errUsage)
+	if len(chosen) == 0 {
+		return fmt.Errorf("replay: unknown projection %q (%s, or all): %w", *name, strings.Join(names, ", "), errUsage)
 	}
+	if len(chosen) > 1 {
+		if *twice {
+			return fmt.Errorf("replay --twice takes one projection: %w", errUsage)
+		}
+		var errs []error
+		verified := 0
+		for _, p := range chosen {
+			sub := []string{"--projection", p.Name(), "--admin", *admin}
+			if *verify {
+				sub = append(sub, "--verify")
+			}
+			if *progress {
+				sub = append(sub, "--progress")
+			}
+			err := cmdReplay(ctx, g, sub, stdout, stderr)
+			switch {
+			case errors.Is(err, errNoLiveStore):
+				fmt.Fprintf(stdout, "%s: no live store at %s, not verified\n", p.Name(), *admin)
+			case err != nil:
+				errs = append(errs, fmt.Errorf("%s: %w", p.Name(), err))
+			default:
+				verified++
+			}
+		}
+		if *verify && verified == 0 && len(errs) == 0 {
+			return fmt.Errorf("replay --verify: no live store of any projection at %s: %w", *admin, errNoLiveStore)
+		}
+		return errors.Join(errs...)
+	}
+	proj := chosen[0]
 	codec, _, err := g.codec()
 	if err != nil {
 		return err
@@ -69,12 +104,26 @@ func cmdReplay(ctx context.Context, g global, args []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
+	show := *progress || isTerminal(stderr)
 	fold := func(ends map[state.TopicPartition]int64) (*state.Store, host.Progress, error) {
+		if ends == nil {
+			// The last stable offsets now: the fold's end, and its ETA.
+			if ends, err = logEnds(ctx, conn, proj.Topics(g.topics)); err != nil {
+				return nil, host.Progress{}, err
+			}
+		}
 		st, err := state.Open("", &state.Options{FS: vfs.NewMem()})
 		if err != nil {
 			return nil, host.Progress{}, err
 		}
-		prog, err := host.ReplayTo(ctx, proj, st, codec, conn, proj.Topics(g.topics), ends, host.Sync(false))
+		opts := []host.Option{host.Sync(false)}
+		if show {
+			opts = append(opts, host.OnProgress(progressPrinter(stderr, proj.Name(), ends)))
+		}
+		prog, err := host.ReplayTo(ctx, proj, st, codec, conn, proj.Topics(g.topics), ends, opts...)
+		if show {
+			fmt.Fprintln(stderr)
+		}
 		if err != nil {
 			st.Close()
 			return nil, prog, err
@@ -140,7 +189,7 @@ func verifyLive(ctx context.Context, proj projections.Projection, admins []strin
 		}
 	}
 	if len(lives) == 0 {
-		return fmt.Errorf("replay --verify: no live store of %s at %s", proj.Name(), strings.Join(admins, ", "))
+		return fmt.Errorf("replay --verify: no live store of %s at %s: %w", proj.Name(), strings.Join(admins, ", "), errNoLiveStore)
 	}
 	differ := 0
 	for _, live := range lives {
@@ -195,4 +244,64 @@ func getJSON(ctx context.Context, client *http.Client, url string, v any) error 
 		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, e.Error)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// errNoLiveStore: no admin endpoint serves a live store of the projection.
+var errNoLiveStore = errors.New("no live store")
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// logEnds returns the last stable offsets of the topics of set.
+func logEnds(ctx context.Context, conn kafkaconn.Conn, set events.TopicSet) (map[state.TopicPartition]int64, error) {
+	lv, err := logview.New(conn, set)
+	if err != nil {
+		return nil, err
+	}
+	defer lv.Close()
+	ends, err := lv.Ends(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[state.TopicPartition]int64, len(ends))
+	for tp, e := range ends {
+		out[state.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}] = e
+	}
+	return out, nil
+}
+
+// progressPrinter prints a fold's progress on one line of w, at most twice
+// a second: records, offsets done of the total to ends, events/s, ETA.
+func progressPrinter(w io.Writer, name string, ends map[state.TopicPartition]int64) func(host.Progress) {
+	var total int64
+	for _, e := range ends {
+		total += e
+	}
+	start, last := time.Now(), time.Time{}
+	return func(p host.Progress) {
+		if time.Since(last) < 500*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		var done int64
+		for _, n := range p.Offsets {
+			done += n
+		}
+		el := time.Since(start).Seconds()
+		rate := float64(p.Records) / max(el, 1e-3)
+		eta := "?"
+		if done > 0 && total > done {
+			eta = time.Duration(el * float64(total-done) / float64(done) * float64(time.Second)).Round(time.Second).String()
+		} else if total <= done {
+			eta = "0s"
+		}
+		fmt.Fprintf(w, "\r%s: %d records, offsets %d of %d, %.0f events/s, ETA %s   ", name, p.Records, done, total, rate, eta)
+	}
 }

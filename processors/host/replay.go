@@ -27,11 +27,14 @@ type View struct {
 	dec   Decoder
 	sync  bool
 	lv    *logview.View
+	// progress, when set, gets the running total after each batch.
+	progress func(Progress)
 }
 
 // NewView returns a view of proj over topics into store. The Sync,
-// MaxPollRecords, ClientOpts and Logger options apply; the others are
-// ignored.
+// MaxPollRecords, ClientOpts, Logger and OnProgress (called with the
+// running total of a catch-up after each batch) options apply; the others
+// are ignored.
 func NewView(proj projections.Projection, store *state.Store, dec Decoder, conn kafkaconn.Conn,
 	topics events.TopicSet, opts ...Option) (*View, error) {
 	cfg := config{sync: true, maxPoll: 10000}
@@ -49,7 +52,7 @@ func NewView(proj projections.Projection, store *state.Store, dec Decoder, conn 
 	if err != nil {
 		return nil, err
 	}
-	return &View{proj: proj, store: store, dec: dec, sync: cfg.sync, lv: lv}, nil
+	return &View{proj: proj, store: store, dec: dec, sync: cfg.sync, lv: lv, progress: cfg.progress}, nil
 }
 
 // CatchUp folds everything committed on the topics up to their last stable
@@ -77,6 +80,9 @@ func (v *View) CatchUpTo(ctx context.Context, ends map[state.TopicPartition]int6
 		total.Changed += prog.Changed
 		for tp, n := range prog.Offsets {
 			total.Offsets[tp] = n
+		}
+		if v.progress != nil {
+			v.progress(total)
 		}
 		return nil
 	}
