@@ -24,6 +24,7 @@ closing "N passed, N failed" line; exits 1 if any check failed.
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 
@@ -77,6 +78,13 @@ def main():
     a = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="logmesh-spark-")
+    try:
+        return run(a, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(a, work):
     b = (SparkSession.builder.master("local[1]").appName("logmesh-read-catalog")
          .config("spark.jars", a.jar)
          .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
@@ -85,6 +93,7 @@ def main():
          .config("spark.ui.enabled", "false")
          .config("spark.ui.showConsoleProgress", "false")
          .config("spark.sql.shuffle.partitions", "1")
+         .config("spark.local.dir", os.path.join(work, "local"))
          .config("spark.sql.warehouse.dir", os.path.join(work, "spark-warehouse"))
          .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + work))
     b = catalog_conf(b, "lm", a.uri, a.token)

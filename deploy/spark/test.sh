@@ -166,7 +166,7 @@ log "raw.a version 1 is snapshot $FIRST"
 log "running read_catalog.py (pyspark, local[1])"
 t_spark=$SECONDS
 rc=0
-(cd "$TMP" && SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON="$PY" PYSPARK_DRIVER_PYTHON="$PY" "$PY" "$HERE/read_catalog.py" \
+(cd "$TMP" && TMPDIR="$TMP" SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON="$PY" PYSPARK_DRIVER_PYTHON="$PY" "$PY" "$HERE/read_catalog.py" \
   --uri "http://127.0.0.1:$HPORT/iceberg" --token "$WM_TOKEN" --jar "$JAR" \
   --table raw.a --expect k1:1,k2:2,k3:3 --first-snapshot "$FIRST" --expect-first k1:1,k2:2 \
   --namespaces raw --listed raw.a --denied raw.b --gov-token "$GOV_TOKEN" --expect-denied k1:10) || rc=$?
