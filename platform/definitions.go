@@ -17,6 +17,7 @@ import (
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/mesh"
 	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/projections/definitions"
 	"github.com/logmesh/logmesh/state"
 )
@@ -176,12 +177,21 @@ func RegisterContracts(ctx context.Context, cl *sr.Client, steps []Step) (map[st
 // ReadDefinitions folds the definitions projection over its topics, as the
 // log has them now: the latest definition of every domain and feed.
 func ReadDefinitions(ctx context.Context, conn kafkaconn.Conn, codec *events.Codec, names events.Topics) (map[definitionKey]definition, error) {
+	return ReadDefinitionsAt(ctx, conn, codec, names, time.Time{})
+}
+
+// ReadDefinitionsAt is ReadDefinitions as of at (the zero time for now):
+// only the definitions that occurred until then count.
+func ReadDefinitionsAt(ctx context.Context, conn kafkaconn.Conn, codec *events.Codec, names events.Topics, at time.Time) (map[definitionKey]definition, error) {
 	st, err := state.Open("", &state.Options{FS: vfs.NewMem()})
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	proj := definitions.Projection{}
+	var proj projections.Projection = definitions.Projection{}
+	if !at.IsZero() {
+		proj = projections.AsOf{Projection: proj, At: at}
+	}
 	if _, err := host.Replay(ctx, proj, st, codec, conn, proj.Topics(names), host.Sync(false)); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ package projections
 
 import (
 	"errors"
+	"time"
 
 	"github.com/logmesh/logmesh/events"
 )
@@ -63,4 +64,41 @@ type Located interface {
 // header are decoded as usual. Apply must still ignore the other facts.
 type Selective interface {
 	Handles(name string) bool
+}
+
+// AsOf is Projection as of At: the facts that occurred after At (by their
+// envelope's time) are skipped, so a fold of the whole log gives the state
+// as it stood then. It keeps Projection's Located and Selective
+// capabilities.
+type AsOf struct {
+	Projection
+	At time.Time
+}
+
+// Apply folds ev if it occurred at or before At.
+func (a AsOf) Apply(s Store, ev events.Event) error {
+	if ev.Meta().OccurredAt.After(a.At) {
+		return nil
+	}
+	return a.Projection.Apply(s, ev)
+}
+
+// ApplyAt implements Located for a Projection that is.
+func (a AsOf) ApplyAt(s Store, topic string, ev events.Event) error {
+	if ev.Meta().OccurredAt.After(a.At) {
+		return nil
+	}
+	if l, ok := a.Projection.(Located); ok {
+		return l.ApplyAt(s, topic, ev)
+	}
+	return a.Projection.Apply(s, ev)
+}
+
+// Handles implements Selective for a Projection that is; otherwise every
+// fact is handled.
+func (a AsOf) Handles(name string) bool {
+	if sel, ok := a.Projection.(Selective); ok {
+		return sel.Handles(name)
+	}
+	return true
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/projections/audit"
 	"github.com/logmesh/logmesh/state"
 )
@@ -72,7 +73,10 @@ func auditFiles(ctx context.Context, g global) ([]audit.File, error) {
 		return nil, err
 	}
 	defer st.Close()
-	proj := audit.Projection{}
+	var proj projections.Projection = audit.Projection{}
+	if !g.at.IsZero() {
+		proj = projections.AsOf{Projection: proj, At: g.at}
+	}
 	if _, err := host.Replay(ctx, proj, st, codec, conn, proj.Topics(g.topics), host.Sync(false)); err != nil {
 		return nil, fmt.Errorf("files: rebuild the audit: %w", err)
 	}

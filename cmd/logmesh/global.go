@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -26,6 +27,8 @@ type global struct {
 	topics     events.Topics
 	verbose    bool
 	log        *slog.Logger
+	// at, when set, is the moment the listings answer as of.
+	at time.Time
 }
 
 // globalFlag is one global flag: its name, whether it takes a value, and
@@ -48,6 +51,7 @@ var globalFlags = []globalFlag{
 	{name: "sasl-mechanism", env: "LOGMESH_SASL_MECHANISM", usage: "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"},
 	{name: "sasl-user", env: "LOGMESH_SASL_USER", usage: "SASL user"},
 	{name: "sasl-password", env: "LOGMESH_SASL_PASSWORD", usage: "SASL password (prefer the environment variable)"},
+	{name: "at", env: "LOGMESH_AT", usage: "an RFC 3339 time: products, subscriptions, files, jobs and incidents as they stood then"},
 	{name: "v", boolean: true, usage: "verbose logging"},
 }
 
@@ -127,6 +131,13 @@ func parseGlobal(args []string, stderr io.Writer) (global, []string, error) {
 		topics:     events.Topics{Prefix: *vals["topic-prefix"]},
 		verbose:    *bools["v"],
 		log:        slog.New(logging.Quiet(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}), libLevel)),
+	}
+	if v := *vals["at"]; v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return global{}, nil, fmt.Errorf("--at %q: want an RFC 3339 time, such as 2026-10-01T00:00:00Z: %w", v, errUsage)
+		}
+		g.at = t
 	}
 	return g, rest, nil
 }

@@ -85,6 +85,9 @@ func (g global) readFacts(ctx context.Context, set events.TopicSet, names ...str
 	defer v.Close()
 	var out []fact
 	add := func(r *kgo.Record, ev events.Event) error {
+		if !g.at.IsZero() && ev.Meta().OccurredAt.After(g.at) {
+			return nil // after the --at moment
+		}
 		out = append(out, fact{r.Topic, r.Partition, r.Offset, ev})
 		return nil
 	}

@@ -41,7 +41,7 @@ func (g global) meshState(ctx context.Context) (meshState, error) {
 	if err != nil {
 		return meshState{}, err
 	}
-	all, err := platform.ReadDefinitions(ctx, conn, codec, g.topics)
+	all, err := platform.ReadDefinitionsAt(ctx, conn, codec, g.topics, g.at)
 	return meshState{all: all}, err
 }
 

@@ -397,7 +397,7 @@ func TestLineageRuns(t *testing.T) {
 	r := newRig(t, catalog.Rules{})
 	js := &events.JobStarted{Envelope: events.Envelope{EventID: "js1", OccurredAt: t0.Add(3 * time.Minute), Domain: "own"},
 		JobID: "job-1", Product: "own.priv", Attempt: 1, Trigger: "inputs", OutputTable: "own.priv", TransformHash: "h", Runner: "duckdb",
-		Inputs: []events.InputVersion{{Name: "own.pub", Table: "own.pub", Version: 1, SnapshotID: 100, MetadataLocation: "file:///m.json"}},
+		Inputs:      []events.InputVersion{{Name: "own.pub", Table: "own.pub", Version: 1, SnapshotID: 100, MetadataLocation: "file:///m.json"}},
 		OwnerDomain: "own", Visibility: "domain", Mode: "append", PrimaryKey: []string{}, Transform: new("SELECT x FROM pub")}
 	jf := &events.JobFinished{Envelope: events.Envelope{EventID: "jf1", OccurredAt: t0.Add(4 * time.Minute), Domain: "own"},
 		JobID: "job-1", Product: "own.priv", Attempt: 1, Status: events.StatusSucceeded, OutputVersion: new(int64(2)), RowsWritten: 3}

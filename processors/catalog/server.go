@@ -229,7 +229,7 @@ func (s *Server) read(ctx context.Context, r *http.Request, fn func(*snapshot) e
 		at   time.Time
 	)
 	if t, err := time.Parse(time.RFC3339Nano, asOf); err == nil {
-		proj, at = catalog.Until{At: t}, t
+		proj, at = projections.AsOf{Projection: catalog.Projection{}, At: t}, t
 	} else if ends, err = ParsePosition(asOf); err != nil {
 		return fmt.Errorf("as_of %q is neither an RFC 3339 time nor a position (the %s header of an answer): %w", asOf, PositionHeader, errBadRequest)
 	}

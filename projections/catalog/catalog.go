@@ -6,15 +6,13 @@
 // overlap; their readers (definitions.All, pointers.Versions, ...) read a
 // catalog store as they read their own.
 //
-// Until wraps it to answer as of a moment: only facts that occurred at or
-// before it are folded.
+// projections.AsOf wraps it to answer as of a moment.
 package catalog
 
 import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/projections"
@@ -115,26 +113,4 @@ func Runs[S any](st Scanner[S], product string) ([]Run, error) {
 		return nil
 	})
 	return out, err
-}
-
-// Until is the catalog as of At: facts that occurred after it are skipped.
-type Until struct {
-	At time.Time
-}
-
-// Name returns "catalog".
-func (Until) Name() string { return "catalog" }
-
-// Topics returns every domain's events topic.
-func (Until) Topics(t events.Topics) events.TopicSet { return t.AllDomains() }
-
-// Handles implements projections.Selective.
-func (Until) Handles(name string) bool { return Projection{}.Handles(name) }
-
-// Apply folds ev if it occurred at or before At.
-func (u Until) Apply(s projections.Store, ev events.Event) error {
-	if ev.Meta().OccurredAt.After(u.At) {
-		return nil
-	}
-	return Projection{}.Apply(s, ev)
 }
