@@ -42,11 +42,12 @@ Commands:
   dev                     run the platform until Ctrl-C: embedded Kafka (or --brokers), the built-in
                           registry and every processor
       [--data DIR] [--kafka-port 9092] [--registry-port 8081] [--admin-addr 127.0.0.1:8082]
-      [--processors LIST|none] [processor flags]
+      [--http-port 8080] [--processors LIST|none] [processor flags]
   run PROCESSOR...        run processors in this process against --brokers and --registry until Ctrl-C
       [--list] [--admin-addr HOST:PORT] [processor flags]
                           processors: watcher, spool, planner, loader, audit, lineage, pointers,
-                          definitions, router, notifier (run --list says what each does)
+                          definitions, router, orchestrator, scheduler, runner, catalog, notifier
+                          (run --list says what each does)
   apply -f mesh.yaml [--plan]
                           plan the mesh file against the definitions on the log, then emit
                           the new, changed and retired ones (--plan: print the plan only)
@@ -57,9 +58,10 @@ Commands:
                           FAILED, UNMATCHED), rows and errors
   products [--domain D] [--json]
                           data products: owner, kind, visibility, output table, last version, grants
-  grant PRODUCT --to DOMAIN [--purpose P] [--expires T] [--by DOMAIN]
-                          let a domain read an enterprise-visible product (owner or central grants)
-  revoke PRODUCT --from DOMAIN [--reason R] [--by DOMAIN]
+  grant PRODUCT --to DOMAIN [--purpose P] [--expires T] [--by DOMAIN | --catalog URL --token T]
+                          let a domain read an enterprise-visible product (owner or central grants;
+                          with --catalog, through the catalog's API and rules as the token's principal)
+  revoke PRODUCT --from DOMAIN [--reason R] [--by DOMAIN | --catalog URL --token T]
                           end a grant; the router stops delivering from that point of the log on
   run-product PRODUCT [--reason R] [--by WHO]
                           run a consumer-aligned product now, whatever its trigger (RunRequested)
@@ -79,10 +81,10 @@ Commands:
   query 'SQL' [--json|--csv] [--as-of VERSION] [--warehouse DIR|s3://...] [--cache DIR] [S3 flags]
                           SQL over the tables (by domain.table name), run by embedded DuckDB;
                           files of an S3 warehouse are downloaded to --cache first
-  replay [--projection P] [--list] [--twice] [--verify [--admin URL,...]]
+  replay [--projection P|all] [--list] [--twice] [--verify [--admin URL,...]] [--progress]
                           rebuild a projection from offset 0 and print its digest; --verify
                           compares it, partition by partition, with the live stores of a
-                          running dev or run (exit 1 on any difference)
+                          running dev or run (exit 1 on any difference); progress on a terminal
   tail [TOPIC...] [--from-beginning] [--json] [-n N]
                           print records as they arrive, decoded with their writer's schema
   schema list             list registered subjects with their versions and ids
@@ -102,6 +104,7 @@ Processor flags (dev, run):
   --landing DIR|s3://...   the landing area (default <data>/landing)
   --warehouse DIR|s3://... the warehouse (default <data>/warehouse)
   --plan-interval 10s      --scan-interval 2s     --webhook URL (incidents)
+  --catalog-addr 127.0.0.1:8080   --tokens FILE (catalog bearer tokens)   --owner-grants
   --partitions 6           --group-prefix logmesh     --session-timeout 45s
   [S3 flags]
 
@@ -116,6 +119,7 @@ Global flags (anywhere on the line; each also from its environment variable):
   --brokers host:port,...  Kafka brokers ($LOGMESH_BROKERS; default 127.0.0.1:9092);
                            given to dev, it runs on that cluster instead of an embedded one
   --registry URL           schema registry ($LOGMESH_REGISTRY; default http://127.0.0.1:8081)
+  --at TIME                products, subscriptions, files, jobs, incidents as of an RFC 3339 time ($LOGMESH_AT)
   --client-id ID           Kafka client id ($LOGMESH_CLIENT_ID; default logmesh)
   --tls                    TLS to the brokers ($LOGMESH_TLS)
   --tls-ca FILE            CA certificates to trust ($LOGMESH_TLS_CA)
