@@ -156,7 +156,13 @@ func (s *Server) iceTables(ctx context.Context, w http.ResponseWriter, r *http.R
 }
 
 func (s *Server) iceLoad(ctx context.Context, w http.ResponseWriter, r *http.Request, principal string) error {
-	table := r.PathValue("ns") + "." + r.PathValue("table")
+	ns := r.PathValue("ns")
+	if strings.Contains(ns, "\x1f") {
+		// A multi-level namespace (Spark asks for raw.a.snapshots as table
+		// snapshots of namespace raw.a first): no such table here.
+		return &httpError{status: http.StatusNotFound, reason: "no table " + strings.ReplaceAll(ns, "\x1f", ".") + "." + r.PathValue("table")}
+	}
+	table := ns + "." + r.PathValue("table")
 	return s.read(ctx, r, func(sn *snapshot) error {
 		cur, exists, err := pointers.Current(sn.st, table)
 		if err != nil {
