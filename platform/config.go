@@ -85,6 +85,10 @@ type Config struct {
 	// OwnerGrants lets a product's owner grant and revoke it through the
 	// catalog, besides governance.
 	OwnerGrants bool
+	// OpenLineageURL, when set, receives every job attempt as OpenLineage
+	// RunEvents (the olpush processor), such as Marquez's
+	// http://HOST:5000/api/v1/lineage.
+	OpenLineageURL string
 	// PlanInterval is how often the planner batches landed files. Default
 	// 10s.
 	PlanInterval time.Duration

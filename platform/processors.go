@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/sr"
@@ -15,12 +16,14 @@ import (
 	"github.com/logmesh/logmesh/internal/confluent"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/internal/openlineage"
 	"github.com/logmesh/logmesh/internal/tables"
 	"github.com/logmesh/logmesh/processors/catalog"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
 	"github.com/logmesh/logmesh/processors/notifier"
+	"github.com/logmesh/logmesh/processors/olpush"
 	"github.com/logmesh/logmesh/processors/orchestrator"
 	"github.com/logmesh/logmesh/processors/planner"
 	"github.com/logmesh/logmesh/processors/router"
@@ -92,6 +95,8 @@ func Processors() []Spec {
 			New: newRunner},
 		{Name: "catalog", Doc: "the central catalog: HTTP API and Iceberg REST catalog with enforced access, as of any moment",
 			Projection: catalogproj.Projection{}, New: newCatalog},
+		{Name: "olpush", Doc: "pushes every job attempt as OpenLineage RunEvents to --openlineage-url, at least once",
+			New: newOlpush},
 		{Name: "notifier", Doc: "delivers every incident at least once (log, webhook)", New: newNotifier},
 	}
 }
@@ -453,6 +458,28 @@ func (e *Env) CatalogURL() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.catalogURL
+}
+
+func newOlpush(ctx context.Context, e *Env) (Processor, error) {
+	if e.Config.OpenLineageURL == "" {
+		return RunFunc(func(ctx context.Context) error {
+			e.Config.Logger.Debug("olpush: no --openlineage-url; lineage is not pushed")
+			<-ctx.Done()
+			return nil
+		}), nil
+	}
+	st, err := e.Store("olpush")
+	if err != nil {
+		return nil, err
+	}
+	wh, err := e.Warehouse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ns := openlineage.Namespaces{Job: cmp.Or(e.Config.Topics.Prefix, events.DefaultPrefix), Tables: "iceberg://" + strings.TrimPrefix(wh.Location(), "file://"),
+		Landing: e.Config.Landing}
+	return olpush.New(e.Config.OpenLineageURL, st, e.Codec, e.Conn, olpush.Group(e.Config.Group("olpush")), olpush.Topics(e.Config.Topics),
+		olpush.Namespaces(ns), olpush.Logger(e.Config.Logger), olpush.HostOpts(host.ClientOpts(e.Config.groupOpts()...)))
 }
 
 func newScheduler(_ context.Context, e *Env) (Processor, error) {

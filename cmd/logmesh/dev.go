@@ -20,7 +20,7 @@ import (
 // procFlags are the flags of the commands that run processors, dev and run.
 type procFlags struct {
 	data, config, landing, warehouse, webhook, admin, groups string
-	catalogAddr, tokens                                      string
+	catalogAddr, tokens, openLineage                         string
 	ownerGrants                                              bool
 	plan, scan, session                                      time.Duration
 	partitions                                               int
@@ -44,6 +44,7 @@ func addProcFlags(fs *flag.FlagSet, admin string) *procFlags {
 	fs.DurationVar(&f.session, "session-timeout", 0, "consumer-group session timeout: how soon a dead member's partitions move (default 45s)")
 	fs.StringVar(&f.catalogAddr, "catalog-addr", "127.0.0.1:8080", "host:port of the catalog (its HTTP API and the Iceberg REST catalog under /iceberg)")
 	fs.StringVar(&f.tokens, "tokens", "", "the catalog's bearer tokens file (dev default: <data>/"+platform.DevTokensFile+", written on first start)")
+	fs.StringVar(&f.openLineage, "openlineage-url", "", "an OpenLineage receiver (e.g. Marquez's http://HOST:5000/api/v1/lineage) that gets every job attempt")
 	fs.BoolVar(&f.ownerGrants, "owner-grants", false, "let a product's owner grant and revoke it through the catalog, besides governance")
 	f.s3 = addS3Flags(fs)
 	return f
@@ -73,6 +74,7 @@ func (f *procFlags) platformConfig(g global) (platform.Config, error) {
 		CatalogAddr:    f.catalogAddr,
 		CatalogTokens:  f.tokens,
 		OwnerGrants:    f.ownerGrants,
+		OpenLineageURL: f.openLineage,
 		Logger:         g.log,
 	}
 	if cfg.Landing == "" {

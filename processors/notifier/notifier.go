@@ -28,6 +28,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/retry"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/state"
@@ -179,28 +180,9 @@ func (d *delivery) ApplyContext(ctx context.Context, s projections.Store, ev eve
 
 // deliver retries sink with backoff until it accepts inc or ctx ends.
 func (d *delivery) deliver(ctx context.Context, log *slog.Logger, sink Sink, inc *events.IncidentOpened) error {
-	wait := d.cfg.backoff
-	for attempt := 1; ; attempt++ {
-		err := sink.Deliver(ctx, inc)
-		if err == nil {
-			if attempt > 1 {
-				log.Info("incident delivered", "attempts", attempt)
-			}
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		log.Warn("incident delivery failed; retrying", "attempt", attempt, "retry_in", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		wait = min(2*wait, d.cfg.maxBackoff)
-	}
+	return retry.Do(ctx, d.cfg.backoff, d.cfg.maxBackoff, log, "incident delivery", func(ctx context.Context) error {
+		return sink.Deliver(ctx, inc)
+	})
 }
 
 // Webhook returns a Sink that POSTs each incident as JSON (the event as
