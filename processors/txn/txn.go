@@ -97,6 +97,7 @@ const (
 type config struct {
 	name        string
 	txnID       string
+	instanceID  string
 	logger      *slog.Logger
 	clientOpts  []kgo.Opt
 	maxAttempts int
@@ -115,6 +116,14 @@ func Name(n string) Option { return func(c *config) { c.name = n } }
 // TransactionalID sets this instance's transactional id; each running
 // instance needs its own. Default the group, "-" and a random suffix.
 func TransactionalID(id string) Option { return func(c *config) { c.txnID = id } }
+
+// StaticMember makes the loop a static member of its group (KIP-345) under
+// id, which each running instance needs its own of: an instance restarted
+// with the same id takes its place in the group at once, keeping its
+// partitions, instead of waiting out its dead predecessor's session. A
+// static member that stops does not leave the group; its partitions move
+// after the session timeout unless it comes back.
+func StaticMember(id string) Option { return func(c *config) { c.instanceID = id } }
 
 // Logger sets the logger; the default discards.
 func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -207,6 +216,9 @@ func (l *Loop) Run(ctx context.Context) error {
 	consume := []kgo.Opt{kgo.ConsumeTopics(l.topics.Names...)}
 	if l.topics.Pattern != "" {
 		consume = []kgo.Opt{kgo.ConsumeRegex(), kgo.ConsumeTopics(l.topics.Regex()), kgo.MetadataMaxAge(10 * time.Second)}
+	}
+	if l.cfg.instanceID != "" {
+		consume = append(consume, kgo.InstanceID(l.cfg.instanceID))
 	}
 	sess, err := kgo.NewGroupTransactSession(l.conn.Opts(append(append(consume,
 		kgo.TransactionalID(l.cfg.txnID),
