@@ -27,7 +27,17 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/processors/txn"
 )
+
+// staticMember is the txn option of an instance id when StaticMembership
+// is on.
+func (cfg Config) staticMember(id string) txn.Option {
+	if !cfg.StaticMembership {
+		id = "" // a dynamic member
+	}
+	return txn.StaticMember(id)
+}
 
 // groupOpts are the options of every consumer-group client of the process.
 func (cfg Config) groupOpts() []kgo.Opt {
@@ -85,6 +95,14 @@ type Config struct {
 	// OwnerGrants lets a product's owner grant and revoke it through the
 	// catalog, besides governance.
 	OwnerGrants bool
+	// StaticMembership makes the transactional processors (loader,
+	// router, orchestrator, runner) static members of their groups
+	// (KIP-345) under their Instance: a restarted instance takes its place
+	// at once instead of waiting out its dead predecessor's session. For
+	// deployments whose instances keep their identity (a StatefulSet); a
+	// static member that stops does not leave its group, so its
+	// partitions move only after the session timeout.
+	StaticMembership bool
 	// OpenLineageURL, when set, receives every job attempt as OpenLineage
 	// RunEvents (the olpush processor), such as Marquez's
 	// http://HOST:5000/api/v1/lineage.

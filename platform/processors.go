@@ -364,7 +364,7 @@ func newLoader(ctx context.Context, e *Env) (Processor, error) {
 	group := e.Config.Group("loader")
 	l, err := loader.New(m, src, wh, e.Codec, e.Conn, loader.Group(group), loader.Topics(e.Config.Topics),
 		loader.Logger(e.Config.Logger), loader.ClientOpts(e.Config.groupOpts()...),
-		loader.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance), txn.StaticMember(group+"-"+e.Config.Instance)))
+		loader.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance), e.Config.staticMember(group+"-"+e.Config.Instance)))
 	if err != nil {
 		return nil, err
 	}
@@ -395,7 +395,7 @@ func newOrchestrator(_ context.Context, e *Env) (Processor, error) {
 	group := e.Config.Group("orchestrator")
 	o, err := orchestrator.New(st, e.Codec, e.Conn, orchestrator.Group(group), orchestrator.Topics(e.Config.Topics),
 		orchestrator.Logger(e.Config.Logger), orchestrator.ClientOpts(e.Config.groupOpts()...),
-		orchestrator.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance), txn.StaticMember(group+"-"+e.Config.Instance)))
+		orchestrator.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance), e.Config.staticMember(group+"-"+e.Config.Instance)))
 	if err != nil {
 		return nil, err
 	}
@@ -411,7 +411,7 @@ func newRunner(ctx context.Context, e *Env) (Processor, error) {
 	group := e.Config.Group("runner")
 	opts := []runner.Option{runner.Group(group), runner.Topics(e.Config.Topics),
 		runner.Logger(e.Config.Logger), runner.ClientOpts(e.Config.groupOpts()...),
-		runner.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance), txn.StaticMember(group+"-"+e.Config.Instance))}
+		runner.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance), e.Config.staticMember(group+"-"+e.Config.Instance))}
 	if e.Config.Mesh != nil {
 		// The mesh's external engines; a job on an engine this process
 		// does not know fails with that reason.
@@ -490,5 +490,5 @@ func newRouter(_ context.Context, e *Env) (Processor, error) {
 	return router.New(e.Codec, e.Conn, router.Group(e.Config.Group("router")), router.Topics(e.Config.Topics),
 		router.Logger(e.Config.Logger), router.ClientOpts(e.Config.groupOpts()...),
 		router.Transactions(txn.TransactionalID(e.Config.Group("router")+"-"+e.Config.Instance),
-			txn.StaticMember(e.Config.Group("router")+"-"+e.Config.Instance)))
+			e.Config.staticMember(e.Config.Group("router")+"-"+e.Config.Instance)))
 }

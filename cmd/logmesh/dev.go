@@ -21,7 +21,7 @@ import (
 type procFlags struct {
 	data, config, landing, warehouse, webhook, admin, groups string
 	catalogAddr, tokens, openLineage                         string
-	ownerGrants                                              bool
+	ownerGrants, static                                      bool
 	plan, scan, session                                      time.Duration
 	partitions                                               int
 	recordMesh                                               bool
@@ -45,6 +45,7 @@ func addProcFlags(fs *flag.FlagSet, admin string) *procFlags {
 	fs.StringVar(&f.catalogAddr, "catalog-addr", "127.0.0.1:8080", "host:port of the catalog (its HTTP API and the Iceberg REST catalog under /iceberg)")
 	fs.StringVar(&f.tokens, "tokens", "", "the catalog's bearer tokens file (dev default: <data>/"+platform.DevTokensFile+", written on first start)")
 	fs.StringVar(&f.openLineage, "openlineage-url", "", "an OpenLineage receiver (e.g. Marquez's http://HOST:5000/api/v1/lineage) that gets every job attempt")
+	fs.BoolVar(&f.static, "static-membership", false, "join the groups of the transactional processors as static members (KIP-345) under the instance's id: a restart takes over at once (for instances with a stable identity)")
 	fs.BoolVar(&f.ownerGrants, "owner-grants", false, "let a product's owner grant and revoke it through the catalog, besides governance")
 	f.s3 = addS3Flags(fs)
 	return f
@@ -57,25 +58,26 @@ func (f *procFlags) platformConfig(g global) (platform.Config, error) {
 		return platform.Config{}, fmt.Errorf("--plan-interval and --scan-interval must be positive: %w", errUsage)
 	}
 	cfg := platform.Config{
-		Kafka:          g.kafka,
-		RegistryURL:    g.registry,
-		Topics:         g.topics,
-		Partitions:     int32(f.partitions),
-		GroupPrefix:    f.groups,
-		DataDir:        f.data,
-		Landing:        f.landing,
-		Warehouse:      f.warehouse,
-		PlanInterval:   f.plan,
-		ScanInterval:   f.scan,
-		Webhook:        f.webhook,
-		AdminAddr:      f.admin,
-		SessionTimeout: f.session,
-		RecordMesh:     f.recordMesh,
-		CatalogAddr:    f.catalogAddr,
-		CatalogTokens:  f.tokens,
-		OwnerGrants:    f.ownerGrants,
-		OpenLineageURL: f.openLineage,
-		Logger:         g.log,
+		Kafka:            g.kafka,
+		RegistryURL:      g.registry,
+		Topics:           g.topics,
+		Partitions:       int32(f.partitions),
+		GroupPrefix:      f.groups,
+		DataDir:          f.data,
+		Landing:          f.landing,
+		Warehouse:        f.warehouse,
+		PlanInterval:     f.plan,
+		ScanInterval:     f.scan,
+		Webhook:          f.webhook,
+		AdminAddr:        f.admin,
+		SessionTimeout:   f.session,
+		RecordMesh:       f.recordMesh,
+		CatalogAddr:      f.catalogAddr,
+		CatalogTokens:    f.tokens,
+		OwnerGrants:      f.ownerGrants,
+		OpenLineageURL:   f.openLineage,
+		StaticMembership: f.static,
+		Logger:           g.log,
 	}
 	if cfg.Landing == "" {
 		cfg.Landing = filepath.Join(f.data, "landing")

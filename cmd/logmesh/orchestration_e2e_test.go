@@ -484,7 +484,10 @@ func TestE2EOrchestratorAndRunnerKilled(t *testing.T) {
 	e := &e2e{cli: &cli{t: t, p: startDev(t, cfg)}, cfg: cfg}
 	common := func(name string, extra ...string) []string {
 		return append([]string{"run", name, "--brokers", strings.Join(e.p.Brokers, ","), "--registry", e.p.RegistryURL,
-			"--data", filepath.Join(dir, "proc-"+name), "--warehouse", cfg.Warehouse, "--session-timeout", "6s"}, extra...)
+			"--data", filepath.Join(dir, "proc-"+name), "--warehouse", cfg.Warehouse, "--session-timeout", "6s",
+			// Restarts take over at once; on kfake, SIGKILLed dynamic
+			// members can stay in the group for good (1 run in ~5).
+			"--static-membership"}, extra...)
 	}
 	orch := startProc(t, "orchestrator", common("orchestrator", "--admin-addr", "127.0.0.1:0")...)
 	adminLine := orch.Await(orch.On(`admin http://`), "its admin endpoint")
