@@ -92,6 +92,10 @@ type Config struct {
 	// Default: none, so every request is anonymous and reads nothing;
 	// `logmesh dev` writes one under its data directory.
 	CatalogTokens string
+	// CatalogTLSCert and CatalogTLSKey, when set, serve the catalog over
+	// TLS; with CatalogClientCA, a client certificate that CA signed names
+	// its principal by its common name (mutual TLS), besides tokens.
+	CatalogTLSCert, CatalogTLSKey, CatalogClientCA string
 	// OwnerGrants lets a product's owner grant and revoke it through the
 	// catalog, besides governance.
 	OwnerGrants bool

@@ -3,8 +3,11 @@ package platform
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -435,9 +438,15 @@ func newCatalog(ctx context.Context, e *Env) (Processor, error) {
 	} else {
 		e.Config.Logger.Warn("catalog: no tokens file: every request is anonymous and reads nothing")
 	}
-	srv, err := catalog.New(e.Codec, e.Conn, wh, catalog.Addr(cmp.Or(e.Config.CatalogAddr, "127.0.0.1:0")),
+	opts := []catalog.Option{catalog.Addr(cmp.Or(e.Config.CatalogAddr, "127.0.0.1:0")),
 		catalog.Topics(e.Config.Topics), catalog.Logger(e.Config.Logger), catalog.WithTokens(tokens),
-		catalog.WithRules(catalog.Rules{OwnerGrants: e.Config.OwnerGrants}))
+		catalog.WithRules(catalog.Rules{OwnerGrants: e.Config.OwnerGrants})}
+	if tc, err := catalogTLS(e.Config); err != nil {
+		return nil, err
+	} else if tc != nil {
+		opts = append(opts, catalog.TLS(tc))
+	}
+	srv, err := catalog.New(e.Codec, e.Conn, wh, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -446,10 +455,41 @@ func newCatalog(ctx context.Context, e *Env) (Processor, error) {
 		return nil, err
 	}
 	e.mu.Lock()
-	e.catalogURL = "http://" + addr
+	scheme := "http://"
+	if e.Config.CatalogTLSCert != "" {
+		scheme = "https://"
+	}
+	e.catalogURL = scheme + addr
 	e.mu.Unlock()
 	e.serveLive("catalog", catalogproj.Projection{}.Name(), srv.Store)
 	return srv, nil
+}
+
+// catalogTLS is the catalog's TLS setting, nil for plain HTTP.
+func catalogTLS(cfg Config) (*tls.Config, error) {
+	if cfg.CatalogTLSCert == "" && cfg.CatalogTLSKey == "" {
+		if cfg.CatalogClientCA != "" {
+			return nil, errors.New("platform: a catalog client CA needs the catalog's own TLS certificate and key")
+		}
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.CatalogTLSCert, cfg.CatalogTLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("platform: catalog TLS: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if cfg.CatalogClientCA != "" {
+		pem, err := os.ReadFile(cfg.CatalogClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("platform: catalog client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("platform: catalog client CA %s: no PEM certificate", cfg.CatalogClientCA)
+		}
+		tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return tc, nil
 }
 
 // CatalogURL is the base URL of the catalog this process serves, "" if

@@ -21,6 +21,7 @@ import (
 type procFlags struct {
 	data, config, landing, warehouse, webhook, admin, groups string
 	catalogAddr, tokens, openLineage                         string
+	catalogCert, catalogKey, catalogCA                       string
 	ownerGrants, static                                      bool
 	plan, scan, session                                      time.Duration
 	partitions                                               int
@@ -44,6 +45,9 @@ func addProcFlags(fs *flag.FlagSet, admin string) *procFlags {
 	fs.DurationVar(&f.session, "session-timeout", 0, "consumer-group session timeout: how soon a dead member's partitions move (default 45s)")
 	fs.StringVar(&f.catalogAddr, "catalog-addr", "127.0.0.1:8080", "host:port of the catalog (its HTTP API and the Iceberg REST catalog under /iceberg)")
 	fs.StringVar(&f.tokens, "tokens", "", "the catalog's bearer tokens file (dev default: <data>/"+platform.DevTokensFile+", written on first start)")
+	fs.StringVar(&f.catalogCert, "catalog-tls-cert", "", "PEM certificate: serve the catalog over HTTPS (with --catalog-tls-key)")
+	fs.StringVar(&f.catalogKey, "catalog-tls-key", "", "PEM key of --catalog-tls-cert")
+	fs.StringVar(&f.catalogCA, "catalog-client-ca", "", "PEM CA of client certificates: mutual TLS, the certificate's common name is the principal")
 	fs.StringVar(&f.openLineage, "openlineage-url", "", "an OpenLineage receiver (e.g. Marquez's http://HOST:5000/api/v1/lineage) that gets every job attempt")
 	fs.BoolVar(&f.static, "static-membership", false, "join the groups of the transactional processors as static members (KIP-345) under the instance's id: a restart takes over at once (for instances with a stable identity)")
 	fs.BoolVar(&f.ownerGrants, "owner-grants", false, "let a product's owner grant and revoke it through the catalog, besides governance")
@@ -77,6 +81,9 @@ func (f *procFlags) platformConfig(g global) (platform.Config, error) {
 		OwnerGrants:      f.ownerGrants,
 		OpenLineageURL:   f.openLineage,
 		StaticMembership: f.static,
+		CatalogTLSCert:   f.catalogCert,
+		CatalogTLSKey:    f.catalogKey,
+		CatalogClientCA:  f.catalogCA,
 		Logger:           g.log,
 	}
 	if cfg.Landing == "" {

@@ -89,7 +89,7 @@ type apiFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, p
 // token (recorded), 400, 403, 404, 409 as the error says, 500 otherwise.
 func (s *Server) api(fn apiFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		principal := s.cfg.tokens.Principal(r)
+		principal := s.principal(r)
 		if principal == Anonymous {
 			s.deny(r.Context(), Anonymous, "authenticate", r.URL.Path, "catalog", "no valid bearer token")
 			fail(w, http.StatusUnauthorized, "a bearer token is required (Authorization: Bearer TOKEN)")

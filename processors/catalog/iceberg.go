@@ -63,7 +63,7 @@ func iceFail(w http.ResponseWriter, status int, typ, msg string) {
 // ice is api with Iceberg's error shape.
 func (s *Server) ice(fn apiFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		principal := s.cfg.tokens.Principal(r)
+		principal := s.principal(r)
 		if principal == Anonymous {
 			s.deny(r.Context(), Anonymous, "authenticate", r.URL.Path, "iceberg-rest", "no valid bearer token")
 			iceFail(w, http.StatusUnauthorized, "NotAuthorizedException", "a bearer token is required")

@@ -22,6 +22,7 @@ package catalog
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -63,6 +64,7 @@ type config struct {
 	logger     *slog.Logger
 	clientOpts []kgo.Opt
 	tokens     Tokens
+	tls        *tls.Config
 	rules      Rules
 	clock      func() time.Time
 }
@@ -87,6 +89,13 @@ func ClientOpts(opts ...kgo.Opt) Option {
 // WithTokens sets the bearer tokens; without any, every request is
 // anonymous and reads nothing.
 func WithTokens(t Tokens) Option { return func(c *config) { c.tokens = t } }
+
+// TLS serves the catalog over TLS with cfg. When cfg verifies client
+// certificates (ClientCAs with tls.VerifyClientCertIfGiven or
+// RequireAndVerifyClientCert), a request without a valid bearer token is
+// the principal its certificate's common name names (a domain or
+// governance): mutual TLS.
+func TLS(cfg *tls.Config) Option { return func(c *config) { c.tls = cfg } }
 
 // WithRules sets the authorization rules.
 func WithRules(r Rules) Option { return func(c *config) { c.rules = r } }
@@ -177,9 +186,13 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
+	ln := s.ln
+	if s.cfg.tls != nil {
+		ln = tls.NewListener(s.ln, s.cfg.tls)
+	}
 	s.log.Info("catalog serving", "addr", s.ln.Addr().String())
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(s.ln) }()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -201,6 +214,23 @@ func (s *Server) close() {
 		s.producer.Close()
 	}
 	s.pmu.Unlock()
+}
+
+// principal is who r is: its bearer token's principal or, over mutual
+// TLS, the common name of its verified client certificate; else
+// Anonymous.
+func (s *Server) principal(r *http.Request) string {
+	if p := s.cfg.tokens.Principal(r); p != Anonymous {
+		return p
+	}
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return Anonymous
+	}
+	cn := r.TLS.VerifiedChains[0][0].Subject.CommonName
+	if cn == Governance || events.ValidDomain(cn) == nil {
+		return cn
+	}
+	return Anonymous
 }
 
 // snapshot is the catalog as one request reads it.
