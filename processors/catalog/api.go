@@ -420,9 +420,10 @@ func (s *Server) grantDelete(ctx context.Context, w http.ResponseWriter, r *http
 	})
 }
 
-// lineageRuns answers the job attempts of the products the caller may see
-// as OpenLineage RunEvents (START, then COMPLETE or FAIL), naming the
-// pinned input versions and the output version.
+// lineageRuns answers the job attempts of the products the caller may see,
+// and the ingestion batches of their tables, as OpenLineage RunEvents
+// (START, then COMPLETE or FAIL), naming the pinned input versions (or the
+// landed files) and the output version.
 func (s *Server) lineageRuns(ctx context.Context, w http.ResponseWriter, r *http.Request, principal string) error {
 	product := r.URL.Query().Get("product")
 	return s.read(ctx, r, func(sn *snapshot) error {
@@ -459,6 +460,32 @@ func (s *Server) lineageRuns(ctx context.Context, w http.ResponseWriter, r *http
 			}
 			for i, ev := range evs {
 				items = append(items, item{fmt.Sprintf("%s\x00%s\x00%010d\x00%d", run.Started.Product, run.Started.JobID, run.Started.Attempt, i), ev})
+			}
+		}
+		// Ingestion batches, of the tables of the products the caller may
+		// see (of product's table, with product).
+		table := ""
+		if product != "" {
+			d, _ := sn.product(product)
+			table = d.Product.OutputTable
+		}
+		batches, err := catalogproj.Batches(sn.st, table)
+		if err != nil {
+			return err
+		}
+		for _, b := range batches {
+			if b.Planned == nil {
+				continue
+			}
+			if d, ok := sn.productOfTable(b.Planned.Table); !ok || !s.cfg.rules.SeeProduct(principal, d.Product) {
+				continue
+			}
+			evs, err := openlineage.BatchEvents(ns, b.Planned, &openlineage.BatchOutcome{Processed: b.Processed, Failed: b.Failed, Commit: b.Commit})
+			if err != nil {
+				return err
+			}
+			for i, ev := range evs {
+				items = append(items, item{fmt.Sprintf("%s\x00%s\x00%d", openlineage.IngestJobName(b.Planned.Table), b.Planned.BatchID, i), ev})
 			}
 		}
 		return page(w, r, sn, items, func(it item) string { return it.key }, func(it item) any { return it.ev })

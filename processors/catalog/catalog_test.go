@@ -427,3 +427,31 @@ func TestLineageRuns(t *testing.T) {
 		t.Errorf("as of the run's middle: %s", body)
 	}
 }
+
+// Ingestion batches are lineage too: a batch of own.pub's table as START
+// and COMPLETE, naming its landed file and the version written.
+func TestLineageBatches(t *testing.T) {
+	r := newRig(t, catalog.Rules{})
+	bp := &events.BatchPlanned{Envelope: events.Envelope{EventID: "bp1", OccurredAt: t0.Add(3 * time.Minute), Domain: "raw"},
+		BatchID: "batch-1", Table: "own.pub", Feed: "pub", Trigger: "interval", TotalBytes: 10,
+		Files: []events.BatchFile{{Key: "pub/1.csv", Checksum: "abc", Size: 10, LandedEventID: "fl1"}}}
+	rec, err := r.codec.Record(bp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Topic = r.names.Batches()
+	if err := r.cluster.Client(t).ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	r.produce(&events.FileProcessed{Envelope: events.Envelope{EventID: "fp1", OccurredAt: t0.Add(4 * time.Minute), Domain: "own"},
+		FileKey: "pub/1.csv", FileChecksum: "abc", Table: "own.pub", BatchID: "batch-1", TableVersion: new(int64(1)), RecordsRead: 3, RecordsLoaded: 3})
+	status, body, _ := r.call("d", "GET", "/v1/lineage/runs?product=own.pub", "")
+	if status != 200 || strings.Count(body, `"eventType"`) != 2 || !strings.Contains(body, `"name": "pub/1.csv"`) ||
+		!strings.Contains(body, `"name": "ingest.own.pub"`) || !strings.Contains(body, `"COMPLETE"`) {
+		t.Fatalf("%d %s", status, body)
+	}
+	// own.priv's batches are not d's to see.
+	if _, body, _ := r.call("d", "GET", "/v1/lineage/runs", ""); strings.Contains(body, "ingest.own.priv") {
+		t.Errorf("d sees own.priv's ingestion: %s", body)
+	}
+}
