@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go/catalog/rest"
@@ -46,8 +47,20 @@ func TestCatalogIcebergClientEndToEnd(t *testing.T) {
 	e.land("a/1.csv", "id,v\nk1,1\nk2,2\n")
 	e.land("b/1.csv", "id,w\nk1,10\n")
 	e.awaitTable("raw.a", 1)
+	time.Sleep(20 * time.Millisecond)
+	between := time.Now().UTC().Format(time.RFC3339Nano)
+	time.Sleep(20 * time.Millisecond)
 	e.land("a/2.csv", "id,v\nk3,3\n")
 	e.awaitTable("raw.a", 2)
+	// The CLI as of between the versions: tables and query see version 1.
+	if out, err := e.run(append([]string{"--at", between, "tables", "--json"}, e.storeArgs()...)...); err != nil ||
+		!strings.Contains(out, `"name": "raw.a",`+"\n"+`    "version": 1`) {
+		t.Errorf("tables --at %s: %v\n%s", between, err, out)
+	}
+	if out, err := e.run(append([]string{"--at", between, "query", "--csv", "SELECT count(*) AS n FROM raw.a"}, e.storeArgs()...)...); err != nil ||
+		!strings.Contains(out, "\n2\n") {
+		t.Errorf("query --at %s: %v\n%s", between, err, out)
+	}
 	e.awaitTable("raw.b", 1)
 
 	ctx := context.Background()

@@ -51,7 +51,7 @@ var globalFlags = []globalFlag{
 	{name: "sasl-mechanism", env: "LOGMESH_SASL_MECHANISM", usage: "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"},
 	{name: "sasl-user", env: "LOGMESH_SASL_USER", usage: "SASL user"},
 	{name: "sasl-password", env: "LOGMESH_SASL_PASSWORD", usage: "SASL password (prefer the environment variable)"},
-	{name: "at", env: "LOGMESH_AT", usage: "an RFC 3339 time: products, subscriptions, files, jobs and incidents as they stood then"},
+	{name: "at", env: "LOGMESH_AT", usage: "an RFC 3339 time: products, subscriptions, files, jobs, incidents, tables and query as they stood then"},
 	{name: "v", boolean: true, usage: "verbose logging"},
 }
 

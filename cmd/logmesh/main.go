@@ -119,7 +119,8 @@ Global flags (anywhere on the line; each also from its environment variable):
   --brokers host:port,...  Kafka brokers ($LOGMESH_BROKERS; default 127.0.0.1:9092);
                            given to dev, it runs on that cluster instead of an embedded one
   --registry URL           schema registry ($LOGMESH_REGISTRY; default http://127.0.0.1:8081)
-  --at TIME                products, subscriptions, files, jobs, incidents as of an RFC 3339 time ($LOGMESH_AT)
+  --at TIME                products, subscriptions, files, jobs, incidents, tables and query as of an
+                           RFC 3339 time ($LOGMESH_AT): the versions committed by then
   --client-id ID           Kafka client id ($LOGMESH_CLIENT_ID; default logmesh)
   --tls                    TLS to the brokers ($LOGMESH_TLS)
   --tls-ca FILE            CA certificates to trust ($LOGMESH_TLS_CA)

@@ -124,7 +124,7 @@ func (g global) catalog(ctx context.Context, warehouse string, s3 *s3Flags) (*ta
 	if warehouse, err = g.located(ctx, "warehouse", warehouse, "./.logmesh/warehouse", s3); err != nil {
 		return nil, nil, nil, err
 	}
-	ptrs, err := loader.ReadPointers(ctx, conn, codec, g.topics)
+	ptrs, err := loader.ReadPointersAt(ctx, conn, codec, g.topics, g.at)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -3,6 +3,7 @@ package loader
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -11,6 +12,7 @@ import (
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/tables"
 	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/projections/pointers"
 	"github.com/logmesh/logmesh/state"
 )
@@ -68,11 +70,20 @@ func tablePointer(p pointers.Pointer) tables.Pointer {
 // into an in-memory store: the table catalog as the log has it now. The
 // caller closes the result.
 func ReadPointers(ctx context.Context, conn kafkaconn.Conn, codec *events.Codec, names events.Topics) (*Pointers, error) {
+	return ReadPointersAt(ctx, conn, codec, names, time.Time{})
+}
+
+// ReadPointersAt is ReadPointers as of at (the zero time for now): the
+// versions committed until then.
+func ReadPointersAt(ctx context.Context, conn kafkaconn.Conn, codec *events.Codec, names events.Topics, at time.Time) (*Pointers, error) {
 	st, err := state.Open("", &state.Options{FS: vfs.NewMem()})
 	if err != nil {
 		return nil, err
 	}
-	proj := pointers.Projection{}
+	var proj projections.Projection = pointers.Projection{}
+	if !at.IsZero() {
+		proj = projections.AsOf{Projection: proj, At: at}
+	}
 	if _, err := host.Replay(ctx, proj, st, codec, conn, proj.Topics(names), host.Sync(false)); err != nil {
 		st.Close()
 		return nil, err
