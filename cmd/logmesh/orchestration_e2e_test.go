@@ -209,6 +209,13 @@ func TestE2EOrchestration(t *testing.T) {
 		!strings.Contains(*sf[1].Error, "oops") {
 		t.Fatalf("wm.strict: %d attempts, %+v", len(ss), sf)
 	}
+	// The incident follows the last JobFinished through the router and
+	// the orchestrator: wait for it, then for every fact to be decided.
+	for deadline := time.Now().Add(2 * time.Minute); len(e.incidents()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.awaitInboxFinished(sf[1])
+	e.decided()
 	incidents := e.incidents()
 	if len(incidents) != 1 || incidents[0].JobID == nil || *incidents[0].JobID != ss[0].JobID {
 		t.Fatalf("incidents %+v, want one for job %s", incidents, ss[0].JobID)
@@ -416,6 +423,15 @@ func (e *e2e) awaitInbox(product string, version int64) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// awaitInboxFinished waits until jf is in wealth's inbox.
+func (e *e2e) awaitInboxFinished(jf *events.JobFinished) {
+	e.t.Helper()
+	e.awaitInboxFact(func(ev events.Event) bool {
+		f, ok := ev.(*events.JobFinished)
+		return ok && f.Envelope.EventID == jf.Envelope.EventID
+	})
 }
 
 func (e *e2e) incidents() []*events.IncidentOpened {
