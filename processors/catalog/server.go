@@ -237,8 +237,10 @@ func (s *Server) principal(r *http.Request) string {
 type snapshot struct {
 	st   *state.Store
 	defs map[definitions.Key]definitions.Definition
-	pos  map[state.TopicPartition]int64
-	at   time.Time // the time grants are judged at
+	// byTable is the live product of each output table.
+	byTable map[string]definitions.Definition
+	pos     map[state.TopicPartition]int64
+	at      time.Time // the time grants are judged at
 }
 
 // read calls fn with the catalog as r asks for it: the live one caught up
@@ -279,18 +281,26 @@ func (s *Server) read(ctx context.Context, r *http.Request, fn func(*snapshot) e
 	if err != nil {
 		return fmt.Errorf("catalog: folding the log as of %s: %w", asOf, err)
 	}
-	if ends != nil {
-		// Judge grants at the time of the latest fact folded.
-		at = latest(st)
-	}
+	// With a position, at stays zero: with judges grants at the time of
+	// the latest fact folded.
 	return s.with(st, at, fn)
 }
 
-// with reads st into a snapshot for fn.
+// with reads st into a snapshot for fn, judging grants at at (the time
+// of the latest fact in st if zero).
 func (s *Server) with(st *state.Store, at time.Time, fn func(*snapshot) error) error {
 	defs, err := definitions.All(st)
 	if err != nil {
 		return err
+	}
+	if at.IsZero() {
+		at = latest(st, defs)
+	}
+	byTable := map[string]definitions.Definition{}
+	for k, d := range defs {
+		if k.Kind == definitions.KindProduct && !d.Retired && d.Product != nil {
+			byTable[d.Product.OutputTable] = d
+		}
 	}
 	cps, err := st.Checkpoints()
 	if err != nil {
@@ -302,17 +312,16 @@ func (s *Server) with(st *state.Store, at time.Time, fn func(*snapshot) error) e
 			pos[tp] = c.Next
 		}
 	}
-	return fn(&snapshot{st: st, defs: defs, pos: pos, at: at})
+	return fn(&snapshot{st: st, defs: defs, byTable: byTable, pos: pos, at: at})
 }
 
-// latest is the time of the latest definition or table version in st.
-func latest(st *state.Store) time.Time {
+// latest is the time of the latest definition (of defs, st's) or table
+// version in st.
+func latest(st *state.Store, defs map[definitions.Key]definitions.Definition) time.Time {
 	var t time.Time
-	if defs, err := definitions.All(st); err == nil {
-		for _, d := range defs {
-			if d.At.After(t) {
-				t = d.At
-			}
+	for _, d := range defs {
+		if d.At.After(t) {
+			t = d.At
 		}
 	}
 	if names, err := pointers.Tables(st); err == nil {
@@ -384,13 +393,8 @@ func (sn *snapshot) grant(product, domain string) *definitions.Definition {
 
 // productOfTable returns the product whose output table is table.
 func (sn *snapshot) productOfTable(table string) (*definitions.Definition, bool) {
-	for _, k := range slices.SortedFunc(maps.Keys(sn.defs), compareKeys) {
-		d := sn.defs[k]
-		if k.Kind == definitions.KindProduct && !d.Retired && d.Product != nil && d.Product.OutputTable == table {
-			return &d, true
-		}
-	}
-	return nil, false
+	d, ok := sn.byTable[table]
+	return &d, ok
 }
 
 func compareKeys(a, b definitions.Key) int {
