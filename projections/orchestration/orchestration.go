@@ -364,8 +364,10 @@ func refreshed(s projections.Store, e *events.ProductRefreshed) ([]events.Event,
 }
 
 // policy returns p's trigger policy and which of its inputs count as
-// refreshed at the time now: refreshed since the last successful run and,
-// with a max input age, not longer ago than that.
+// refreshed at the time now: refreshed since the last successful run and
+// since the version the job in flight reads and, with a max input age, not
+// longer ago than that. (Without the job in flight, a due time that came
+// while it ran made a second run of the versions it had just read.)
 func (p *Product) policy(now time.Time) (trigger.Policy, func(string) bool) {
 	pol, err := trigger.Parse(p.Trigger, p.Inputs)
 	if err != nil {
@@ -379,6 +381,13 @@ func (p *Product) policy(now time.Time) (trigger.Policy, func(string) bool) {
 		}
 		if p.MaxInputAge > 0 && at-sn.At > p.MaxInputAge*1e6 {
 			return false
+		}
+		if p.Job != nil {
+			for _, pin := range p.Job.Inputs {
+				if pin.Name == in && sn.Version <= pin.Version {
+					return false
+				}
+			}
 		}
 		last, ran := p.Last[in]
 		return !ran || sn.Version > last

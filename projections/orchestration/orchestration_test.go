@@ -323,6 +323,15 @@ func TestSchedule(t *testing.T) {
 		}
 		none(t, f.finish(12, js, events.StatusSucceeded), "success")
 		none(t, f.refresh(13, "raw.a", 3), "the input without a new due time")
+		js = started(t, f.tick(15))
+		// Due again while that run reads raw.a@3: no second run of the
+		// same version when it ends; the next version runs at once.
+		none(t, f.tick(20), "a due time while the job runs")
+		none(t, f.finish(21, js, events.StatusSucceeded), "the end of the run that read raw.a@3")
+		js = started(t, f.refresh(22, "raw.a", 4))
+		if pins(js) != "raw.a@4" {
+			t.Fatalf("after the due time in flight: pins %s", pins(js))
+		}
 	})
 	t.Run("inputs or schedule", func(t *testing.T) {
 		f := newFlow(t)
