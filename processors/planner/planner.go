@@ -11,7 +11,9 @@
 // folds FileLanded (logmesh.raw.events) and BatchPlanned
 // (logmesh.raw.batches) with the audit projection (projections/audit) into
 // its Pebble store, through a processors/host Host in the consumer group
-// "logmesh.planner", and plans from that store's merged view. Between
+// "logmesh.planner", and plans from that store's merged view, which a tick
+// reads through the audit's status index (audit.Pending): a tick costs what
+// the files pending cost, not what every file ever audited does. Between
 // producing a BatchPlanned and seeing it come back through the log, the
 // batch's files are held in memory as planned, so the next tick cannot plan
 // them again. After a restart the planner first catches up to the end
@@ -166,12 +168,13 @@ type Planner struct {
 
 	// planMu serializes planning, replay and the start of Run, and guards
 	// the fields below it.
-	planMu   sync.Mutex
-	inflight map[string]bool // file ids produced, not yet folded
-	unseen   []produced
-	running  *host.Host // the host of an active Run, or nil
-	ready    bool       // the running host has caught up and owns everything
-	parts    []state.TopicPartition
+	planMu    sync.Mutex
+	inflight  map[string]bool // file ids produced, not yet folded
+	reindexed bool            // reindex has run
+	unseen    []produced
+	running   *host.Host // the host of an active Run, or nil
+	ready     bool       // the running host has caught up and owns everything
+	parts     []state.TopicPartition
 
 	mu     sync.Mutex
 	cl     *kgo.Client
@@ -297,6 +300,10 @@ func (p *Planner) Run(ctx context.Context) error {
 	if p.running != nil {
 		p.planMu.Unlock()
 		return ErrRunning
+	}
+	if err := p.reindex(); err != nil {
+		p.planMu.Unlock()
+		return err
 	}
 	p.running, p.ready = h, false
 	p.planMu.Unlock()
@@ -490,6 +497,9 @@ func (p *Planner) PlanOnce(ctx context.Context) (batches int, err error) {
 	if p.running != nil { // Run started meanwhile; let it fold.
 		return 0, nil
 	}
+	if err := p.reindex(); err != nil {
+		return 0, err
+	}
 	if _, err := host.Replay(ctx, audit.Projection{}, p.store, p.codec, p.conn, p.topics, append(slices.Clone(p.cfg.hostOpts),
 		host.ClientOpts(p.cfg.clientOpts...),
 		host.Logger(p.cfg.logger))...); err != nil {
@@ -498,8 +508,49 @@ func (p *Planner) PlanOnce(ctx context.Context) (batches int, err error) {
 	return p.plan(ctx, false)
 }
 
+// reindexCommit is how many writes reindex puts in one batch.
+const reindexCommit = 10_000
+
+// reindex upgrades, once per planner, a store folded before the audit had
+// its status index (audit.Reindex): without it the files pending then would
+// never be planned. It reads every entry of the store once, and writes
+// only if it finds entries to upgrade. The caller holds planMu, and no host
+// folds into the store yet.
+func (p *Planner) reindex() error {
+	if p.reindexed {
+		return nil
+	}
+	b := p.store.NewBatch()
+	defer func() { _ = b.Close() }()
+	writes := 0
+	n, err := audit.Reindex(p.store, func(tp state.TopicPartition, key, value []byte) error {
+		if err := b.Scope(tp.Topic, tp.Partition).Set(key, value); err != nil {
+			return err
+		}
+		if writes++; writes%reindexCommit == 0 {
+			if err := b.Commit(true); err != nil {
+				return err
+			}
+			b = p.store.NewBatch()
+		}
+		return nil
+	})
+	if err == nil && !b.Empty() {
+		err = b.Commit(true)
+	}
+	if err != nil {
+		return fmt.Errorf("planner: index the audit by status: %w", err)
+	}
+	if n > 0 {
+		p.log.Info("indexed the audit by status (a store folded by an older version)", "files", n)
+	}
+	p.reindexed = true
+	return nil
+}
+
 // plan plans pending files and produces the batches. The caller holds
-// planMu.
+// planMu. Its cost grows with the files pending (audit.Pending reads the
+// audit's status index), not with every file ever audited.
 func (p *Planner) plan(ctx context.Context, thresholdOnly bool) (int, error) {
 	if err := p.forgetFolded(); err != nil {
 		return 0, err

@@ -1,6 +1,7 @@
 package planner_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -292,6 +293,88 @@ func TestPlanOnce(t *testing.T) {
 	if c := r.batchCount(t); c != 6 {
 		t.Fatalf("%d batches on the topic, want 6", c)
 	}
+}
+
+// unindex rewrites st as a store folded before the audit had its status
+// index: entries at encoding version 1, no index keys.
+func unindex(t *testing.T, st *state.Store) {
+	t.Helper()
+	b := st.NewBatch()
+	defer b.Close()
+	for _, prefix := range []string{"s/", "f/"} {
+		if err := st.ScanAll([]byte(prefix), func(tp state.TopicPartition, k, v []byte) error {
+			sc := b.Scope(tp.Topic, tp.Partition)
+			if prefix == "s/" {
+				return sc.Delete(k)
+			}
+			old, ok := bytes.CutPrefix(v, []byte(`{"v":2,`))
+			if !ok {
+				return fmt.Errorf("%s: %s", k, v)
+			}
+			return sc.Set(k, append([]byte(`{"v":1,`), old...))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A store folded by a planner from before the audit's status index: the
+// files pending in it are planned all the same, and the store ends as a
+// fold from empty would leave it.
+func TestPlansAStoreFoldedBeforeTheIndex(t *testing.T) {
+	r := newRig(t)
+	tf := r.land(t, trades, 1, 2, 3)
+	st := openMem(t)
+	if _, err := host.Replay(context.Background(), audit.Projection{}, st, r.codec, r.cluster.Conn(),
+		audit.Projection{}.Topics(r.names), host.Sync(false)); err != nil {
+		t.Fatal(err)
+	}
+	want, err := st.DigestAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unindex(t, st)
+	if p, err := audit.Pending(st); err != nil || len(p) != 0 {
+		t.Fatalf("pending in an unindexed store: %v %v", p, err)
+	}
+	if d, err := st.DigestAll(); err != nil || d == want {
+		t.Fatalf("unindex left the store as it was (%v)", err)
+	}
+	p := r.planner(t, st)
+	n, err := p.PlanOnce(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("PlanOnce on an unindexed store: %d batches, %v; want 2", n, err)
+	}
+	if got := byTable(r.read(t, 2))[trades]; fmt.Sprint(got) != fmt.Sprint([][]string{fileKeys(tf[0:2]), fileKeys(tf[2:3])}) {
+		t.Fatalf("planned %v", got)
+	}
+	// The upgraded store is what a fold from empty gives.
+	fresh := openMem(t)
+	if _, err := host.ReplayTo(context.Background(), audit.Projection{}, fresh, r.codec, r.cluster.Conn(),
+		audit.Projection{}.Topics(r.names), offsets(t, st), host.Sync(false)); err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.DigestAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fresh.DigestAll()
+	if err != nil || a != b {
+		t.Fatalf("the reindexed store differs from a fold from empty to the same offsets (%v)", err)
+	}
+}
+
+// offsets returns the offsets st has folded to.
+func offsets(t *testing.T, st *state.Store) map[state.TopicPartition]int64 {
+	t.Helper()
+	o, err := st.Offsets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }
 
 // The same log planned from two fresh stores gives the same batches.

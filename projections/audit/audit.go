@@ -16,8 +16,8 @@
 // host folds it into another state scope than the file's own events (see
 // docs/decisions/0001-partition-scoped-state.md). The projection never reads
 // across scopes: each scope holds, per file, what that scope saw (an entry
-// under "f/<file id>"), and the query side (Files, Pending) merges the
-// entries of a file from all scopes with a deterministic rule:
+// under "f/<file id>"), and the query side (Files, ByStatus, Pending) merges
+// the entries of a file from all scopes with a deterministic rule:
 //
 //   - status: a terminal status (PROCESSED or FAILED) beats BATCHED, which
 //     beats RECEIVED. Within one scope, the later of two terminal statuses
@@ -45,15 +45,32 @@
 // planned; the landing watcher records their outcome as a FileFailed at
 // stage "match", which makes them UNMATCHED, with the reason.
 //
+// # Status index
+//
+// Beside its entries, each scope keeps an index of them by status: the key
+// "s/<status>/<file id>" (empty value) is present exactly while the scope's
+// entry for the file has that status. ByStatus and Pending read the index
+// for candidates and then only the candidates' entries, so they cost what
+// the files at that status cost, not the audit's whole history. A file's
+// merged status is the status of one of its entries, so every file with
+// merged status S has an index key under "s/S/" in some scope; the
+// candidates whose merged status turns out to be another are dropped.
+//
 // # Encoding
 //
 // Entries are JSON of unexported structs (fixed field order, no maps) with
 // times as Unix microseconds, so the same events give the same bytes.
+// Entries of encoding version 1 were written before the status index
+// existed and have no index key; the fold reads them and writes them back
+// at the current version with their key, and Reindex upgrades a whole
+// store of them at once.
 package audit
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -86,11 +103,29 @@ func Statuses() []string {
 // ones, in log order); the rest are only counted.
 const MaxRejections = 5
 
-// prefixFile is the key prefix of the per-file entries: "f/<file id>".
-const prefixFile = "f/"
+// ErrUnknownStatus is returned by ByStatus for a status that is not one of
+// Statuses().
+var ErrUnknownStatus = errors.New("audit: unknown status")
 
-// entryVersion is the encoding version of an entry.
-const entryVersion = 1
+// Key prefixes. Stores that fold the audit together with other projections
+// (projections/catalog) must keep theirs apart from these.
+const (
+	// prefixFile keys the per-file entries: "f/<file id>" → entry JSON.
+	prefixFile = "f/"
+	// prefixStatus keys the status index: "s/<status>/<file id>" → "".
+	prefixStatus = "s/"
+)
+
+// Encoding versions of an entry: version 1 entries have no status index
+// key, version 2 ones do.
+const (
+	entryVersionUnindexed = 1
+	entryVersion          = 2
+)
+
+func statusPrefix(status string) string { return prefixStatus + status + "/" }
+
+func statusKey(status, id string) []byte { return []byte(statusPrefix(status) + id) }
 
 func rank(status string) int {
 	switch status {
@@ -181,6 +216,10 @@ type entry struct {
 	RejectionCount int64    `json:"rejection_count,omitempty"`
 	Rejections     []string `json:"rejections,omitempty"`
 	Steps          []step   `json:"steps,omitempty"`
+
+	// indexed is the status whose index key the scope holds for the
+	// entry as loaded ("" for none); not encoded.
+	indexed string
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
@@ -227,13 +266,34 @@ func decode(id string, v []byte) (*entry, error) {
 	if err := json.Unmarshal(v, &e); err != nil {
 		return nil, fmt.Errorf("audit: corrupt entry for file %q: %w", id, err)
 	}
-	if e.V != entryVersion {
+	switch e.V {
+	case entryVersion:
+		e.indexed = e.Status
+	case entryVersionUnindexed:
+	default:
 		return nil, fmt.Errorf("audit: entry for file %q has version %d, want %d", id, e.V, entryVersion)
 	}
 	return &e, nil
 }
 
+// save writes e at the current version and moves its status index key:
+// the key of the status it was loaded with is deleted, that of its status
+// now is set.
 func save(s projections.Store, e *entry) error {
+	if e.indexed != e.Status {
+		if e.indexed != "" {
+			if err := s.Delete(statusKey(e.indexed, e.ID)); err != nil {
+				return err
+			}
+		}
+		if e.Status != "" {
+			if err := s.Set(statusKey(e.Status, e.ID), nil); err != nil {
+				return err
+			}
+		}
+		e.indexed = e.Status
+	}
+	e.V = entryVersion
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("audit: encode file %q: %w", e.ID, err)
@@ -478,8 +538,9 @@ type Scanner[S any] interface {
 
 // Files returns every file of the audit, merged over all scopes of st,
 // sorted by landing time, then key, then id (files never seen landing come
-// first). It reads every entry, so its cost grows with the audit's history.
-// It is as safe for concurrent use as st.ScanAll.
+// first). It reads every entry, so its cost grows with the audit's history;
+// ByStatus reads only the files at one status. It is as safe for concurrent
+// use as st.ScanAll.
 func Files[S any](st Scanner[S]) ([]File, error) {
 	parts := map[string][]*entry{}
 	err := st.ScanAll([]byte(prefixFile), func(_ S, key, value []byte) error {
@@ -498,28 +559,136 @@ func Files[S any](st Scanner[S]) ([]File, error) {
 	for id, es := range parts {
 		files = append(files, merge(id, es))
 	}
+	sortFiles(files)
+	return files, nil
+}
+
+// sortFiles sorts files by landing time, then key, then id.
+func sortFiles(files []File) {
 	slices.SortFunc(files, func(a, b File) int {
 		return cmp.Or(a.LandedAt.Compare(b.LandedAt), cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID))
 	})
+}
+
+// ByStatus returns the files whose merged status is status, exactly as
+// Files returns them (the same values, in the same order) without the
+// others. It finds its candidates in the status index of every scope and
+// reads only their entries (one ScanAll of each candidate's key), so its
+// cost grows with the number of files some scope holds at status, not with
+// the audit's history. Entries of a store folded before the index existed
+// are not found until Reindex has run over it. It returns an error wrapping
+// ErrUnknownStatus unless status is one of Statuses(). It is as safe for
+// concurrent use as st.ScanAll.
+func ByStatus[S any](st Scanner[S], status string) ([]File, error) {
+	if !slices.Contains(Statuses(), status) {
+		return nil, fmt.Errorf("%w %q (want one of %v)", ErrUnknownStatus, status, Statuses())
+	}
+	prefix := statusPrefix(status)
+	var ids []string
+	err := st.ScanAll([]byte(prefix), func(_ S, key, _ []byte) error {
+		ids = append(ids, string(key[len(prefix):]))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(ids)
+	var files []File
+	for _, id := range slices.Compact(ids) {
+		es, err := entries(st, id)
+		if err != nil {
+			return nil, err
+		}
+		if len(es) == 0 {
+			continue // an index key without its entry; Files would not list it either
+		}
+		if f := merge(id, es); f.Status == status {
+			files = append(files, f)
+		}
+	}
+	sortFiles(files)
 	return files, nil
+}
+
+// entries reads the entries of file id from every scope.
+func entries[S any](st Scanner[S], id string) ([]*entry, error) {
+	key := []byte(prefixFile + id)
+	var es []*entry
+	err := st.ScanAll(key, func(_ S, k, v []byte) error {
+		if !bytes.Equal(k, key) {
+			return nil // another file whose id starts with id
+		}
+		e, err := decode(id, v)
+		if err != nil {
+			return err
+		}
+		es = append(es, e)
+		return nil
+	})
+	return es, err
 }
 
 // Pending returns the files that have landed with a table and are still
 // RECEIVED (neither batched nor finished), grouped by table, each table's
-// files in landing order. Files without a table are never pending. It costs
-// what Files costs.
+// files in landing order. Files without a table are never pending. It reads
+// what ByStatus(st, StatusReceived) reads: the files some scope still
+// holds as RECEIVED (those pending, and those batched whose outcome has not
+// been folded), not the audit's history.
 func Pending[S any](st Scanner[S]) (map[string][]File, error) {
-	files, err := Files(st)
+	files, err := ByStatus(st, StatusReceived)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string][]File{}
 	for _, f := range files {
-		if f.Status == StatusReceived && f.Table != "" {
+		if f.Table != "" {
 			out[f.Table] = append(out[f.Table], f)
 		}
 	}
 	return out, nil
+}
+
+// Reindex upgrades a store folded before the status index existed: for
+// each entry of encoding version 1 in st it calls set with what the fold
+// writes for that entry today, in this order: the entry's status index key
+// (if it has a status) with an empty value, then the entry re-encoded at
+// the current version. A store so rewritten holds exactly what a fold of
+// the same log into an empty store holds; a Reindex interrupted between
+// calls is finished by the next one. It returns how many entries it
+// upgraded. It reads every entry, so it costs the audit's history: a
+// processor that keeps the audit in a durable store runs it once, when it
+// starts and before it folds (the planner does), not per query. set is
+// called from inside st.ScanAll, with the scope of the entry; it may write
+// to (and commit) the store st reads, which must then give ScanAll a
+// consistent view that the writes do not disturb, as *state.Store does.
+func Reindex[S any](st Scanner[S], set func(scope S, key, value []byte) error) (int, error) {
+	n := 0
+	err := st.ScanAll([]byte(prefixFile), func(scope S, key, value []byte) error {
+		if !bytes.HasPrefix(value, []byte(`{"v":1,`)) {
+			return nil // the current version: json.Marshal writes "v" first
+		}
+		id := string(key[len(prefixFile):])
+		e, err := decode(id, value)
+		if err != nil || e.V != entryVersionUnindexed {
+			return err
+		}
+		if e.Status != "" {
+			if err := set(scope, statusKey(e.Status, id), nil); err != nil {
+				return err
+			}
+		}
+		e.V = entryVersion
+		b, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("audit: encode file %q: %w", id, err)
+		}
+		if err := set(scope, key, b); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	return n, err
 }
 
 // latest returns the entry's last step by (time, event id).

@@ -40,3 +40,32 @@ func Example() {
 	//   09:00:00 RECEIVED
 	//   09:00:01 BATCHED
 }
+
+// ByStatus reads the status index: only the files some scope holds at the
+// status asked for, merged over every scope.
+func ExampleByStatus() {
+	s := newScopes() // a test double for *state.Store
+	when := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	table, feed := "raw.trades", "trades"
+	for i, key := range []string{"trades/1.csv", "trades/2.csv"} {
+		_ = audit.Projection{}.Apply(s.scope("logmesh.raw.events/0"), &events.FileLanded{
+			Envelope: events.Envelope{EventID: fmt.Sprint("landed-", i), OccurredAt: when.Add(time.Duration(i) * time.Second),
+				Domain: "raw", CorrelationID: events.DeriveID(key, "c")},
+			Key: key, Checksum: "c", Size: 10, Source: events.SourceLocal, Table: &table, Feed: &feed,
+		})
+	}
+	_ = audit.Projection{}.Apply(s.scope("logmesh.raw.batches/0"), &events.BatchPlanned{
+		Envelope: events.Envelope{EventID: "planned", OccurredAt: when.Add(time.Minute), Domain: "raw", CorrelationID: "batch-1"},
+		BatchID:  "batch-1", Table: table, Feed: feed, Trigger: "interval",
+		Files: []events.BatchFile{{Key: "trades/1.csv", Checksum: "c", Size: 10, LandedEventID: "landed-0"}},
+	})
+	for _, status := range []string{audit.StatusReceived, audit.StatusBatched} {
+		files, _ := audit.ByStatus(s, status)
+		for _, f := range files {
+			fmt.Println(status, f.Key)
+		}
+	}
+	// Output:
+	// RECEIVED trades/2.csv
+	// BATCHED trades/1.csv
+}
