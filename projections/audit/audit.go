@@ -570,16 +570,36 @@ func sortFiles(files []File) {
 	})
 }
 
+// Scope is how *state.Store names a scope (state.TopicPartition): a topic
+// and a partition. The constraint lets ByStatus read one key of each scope
+// without this package importing package state.
+type Scope interface {
+	~struct {
+		Topic     string
+		Partition int32
+	}
+}
+
+// Reader reads committed state the way *state.Store does: every scope's
+// keys under a prefix (ScanAll), the scopes there are (Partitions), and one
+// key of one scope (Get).
+type Reader[S Scope] interface {
+	Scanner[S]
+	Partitions() ([]S, error)
+	Get(topic string, partition int32, key []byte) (value []byte, ok bool, err error)
+}
+
 // ByStatus returns the files whose merged status is status, exactly as
 // Files returns them (the same values, in the same order) without the
 // others. It finds its candidates in the status index of every scope and
-// reads only their entries (one ScanAll of each candidate's key), so its
-// cost grows with the number of files some scope holds at status, not with
-// the audit's history. Entries of a store folded before the index existed
-// are not found until Reindex has run over it. It returns an error wrapping
-// ErrUnknownStatus unless status is one of Statuses(). It is as safe for
-// concurrent use as st.ScanAll.
-func ByStatus[S any](st Scanner[S], status string) ([]File, error) {
+// then reads each candidate's entry in every scope by a point read, so its
+// cost grows with the number of files some scope holds at status (times
+// the number of scopes), not with the audit's history. Entries of a store
+// folded before the index existed are not found until Reindex has run over
+// it. It returns an error wrapping ErrUnknownStatus unless status is one of
+// Statuses(). It is as safe for concurrent use as st; its reads are not one
+// snapshot, so a fold committing meanwhile may show in some of them.
+func ByStatus[S Scope](st Reader[S], status string) ([]File, error) {
 	if !slices.Contains(Statuses(), status) {
 		return nil, fmt.Errorf("%w %q (want one of %v)", ErrUnknownStatus, status, Statuses())
 	}
@@ -589,13 +609,17 @@ func ByStatus[S any](st Scanner[S], status string) ([]File, error) {
 		ids = append(ids, string(key[len(prefix):]))
 		return nil
 	})
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	parts, err := st.Partitions()
 	if err != nil {
 		return nil, err
 	}
 	slices.Sort(ids)
 	var files []File
 	for _, id := range slices.Compact(ids) {
-		es, err := entries(st, id)
+		es, err := entries(st, parts, id)
 		if err != nil {
 			return nil, err
 		}
@@ -610,22 +634,29 @@ func ByStatus[S any](st Scanner[S], status string) ([]File, error) {
 	return files, nil
 }
 
-// entries reads the entries of file id from every scope.
-func entries[S any](st Scanner[S], id string) ([]*entry, error) {
+// entries reads the entries of file id from the scopes parts of st.
+func entries[S Scope](st Reader[S], parts []S, id string) ([]*entry, error) {
 	key := []byte(prefixFile + id)
 	var es []*entry
-	err := st.ScanAll(key, func(_ S, k, v []byte) error {
-		if !bytes.Equal(k, key) {
-			return nil // another file whose id starts with id
+	for _, p := range parts {
+		tp := struct {
+			Topic     string
+			Partition int32
+		}(p)
+		v, ok, err := st.Get(tp.Topic, tp.Partition, key)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
 		}
 		e, err := decode(id, v)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		es = append(es, e)
-		return nil
-	})
-	return es, err
+	}
+	return es, nil
 }
 
 // Pending returns the files that have landed with a table and are still
@@ -633,8 +664,9 @@ func entries[S any](st Scanner[S], id string) ([]*entry, error) {
 // files in landing order. Files without a table are never pending. It reads
 // what ByStatus(st, StatusReceived) reads: the files some scope still
 // holds as RECEIVED (those pending, and those batched whose outcome has not
-// been folded), not the audit's history.
-func Pending[S any](st Scanner[S]) (map[string][]File, error) {
+// been folded), not the audit's history. The planner calls it on every
+// tick.
+func Pending[S Scope](st Reader[S]) (map[string][]File, error) {
 	files, err := ByStatus(st, StatusReceived)
 	if err != nil {
 		return nil, err

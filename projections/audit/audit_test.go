@@ -1,9 +1,12 @@
 package audit_test
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,14 +22,55 @@ const (
 	scopeBatches = "logmesh.raw.batches/0"
 )
 
-// scopes is the scoped test store.
+// scopes is the scoped test store: a test double for *state.Store over
+// projectiontest.Scopes, whose scope names are "topic/partition".
 type scopes struct{ *projectiontest.Scopes }
 
 func newScopes() *scopes { return &scopes{projectiontest.NewScopes()} }
 
 func (s *scopes) scope(name string) projectiontest.MemStore { return s.Scope(name) }
 
-var _ audit.Scanner[string] = (*scopes)(nil)
+// topicPartition names a scope, as state.TopicPartition does.
+type topicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+func parseScope(name string) topicPartition {
+	i := strings.LastIndexByte(name, '/')
+	p, err := strconv.ParseInt(name[i+1:], 10, 32)
+	if i < 0 || err != nil {
+		panic(fmt.Sprintf("scope name %q is not topic/partition", name))
+	}
+	return topicPartition{name[:i], int32(p)}
+}
+
+// ScanAll implements audit.Scanner, naming scopes as *state.Store does.
+func (s *scopes) ScanAll(prefix []byte, fn func(scope topicPartition, key, value []byte) error) error {
+	return s.Scopes.ScanAll(prefix, func(name string, k, v []byte) error { return fn(parseScope(name), k, v) })
+}
+
+// Partitions implements audit.Reader.
+func (s *scopes) Partitions() ([]topicPartition, error) {
+	var out []topicPartition
+	for name := range s.M {
+		out = append(out, parseScope(name))
+	}
+	slices.SortFunc(out, func(a, b topicPartition) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	if s.Reverse {
+		slices.Reverse(out)
+	}
+	return out, nil
+}
+
+// Get implements audit.Reader.
+func (s *scopes) Get(topic string, partition int32, key []byte) ([]byte, bool, error) {
+	return s.M[fmt.Sprint(topic, "/", partition)].Get(key)
+}
+
+var _ audit.Reader[topicPartition] = (*scopes)(nil)
 
 // fold applies each (scope, event) in order, failing the test on an error.
 func (s *scopes) fold(t *testing.T, steps ...scoped) {

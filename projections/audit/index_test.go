@@ -242,7 +242,8 @@ func TestReindex(t *testing.T) {
 		t.Fatalf("an unindexed store has pending files %v (%v): the test does not test Reindex", p, err)
 	}
 	var writes []string
-	n, err := audit.Reindex(old, func(scope string, key, value []byte) error {
+	n, err := audit.Reindex(old, func(tp topicPartition, key, value []byte) error {
+		scope := fmt.Sprint(tp.Topic, "/", tp.Partition)
 		writes = append(writes, scope+" "+string(key[:2]))
 		return old.Scope(scope).Set(key, value)
 	})
@@ -267,7 +268,7 @@ func TestReindex(t *testing.T) {
 			break
 		}
 	}
-	if n, err := audit.Reindex(old, func(string, []byte, []byte) error { return errors.New("written twice") }); n != 0 || err != nil {
+	if n, err := audit.Reindex(old, func(topicPartition, []byte, []byte) error { return errors.New("written twice") }); n != 0 || err != nil {
 		t.Errorf("a second Reindex: %d, %v", n, err)
 	}
 	old.fold(t, h[cut:]...)
