@@ -2,13 +2,12 @@ package loader
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/logmesh/logmesh/events"
@@ -44,6 +43,9 @@ type batchLoader struct {
 	files   Opener
 	writer  Writer
 	now     func() time.Time
+	// running counts the scan goroutines alive (parsers, second-pass
+	// validators); load returns only after its own have ended.
+	running atomic.Int64
 }
 
 // fileRun is what the first pass learned of one file.
@@ -96,6 +98,9 @@ func (l *batchLoader) load(ctx context.Context, b *events.BatchPlanned, cause st
 		rows := &batchRows{ctx: ctx, l: l, feed: feed, v: v, runs: good, src: -1}
 		contract := tables.Contract{Schema: feed.Schema, PrimaryKey: feed.PrimaryKey, Ordering: feed.OrderingField, Mode: feed.Mode}
 		wr, err := l.writer.Write(ctx, feed.Table, contract, b.BatchID, rows)
+		// A Write that failed or stopped reading early leaves the current
+		// file's goroutines running: end them.
+		rows.stop()
 		if err != nil {
 			return nil, nil, fmt.Errorf("loader: batch %s: write %s: %w", b.BatchID, feed.Table, err)
 		}
@@ -234,7 +239,11 @@ type brokenFile struct{ stage, reason string }
 func (e *brokenFile) Error() string { return e.stage + ": " + e.reason }
 
 // scan opens a file, checks its checksum as it streams, and calls fn for each
-// record or bad record. A broken file is reported as *brokenFile.
+// record or bad record, in file order. The file is read and parsed on a
+// goroutine of its own, a few batches of records ahead of fn (see
+// startParse); scan returns after that goroutine has ended. The Record
+// given to fn is valid only until fn returns. A broken file is reported as
+// *brokenFile.
 func (l *batchLoader) scan(ctx context.Context, feed *mesh.Feed, v *validate.Validator, f events.BatchFile,
 	fn func(formats.Record, *formats.RecordError, *validate.FileCheck) error) error {
 	rc, err := l.files.Open(ctx, f.Key)
@@ -242,45 +251,35 @@ func (l *batchLoader) scan(ctx context.Context, feed *mesh.Feed, v *validate.Val
 		return &brokenFile{"read", fmt.Sprintf("open %s: %v", f.Key, err)}
 	}
 	defer rc.Close()
-	sum := sha256.New()
-	r, err := l.parsers.Open(feed.Format, io.TeeReader(rc, sum), feed.ParserOptions())
-	if err != nil {
-		return &brokenFile{"parse", err.Error()}
-	}
+	p := l.startParse(ctx, feed, f.Key, f.Checksum, rc)
+	defer p.stop() // before rc.Close: the parser reads rc until it ends
 	fc := v.NewFile()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		var re *formats.RecordError
-		if errors.As(err, &re) {
-			if err := fn(formats.Record{}, re, fc); err != nil {
-				return err
-			}
-			continue
-		}
+		b, ok, err := p.next(ctx)
 		if err != nil {
-			return &brokenFile{"parse", err.Error()}
-		}
-		if err := fn(rec, nil, fc); err != nil {
 			return err
 		}
+		if !ok {
+			return p.err
+		}
+		for i := range b.items {
+			it := &b.items[i]
+			if err := fn(it.rec, it.recErr, fc); err != nil {
+				return err
+			}
+		}
+		p.free <- b // never blocks: free holds every buffer
 	}
-	// Drain what the parser did not need, so the checksum covers the file.
-	if _, err := io.Copy(io.Discard, io.TeeReader(rc, sum)); err != nil {
-		return &brokenFile{"read", err.Error()}
-	}
-	if got := hex.EncodeToString(sum.Sum(nil)); got != f.Checksum {
-		return &brokenFile{"read", fmt.Sprintf("checksum %s, landed as %s: the file changed after it landed", got, f.Checksum)}
-	}
-	return nil
 }
 
-// batchRows streams the good rows of the good files: the second pass.
+// batchRows streams the good rows of the good files: the second pass. Each
+// file is validated on a goroutine of its own (and parsed on another, see
+// scan), which hands its rows over in batches of rowBatch through
+// rowBuffers buffers, so the table writer encodes rows on the caller's
+// goroutine while the next ones are parsed and validated.
 type batchRows struct {
 	ctx  context.Context
 	l    *batchLoader
@@ -290,10 +289,21 @@ type batchRows struct {
 	err  error
 	src  int // index, among the good files, of the file being read; -1 before
 
-	cur    chan []any
+	rows   [][]any // the rest of the current batch
+	batch  [][]any // the current batch, handed back through free when done
+	cur    chan [][]any
+	free   chan [][]any
 	errc   chan error
 	cancel context.CancelFunc
+	done   chan struct{} // closed when the current file's goroutine ended
 }
+
+// The row hand-over of the second pass: at most rowBuffers batches of
+// rowBatch rows each are in flight per file, so memory stays bounded.
+const (
+	rowBatch   = 256
+	rowBuffers = 4
+)
 
 var _ tables.SourceRows = (*batchRows)(nil)
 
@@ -301,10 +311,22 @@ var _ tables.SourceRows = (*batchRows)(nil)
 // files, of the file of the row Next returned last.
 func (br *batchRows) Source() int { return br.src }
 
-// Next implements tables.Rows. It runs each file's scan in a goroutine that
-// hands over one row at a time.
+// Next implements tables.Rows.
 func (br *batchRows) Next() ([]any, error) {
+	if br.err != nil {
+		return nil, br.err
+	}
 	for {
+		if len(br.rows) > 0 {
+			row := br.rows[0]
+			br.rows[0] = nil
+			br.rows = br.rows[1:]
+			return row, nil
+		}
+		if br.batch != nil {
+			br.free <- br.batch // never blocks: free holds every buffer
+			br.batch = nil
+		}
 		if br.cur == nil {
 			if len(br.runs) == 0 {
 				return nil, io.EOF
@@ -313,13 +335,13 @@ func (br *batchRows) Next() ([]any, error) {
 			br.runs = br.runs[1:]
 			br.src++
 		}
-		row, ok := <-br.cur
+		batch, ok := <-br.cur
 		if ok {
-			return row, nil
+			br.batch, br.rows = batch, batch
+			continue
 		}
 		err := <-br.errc
-		br.cur = nil
-		br.cancel()
+		br.stop()
 		if err != nil {
 			br.err = fmt.Errorf("loader: second pass: %w", err)
 			return nil, br.err
@@ -327,14 +349,43 @@ func (br *batchRows) Next() ([]any, error) {
 	}
 }
 
+// stop ends the current file's goroutine, if any, and waits for it. Safe to
+// call more than once; Next after stop starts the next file.
+func (br *batchRows) stop() {
+	if br.cur == nil {
+		return
+	}
+	br.cancel()
+	<-br.done
+	br.cur, br.rows, br.batch = nil, nil, nil
+}
+
 func (br *batchRows) start(run *fileRun) {
 	br.l.log.Info("writing rows", "file", run.file.Key, "rows", run.valid, "table", br.feed.Table)
 	ctx, cancel := context.WithCancel(br.ctx)
 	br.cancel = cancel
-	br.cur = make(chan []any, 256)
+	br.cur = make(chan [][]any, rowBuffers)
+	br.free = make(chan [][]any, rowBuffers)
+	for range rowBuffers {
+		br.free <- make([][]any, 0, rowBatch)
+	}
 	br.errc = make(chan error, 1)
-	go func(cur chan []any) {
+	br.done = make(chan struct{})
+	br.l.running.Add(1)
+	go func(cur, free chan [][]any, done chan struct{}) {
+		defer close(done)
+		defer br.l.running.Add(-1)
 		var valid int64
+		var batch [][]any
+		send := func() error {
+			select {
+			case cur <- batch:
+				batch = nil
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		err := br.l.scan(ctx, br.feed, br.v, run.file, func(rec formats.Record, recErr *formats.RecordError, fc *validate.FileCheck) error {
 			if recErr != nil {
 				return nil
@@ -344,19 +395,29 @@ func (br *batchRows) start(run *fileRun) {
 				return nil
 			}
 			valid++
-			select {
-			case cur <- row:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
+			if batch == nil {
+				select {
+				case batch = <-free:
+					batch = batch[:0]
+				case <-ctx.Done():
+					return ctx.Err()
+				}
 			}
+			batch = append(batch, row)
+			if len(batch) == cap(batch) {
+				return send()
+			}
+			return nil
 		})
+		if err == nil && len(batch) > 0 {
+			err = send()
+		}
 		if err == nil && valid != run.valid {
 			err = fmt.Errorf("file %s: %d valid rows on the second pass, %d on the first", run.file.Key, valid, run.valid)
 		}
 		close(cur)
 		br.errc <- err
-	}(br.cur)
+	}(br.cur, br.free, br.done)
 }
 
 // failed returns the FileFailed and IncidentOpened of a file.
