@@ -39,7 +39,10 @@ import (
 	"github.com/logmesh/logmesh/state"
 )
 
-var numEvents = flag.Int("bench.events", 200_000, "events handled by one benchmark iteration")
+var (
+	numEvents = flag.Int("bench.events", 200_000, "events handled by one benchmark iteration")
+	bigEvents = flag.Int("bench.bigevents", 5_000_000, "events of the big topic, replayed by BenchmarkReplayLineageBig")
+)
 
 // partitions is the partition count of every benchmark topic: the platform's
 // default for a domain topic.
@@ -60,6 +63,10 @@ type fixture struct {
 	adm     *kadm.Client
 	topic   string          // holds numEvents encoded FileLanded events
 	ends    map[int32]int64 // end offset of each partition of topic
+
+	bigOnce  sync.Once
+	bigTopic string // holds bigEvents events, made by big
+	bigErr   error
 }
 
 var (
@@ -141,7 +148,7 @@ func (f *fixture) fill(ctx context.Context) error {
 		return err
 	}
 	defer cl.Close()
-	if err := produceAll(ctx, cl, func(i int) (*kgo.Record, error) { return recs[i], nil }); err != nil {
+	if err := produceAll(ctx, cl, *numEvents, func(i int) (*kgo.Record, error) { return recs[i], nil }); err != nil {
 		return err
 	}
 	listed, err := f.adm.ListEndOffsets(ctx, f.topic)
@@ -220,16 +227,16 @@ func producerOpts(brokers []string) []kgo.Opt {
 	return []kgo.Opt{kgo.SeedBrokers(brokers...)}
 }
 
-// produceAll produces the records next(0) .. next(numEvents-1) with async
-// Produce and waits for all of them with a final Flush.
-func produceAll(ctx context.Context, cl *kgo.Client, next func(i int) (*kgo.Record, error)) error {
+// produceAll produces the records next(0) .. next(n-1) with async Produce
+// and waits for all of them with a final Flush.
+func produceAll(ctx context.Context, cl *kgo.Client, n int, next func(i int) (*kgo.Record, error)) error {
 	var firstErr atomic.Pointer[error]
 	promise := func(_ *kgo.Record, err error) {
 		if err != nil {
 			firstErr.CompareAndSwap(nil, &err)
 		}
 	}
-	for i := range *numEvents {
+	for i := range n {
 		rec, err := next(i)
 		if err != nil {
 			return err
@@ -266,7 +273,7 @@ func benchProduce(b *testing.B, next func(domain string, i int) (*kgo.Record, er
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		err := produceAll(ctx, cl, func(i int) (*kgo.Record, error) { return next(domain, i) })
+		err := produceAll(ctx, cl, *numEvents, func(i int) (*kgo.Record, error) { return next(domain, i) })
 		b.StopTimer()
 		if err != nil {
 			b.Fatal(err)
@@ -373,13 +380,14 @@ func BenchmarkConsumeDecode(b *testing.B) {
 
 // openStore opens a fresh Pebble store in a new temporary directory and
 // returns it with a function that closes and removes it. Neither is timed.
-func openStore(b *testing.B) (*state.Store, func()) {
+// opts may be nil.
+func openStore(b *testing.B, opts *state.Options) (*state.Store, func()) {
 	b.Helper()
 	dir, err := os.MkdirTemp("", "logmesh-bench-")
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := state.Open(dir, nil)
+	st, err := state.Open(dir, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -394,29 +402,79 @@ func openStore(b *testing.B) (*state.Store, func()) {
 }
 
 // BenchmarkReplayLineage rebuilds the lineage projection from the shared
-// topic into a fresh on-disk Pebble store with host.Replay: decode, fold,
-// and one Pebble batch commit per poll, without fsync (Sync(false)).
+// topic into a fresh on-disk Pebble store with host.Replay, as a rebuild
+// from scratch runs: decode, fold, a Pebble batch commit per partition and
+// poll, without fsync (Sync(false)) and without the write-ahead log
+// (state.Options.DisableWAL), then one Flush, timed, that makes it all
+// durable.
 func BenchmarkReplayLineage(b *testing.B) {
+	benchReplay(b, func(f *fixture, _ *testing.B) (string, int) { return f.topic, *numEvents })
+}
+
+// BenchmarkReplayLineageBig is BenchmarkReplayLineage over a topic of
+// -bench.bigevents events (default 5,000,000) of the same kind: beside it,
+// the 200,000-event figure shows whether the cost per event stays flat as
+// the store grows to millions of keys. The topic is produced once per run,
+// untimed, the first time the benchmark runs.
+func BenchmarkReplayLineageBig(b *testing.B) {
+	benchReplay(b, func(f *fixture, b *testing.B) (string, int) { return f.big(b), *bigEvents })
+}
+
+func benchReplay(b *testing.B, source func(*fixture, *testing.B) (topic string, n int)) {
 	f := shared(b)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
+	topic, n := source(f, b)
 	for b.Loop() {
 		b.StopTimer()
-		st, done := openStore(b)
+		st, done := openStore(b, &state.Options{DisableWAL: true})
 		b.StartTimer()
 		prog, err := host.Replay(ctx, lineage.Projection{}, st, f.codec,
-			kafkaconn.Plain(f.brokers...), events.TopicNames(f.topic), host.Sync(false))
+			kafkaconn.Plain(f.brokers...), events.TopicNames(topic), host.Sync(false))
+		if err == nil {
+			err = st.Flush()
+		}
 		b.StopTimer()
 		if err != nil {
 			b.Fatal(err)
 		}
-		if prog.Records != *numEvents || prog.Poison != 0 {
-			b.Fatalf("replayed %d records (%d poison), want %d", prog.Records, prog.Poison, *numEvents)
+		if prog.Records != n || prog.Poison != 0 {
+			b.Fatalf("replayed %d records (%d poison), want %d", prog.Records, prog.Poison, n)
 		}
 		done()
 		b.StartTimer()
 	}
-	reportEvents(b)
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// big returns the big topic, producing its -bench.bigevents events the
+// first time (each built and encoded as it is produced, not held).
+func (f *fixture) big(b *testing.B) string {
+	b.Helper()
+	f.bigOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		topic := events.DomainTopic("benchbig")
+		if f.bigErr = f.createTopic(ctx, topic); f.bigErr != nil {
+			return
+		}
+		cl, err := kgo.NewClient(producerOpts(f.brokers)...)
+		if err != nil {
+			f.bigErr = err
+			return
+		}
+		defer cl.Close()
+		start := time.Now()
+		f.bigErr = produceAll(ctx, cl, *bigEvents, func(i int) (*kgo.Record, error) {
+			return f.codec.Record(fileLanded(i, "benchbig"))
+		})
+		f.bigTopic = topic
+		b.Logf("produced %d events into %s in %v", *bigEvents, topic, time.Since(start).Round(time.Millisecond))
+	})
+	if f.bigErr != nil {
+		b.Fatal(f.bigErr)
+	}
+	return f.bigTopic
 }
 
 // BenchmarkHostLineage runs a host.Host with the lineage projection in a new
@@ -429,7 +487,7 @@ func BenchmarkHostLineage(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		iter++
-		st, done := openStore(b)
+		st, done := openStore(b, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 		caughtUp := make(chan struct{})
 		behind := len(f.ends)

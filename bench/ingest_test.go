@@ -1,14 +1,18 @@
 package bench
 
-// The ingest figures: the loader end to end on one large CSV file, beside
-// the two limits it is built from, measured on the same rows in the same
-// run: parsing the file with internal/formats alone (the loader parses
-// every good file twice, see docs/decisions/0005) and writing the typed rows
-// with parquet-go alone. Each reports "rows/s"; one iteration handles
+// The ingest figures: the loader end to end on one large file, CSV and
+// NDJSON with the same rows, beside the limits it is built from, measured on
+// the same rows in the same run: parsing the file with internal/formats
+// alone (the loader parses every good file twice, see docs/decisions/0005),
+// writing the typed rows with parquet-go alone, and the peer: DuckDB (the
+// embedded engine logmesh queries with) converting the same file to Parquet
+// with COPY (SELECT * FROM read_csv(...)) TO '....parquet', which validates
+// nothing and commits nothing. Each reports "rows/s"; one iteration handles
 // -bench.ingestrows rows (default 5,000,000, about 500 MB of CSV).
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duckdb/duckdb-go/v2"
 	"github.com/parquet-go/parquet-go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,38 +39,43 @@ import (
 
 var ingestRows = flag.Int("bench.ingestrows", 5_000_000, "CSV rows ingested by one iteration of the ingest benchmarks")
 
-// ingestFile generates the benchmark CSV under a directory removed when b
-// ends, untimed, and returns the directory and the file's batch entry.
-// Each benchmark that reads the file generates its own: the bench package
-// has no end-of-run hook to remove a shared one.
-func ingestFile(b *testing.B) (dir string, file events.BatchFile) {
+// ingestFile generates the benchmark file in format under a directory
+// removed when b ends, untimed, and returns the directory and the file's
+// batch entry. Each benchmark that reads the file generates its own: the
+// bench package has no end-of-run hook to remove a shared one.
+func ingestFile(b *testing.B, format ingesttest.Format) (dir string, file events.BatchFile) {
 	b.Helper()
 	dir = b.TempDir()
-	const key = "fills/fills-0.csv"
+	key := "fills/fills-0." + string(format)
 	if err := os.MkdirAll(filepath.Join(dir, "fills"), 0o755); err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	file, _, err := ingesttest.WriteCSV(filepath.Join(dir, filepath.FromSlash(key)), key,
+	file, _, err := ingesttest.Write(filepath.Join(dir, filepath.FromSlash(key)), key, format,
 		func(rows, _ int64) bool { return rows < int64(*ingestRows) })
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("generated %d rows, %d MB of CSV, in %v", *ingestRows, file.Size/1e6, time.Since(start).Round(time.Millisecond))
+	b.Logf("generated %d rows, %d MB of %s, in %v", *ingestRows, file.Size/1e6, format, time.Since(start).Round(time.Millisecond))
 	return dir, file
 }
 
 // BenchmarkIngestCSV runs the loader end to end on one BatchPlanned holding
-// the generated file, on the shared kfake cluster and a local warehouse:
-// first pass (parse, validate), second pass (parse, validate, Parquet),
-// Iceberg commit and the batch's Kafka transaction. The time runs from
-// producing the batch to the loader's OnBatch callback; the loader has
-// joined its group before.
-func BenchmarkIngestCSV(b *testing.B) {
+// the generated CSV, on the shared kfake cluster and a local warehouse:
+// parse, validate, Parquet, Iceberg commit and the batch's Kafka
+// transaction. The time runs from producing the batch to the loader's
+// OnBatch callback; the loader has joined its group before.
+func BenchmarkIngestCSV(b *testing.B) { benchIngest(b, ingesttest.CSV) }
+
+// BenchmarkIngestNDJSON is BenchmarkIngestCSV on the same rows as NDJSON.
+func BenchmarkIngestNDJSON(b *testing.B) { benchIngest(b, ingesttest.NDJSON) }
+
+func benchIngest(b *testing.B, format ingesttest.Format) {
 	f := shared(b)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	landing, file := ingestFile(b)
+	landing, file := ingestFile(b, format)
+	feed, table := format.Feed()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(f.brokers...))
 	if err != nil {
 		b.Fatal(err)
@@ -88,13 +98,13 @@ func BenchmarkIngestCSV(b *testing.B) {
 	}
 	// One group for every iteration: each new loader resumes after the
 	// batches of the iterations before.
-	const group = "bench-ingest"
+	group := "bench-ingest-" + string(format)
 	iter := 0
 	for b.Loop() {
 		b.StopTimer()
 		iter++
-		batchID := "bench-ingest-" + strconv.Itoa(iter)
-		loaded := make(chan loader.Result, 1)
+		batchID := group + "-" + strconv.Itoa(iter)
+		loaded := make(chan loader.Result, 16)
 		l, err := loader.New(m, src, wh, f.codec, kafkaconn.Plain(f.brokers...), loader.Group(group),
 			loader.OnBatch(func(r loader.Result) { loaded <- r }))
 		if err != nil {
@@ -106,7 +116,7 @@ func BenchmarkIngestCSV(b *testing.B) {
 		if err := awaitStableGroup(runCtx, f.adm, group, ran); err != nil {
 			b.Fatal(err)
 		}
-		rec, err := f.codec.Record(ingestBatch(batchID, file))
+		rec, err := f.codec.Record(ingestBatch(batchID, feed, table, file))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -116,10 +126,12 @@ func BenchmarkIngestCSV(b *testing.B) {
 			b.Fatal(err)
 		}
 		var res loader.Result
-		select {
-		case res = <-loaded:
-		case err := <-ran:
-			b.Fatalf("loader stopped before the batch committed: %v", err)
+		for res.BatchID != batchID { // a new group sees the other format's batches first, done
+			select {
+			case res = <-loaded:
+			case err := <-ran:
+				b.Fatalf("loader stopped before the batch committed: %v", err)
+			}
 		}
 		b.StopTimer()
 		stop()
@@ -143,7 +155,7 @@ func BenchmarkIngestCSV(b *testing.B) {
 }
 
 // ingestBatch is the BatchPlanned the planner would produce for file.
-func ingestBatch(id string, file events.BatchFile) *events.BatchPlanned {
+func ingestBatch(id, feed, table string, file events.BatchFile) *events.BatchPlanned {
 	return &events.BatchPlanned{
 		Envelope: events.Envelope{
 			EventID:       events.DeriveID("batch-planned", id),
@@ -151,7 +163,7 @@ func ingestBatch(id string, file events.BatchFile) *events.BatchPlanned {
 			Domain:        events.DomainRaw,
 			CorrelationID: id,
 		},
-		BatchID: id, Table: "raw.fills", Feed: "fills", Trigger: "manual",
+		BatchID: id, Table: table, Feed: feed, Trigger: "manual",
 		Files: []events.BatchFile{file},
 	}
 }
@@ -182,7 +194,7 @@ func awaitStableGroup(ctx context.Context, adm *kadm.Client, group string, run <
 // the same file through formats.NewRegistry().Open("csv") and Next to EOF,
 // no validation, nothing written.
 func BenchmarkIngestParseOnly(b *testing.B) {
-	dir, file := ingestFile(b)
+	dir, file := ingestFile(b, ingesttest.CSV)
 	m, err := mesh.Parse([]byte(ingesttest.MeshYAML), "mesh.yaml", b.TempDir())
 	if err != nil {
 		b.Fatal(err)
@@ -333,6 +345,52 @@ func toParquetRow(dst parquet.Row, row []any, cols []int) parquet.Row {
 		dst[c] = pv.Level(0, def, c)
 	}
 	return dst
+}
+
+// BenchmarkIngestDuckDBCSV is the peer of BenchmarkIngestCSV: embedded
+// DuckDB (duckdb-go, the engine of `logmesh query` and the job runner, with
+// its defaults: every core, no memory limit) converting the same file to
+// one Parquet file, COPY (SELECT * FROM read_csv(file)) TO 'out.parquet'
+// (FORMAT parquet, COMPRESSION zstd, the loader's codec). It infers the
+// types, validates nothing and commits nothing.
+func BenchmarkIngestDuckDBCSV(b *testing.B) { benchDuckDB(b, ingesttest.CSV) }
+
+// BenchmarkIngestDuckDBNDJSON is BenchmarkIngestDuckDBCSV on the NDJSON
+// file, with read_json(file, format = 'newline_delimited').
+func BenchmarkIngestDuckDBNDJSON(b *testing.B) { benchDuckDB(b, ingesttest.NDJSON) }
+
+func benchDuckDB(b *testing.B, format ingesttest.Format) {
+	dir, file := ingestFile(b, format)
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	in := filepath.Join(dir, filepath.FromSlash(file.Key))
+	read := fmt.Sprintf("read_csv('%s')", in)
+	if format == ingesttest.NDJSON {
+		read = fmt.Sprintf("read_json('%s', format = 'newline_delimited')", in)
+	}
+	out := filepath.Join(b.TempDir(), "out.parquet")
+	for b.Loop() {
+		if _, err := db.Exec(fmt.Sprintf("COPY (SELECT * FROM %s) TO '%s' (FORMAT parquet, COMPRESSION zstd)", read, out)); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		var n int
+		if err := db.QueryRow(fmt.Sprintf("SELECT count(*) FROM read_parquet('%s')", out)).Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		if n != *ingestRows {
+			b.Fatalf("DuckDB wrote %d rows, want %d", n, *ingestRows)
+		}
+		if err := os.Remove(out); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	reportRows(b)
 }
 
 // reportRows reports the ingested rows per second of timed work.

@@ -176,7 +176,7 @@ func BenchmarkOrchestratorLatency(b *testing.B) {
 		if err := prod.ProduceSync(ctx, defs...).FirstErr(); err != nil {
 			b.Fatal(err)
 		}
-		st, closeStore := openStore(b)
+		st, closeStore := openStore(b, nil)
 		decided := newProgress[orchestrator.Stats]()
 		orch, err := orchestrator.New(st, f.codec, conn, orchestrator.Topics(names),
 			orchestrator.Group(names.Prefix+".orchestrator"), orchestrator.OnCommit(decided.set))
@@ -509,7 +509,7 @@ func benchOrchestrator(b *testing.B, products int) {
 		if err := conn.EnsureTopics(ctx, specs...); err != nil {
 			b.Fatal(err)
 		}
-		st, closeStore := openStore(b)
+		st, closeStore := openStore(b, nil)
 		group := names.Prefix + ".orchestrator"
 		// run runs a new orchestrator until it has decided want facts.
 		run := func(want int) orchestrator.Stats {

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -118,8 +119,11 @@ func MaxItems(n int) CodecOption { return func(c *codecConfig) { c.maxItems = n 
 type Codec struct {
 	reg     Registry
 	api     avro.API
-	readers map[string]avro.Schema // full name → current schema; read-only after NewCodec
-	texts   []schemas.Schema       // sorted by name; read-only after NewCodec
+	readers map[string]avro.Schema  // full name → current schema; read-only after NewCodec
+	types   map[string]reflect.Type // full name → its Go type (a pointer); read-only after NewCodec
+	texts   []schemas.Schema        // sorted by name; read-only after NewCodec
+	// encoders and decoders reuse Avro writers and readers across calls.
+	encoders, decoders sync.Pool
 
 	mu      sync.RWMutex
 	ids     map[string]int      // full name → id of the current schema
@@ -162,12 +166,18 @@ func NewCodec(reg Registry, opts ...CodecOption) (*Codec, error) {
 		}
 		readers[s.Name] = parsed
 	}
+	types := map[string]reflect.Type{}
 	for _, n := range Names() {
 		if _, ok := readers[n]; !ok {
 			return nil, fmt.Errorf("events: event %s has no schema", n)
 		}
+		ev, err := New(n)
+		if err != nil {
+			return nil, err
+		}
+		types[n] = reflect.TypeOf(ev)
 	}
-	return &Codec{
+	c := &Codec{
 		reg: reg,
 		api: avro.Config{
 			TagKey:            "avro",
@@ -175,10 +185,14 @@ func NewCodec(reg Registry, opts ...CodecOption) (*Codec, error) {
 			MaxSliceAllocSize: cfg.maxItems,
 		}.Freeze(),
 		readers: readers,
+		types:   types,
 		texts:   all,
 		ids:     make(map[string]int),
 		writers: make(map[int]writerEntry),
-	}, nil
+	}
+	c.encoders.New = func() any { return avro.NewWriter(nil, 512, avro.WithWriterConfig(c.api)) }
+	c.decoders.New = func() any { return avro.NewReader(nil, 0, avro.WithReaderConfig(c.api)) }
+	return c, nil
 }
 
 // Register registers every embedded schema under its subject, in name order,
@@ -222,20 +236,26 @@ func (c *Codec) Encode(ev Event) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownEvent, name)
 	}
-	if want, _ := New(name); reflect.TypeOf(want) != reflect.TypeOf(ev) {
-		return nil, fmt.Errorf("events: Encode: %T claims to be %s, which is %T", ev, name, want)
+	if want := c.types[name]; want != reflect.TypeOf(ev) {
+		return nil, fmt.Errorf("events: Encode: %T claims to be %s, which is %v", ev, name, want)
 	}
 	id, ok := c.SchemaID(name)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrNotRegistered, name)
 	}
-	body, err := c.api.Marshal(schema, ev)
-	if err != nil {
+	w := c.encoders.Get().(*avro.Writer)
+	defer c.encoders.Put(w)
+	w.Reset(nil)
+	var header [5]byte
+	binary.BigEndian.PutUint32(header[1:], uint32(id))
+	_, _ = w.Write(header[:]) // appends to the writer's buffer; it has no io.Writer
+	w.WriteVal(schema, ev)
+	if w.Error != nil {
+		err := w.Error
+		w.Error = nil
 		return nil, fmt.Errorf("events: encoding %s: %w", name, err)
 	}
-	out := make([]byte, 5, 5+len(body))
-	binary.BigEndian.PutUint32(out[1:], uint32(id))
-	return append(out, body...), nil
+	return bytes.Clone(w.Buffer()), nil
 }
 
 // Decode reads one event in the Confluent wire format. If the schema id is
@@ -261,7 +281,13 @@ func (c *Codec) Decode(ctx context.Context, b []byte) (ev Event, err error) {
 	if err != nil {
 		return nil, err
 	}
-	r := avro.NewReader(nil, 0, avro.WithReaderConfig(c.api)).Reset(b[5:])
+	r := c.decoders.Get().(*avro.Reader)
+	defer func() {
+		r.Reset(nil) // keeps no reference to b
+		c.decoders.Put(r)
+	}()
+	r.Reset(b[5:])
+	r.Error = nil
 	r.ReadVal(w.schema, ev)
 	if r.Error != nil {
 		return nil, fmt.Errorf("%w: %s with schema id %d: %v", ErrMalformed, w.name, id, r.Error)

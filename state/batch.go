@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -13,14 +14,27 @@ import (
 // every offset of the batch is stored, or none is. Reads through a Scope see
 // the batch's own uncommitted writes.
 //
+// The changes wait in memory, by key, until Commit writes them into one
+// Pebble batch: a key read or written again in the same batch (a
+// projection's counter, say, read and set by every event of a poll) costs a
+// map lookup, not a Pebble read. Memory grows with the distinct keys a batch
+// writes, so a batch is one poll's worth, as hosts use it.
+//
 // A Batch is not safe for concurrent use. Whoever calls NewBatch must call
 // Commit or Close; a batch that is dropped without either is discarded (as
-// on a crash before commit) but holds its memory until collected.
+// on a crash before commit).
 type Batch struct {
-	s   *Store
-	b   *pebble.Batch // nil once committed or closed
-	err error         // first error from a method that cannot return one
-	buf []byte        // scratch for keys
+	s      *Store
+	open   bool
+	writes map[string]pending // full key → change
+	err    error              // first error from a method that cannot return one
+	buf    []byte             // scratch for keys
+}
+
+// pending is one change of a batch: a value, or a delete.
+type pending struct {
+	value   []byte
+	deleted bool
 }
 
 // NewBatch returns an empty batch. The caller must Commit or Close it. On a
@@ -31,7 +45,7 @@ func (s *Store) NewBatch() *Batch {
 		return &Batch{s: s, err: err}
 	}
 	defer s.release()
-	return &Batch{s: s, b: s.db.NewIndexedBatch()}
+	return &Batch{s: s, open: true, writes: map[string]pending{}}
 }
 
 // Scope returns the view of scope (topic, partition) through the batch. The
@@ -45,14 +59,22 @@ func (b *Batch) Scope(topic string, partition int32) *Scope {
 // partition); it is stored when the batch commits. An error (only possible
 // if the batch is unusable) is reported by Commit.
 func (b *Batch) SetOffset(topic string, partition int32, next int64) {
-	if b.b == nil {
+	if !b.open {
 		return // Commit reports why
 	}
 	var v [offsetLen]byte
 	putInt64(v[:], next)
-	if err := b.b.Set(offsetKey(topic, partition), v[:], nil); err != nil && b.err == nil {
-		b.err = fmt.Errorf("state: set offset of %s/%d: %w", topic, partition, err)
+	b.put(offsetKey(topic, partition), v[:], false)
+}
+
+// put records a change of full key k; it copies k and v.
+func (b *Batch) put(k, v []byte, deleted bool) {
+	if p, ok := b.writes[string(k)]; ok {
+		// Reuse the old value's memory when it fits.
+		b.writes[string(k)] = pending{value: append(p.value[:0], v...), deleted: deleted}
+		return
 	}
+	b.writes[string(k)] = pending{value: bytes.Clone(v), deleted: deleted}
 }
 
 // Commit writes the batch's state changes and offsets atomically, and
@@ -60,7 +82,7 @@ func (b *Batch) SetOffset(topic string, partition int32, next int64) {
 // durable on disk before Commit returns; without it, a machine crash (not a
 // process crash) may lose the most recent commits, but never part of one.
 func (b *Batch) Commit(sync bool) error {
-	if b.b == nil {
+	if !b.open {
 		if b.err != nil {
 			return b.err
 		}
@@ -74,11 +96,36 @@ func (b *Batch) Commit(sync bool) error {
 		return err
 	}
 	defer b.s.release()
-	opts := pebble.NoSync
-	if sync {
-		opts = pebble.Sync
+	// The filter learns the keys before anyone can read them.
+	b.s.filter.add(func(yield func([]byte) bool) {
+		for k, p := range b.writes {
+			if !p.deleted && k[0] == prefixState && !yield([]byte(k)) {
+				return
+			}
+		}
+	})
+	pb := b.s.db.NewBatch()
+	defer pb.Close()
+	// In key order: the memtable's skiplist inserts a run of ascending keys
+	// from the previous key's position instead of searching from the top.
+	keys := make([]string, 0, len(b.writes))
+	for k := range b.writes {
+		keys = append(keys, k)
 	}
-	if err := b.b.Commit(opts); err != nil {
+	slices.Sort(keys)
+	for _, k := range keys {
+		p := b.writes[k]
+		var err error
+		if p.deleted {
+			err = pb.Delete([]byte(k), nil)
+		} else {
+			err = pb.Set([]byte(k), p.value, nil)
+		}
+		if err != nil {
+			return fmt.Errorf("state: commit: %w", err)
+		}
+	}
+	if err := pb.Commit(b.s.write(sync)); err != nil {
 		return fmt.Errorf("state: commit: %w", err)
 	}
 	return nil
@@ -87,16 +134,12 @@ func (b *Batch) Commit(sync bool) error {
 // Close discards the batch's uncommitted changes and releases it. It is
 // idempotent, and a no-op after Commit.
 func (b *Batch) Close() error {
-	if b.b == nil {
+	if !b.open {
 		return nil
 	}
-	pb := b.b
-	b.b = nil
+	b.open, b.writes = false, nil
 	if b.err == nil {
 		b.err = ErrBatchClosed
-	}
-	if err := pb.Close(); err != nil {
-		return fmt.Errorf("state: close batch: %w", err)
 	}
 	return nil
 }
@@ -104,7 +147,7 @@ func (b *Batch) Close() error {
 // Empty reports whether the batch holds no changes (a closed batch holds
 // none).
 func (b *Batch) Empty() bool {
-	return b.b == nil || b.b.Empty()
+	return !b.open || len(b.writes) == 0
 }
 
 // Scope is the state of one (topic, partition) seen through a Batch: writes
@@ -125,7 +168,7 @@ func (sc *Scope) key(k []byte) []byte {
 
 // usable reports why the scope's batch cannot be used, or nil.
 func (sc *Scope) usable() error {
-	if sc.b.b == nil {
+	if !sc.b.open {
 		return sc.b.err
 	}
 	return nil
@@ -141,7 +184,17 @@ func (sc *Scope) Get(key []byte) (value []byte, ok bool, err error) {
 		return nil, false, err
 	}
 	defer sc.b.s.release()
-	v, closer, err := sc.b.b.Get(sc.key(key))
+	k := sc.key(key)
+	if p, ok := sc.b.writes[string(k)]; ok {
+		if p.deleted {
+			return nil, false, nil
+		}
+		return bytes.Clone(p.value), true, nil
+	}
+	if !sc.b.s.filter.mayHave(k) {
+		return nil, false, nil
+	}
+	v, closer, err := sc.b.s.db.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, false, nil
 	}
@@ -157,9 +210,7 @@ func (sc *Scope) Set(key, value []byte) error {
 	if err := sc.usable(); err != nil {
 		return err
 	}
-	if err := sc.b.b.Set(sc.key(key), value, nil); err != nil {
-		return fmt.Errorf("state: set %q in %s: %w", key, sc.tp, err)
-	}
+	sc.b.put(sc.key(key), value, false)
 	return nil
 }
 
@@ -168,8 +219,6 @@ func (sc *Scope) Delete(key []byte) error {
 	if err := sc.usable(); err != nil {
 		return err
 	}
-	if err := sc.b.b.Delete(sc.key(key), nil); err != nil {
-		return fmt.Errorf("state: delete %q in %s: %w", key, sc.tp, err)
-	}
+	sc.b.put(sc.key(key), nil, true)
 	return nil
 }

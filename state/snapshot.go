@@ -119,7 +119,8 @@ func (s *Store) Restore(r io.Reader) error {
 	if err := loadSnapshot(b, r); err != nil {
 		return fmt.Errorf("state: restore: %w", err)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	s.filter.disable() // before the restored keys can be read
+	if err := b.Commit(s.write(true)); err != nil {
 		return fmt.Errorf("state: restore: %w", err)
 	}
 	return nil

@@ -112,7 +112,7 @@ func cmdReplay(ctx context.Context, g global, args []string, stdout, stderr io.W
 				return nil, host.Progress{}, err
 			}
 		}
-		st, err := state.Open("", &state.Options{FS: vfs.NewMem()})
+		st, err := state.Open("", &state.Options{FS: vfs.NewMem(), DisableWAL: true})
 		if err != nil {
 			return nil, host.Progress{}, err
 		}

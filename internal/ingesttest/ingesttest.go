@@ -1,7 +1,8 @@
 // Package ingesttest generates the ingest workload shared by the benchmarks
 // (bench) and the memory check (internal/rsscheck): a deterministic
-// 10-column CSV of trade fills, its feed definition, the same rows as the
-// validator types them, and a wait for the loader's result. Test support
+// 10-column file of trade fills, as CSV or as NDJSON with the same rows, the
+// feeds that read them, the same rows as the validator types them, and a
+// wait for the loader's result. Test support
 // only; nothing in the platform imports it.
 package ingesttest
 
@@ -23,9 +24,10 @@ import (
 	"github.com/logmesh/logmesh/internal/logview"
 )
 
-// MeshYAML defines the feed of the generated CSV: append mode and no
-// unique_key, so the loader keeps no per-key state and its memory stays
-// bounded whatever the row count.
+// MeshYAML defines the feeds of the generated files, fills (CSV, table
+// raw.fills) and fills_json (NDJSON, table raw.fills_json), with the same
+// contract: append mode and no unique_key, so the loader keeps no per-key
+// state and its memory stays bounded whatever the row count.
 const MeshYAML = `
 domains:
   - name: raw
@@ -36,7 +38,7 @@ feeds:
     format: csv
     options: {header: true}
     mode: append
-    schema:
+    schema: &fill
       type: record
       name: Fill
       fields:
@@ -50,7 +52,31 @@ feeds:
         - {name: fee, type: ["null", double]}
         - {name: traded_at, type: {type: long, logicalType: timestamp-micros}}
         - {name: note, type: string}
+  - name: fills_json
+    table: raw.fills_json
+    key_pattern: "fills/*.ndjson"
+    format: ndjson
+    mode: append
+    schema: *fill
 `
+
+// Format is a generated file's format: "csv" or "ndjson", as the feeds of
+// MeshYAML name them.
+type Format string
+
+// The formats Write generates.
+const (
+	CSV    Format = "csv"
+	NDJSON Format = "ndjson"
+)
+
+// Feed returns the feed of MeshYAML that reads format f and its table.
+func (f Format) Feed() (feed, table string) {
+	if f == NDJSON {
+		return "fills_json", "raw.fills_json"
+	}
+	return "fills", "raw.fills"
+}
 
 // Header is the CSV header line.
 const Header = "id,ref,account,symbol,qty,seq,price,fee,traded_at,note\n"
@@ -105,6 +131,41 @@ func AppendCSVRow(b []byte, i int) []byte {
 	return append(b, '\n')
 }
 
+// AppendNDJSONRow appends row i as an NDJSON line: the CSV row's values
+// as a JSON object (numbers as numbers, the null fee as null, traded_at as
+// the same RFC 3339 text), about 190 bytes.
+func AppendNDJSONRow(b []byte, i int) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, int64(i), 10)
+	b = append(b, `,"ref":"T-`...)
+	b = appendPadded(b, int64(i), 10)
+	b = append(b, `","account":"ACC-`...)
+	b = appendPadded(b, rowAccount(i), 6)
+	b = append(b, `","symbol":"`...)
+	b = append(b, symbols[i%len(symbols)]...)
+	b = append(b, `","qty":`...)
+	b = strconv.AppendInt(b, rowQty(i), 10)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendInt(b, int64(int32(i)), 10)
+	b = append(b, `,"price":`...)
+	b = strconv.AppendFloat(b, float64(rowPriceCents(i))/100, 'f', -1, 64)
+	b = append(b, `,"fee":`...)
+	if fee, ok := rowFeeMils(i); ok {
+		b = strconv.AppendFloat(b, float64(fee)/1000, 'f', -1, 64)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"traded_at":"`...)
+	b = rowTradedAt(i).AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
+	b = append(b, `","note":`...)
+	if rowQuoted(i) {
+		b = append(b, `"quoted, with \"escapes\""`...)
+	} else {
+		b = append(b, `"`+plainNote+`"`...)
+	}
+	return append(b, "}\n"...)
+}
+
 func appendPadded(b []byte, v int64, width int) []byte {
 	var d [20]byte
 	s := strconv.AppendInt(d[:0], v, 10)
@@ -141,6 +202,12 @@ func TypedRow(row []any, i int) {
 // bytes) is false, streaming through a 1 MiB buffer (the file is never held
 // in memory). It returns the file's batch entry under key and the row count.
 func WriteCSV(path, key string, more func(rows, bytes int64) bool) (events.BatchFile, int64, error) {
+	return Write(path, key, CSV, more)
+}
+
+// Write is WriteCSV in format f: for NDJSON, no header and a JSON object
+// per line.
+func Write(path, key string, f Format, more func(rows, bytes int64) bool) (events.BatchFile, int64, error) {
 	fh, err := os.Create(path)
 	if err != nil {
 		return events.BatchFile{}, 0, err
@@ -148,12 +215,16 @@ func WriteCSV(path, key string, more func(rows, bytes int64) bool) (events.Batch
 	defer fh.Close()
 	sum := sha256.New()
 	w := bufio.NewWriterSize(io.MultiWriter(fh, sum), 1<<20)
-	n, _ := w.WriteString(Header)
-	written := int64(n)
+	appendRow := AppendNDJSONRow
+	var written int64
+	if f != NDJSON {
+		n, _ := w.WriteString(Header)
+		written, appendRow = int64(n), AppendCSVRow
+	}
 	line := make([]byte, 0, 256)
 	var rows int64
 	for ; more(rows, written); rows++ {
-		line = AppendCSVRow(line[:0], int(rows))
+		line = appendRow(line[:0], int(rows))
 		n, _ := w.Write(line)
 		written += int64(n)
 	}

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -351,57 +352,159 @@ func (h *Host) commit(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches) 
 	return nil
 }
 
-// foldBatch applies recs (control records are skipped) to store in one
-// batch, sets the next offset of each partition of next in the same batch,
-// and commits it. Poison records are handed to poison before the commit.
+// foldBatch applies recs (control records are skipped) to store, sets the
+// next offset of each partition of next with that partition's state, and
+// commits. Poison records are handed to poison before anything commits.
+//
+// Each partition's records fold into a batch of their own, and the
+// partitions fold in parallel, one goroutine per core: state is scoped by
+// partition (docs/decisions/0001), so no fold reads another partition's
+// state, and each partition's state commits atomically with its offset. A
+// projection with effects, when they run, folds one partition after the
+// other, in one goroutine, as records came.
 func foldBatch(ctx context.Context, proj projections.Projection, store *state.Store, dec Decoder,
 	recs []*kgo.Record, next map[state.TopicPartition]int64, sync bool, poison func(*kgo.Record, string) error, effects bool) (Progress, error) {
 	prog := Progress{Offsets: map[state.TopicPartition]int64{}}
 	if len(next) == 0 {
 		return prog, nil
 	}
-	b := store.NewBatch()
-	defer b.Close()
-	var sc *state.Scope
-	var cur state.TopicPartition
+	// The partitions in the order their first record came, then those
+	// with only an offset to store.
+	var parts []*partFold
+	byTP := map[state.TopicPartition]*partFold{}
+	part := func(tp state.TopicPartition) *partFold {
+		pf, ok := byTP[tp]
+		if !ok {
+			pf = &partFold{tp: tp}
+			byTP[tp] = pf
+			parts = append(parts, pf)
+		}
+		return pf
+	}
 	for _, r := range recs {
-		if tp := (state.TopicPartition{Topic: r.Topic, Partition: r.Partition}); sc == nil || tp != cur {
-			sc, cur = b.Scope(r.Topic, r.Partition), tp
+		pf := part(state.TopicPartition{Topic: r.Topic, Partition: r.Partition})
+		pf.recs = append(pf.recs, r)
+	}
+	for _, tp := range sortedTPs(keysOf(next)) {
+		part(tp)
+	}
+	defer func() {
+		for _, pf := range parts {
+			if pf.b != nil {
+				pf.b.Close()
+			}
 		}
-		reason, wrote, err := applyRecord(ctx, proj, dec, sc, r, effects)
-		if wrote {
-			prog.Changed++
+	}()
+	workers := 1
+	if _, eff := proj.(Effectful); !eff || !effects {
+		workers = min(runtime.GOMAXPROCS(0), len(parts))
+	}
+	fold := func(pf *partFold) {
+		pf.b = store.NewBatch()
+		sc, ov := pf.b.Scope(pf.tp.Topic, pf.tp.Partition), &overlay{}
+		for _, r := range pf.recs {
+			reason, wrote, err := applyRecord(ctx, proj, dec, ov, sc, r, effects)
+			if wrote {
+				pf.changed++
+			}
+			if err != nil {
+				pf.err = fmt.Errorf("host: %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+				return
+			}
+			if !r.Attrs.IsControl() && reason != "" {
+				pf.poison = append(pf.poison, poisoned{r, reason})
+			}
 		}
-		if err != nil {
-			return prog, fmt.Errorf("host: %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		if n, ok := next[pf.tp]; ok {
+			pf.b.SetOffset(pf.tp.Topic, pf.tp.Partition, n)
 		}
-		if r.Attrs.IsControl() {
-			continue
+	}
+	parallel(parts, workers, fold)
+	for _, pf := range parts {
+		prog.Changed += pf.changed
+		if pf.err != nil {
+			return prog, pf.err
 		}
-		prog.Records++
-		if reason != "" {
+	}
+	for _, pf := range parts {
+		for _, r := range pf.recs {
+			if !r.Attrs.IsControl() {
+				prog.Records++
+			}
+		}
+		for _, p := range pf.poison {
 			prog.Poison++
-			if err := poison(r, reason); err != nil {
+			if err := poison(p.r, p.reason); err != nil {
 				return prog, err
 			}
 		}
 	}
-	for tp, n := range next {
-		b.SetOffset(tp.Topic, tp.Partition, n)
-		prog.Offsets[tp] = n
+	parallel(parts, workers, func(pf *partFold) {
+		if err := pf.b.Commit(sync); err != nil {
+			pf.err = fmt.Errorf("host: commit batch of %s: %w", pf.tp, err)
+		}
+	})
+	var errs []error
+	for _, pf := range parts {
+		if pf.err != nil {
+			errs = append(errs, pf.err)
+			continue
+		}
+		if n, ok := next[pf.tp]; ok {
+			prog.Offsets[pf.tp] = n
+		}
 	}
-	if err := b.Commit(sync); err != nil {
-		return prog, fmt.Errorf("host: commit batch: %w", err)
-	}
-	return prog, nil
+	return prog, errors.Join(errs...)
 }
 
-// applyRecord decodes r and folds it into s through an overlay, so that a
-// refused event leaves no partial writes. With effects, an Effectful
-// projection's ApplyContext runs; without, its Apply (views and replays
-// never have effects). It returns a non-empty reason when
-// r is poison, and an error when the host must stop.
-func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, s projections.Store, r *kgo.Record, effects bool) (reason string, wrote bool, err error) {
+// partFold is one partition's share of a fold.
+type partFold struct {
+	tp      state.TopicPartition
+	recs    []*kgo.Record
+	b       *state.Batch
+	changed int
+	poison  []poisoned
+	err     error
+}
+
+type poisoned struct {
+	r      *kgo.Record
+	reason string
+}
+
+// parallel calls fn for every part on up to workers goroutines and waits.
+func parallel(parts []*partFold, workers int, fn func(*partFold)) {
+	if workers <= 1 {
+		for _, pf := range parts {
+			fn(pf)
+		}
+		return
+	}
+	work := make(chan *partFold)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for pf := range work {
+				fn(pf)
+			}
+		})
+	}
+	for _, pf := range parts {
+		work <- pf
+	}
+	close(work)
+	wg.Wait()
+}
+
+func keysOf(m map[state.TopicPartition]int64) map[state.TopicPartition]bool {
+	out := make(map[state.TopicPartition]bool, len(m))
+	for tp := range m {
+		out[tp] = true
+	}
+	return out
+}
+
+func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, ov *overlay, s projections.Store, r *kgo.Record, effects bool) (reason string, wrote bool, err error) {
 	if r.Attrs.IsControl() {
 		return "", false, nil
 	}
@@ -422,15 +525,15 @@ func applyRecord(ctx context.Context, proj projections.Projection, dec Decoder, 
 		}
 		return "", false, err
 	}
-	ov := newOverlay(s)
-	apply := proj.Apply
-	if l, ok := proj.(projections.Located); ok {
-		apply = func(s projections.Store, ev events.Event) error { return l.ApplyAt(s, r.Topic, ev) }
-	}
+	ov.reset(s)
 	if e, ok := proj.(Effectful); ok && effects {
-		apply = func(s projections.Store, ev events.Event) error { return e.ApplyContext(ctx, s, ev) }
+		err = e.ApplyContext(ctx, ov, ev)
+	} else if l, ok := proj.(projections.Located); ok {
+		err = l.ApplyAt(ov, r.Topic, ev)
+	} else {
+		err = proj.Apply(ov, ev)
 	}
-	if err := apply(ov, ev); err != nil {
+	if err != nil {
 		if errors.Is(err, projections.ErrInvariant) {
 			return "apply: " + err.Error(), false, nil
 		}

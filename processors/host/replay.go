@@ -121,8 +121,9 @@ func (v *View) Own(ctx context.Context, recs []*kgo.Record) error {
 	}
 	b := v.store.NewBatch()
 	defer b.Close()
+	ov := &overlay{}
 	for _, r := range mine {
-		if _, _, err := applyRecord(ctx, v.proj, v.dec, b.Scope(r.Topic, r.Partition), r, false); err != nil {
+		if _, _, err := applyRecord(ctx, v.proj, v.dec, ov, b.Scope(r.Topic, r.Partition), r, false); err != nil {
 			return err
 		}
 	}
