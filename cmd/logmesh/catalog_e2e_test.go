@@ -158,5 +158,32 @@ func TestCatalogIcebergClientEndToEnd(t *testing.T) {
 	if _, err := scan(client("wm"), "raw", "b"); err == nil {
 		t.Error("wm scans raw.b after the revoke")
 	}
+
+	// The file audit through the catalog: what the replay shows, for
+	// governance and for raw, the owner of both tables; nothing for wm,
+	// which reads raw.a's data but not its ingestion.
+	for _, status := range []string{"", "PROCESSED", "RECEIVED"} {
+		args := []string{"files", "--json"}
+		if status != "" {
+			args = append(args, "--status", status)
+		}
+		replayed, err := e.run(args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"governance", "raw"} {
+			if got, err := e.run(append(append([]string{}, args...), append([]string{"--token", tok(p)}, api...)...)...); err != nil || got != replayed {
+				t.Errorf("files %v --catalog as %s: %v\n%s\nwant, as the replay shows,\n%s", args[1:], p, err, got, replayed)
+			}
+		}
+		if got, err := e.run(append(append([]string{}, args...), append([]string{"--token", tok("wm")}, api...)...)...); err != nil ||
+			strings.TrimSpace(got) != "[]" {
+			t.Errorf("files %v --catalog as wm: %v %s, want none", args[1:], err, got)
+		}
+	}
+	if out, err := e.run(append([]string{"files", "--status", "PROCESSED", "--token", tok("governance")}, api...)...); err != nil ||
+		strings.Count(out, " PROCESSED ") != 3 || !strings.Contains(out, "a/2.csv") {
+		t.Errorf("files --status PROCESSED --catalog: %v\n%s", err, out)
+	}
 	e.verifyAll()
 }

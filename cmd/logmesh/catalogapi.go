@@ -30,6 +30,23 @@ func addCatalogFlags(fs *flag.FlagSet) *catalogFlags {
 // call sends body (JSON, if not nil) to path and returns the catalog's
 // reason for an error status.
 func (c *catalogFlags) call(ctx context.Context, method, path string, body any) error {
+	return c.do(ctx, method, path, body, nil)
+}
+
+// get reads path into out (JSON) and returns the catalog's reason for an
+// error status.
+func (c *catalogFlags) get(ctx context.Context, path string, out any) error {
+	return c.do(ctx, http.MethodGet, path, nil, out)
+}
+
+// maxAnswer bounds the catalog's answer read: a page of MaxPageSize files
+// with their timelines is a few MB.
+const maxAnswer = 64 << 20
+
+// do sends body (JSON, if not nil) to path, decodes a successful answer
+// into out if not nil, and returns the catalog's reason for an error
+// status.
+func (c *catalogFlags) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -51,10 +68,16 @@ func (c *catalogFlags) call(ctx context.Context, method, path string, body any) 
 		return fmt.Errorf("catalog: %w", err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode < 300 {
+		if out == nil {
+			return nil
+		}
+		if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(out); err != nil {
+			return fmt.Errorf("catalog: %s %s: the answer: %w", method, path, err)
+		}
 		return nil
 	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var e struct {
 		Error struct {
 			Reason string `json:"reason"`

@@ -5,25 +5,32 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/logmesh/logmesh/processors/catalog"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/projections/audit"
 	"github.com/logmesh/logmesh/state"
 )
 
-// cmdFiles prints the file audit, rebuilt from the log.
+// cmdFiles prints the file audit, rebuilt from the log or, with --catalog,
+// read from the catalog's live store (a status then costs what the files
+// at that status cost, not a replay of the log) as the token's principal
+// may read it.
 func cmdFiles(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("files", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	status := fs.String("status", "", "only files with this status: "+strings.Join(audit.Statuses(), ", "))
 	asJSON := fs.Bool("json", false, "print a JSON array")
+	api := addCatalogFlags(fs)
 	if _, err := interspersed(fs, args); err != nil {
 		return err
 	}
@@ -31,14 +38,21 @@ func cmdFiles(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 	if want != "" && !slices.Contains(audit.Statuses(), want) {
 		return fmt.Errorf("files: unknown status %q (%s): %w", *status, strings.Join(audit.Statuses(), ", "), errUsage)
 	}
-	all, err := auditFiles(ctx, g)
-	if err != nil {
-		return err
-	}
 	var files []audit.File
-	for _, f := range all {
-		if want == "" || f.Status == want {
-			files = append(files, f)
+	if api.url != "" {
+		var err error
+		if files, err = catalogFiles(ctx, api, want, g.at); err != nil {
+			return fmt.Errorf("files: %w", err)
+		}
+	} else {
+		all, err := auditFiles(ctx, g)
+		if err != nil {
+			return err
+		}
+		for _, f := range all {
+			if want == "" || f.Status == want {
+				files = append(files, f)
+			}
 		}
 	}
 	if *asJSON {
@@ -81,6 +95,35 @@ func auditFiles(ctx context.Context, g global) ([]audit.File, error) {
 		return nil, fmt.Errorf("files: rebuild the audit: %w", err)
 	}
 	return audit.Files(st)
+}
+
+// catalogFiles reads the files of status ("" for every status) from the
+// catalog's /v1/files, every page, as of at unless it is zero.
+func catalogFiles(ctx context.Context, api *catalogFlags, status string, at time.Time) ([]audit.File, error) {
+	q := url.Values{"page_size": {strconv.Itoa(catalog.MaxPageSize)}}
+	if status != "" {
+		q.Set("status", status)
+	}
+	if !at.IsZero() {
+		q.Set("as_of", at.UTC().Format(time.RFC3339Nano))
+	}
+	var files []audit.File
+	for {
+		var page struct {
+			Items []catalog.FileView `json:"items"`
+			Next  string             `json:"next_page_token"`
+		}
+		if err := api.get(ctx, "/v1/files?"+q.Encode(), &page); err != nil {
+			return nil, err
+		}
+		for _, v := range page.Items {
+			files = append(files, v.File())
+		}
+		if page.Next == "" {
+			return files, nil
+		}
+		q.Set("page_token", page.Next)
+	}
 }
 
 // fileJSON is one file of `logmesh files --json`.

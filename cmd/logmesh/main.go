@@ -53,9 +53,10 @@ Commands:
                           the new, changed and retired ones (--plan: print the plan only)
   land FILE... [--key K] [--landing DIR|s3://bucket/prefix] [S3 flags]
                           copy files into the landing area (default: the platform's, from the log)
-  files [--status S] [--json]
+  files [--status S] [--json] [--catalog URL --token T]
                           the file audit: each landed file's status (RECEIVED, BATCHED, PROCESSED,
-                          FAILED, UNMATCHED), rows and errors
+                          FAILED, UNMATCHED), rows and errors (rebuilt from the log; with --catalog,
+                          read from the catalog's live store as the token's principal may)
   products [--domain D] [--json]
                           data products: owner, kind, visibility, output table, last version, grants
   grant PRODUCT --to DOMAIN [--purpose P] [--expires T] [--by DOMAIN | --catalog URL --token T]

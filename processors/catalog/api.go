@@ -46,6 +46,7 @@ const (
 //	POST   /v1/grants                       {product, grantee, purpose, expires_at}
 //	DELETE /v1/grants/{product}/{grantee}[?reason=R]
 //	GET    /v1/lineage/runs[?product=P]     OpenLineage RunEvents of product jobs
+//	GET    /v1/files[?status=S][&table=T]   the file audit: the files the caller may read
 //	GET    /iceberg/v1/config, namespaces, tables, load table
 //
 // Lists take page_size and page_token; GETs take as_of. Errors are JSON
@@ -57,21 +58,40 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
 	})
-	mux.HandleFunc("GET /v1/whoami", s.api(s.whoami))
-	mux.HandleFunc("GET /v1/domains", s.api(s.domains))
-	mux.HandleFunc("GET /v1/products", s.api(s.products))
-	mux.HandleFunc("GET /v1/products/{product}", s.api(s.productDetail))
-	mux.HandleFunc("GET /v1/tables", s.api(s.tablesList))
-	mux.HandleFunc("GET /v1/tables/{table}", s.api(s.tableDetail))
-	mux.HandleFunc("GET /v1/grants", s.api(s.grants))
-	mux.HandleFunc("POST /v1/grants", s.api(s.grantPost))
-	mux.HandleFunc("DELETE /v1/grants/{product}/{grantee}", s.api(s.grantDelete))
-	mux.HandleFunc("GET /v1/lineage/runs", s.api(s.lineageRuns))
+	for _, rt := range routes() {
+		mux.HandleFunc(rt.method+" "+rt.path, s.api(func(ctx context.Context, w http.ResponseWriter, r *http.Request, principal string) error {
+			return rt.handle(s, ctx, w, r, principal)
+		}))
+	}
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (see /openapi.json)", r.Method, r.URL.Path))
 	})
 	s.iceberg(mux)
 	return mux
+}
+
+// route is one endpoint of the catalog API; openapi.json documents each.
+type route struct {
+	method, path string
+	handle       func(s *Server, ctx context.Context, w http.ResponseWriter, r *http.Request, principal string) error
+}
+
+// routes returns the endpoints of the catalog API (not /healthz,
+// /openapi.json or the Iceberg catalog's).
+func routes() []route {
+	return []route{
+		{"GET", "/v1/whoami", (*Server).whoami},
+		{"GET", "/v1/domains", (*Server).domains},
+		{"GET", "/v1/products", (*Server).products},
+		{"GET", "/v1/products/{product}", (*Server).productDetail},
+		{"GET", "/v1/tables", (*Server).tablesList},
+		{"GET", "/v1/tables/{table}", (*Server).tableDetail},
+		{"GET", "/v1/grants", (*Server).grants},
+		{"POST", "/v1/grants", (*Server).grantPost},
+		{"DELETE", "/v1/grants/{product}/{grantee}", (*Server).grantDelete},
+		{"GET", "/v1/lineage/runs", (*Server).lineageRuns},
+		{"GET", "/v1/files", (*Server).filesList},
+	}
 }
 
 // httpError is an error with the status to answer it with.

@@ -1,8 +1,8 @@
 // Package catalog is the central catalog: an HTTP API over the catalog
-// projection (projections/catalog: definitions and table versions, folded
-// from every domain's bus) that knows every domain, product, table, version,
-// grant and subscription, enforces who may read what, and answers as of
-// any moment; and, on the same state and rules, an Iceberg REST catalog
+// projection (projections/catalog: definitions, table versions and the file
+// audit, folded from every domain's bus) that knows every domain, product,
+// table, version, grant, subscription and landed file, enforces who may
+// read what, and answers as of any moment; and, on the same state and rules, an Iceberg REST catalog
 // (read-only) for outside engines.
 //
 // Every request names its principal with a bearer token (Tokens, stored

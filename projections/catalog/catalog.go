@@ -1,10 +1,18 @@
 // Package catalog is the central catalog's read model: the definitions
-// (domains, feeds, products, grants, subscriptions, locations) and every
-// table's versions, folded from every domain's bus into one store so that
-// one log position describes both. It is the composition of
-// projections/definitions and projections/pointers, whose keys do not
-// overlap; their readers (definitions.All, pointers.Versions, ...) read a
-// catalog store as they read their own.
+// (domains, feeds, products, grants, subscriptions, locations), every
+// table's versions and the file audit, folded from every domain's bus into
+// one store so that one log position describes them all. It is the
+// composition of projections/definitions, projections/pointers and
+// projections/audit, plus job attempts and ingestion batches of its own;
+// their keys do not overlap (definitions "d/", pointers "c/", "v/", "b/",
+// audit "f/", "s/", this package "ib/", "r/"), and their readers
+// (definitions.All, pointers.Versions, audit.ByStatus, ...) read a catalog
+// store as they read their own.
+//
+// An event the audit refuses (projections.ErrInvariant: a file event
+// without an event id, or whose correlation id is not its file's) is left
+// out of the catalog's audit, as the audit's own host leaves it out of its
+// store, and folded into the rest of the catalog as before.
 //
 // projections.AsOf wraps it to answer as of a moment.
 package catalog
@@ -12,12 +20,14 @@ package catalog
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/projections"
+	"github.com/logmesh/logmesh/projections/audit"
 	"github.com/logmesh/logmesh/projections/definitions"
 	"github.com/logmesh/logmesh/projections/pointers"
 )
@@ -40,14 +50,19 @@ func (Projection) Topics(t events.Topics) events.TopicSet {
 
 // Handles implements projections.Selective.
 func (Projection) Handles(name string) bool {
-	return definitions.Projection{}.Handles(name) || pointers.Projection{}.Handles(name) ||
+	return definitions.Projection{}.Handles(name) || pointers.Projection{}.Handles(name) || audit.Projection{}.Handles(name) ||
 		name == events.NameJobStarted || name == events.NameJobFinished || name == events.NameBatchPlanned ||
 		name == events.NameFileProcessed || name == events.NameFileFailed
 }
 
-// Apply folds a definition, a TableCommitted, or a job attempt's start or
-// end.
+// Apply folds a definition, a TableCommitted, a job attempt's start or
+// end, and the facts of the file audit.
 func (Projection) Apply(s projections.Store, ev events.Event) error {
+	// The audit refuses an event before it writes anything, so a refusal
+	// leaves nothing of the event in s.
+	if err := (audit.Projection{}).Apply(s, ev); err != nil && !errors.Is(err, projections.ErrInvariant) {
+		return err
+	}
 	if err := (definitions.Projection{}).Apply(s, ev); err != nil {
 		return err
 	}
