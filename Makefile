@@ -37,7 +37,7 @@ test-e2e-real:
 test-spark:
 	bash deploy/spark/test.sh
 
-## bench: throughput figures, each beside a raw franz-go baseline measured in the same run
+## bench: throughput figures, each beside a baseline measured in the same run (franz-go, DuckDB, ...), as ratios
 bench:
 	$(GO) run ./internal/benchreport
 
