@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/auditindex"
 	"github.com/logmesh/logmesh/internal/confluent"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/mesh"
@@ -81,7 +82,7 @@ func Processors() []Spec {
 		{Name: "loader", Doc: "parses, validates and commits batches into Iceberg tables, one transaction per batch",
 			New: newLoader},
 		{Name: "audit", Doc: "the file audit: each landed file's status, rows and errors", Projection: audit.Projection{},
-			New: projectionHost(audit.Projection{})},
+			New: projectionHost(audit.Projection{}, upgradeAudit)},
 		{Name: "lineage", Doc: "every event's cause and correlation", Projection: lineage.Projection{},
 			New: projectionHost(lineage.Projection{})},
 		{Name: "pointers", Doc: "every table's versions (TableCommitted)", Projection: pointers.Projection{},
@@ -248,12 +249,17 @@ func (e *Env) hostOpts() []host.Option {
 }
 
 // projectionHost builds a processor that hosts proj over its topics in
-// its own group and store.
-func projectionHost(proj projections.Projection) func(context.Context, *Env) (Processor, error) {
+// its own group and store, after each upgrade has run over the store.
+func projectionHost(proj projections.Projection, upgrades ...func(*Env, *state.Store) error) func(context.Context, *Env) (Processor, error) {
 	return func(_ context.Context, e *Env) (Processor, error) {
 		st, err := e.Store(proj.Name())
 		if err != nil {
 			return nil, err
+		}
+		for _, up := range upgrades {
+			if err := up(e, st); err != nil {
+				return nil, err
+			}
 		}
 		h, err := host.New(proj, st, e.Codec, e.Conn, e.Config.Group(proj.Name()), proj.Topics(e.Config.Topics), e.hostOpts()...)
 		if err != nil {
@@ -262,6 +268,19 @@ func projectionHost(proj projections.Projection) func(context.Context, *Env) (Pr
 		e.serveLive(proj.Name(), proj.Name(), func() *state.Store { return st })
 		return h, nil
 	}
+}
+
+// upgradeAudit indexes by status the audit of a store folded by a version
+// from before the audit's status index (internal/auditindex).
+func upgradeAudit(e *Env, st *state.Store) error {
+	n, err := auditindex.Upgrade(st)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	if n > 0 {
+		e.Config.Logger.Info("indexed the audit by status (a store folded by an older version)", "processor", "audit", "files", n)
+	}
+	return nil
 }
 
 // meshMatcher maps landed keys to feeds, and explains the keys no feed

@@ -52,6 +52,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/auditindex"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/logging"
 	"github.com/logmesh/logmesh/processors/host"
@@ -508,36 +509,16 @@ func (p *Planner) PlanOnce(ctx context.Context) (batches int, err error) {
 	return p.plan(ctx, false)
 }
 
-// reindexCommit is how many writes reindex puts in one batch.
-const reindexCommit = 10_000
-
 // reindex upgrades, once per planner, a store folded before the audit had
-// its status index (audit.Reindex): without it the files pending then would
-// never be planned. It reads every entry of the store once, and writes
-// only if it finds entries to upgrade. The caller holds planMu, and no host
-// folds into the store yet.
+// its status index (internal/auditindex): without it the files pending then
+// would never be planned. It reads every entry of the store once, and
+// writes only if it finds entries to upgrade. The caller holds planMu, and
+// no host folds into the store yet.
 func (p *Planner) reindex() error {
 	if p.reindexed {
 		return nil
 	}
-	b := p.store.NewBatch()
-	defer func() { _ = b.Close() }()
-	writes := 0
-	n, err := audit.Reindex(p.store, func(tp state.TopicPartition, key, value []byte) error {
-		if err := b.Scope(tp.Topic, tp.Partition).Set(key, value); err != nil {
-			return err
-		}
-		if writes++; writes%reindexCommit == 0 {
-			if err := b.Commit(true); err != nil {
-				return err
-			}
-			b = p.store.NewBatch()
-		}
-		return nil
-	})
-	if err == nil && !b.Empty() {
-		err = b.Commit(true)
-	}
+	n, err := auditindex.Upgrade(p.store)
 	if err != nil {
 		return fmt.Errorf("planner: index the audit by status: %w", err)
 	}
