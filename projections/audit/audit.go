@@ -689,10 +689,12 @@ func Pending[S Scope](st Reader[S]) (map[string][]File, error) {
 // calls is finished by the next one. It returns how many entries it
 // upgraded. It reads every entry, so it costs the audit's history: a
 // processor that keeps the audit in a durable store runs it once, when it
-// starts and before it folds (the planner does), not per query. set is
-// called from inside st.ScanAll, with the scope of the entry; it may write
-// to (and commit) the store st reads, which must then give ScanAll a
-// consistent view that the writes do not disturb, as *state.Store does.
+// starts and before it folds (internal/auditindex does it for the planner
+// and the audit processor), not per query. set is called from inside
+// st.ScanAll, with the scope of the entry, and key and value are valid only
+// until it returns (a state.Scope's Set copies them); it may write to (and
+// commit) the store st reads, which must then give ScanAll a consistent
+// view that the writes do not disturb, as *state.Store does.
 func Reindex[S any](st Scanner[S], set func(scope S, key, value []byte) error) (int, error) {
 	n := 0
 	err := st.ScanAll([]byte(prefixFile), func(scope S, key, value []byte) error {
