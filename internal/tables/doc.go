@@ -19,6 +19,7 @@
 //	<warehouse>/<domain>/<table>/metadata/00001-<uuid>.metadata.json
 //	<warehouse>/<domain>/<table>/metadata/snap-*.avro, *-m0.avro (iceberg-go)
 //	<warehouse>/<domain>/<table>/data/<batch id>-<n>.parquet
+//	<warehouse>/<domain>/<table>/data/<batch id>-<n>-f<k>.parquet (source k of a Batch)
 //
 // Every location a local warehouse writes — table, metadata JSON,
 // manifest list, manifest, data file — is an absolute file URI
@@ -51,6 +52,15 @@
 // batch). The counts are kept in the snapshot summary, so a deduplicated
 // Write returns them too.
 //
+// # Batches in parts
+//
+// Catalog.Begin starts a Batch of an append table: its rows come from
+// sources, each kept or dropped at its end, and Commit commits the kept
+// ones as one version (WriteResult.Sources per kept source). A dropped
+// source's rows are in no referenced data file and its own data files are
+// removed, which lets the loader validate and write a file in one pass
+// and still leave out a file it rejects at its end (docs/decisions/0005).
+//
 // # Guarantees and limits
 //
 //   - One writer per table (logmesh keys batches by table). A commit
@@ -58,7 +68,9 @@
 //     iceberg-go's table.ErrCommitFailed; tables created here set
 //     commit.retry.num-retries=0 so iceberg-go does not replay the commit
 //     (a replay would bypass the batch-id check).
-//   - Append streams: memory is about one Parquet row group per write.
+//   - Append streams: memory is about one Parquet row group per write
+//     (for a Batch, two: its shared files' and its open source's own,
+//     plus the first 4 MiB of values of that source).
 //     Upsert holds the batch's distinct keys and winning rows in memory
 //     (bounded by the batch size) and streams existing files one at a time,
 //     reading each candidate file twice (find, then rewrite).

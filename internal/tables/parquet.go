@@ -10,7 +10,7 @@ import (
 )
 
 // dataWriter streams rows into Parquet data files named
-// <dir>/<prefix>-<n>.parquet, rolling to a new file at the target size and
+// <dir>/<prefix>-<n><suffix>.parquet, rolling to a new file at the target size and
 // flushing a row group at the row-group size, so its memory is bounded by
 // about one row group. Not safe for concurrent use; Close (or Abort) must
 // be called.
@@ -19,6 +19,7 @@ type dataWriter struct {
 	schema    *parquet.Schema
 	dir       string
 	prefix    string
+	suffix    string
 	target    int64
 	rowGroup  int64
 	n         int // files started
@@ -33,8 +34,8 @@ type dataWriter struct {
 
 const writeBatch = 256
 
-func newDataWriter(fs icebergio.WriteFileIO, schema *parquet.Schema, dir, prefix string, target, rowGroup int64) *dataWriter {
-	return &dataWriter{fs: fs, schema: schema, dir: dir, prefix: prefix, target: target, rowGroup: rowGroup,
+func newDataWriter(fs icebergio.WriteFileIO, schema *parquet.Schema, dir, prefix, suffix string, target, rowGroup int64) *dataWriter {
+	return &dataWriter{fs: fs, schema: schema, dir: dir, prefix: prefix, suffix: suffix, target: target, rowGroup: rowGroup,
 		buf: make([]parquet.Row, writeBatch)}
 }
 
@@ -67,7 +68,7 @@ func (d *dataWriter) flushBuf() error {
 		return nil
 	}
 	if d.w == nil {
-		loc := fmt.Sprintf("%s/%s-%d.parquet", d.dir, d.prefix, d.n)
+		loc := fmt.Sprintf("%s/%s-%d%s.parquet", d.dir, d.prefix, d.n, d.suffix)
 		out, err := d.fs.Create(loc)
 		if err != nil {
 			return fmt.Errorf("tables: create %s: %w", loc, err)

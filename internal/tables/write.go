@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/apache/iceberg-go"
+	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/parquet-go/parquet-go"
 
@@ -144,72 +145,20 @@ func (b *boundCatalog) CommitTable(ctx context.Context, ident table.Identifier, 
 // otherwise). Files of a failed Write are removed when the failure is
 // known to have committed nothing; otherwise they are garbage for vacuum.
 func (c *Catalog) Write(ctx context.Context, name string, contract Contract, batchID string, rows Rows) (WriteResult, error) {
-	domain, tname, err := splitName(name)
-	if err != nil {
-		return WriteResult{}, err
+	w, done, err := c.prepare(ctx, name, contract, batchID)
+	if err != nil || done != nil {
+		return deref(done), err
 	}
-	if batchID == "" || strings.ContainsAny(batchID, "/\\") || strings.HasPrefix(batchID, ".") {
-		return WriteResult{}, fmt.Errorf("%w: %q", ErrBadBatch, batchID)
-	}
-	l, err := compile(contract)
-	if err != nil {
-		return WriteResult{}, err
-	}
-	ident := table.Identifier{domain, tname}
-	loc := c.wh.TableLocation(domain, tname)
-	p, ok, err := c.ptr.Current(ctx, name)
-	if err != nil {
-		return WriteResult{}, fmt.Errorf("tables: pointer of %s: %w", name, err)
-	}
-	base := &commitBase{ptr: p, exists: ok}
-	bound := &boundCatalog{c: c, base: base}
-	var tbl *table.Table
-	if ok {
-		if tbl, err = c.loadAt(ctx, ident, p, bound); err != nil {
-			return WriteResult{}, err
-		}
-		base.meta = tbl.Metadata()
-		if res, found := findBatch(tbl.Metadata(), batchID); found {
-			res.MetadataLocation = p.MetadataLocation
-			if res.Version == 0 {
-				res.Version = p.Version
-			}
-			return res, nil
-		}
-		if err := l.sameSchema(tbl.Schema()); err != nil {
-			return WriteResult{}, fmt.Errorf("tables: write %s: %w", name, err)
-		}
-		bound.extra = upgrades(tbl.Metadata(), l, loc)
-	} else {
-		md, err := table.NewMetadata(l.ice, iceberg.UnpartitionedSpec, table.UnsortedSortOrder,
-			loc, defaultProps(nil))
-		if err != nil {
-			return WriteResult{}, fmt.Errorf("tables: create %s: %w", name, err)
-		}
-		base.meta = md
-		tbl = table.New(ident, md, "", c.wh.fsF, bound)
-	}
-	wfs, err := c.wh.writeIO()
-	if err != nil {
-		return WriteResult{}, err
-	}
-	dataLoc := tbl.Location()
-	if movesToURI(dataLoc, loc) {
-		dataLoc = loc // the commit moves the table there (upgrades)
-	}
-	dw := newDataWriter(wfs, l.pq, dataLoc+"/data", batchID, c.targetFileSize, c.rowGroupSize)
-	props := iceberg.Properties{
-		SummaryBatchID: batchID,
-		SummaryVersion: strconv.FormatInt(p.Version+1, 10),
-	}
+	l := w.l
+	dw := newDataWriter(w.wfs, l.pq, w.dataLoc+"/data", batchID, "", c.targetFileSize, c.rowGroupSize)
 	tl := newTally(rows)
 	var remove []string
 	if l.mode == ModeUpsert {
-		remove, err = c.upsert(ctx, tbl, l, rows, tl, dw, props)
+		remove, err = c.upsert(ctx, w.tbl, l, rows, tl, dw, w.props)
 	} else {
-		err = c.appendRows(ctx, l, rows, tl, dw, props)
+		err = c.appendRows(ctx, l, rows, tl, dw, w.props)
 	}
-	tl.record(props)
+	tl.record(w.props)
 	if err != nil {
 		dw.Abort()
 		return WriteResult{}, fmt.Errorf("tables: write %s batch %s: %w", name, batchID, err)
@@ -218,26 +167,119 @@ func (c *Catalog) Write(ctx context.Context, name string, contract Contract, bat
 	if err != nil {
 		return WriteResult{}, fmt.Errorf("tables: write %s batch %s: %w", name, batchID, err)
 	}
-	tx := tbl.NewTransaction()
-	if len(remove) > 0 {
-		err = tx.ReplaceDataFiles(ctx, remove, files, props)
+	return w.commit(ctx, remove, files, tl)
+}
+
+func deref(r *WriteResult) WriteResult {
+	if r == nil {
+		return WriteResult{}
+	}
+	return *r
+}
+
+// pending is a Write (or a Batch) between its start and its commit: the
+// table and pointer it commits against.
+type pending struct {
+	c       *Catalog
+	name    string
+	batchID string
+	l       *layout
+	tbl     *table.Table
+	bound   *boundCatalog
+	wfs     icebergio.WriteFileIO
+	dataLoc string // the table's location for new data files
+	props   iceberg.Properties
+}
+
+// prepare starts a write of batchID to table name: it reads the table's
+// pointer and metadata, and returns the result of the batch's commit
+// instead if the table's history already has it.
+func (c *Catalog) prepare(ctx context.Context, name string, contract Contract, batchID string) (*pending, *WriteResult, error) {
+	domain, tname, err := splitName(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if batchID == "" || strings.ContainsAny(batchID, "/\\") || strings.HasPrefix(batchID, ".") {
+		return nil, nil, fmt.Errorf("%w: %q", ErrBadBatch, batchID)
+	}
+	l, err := compile(contract)
+	if err != nil {
+		return nil, nil, err
+	}
+	ident := table.Identifier{domain, tname}
+	loc := c.wh.TableLocation(domain, tname)
+	p, ok, err := c.ptr.Current(ctx, name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tables: pointer of %s: %w", name, err)
+	}
+	base := &commitBase{ptr: p, exists: ok}
+	bound := &boundCatalog{c: c, base: base}
+	var tbl *table.Table
+	if ok {
+		if tbl, err = c.loadAt(ctx, ident, p, bound); err != nil {
+			return nil, nil, err
+		}
+		base.meta = tbl.Metadata()
+		if res, found := findBatch(tbl.Metadata(), batchID); found {
+			res.MetadataLocation = p.MetadataLocation
+			if res.Version == 0 {
+				res.Version = p.Version
+			}
+			return nil, &res, nil
+		}
+		if err := l.sameSchema(tbl.Schema()); err != nil {
+			return nil, nil, fmt.Errorf("tables: write %s: %w", name, err)
+		}
+		bound.extra = upgrades(tbl.Metadata(), l, loc)
 	} else {
-		err = tx.AddFiles(ctx, files, props, false)
+		md, err := table.NewMetadata(l.ice, iceberg.UnpartitionedSpec, table.UnsortedSortOrder,
+			loc, defaultProps(nil))
+		if err != nil {
+			return nil, nil, fmt.Errorf("tables: create %s: %w", name, err)
+		}
+		base.meta = md
+		tbl = table.New(ident, md, "", c.wh.fsF, bound)
+	}
+	wfs, err := c.wh.writeIO()
+	if err != nil {
+		return nil, nil, err
+	}
+	dataLoc := tbl.Location()
+	if movesToURI(dataLoc, loc) {
+		dataLoc = loc // the commit moves the table there (upgrades)
+	}
+	props := iceberg.Properties{
+		SummaryBatchID: batchID,
+		SummaryVersion: strconv.FormatInt(p.Version+1, 10),
+	}
+	return &pending{c: c, name: name, batchID: batchID, l: l, tbl: tbl, bound: bound, wfs: wfs, dataLoc: dataLoc, props: props}, nil, nil
+}
+
+// commit commits files (replacing remove) as the table's next version.
+// The files are removed if the commit fails before the Committer was
+// called; after, the outcome is unknown and they are left for vacuum.
+func (w *pending) commit(ctx context.Context, remove, files []string, tl *tally) (WriteResult, error) {
+	tx := w.tbl.NewTransaction()
+	var err error
+	if len(remove) > 0 {
+		err = tx.ReplaceDataFiles(ctx, remove, files, w.props)
+	} else {
+		err = tx.AddFiles(ctx, files, w.props, false)
 	}
 	if err == nil {
 		_, err = tx.Commit(ctx)
 	}
 	if err != nil {
-		if !bound.called { // no event can have been produced: the files are ours to remove
+		if !w.bound.called { // no event can have been produced: the files are ours to remove
 			for _, f := range files {
-				_ = wfs.Remove(f)
+				_ = w.wfs.Remove(f)
 			}
 		}
-		return WriteResult{}, fmt.Errorf("tables: write %s batch %s: %w", name, batchID, err)
+		return WriteResult{}, fmt.Errorf("tables: write %s batch %s: %w", w.name, w.batchID, err)
 	}
-	ev := bound.last
+	ev := w.bound.last
 	if ev == nil {
-		return WriteResult{}, fmt.Errorf("tables: write %s batch %s: transaction committed no version", name, batchID)
+		return WriteResult{}, fmt.Errorf("tables: write %s batch %s: transaction committed no version", w.name, w.batchID)
 	}
 	return WriteResult{
 		Version: ev.Version, SnapshotID: ev.SnapshotID, RowsAdded: ev.RowsAdded, RowsDeleted: ev.RowsDeleted,

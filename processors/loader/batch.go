@@ -22,8 +22,10 @@ type Opener interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 }
 
-// Writer commits rows to a table. *tables.Catalog implements it.
+// Writer commits rows to a table. *tables.Catalog implements it: Begin
+// for append tables (one pass), Write for upsert tables (two passes).
 type Writer interface {
+	Begin(ctx context.Context, table string, contract tables.Contract, batchID string) (*tables.Batch, *tables.WriteResult, error)
 	Write(ctx context.Context, table string, contract tables.Contract, batchID string, rows tables.Rows) (tables.WriteResult, error)
 }
 
@@ -48,7 +50,7 @@ type batchLoader struct {
 	running atomic.Int64
 }
 
-// fileRun is what the first pass learned of one file.
+// fileRun is what the loader learned of one file.
 type fileRun struct {
 	file     events.BatchFile
 	id       string // file id = correlation id
@@ -59,11 +61,23 @@ type fileRun struct {
 	stage    string
 }
 
-// load runs the batch: a first pass over every file parses and validates it,
-// emitting RecordRejected events and deciding whether the file fails; a second
-// pass streams the good rows of the files that did not fail into one table
-// commit. Memory stays bounded whatever the files' sizes, at the price of
-// parsing each good file twice.
+// load runs the batch and returns its events and the table version it
+// committed, if any.
+//
+// For an append table it is one speculative pass (see
+// docs/decisions/0005): each file is parsed, validated and its good rows
+// written, as they are read, to a source of its own in the batch's
+// tables.Batch, with RecordRejected events and counts; at the file's end
+// the source is kept, or dropped (its data files removed, none referenced
+// by the commit) if the file failed: over its reject threshold, or
+// unreadable, unparsable, or not matching its checksum. The kept sources
+// are committed as one table version.
+//
+// An upsert table keeps two passes: the first parses and validates every
+// file and decides which fail, the second streams the good rows of the
+// good files into tables' upsert, which holds the batch's winning rows by
+// key until the batch ends. Memory stays bounded whatever the files' sizes
+// either way (for upsert, by the batch's distinct keys).
 func (l *batchLoader) load(ctx context.Context, b *events.BatchPlanned, cause string) ([]events.Event, *tables.WriteResult, error) {
 	feed := l.feed(b.Feed)
 	var out []events.Event
@@ -77,39 +91,16 @@ func (l *batchLoader) load(ctx context.Context, b *events.BatchPlanned, cause st
 	if err != nil {
 		return nil, nil, fmt.Errorf("loader: feed %s: %w", feed.Name, err)
 	}
-	runs := make([]*fileRun, 0, len(b.Files))
-	for _, f := range b.Files {
-		run, rejects, err := l.check(ctx, b, feed, v, f, cause)
-		if err != nil {
-			return nil, nil, err
-		}
-		runs = append(runs, run)
-		out = append(out, rejects...)
-	}
-
-	var good []*fileRun
-	for _, r := range runs {
-		if r.failed == "" {
-			good = append(good, r)
-		}
-	}
+	contract := tables.Contract{Schema: feed.Schema, PrimaryKey: feed.PrimaryKey, Ordering: feed.OrderingField, Mode: feed.Mode}
+	var runs []*fileRun
 	var res *tables.WriteResult
-	if len(good) > 0 {
-		rows := &batchRows{ctx: ctx, l: l, feed: feed, v: v, runs: good, src: -1}
-		contract := tables.Contract{Schema: feed.Schema, PrimaryKey: feed.PrimaryKey, Ordering: feed.OrderingField, Mode: feed.Mode}
-		wr, err := l.writer.Write(ctx, feed.Table, contract, b.BatchID, rows)
-		// A Write that failed or stopped reading early leaves the current
-		// file's goroutines running: end them.
-		rows.stop()
-		if err != nil {
-			return nil, nil, fmt.Errorf("loader: batch %s: write %s: %w", b.BatchID, feed.Table, err)
-		}
-		if rows.err != nil {
-			// A file changed under us between the passes: fail the batch
-			// attempt; the redelivery starts over.
-			return nil, nil, rows.err
-		}
-		res = &wr
+	if contract.Mode == tables.ModeUpsert {
+		runs, res, out, err = l.twoPasses(ctx, b, feed, v, contract, cause)
+	} else {
+		runs, res, out, err = l.onePass(ctx, b, feed, v, contract, cause)
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	goodIdx := -1
 	for _, r := range runs {
@@ -146,6 +137,93 @@ func (l *batchLoader) load(ctx context.Context, b *events.BatchPlanned, cause st
 	return out, res, nil
 }
 
+// onePass loads the files of an append batch in one pass (see load). It
+// returns every file's run, the commit (nil if every file failed) and the
+// RecordRejected events.
+func (l *batchLoader) onePass(ctx context.Context, b *events.BatchPlanned, feed *mesh.Feed, v *validate.Validator,
+	contract tables.Contract, cause string) ([]*fileRun, *tables.WriteResult, []events.Event, error) {
+	// A batch the table already has (done), or a table that cannot be
+	// written (beginErr), still has its files checked: a batch whose
+	// every file fails commits nothing, and needs no table.
+	batch, done, beginErr := l.writer.Begin(ctx, feed.Table, contract, b.BatchID)
+	if batch != nil {
+		defer batch.Abort() // does nothing once committed
+	}
+	var out []events.Event
+	runs := make([]*fileRun, 0, len(b.Files))
+	good := 0
+	for _, f := range b.Files {
+		var src *tables.Source
+		if batch != nil {
+			var err error
+			if src, err = batch.Source(); err != nil {
+				return nil, nil, nil, fmt.Errorf("loader: batch %s: write %s: %w", b.BatchID, feed.Table, err)
+			}
+		}
+		run, rejects, err := l.check(ctx, b, feed, v, f, cause, src)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		runs = append(runs, run)
+		out = append(out, rejects...)
+		if run.failed == "" {
+			good++
+		}
+	}
+	if good == 0 {
+		return runs, nil, out, nil
+	}
+	switch {
+	case beginErr != nil:
+		return nil, nil, nil, fmt.Errorf("loader: batch %s: write %s: %w", b.BatchID, feed.Table, beginErr)
+	case done != nil:
+		return runs, done, out, nil
+	}
+	wr, err := batch.Commit(ctx)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("loader: batch %s: write %s: %w", b.BatchID, feed.Table, err)
+	}
+	return runs, &wr, out, nil
+}
+
+// twoPasses loads the files of an upsert batch in two passes (see load).
+func (l *batchLoader) twoPasses(ctx context.Context, b *events.BatchPlanned, feed *mesh.Feed, v *validate.Validator,
+	contract tables.Contract, cause string) ([]*fileRun, *tables.WriteResult, []events.Event, error) {
+	var out []events.Event
+	runs := make([]*fileRun, 0, len(b.Files))
+	for _, f := range b.Files {
+		run, rejects, err := l.check(ctx, b, feed, v, f, cause, nil)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		runs = append(runs, run)
+		out = append(out, rejects...)
+	}
+	var good []*fileRun
+	for _, r := range runs {
+		if r.failed == "" {
+			good = append(good, r)
+		}
+	}
+	if len(good) == 0 {
+		return runs, nil, out, nil
+	}
+	rows := &batchRows{ctx: ctx, l: l, feed: feed, v: v, runs: good, src: -1}
+	wr, err := l.writer.Write(ctx, feed.Table, contract, b.BatchID, rows)
+	// A Write that failed or stopped reading early leaves the current
+	// file's goroutines running: end them.
+	rows.stop()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("loader: batch %s: write %s: %w", b.BatchID, feed.Table, err)
+	}
+	if rows.err != nil {
+		// A file changed under us between the passes: fail the batch
+		// attempt; the redelivery starts over.
+		return nil, nil, nil, rows.err
+	}
+	return runs, &wr, out, nil
+}
+
 func (l *batchLoader) feed(name string) *mesh.Feed {
 	for i := range l.mesh.Feeds {
 		if l.mesh.Feeds[i].Name == name {
@@ -155,9 +233,14 @@ func (l *batchLoader) feed(name string) *mesh.Feed {
 	return nil
 }
 
-// check is the first pass over one file.
-func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *mesh.Feed, v *validate.Validator, f events.BatchFile, cause string) (*fileRun, []events.Event, error) {
-	l.log.Info("checking file", "file", f.Key, "bytes", f.Size, "table", b.Table)
+// check parses and validates one file: the one pass of an append batch,
+// or the first of an upsert batch. With src non-nil, the file's good rows
+// are written to src as they are validated (on a goroutine of its own, see
+// rowSink), and src is kept at the file's end, or dropped if the file
+// fails. An error (not a failed file) fails the batch attempt.
+func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *mesh.Feed, v *validate.Validator, f events.BatchFile, cause string,
+	src *tables.Source) (*fileRun, []events.Event, error) {
+	l.log.Info("loading file", "file", f.Key, "bytes", f.Size, "table", b.Table)
 	run := &fileRun{file: f, id: events.DeriveID(f.Key, f.Checksum)}
 	var rejects []events.Event
 	// reject records a rejected record: vs holds every violation, the
@@ -201,6 +284,11 @@ func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *m
 		}
 		rejects = append(rejects, ev)
 	}
+	var sink *rowSink
+	if src != nil {
+		sink, ctx = l.startSink(ctx, src)
+		defer sink.close()
+	}
 	err := l.scan(ctx, feed, v, f, func(rec formats.Record, recErr *formats.RecordError, fc *validate.FileCheck) error {
 		run.read++
 		if recErr != nil {
@@ -218,6 +306,9 @@ func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *m
 			return nil
 		}
 		run.valid++
+		if sink != nil {
+			return sink.add(ctx, row)
+		}
 		return nil
 	})
 	var broken *brokenFile
@@ -225,12 +316,123 @@ func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *m
 	case errors.As(err, &broken):
 		run.failed, run.stage = broken.reason, broken.stage
 	case err != nil:
+		if sink != nil {
+			if werr := sink.close(); werr != nil {
+				err = werr // what stopped the scan
+			}
+		}
 		return nil, nil, err
 	case validate.Exceeds(run.rejected, run.read, feed.RejectThreshold):
 		run.failed, run.stage = fmt.Sprintf("%d of %d records rejected, above the feed's threshold of %g",
 			run.rejected, run.read, feed.RejectThreshold), "validate"
 	}
+	if sink == nil {
+		return run, rejects, nil
+	}
+	if run.failed != "" {
+		werr := sink.close()
+		src.Drop()
+		if werr != nil {
+			return nil, nil, werr
+		}
+		return run, rejects, nil
+	}
+	if err := sink.finish(); err != nil {
+		src.Drop()
+		return nil, nil, err
+	}
+	if err := src.Keep(); err != nil {
+		return nil, nil, fmt.Errorf("loader: file %s: %w", f.Key, err)
+	}
 	return run, rejects, nil
+}
+
+// rowSink writes the good rows of one file to its source in the batch, on
+// a goroutine of its own, so that converting and encoding the rows runs
+// beside parsing and validating the next ones. The rows are handed over in
+// batches of rowBatch through rowBuffers buffers, so memory stays bounded.
+// A failed Write
+// cancels the context startSink returned, which stops the file's scan.
+type rowSink struct {
+	src    *tables.Source
+	batch  [][]any // being filled
+	cur    chan [][]any
+	free   chan [][]any
+	done   chan struct{}
+	closed bool
+	err    error // the first Write error; read after done is closed
+	cancel context.CancelCauseFunc
+}
+
+func (l *batchLoader) startSink(ctx context.Context, src *tables.Source) (*rowSink, context.Context) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	s := &rowSink{
+		src:    src,
+		cur:    make(chan [][]any, rowBuffers),
+		free:   make(chan [][]any, rowBuffers),
+		done:   make(chan struct{}),
+		cancel: cancel,
+	}
+	for range rowBuffers {
+		s.free <- make([][]any, 0, rowBatch)
+	}
+	l.running.Add(1)
+	go func() {
+		defer close(s.done)
+		defer l.running.Add(-1)
+		for batch := range s.cur {
+			for i, row := range batch {
+				if s.err == nil {
+					if err := s.src.Write(row); err != nil {
+						s.err = fmt.Errorf("loader: write: %w", err)
+						cancel(s.err)
+					}
+				}
+				batch[i] = nil
+			}
+			s.free <- batch[:0] // never blocks: free holds every buffer
+		}
+	}()
+	return s, ctx
+}
+
+// add queues a row; ctx is the one startSink returned.
+func (s *rowSink) add(ctx context.Context, row []any) error {
+	if s.batch == nil {
+		select {
+		case s.batch = <-s.free:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	s.batch = append(s.batch, row)
+	if len(s.batch) == cap(s.batch) {
+		s.cur <- s.batch // never blocks: cur holds every buffer
+		s.batch = nil
+	}
+	return nil
+}
+
+// finish writes the queued rows and ends the goroutine; it returns the
+// first Write error.
+func (s *rowSink) finish() error {
+	if len(s.batch) > 0 && !s.closed {
+		s.cur <- s.batch // never blocks: cur holds every buffer
+		s.batch = nil
+	}
+	return s.close()
+}
+
+// close ends the goroutine (after it wrote what was queued) and returns
+// the first Write error. Safe to call more than once.
+func (s *rowSink) close() error {
+	if !s.closed {
+		s.closed = true
+		close(s.cur)
+		<-s.done
+		s.cancel(nil)
+	}
+	return s.err
 }
 
 // brokenFile is a file that cannot be read as its feed says: it fails.
@@ -275,7 +477,8 @@ func (l *batchLoader) scan(ctx context.Context, feed *mesh.Feed, v *validate.Val
 	}
 }
 
-// batchRows streams the good rows of the good files: the second pass. Each
+// batchRows streams the good rows of the good files: the second pass of an
+// upsert batch. Each
 // file is validated on a goroutine of its own (and parsed on another, see
 // scan), which hands its rows over in batches of rowBatch through
 // rowBuffers buffers, so the table writer encodes rows on the caller's

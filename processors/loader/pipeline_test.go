@@ -25,8 +25,9 @@ import (
 	"github.com/logmesh/logmesh/processors/ingest"
 )
 
-// The tests of the loader's goroutines: the parse-ahead of scan and the
-// row hand-over of the second pass, on files of many batches.
+// The tests of the loader's goroutines: the parse-ahead of scan, the
+// row hand-over of the one pass (rowSink) and of the second pass of an
+// upsert batch (batchRows), on files of many batches.
 
 const pipeMesh = `
 domains:
@@ -42,6 +43,23 @@ feeds:
     schema:
       type: record
       name: Pipe
+      fields:
+        - {name: id, type: long}
+        - {name: qty, type: long}
+        - {name: note, type: string}
+    rules:
+      - {field: qty, rule: min, value: "1"}
+  - name: pipe_up
+    table: raw.pipe_up
+    key_pattern: "pipeup/*.csv"
+    format: csv
+    options: {header: true}
+    mode: upsert
+    primary_key: [id]
+    reject_threshold: 0.5
+    schema:
+      type: record
+      name: PipeUp
       fields:
         - {name: id, type: long}
         - {name: qty, type: long}
@@ -364,39 +382,46 @@ func TestLoadWriteErrorCommitsNothing(t *testing.T) {
 	r.noFiles(t)
 }
 
-// cancellingWriter is a Writer that cancels the load's context after the
-// table writer has read some rows.
-type cancellingWriter struct {
-	Writer
+// cancellingOpener opens files through an Opener and cancels the load's
+// context once after bytes have been read from them.
+type cancellingOpener struct {
+	Opener
 	cancel context.CancelFunc
 	after  int
+	read   atomic.Int64
 }
 
-func (w *cancellingWriter) Write(ctx context.Context, table string, c tables.Contract, batchID string, rows tables.Rows) (tables.WriteResult, error) {
-	return w.Writer.Write(ctx, table, c, batchID, &cancellingRows{SourceRows: rows.(tables.SourceRows), w: w})
-}
-
-type cancellingRows struct {
-	tables.SourceRows
-	w *cancellingWriter
-	n int
-}
-
-func (c *cancellingRows) Next() ([]any, error) {
-	if c.n++; c.n == c.w.after {
-		c.w.cancel()
+func (o *cancellingOpener) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	rc, err := o.Opener.Open(ctx, key)
+	if err != nil {
+		return nil, err
 	}
-	return c.SourceRows.Next()
+	return &cancellingReader{ReadCloser: rc, o: o}, nil
+}
+
+type cancellingReader struct {
+	io.ReadCloser
+	o *cancellingOpener
+}
+
+func (r *cancellingReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if total := r.o.read.Add(int64(n)); total >= int64(r.o.after) && total-int64(n) < int64(r.o.after) {
+		r.o.cancel()
+	}
+	return n, err
 }
 
 // TestLoadCancelledWhileWriting cancels the load while rows are in
-// flight: the load fails, commits nothing, and leaves no goroutine.
+// flight (the file is read well past its first data file): the load
+// fails, commits nothing, and leaves no goroutine and no data file.
 func TestLoadCancelledWhileWriting(t *testing.T) {
 	r := newPipeRig(t)
-	f := r.land(t, "pipe/a.csv", pipeCSV(20000))
+	content := pipeCSV(40000)
+	f := r.land(t, "pipe/a.csv", content)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	r.bl.writer = &cancellingWriter{Writer: r.cat, cancel: cancel, after: 1000}
+	r.bl.files = &cancellingOpener{Opener: r.bl.files, cancel: cancel, after: len(content) * 3 / 4}
 	_, res, err := r.bl.load(ctx, r.batch("b-1", f), "cause")
 	r.noGoroutines(t)
 	if !errors.Is(err, context.Canceled) || res != nil {
@@ -419,18 +444,19 @@ func (o *changingOpener) Open(context.Context, string) (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(o.later)), nil
 }
 
-// TestLoadFileChangedBetweenPasses changes a file after its first pass:
-// the second pass fails the batch attempt after rows were written, and
-// nothing is committed.
+// TestLoadFileChangedBetweenPasses changes the file of an upsert batch
+// (two passes) after its first pass: the second pass fails the batch
+// attempt after rows were written, and nothing is committed.
 func TestLoadFileChangedBetweenPasses(t *testing.T) {
 	r := newPipeRig(t)
 	content := pipeCSV(20000)
-	f := r.land(t, "pipe/a.csv", content)
+	f := r.land(t, "pipeup/a.csv", content)
 	// The same records but one: both passes count the same valid rows,
 	// and only the checksum tells.
 	later := strings.Replace(content, "\n2,3,", "\n2,4,", 1)
 	r.bl.files = &changingOpener{first: []byte(content), later: []byte(later)}
-	_, res, err := r.bl.load(t.Context(), r.batch("b-1", f), "cause")
+	b := &events.BatchPlanned{BatchID: "b-1", Feed: "pipe_up", Table: "raw.pipe_up", Files: []events.BatchFile{f}}
+	_, res, err := r.bl.load(t.Context(), b, "cause")
 	r.noGoroutines(t)
 	if err == nil || res != nil || !strings.Contains(err.Error(), "second pass") {
 		t.Fatalf("load: %+v, %v; want the second pass to fail", res, err)
