@@ -121,6 +121,7 @@ type Codec struct {
 	api     avro.API
 	readers map[string]avro.Schema  // full name → current schema; read-only after NewCodec
 	types   map[string]reflect.Type // full name → its Go type (a pointer); read-only after NewCodec
+	names   map[string][]byte       // full name → itself, the HeaderEvent value shared by every record; read-only
 	texts   []schemas.Schema        // sorted by name; read-only after NewCodec
 	// encoders and decoders reuse Avro writers and readers across calls.
 	encoders, decoders sync.Pool
@@ -166,7 +167,7 @@ func NewCodec(reg Registry, opts ...CodecOption) (*Codec, error) {
 		}
 		readers[s.Name] = parsed
 	}
-	types := map[string]reflect.Type{}
+	types, names := map[string]reflect.Type{}, map[string][]byte{}
 	for _, n := range Names() {
 		if _, ok := readers[n]; !ok {
 			return nil, fmt.Errorf("events: event %s has no schema", n)
@@ -175,7 +176,7 @@ func NewCodec(reg Registry, opts ...CodecOption) (*Codec, error) {
 		if err != nil {
 			return nil, err
 		}
-		types[n] = reflect.TypeOf(ev)
+		types[n], names[n] = reflect.TypeOf(ev), []byte(n)
 	}
 	c := &Codec{
 		reg: reg,
@@ -186,6 +187,7 @@ func NewCodec(reg Registry, opts ...CodecOption) (*Codec, error) {
 		}.Freeze(),
 		readers: readers,
 		types:   types,
+		names:   names,
 		texts:   all,
 		ids:     make(map[string]int),
 		writers: make(map[int]writerEntry),
@@ -357,7 +359,7 @@ func (c *Codec) Record(ev Event) (*kgo.Record, error) {
 		Topic:   TopicFor(ev),
 		Key:     []byte(Key(ev)),
 		Value:   value,
-		Headers: []kgo.RecordHeader{{Key: HeaderEvent, Value: []byte(ev.Name())}},
+		Headers: []kgo.RecordHeader{{Key: HeaderEvent, Value: c.names[ev.Name()]}},
 	}, nil
 }
 

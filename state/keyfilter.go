@@ -41,9 +41,9 @@ type stage struct {
 
 const (
 	firstFilterKeys = 1 << 20
-	maxFilterKeys   = 64 << 20 // about 80 MiB of filter
-	bitsPerKey      = 10
-	probes          = 6
+	maxFilterKeys   = 32 << 20 // 64 MiB of filter
+	bitsPerKey      = 16
+	probes          = 8
 )
 
 // newKeyFilter returns a filter that knows no key (on is true: the store is

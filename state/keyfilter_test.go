@@ -37,7 +37,7 @@ func TestKeyFilter(t *testing.T) {
 			fp++
 		}
 	}
-	if rate := float64(fp) / 100_000; rate > 0.05 {
+	if rate := float64(fp) / 100_000; rate > 0.01 {
 		t.Errorf("false positive rate %.4f over three stages", rate)
 	}
 	f.disable()

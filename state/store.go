@@ -185,6 +185,14 @@ func Open(dir string, opts *Options) (*Store, error) {
 		MemTableSize:       o.MemTableSize,
 		DisableWAL:         o.DisableWAL,
 	}
+	if o.DisableWAL {
+		// A rebuild's store: let L0 grow instead of stalling writes while
+		// compactions catch up; its reads of keys not written yet do not
+		// reach the sstables (the key filter), so read amplification costs
+		// little until the compactions after the rebuild.
+		po.L0CompactionThreshold, po.L0StopWritesThreshold = 8, 64
+		po.MemTableStopWritesThreshold = 4
+	}
 	if o.CacheSize == 0 {
 		o.CacheSize = DefaultCacheSize
 	}
