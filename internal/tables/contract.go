@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/apache/iceberg-go"
 	"github.com/hamba/avro/v2"
@@ -360,7 +361,10 @@ func (l *layout) toParquet(dst parquet.Row, row []any) (parquet.Row, error) {
 		case kString:
 			var s string
 			if s, ok = v.(string); ok {
-				pv = parquet.ValueOf(s)
+				// The string's bytes, not a copy: parquet-go copies the
+				// values it writes and never modifies them (ValueOf(s)
+				// would allocate an interface per value).
+				pv = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
 			}
 		case kLong:
 			var n int64

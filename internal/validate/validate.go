@@ -403,10 +403,24 @@ func (v *Validator) Columns() []string { return slices.Clone(v.names) }
 
 // Row types rec's fields by the schema and checks the rules. It returns the
 // row and no violations, or a nil row and every violation found, in schema
-// field order then rule order. Safe for concurrent use; rec is not kept,
-// and the row shares no memory with it.
+// field order then rule order. Safe for concurrent use; rec is not kept.
+// The row's strings may share memory with rec's field values (Go strings
+// are immutable, so a record's text is kept alive, not changed); its byte
+// slices never do.
 func (v *Validator) Row(rec formats.Record) (row []any, violations []Violation) {
-	row = make([]any, len(v.cols))
+	return v.RowInto(nil, rec)
+}
+
+// RowInto is Row writing the row into dst when dst has the capacity (a row
+// of an earlier call the caller is done with), so that a stream of rows
+// does not allocate a slice per row.
+func (v *Validator) RowInto(dst []any, rec formats.Record) (row []any, violations []Violation) {
+	if cap(dst) >= len(v.cols) {
+		row = dst[:len(v.cols)]
+		clear(row)
+	} else {
+		row = make([]any, len(v.cols))
+	}
 	aligned := true
 	for i := range v.cols {
 		c := &v.cols[i]
@@ -488,7 +502,7 @@ func (v *Validator) convert(k kind, text string) (val any, bad string) {
 		if !utf8.ValidString(text) {
 			return nil, "not valid UTF-8"
 		}
-		return strings.Clone(text), ""
+		return text, "" // immutable: no copy (see Row)
 	case kBytes:
 		return []byte(text), ""
 	case kBool:

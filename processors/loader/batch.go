@@ -285,6 +285,7 @@ func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *m
 		rejects = append(rejects, ev)
 	}
 	var sink *rowSink
+	var scratch []any
 	if src != nil {
 		sink, ctx = l.startSink(ctx, src)
 		defer sink.close()
@@ -295,7 +296,16 @@ func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *m
 			reject(recErr.Number, recErr.Line, []validate.Violation{{Rule: "parse", Reason: recErr.Err.Error()}}, recErr.Raw)
 			return nil
 		}
-		row, vs := v.Row(rec)
+		// The row goes into a slot of the sink's buffer, or, with no sink,
+		// into scratch: nobody keeps it.
+		dst := scratch
+		if sink != nil {
+			var err error
+			if dst, err = sink.slot(ctx); err != nil {
+				return err
+			}
+		}
+		row, vs := v.RowInto(dst, rec)
 		if len(vs) == 0 {
 			if dup := fc.Check(row, rec); dup != nil {
 				vs = append(vs, *dup)
@@ -307,7 +317,9 @@ func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *m
 		}
 		run.valid++
 		if sink != nil {
-			return sink.add(ctx, row)
+			sink.add(row)
+		} else {
+			scratch = row
 		}
 		return nil
 	})
@@ -351,7 +363,9 @@ func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *m
 // a goroutine of its own, so that converting and encoding the rows runs
 // beside parsing and validating the next ones. The rows are handed over in
 // batches of rowBatch through rowBuffers buffers, so memory stays bounded.
-// A failed Write
+// The rows themselves are reused: a buffer comes back with the rows the
+// goroutine wrote (Source.Write keeps no reference to a row), and slot
+// gives them out again to be filled by Validator.RowInto. A failed Write
 // cancels the context startSink returned, which stops the file's scan.
 type rowSink struct {
 	src    *tables.Source
@@ -381,14 +395,13 @@ func (l *batchLoader) startSink(ctx context.Context, src *tables.Source) (*rowSi
 		defer close(s.done)
 		defer l.running.Add(-1)
 		for batch := range s.cur {
-			for i, row := range batch {
+			for _, row := range batch {
 				if s.err == nil {
 					if err := s.src.Write(row); err != nil {
 						s.err = fmt.Errorf("loader: write: %w", err)
 						cancel(s.err)
 					}
 				}
-				batch[i] = nil
 			}
 			s.free <- batch[:0] // never blocks: free holds every buffer
 		}
@@ -396,21 +409,27 @@ func (l *batchLoader) startSink(ctx context.Context, src *tables.Source) (*rowSi
 	return s, ctx
 }
 
-// add queues a row; ctx is the one startSink returned.
-func (s *rowSink) add(ctx context.Context, row []any) error {
+// slot returns a row to fill for add, reused from an earlier batch when
+// there is one (nil otherwise), waiting for a free buffer if need be; ctx
+// is the one startSink returned.
+func (s *rowSink) slot(ctx context.Context) ([]any, error) {
 	if s.batch == nil {
 		select {
 		case s.batch = <-s.free:
 		case <-ctx.Done():
-			return context.Cause(ctx)
+			return nil, context.Cause(ctx)
 		}
 	}
+	return s.batch[:len(s.batch)+1][len(s.batch)], nil
+}
+
+// add queues a row after slot.
+func (s *rowSink) add(row []any) {
 	s.batch = append(s.batch, row)
 	if len(s.batch) == cap(s.batch) {
 		s.cur <- s.batch // never blocks: cur holds every buffer
 		s.batch = nil
 	}
-	return nil
 }
 
 // finish writes the queued rows and ends the goroutine; it returns the
