@@ -520,11 +520,14 @@ type batchRows struct {
 	done   chan struct{} // closed when the current file's goroutine ended
 }
 
-// The row hand-over of the second pass: at most rowBuffers batches of
-// rowBatch rows each are in flight per file, so memory stays bounded.
+// The row hand-over of the one pass (rowSink) and of the second pass of an
+// upsert batch (batchRows): at most rowBuffers batches of rowBatch rows
+// each are in flight per file, so memory stays bounded (about 1 MB for
+// the benchmark's rows). 16 rather than 4 buffers let the validator run
+// on while the writer compresses a page: measured faster.
 const (
 	rowBatch   = 256
-	rowBuffers = 4
+	rowBuffers = 16
 )
 
 var _ tables.SourceRows = (*batchRows)(nil)
