@@ -54,19 +54,17 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 		return err
 	}
 	var count uint64
-	chain := make([]byte, 0, sha256.Size)
+	var chain []byte // the previous chain, then the event id after it
 	if ok {
 		if len(old) != 8+sha256.Size {
 			return fmt.Errorf("lineage: corrupt chain for %q", m.CorrelationID)
 		}
 		count = binary.BigEndian.Uint64(old)
-		chain = append(chain, old[8:]...)
+		chain = old[8:]
 	}
-	h := sha256.New()
-	h.Write(chain)
-	h.Write([]byte(m.EventID))
-	val := binary.BigEndian.AppendUint64(nil, count+1)
-	if err := s.Set(ck, h.Sum(val)); err != nil {
+	sum := sha256.Sum256(append(chain, m.EventID...))
+	val := binary.BigEndian.AppendUint64(make([]byte, 0, 8+sha256.Size), count+1)
+	if err := s.Set(ck, append(val, sum[:]...)); err != nil {
 		return err
 	}
 	return incr(s, []byte(prefixName+ev.Name()))
