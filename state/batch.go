@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -104,14 +105,16 @@ func (b *Batch) Commit(sync bool) error {
 			}
 		}
 	})
-	pb := b.s.db.NewBatch()
-	defer pb.Close()
 	// In key order: the memtable's skiplist inserts a run of ascending keys
 	// from the previous key's position instead of searching from the top.
 	keys := make([]string, 0, len(b.writes))
-	for k := range b.writes {
+	size := 12 // Pebble's batch header
+	for k, p := range b.writes {
 		keys = append(keys, k)
+		size += len(k) + len(p.value) + 2*binary.MaxVarintLen32 + 1
 	}
+	pb := b.s.db.NewBatchWithSize(size)
+	defer pb.Close()
 	slices.Sort(keys)
 	for _, k := range keys {
 		p := b.writes[k]
