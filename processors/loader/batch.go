@@ -317,7 +317,11 @@ func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *m
 		}
 		run.valid++
 		if sink != nil {
-			sink.add(row)
+			size := 0
+			for i := range rec.Fields {
+				size += len(rec.Fields[i].Value)
+			}
+			sink.add(row, size)
 		} else {
 			scratch = row
 		}
@@ -362,14 +366,17 @@ func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *m
 // rowSink writes the good rows of one file to its source in the batch, on
 // a goroutine of its own, so that converting and encoding the rows runs
 // beside parsing and validating the next ones. The rows are handed over in
-// batches of rowBatch through rowBuffers buffers, so memory stays bounded.
-// The rows themselves are reused: a buffer comes back with the rows the
-// goroutine wrote (Source.Write keeps no reference to a row), and slot
-// gives them out again to be filled by Validator.RowInto. A failed Write
-// cancels the context startSink returned, which stops the file's scan.
+// batches of at most rowBatch rows and sinkBatchBytes bytes of values
+// through sinkBuffers buffers, so memory stays bounded whatever the
+// records' widths. The rows themselves are reused: a buffer comes back
+// with the rows the goroutine wrote, cleared (Source.Write keeps no
+// reference to a row), and slot gives them out again to be filled by
+// Validator.RowInto. A failed Write cancels the context startSink
+// returned, which stops the file's scan.
 type rowSink struct {
 	src    *tables.Source
 	batch  [][]any // being filled
+	bytes  int     // the values' bytes in batch
 	cur    chan [][]any
 	free   chan [][]any
 	done   chan struct{}
@@ -382,12 +389,12 @@ func (l *batchLoader) startSink(ctx context.Context, src *tables.Source) (*rowSi
 	ctx, cancel := context.WithCancelCause(ctx)
 	s := &rowSink{
 		src:    src,
-		cur:    make(chan [][]any, rowBuffers),
-		free:   make(chan [][]any, rowBuffers),
+		cur:    make(chan [][]any, sinkBuffers),
+		free:   make(chan [][]any, sinkBuffers),
 		done:   make(chan struct{}),
 		cancel: cancel,
 	}
-	for range rowBuffers {
+	for range sinkBuffers {
 		s.free <- make([][]any, 0, rowBatch)
 	}
 	l.running.Add(1)
@@ -402,6 +409,7 @@ func (l *batchLoader) startSink(ctx context.Context, src *tables.Source) (*rowSi
 						cancel(s.err)
 					}
 				}
+				clear(row) // kept for reuse, without its values
 			}
 			s.free <- batch[:0] // never blocks: free holds every buffer
 		}
@@ -423,12 +431,13 @@ func (s *rowSink) slot(ctx context.Context) ([]any, error) {
 	return s.batch[:len(s.batch)+1][len(s.batch)], nil
 }
 
-// add queues a row after slot.
-func (s *rowSink) add(row []any) {
+// add queues a row after slot; size is about its values' bytes.
+func (s *rowSink) add(row []any, size int) {
 	s.batch = append(s.batch, row)
-	if len(s.batch) == cap(s.batch) {
+	s.bytes += size
+	if len(s.batch) == cap(s.batch) || s.bytes >= sinkBatchBytes {
 		s.cur <- s.batch // never blocks: cur holds every buffer
-		s.batch = nil
+		s.batch, s.bytes = nil, 0
 	}
 }
 
@@ -520,14 +529,17 @@ type batchRows struct {
 	done   chan struct{} // closed when the current file's goroutine ended
 }
 
-// The row hand-over of the one pass (rowSink) and of the second pass of an
-// upsert batch (batchRows): at most rowBuffers batches of rowBatch rows
-// each are in flight per file, so memory stays bounded (about 1 MB for
-// the benchmark's rows). 16 rather than 4 buffers let the validator run
-// on while the writer compresses a page: measured faster.
+// The row hand-over of the second pass of an upsert batch (batchRows): at
+// most rowBuffers batches of rowBatch rows each are in flight per file.
+// The one pass (rowSink) has sinkBuffers batches, each also closed at
+// sinkBatchBytes of values, so at most about 4 MiB of values are in
+// flight whatever the records' widths; 16 rather than 4 buffers let the
+// validator run on while the writer compresses a page (measured faster).
 const (
-	rowBatch   = 256
-	rowBuffers = 16
+	rowBatch       = 256
+	rowBuffers     = 4
+	sinkBuffers    = 16
+	sinkBatchBytes = 256 << 10
 )
 
 var _ tables.SourceRows = (*batchRows)(nil)
