@@ -357,12 +357,12 @@ func (h *Host) commit(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches) 
 // next offset of each partition of next with that partition's state, and
 // commits. Poison records are handed to poison before anything commits.
 //
-// Each partition's records fold into a batch of their own, and the
-// partitions fold in parallel, one goroutine per core: state is scoped by
-// partition (docs/decisions/0001), so no fold reads another partition's
-// state, and each partition's state commits atomically with its offset. A
-// projection with effects, when they run, folds one partition after the
-// other, in one goroutine, as records came.
+// A poll of parallelMin records or more folds its partitions in parallel,
+// one goroutine per core, each into a batch of its own committed with its
+// offset: state is scoped by partition (docs/decisions/0001), so no fold
+// reads another partition's state. A smaller poll, or a projection with
+// effects when they run, folds its partitions one after the other into one
+// batch with one commit.
 func foldBatch(ctx context.Context, proj projections.Projection, store *state.Store, dec Decoder,
 	recs []*kgo.Record, next map[state.TopicPartition]int64, sync bool, poison func(*kgo.Record, string) error, effects bool) (Progress, error) {
 	prog := Progress{Offsets: map[state.TopicPartition]int64{}}
@@ -400,8 +400,17 @@ func foldBatch(ctx context.Context, proj projections.Projection, store *state.St
 	if _, eff := proj.(Effectful); (!eff || !effects) && len(recs) >= parallelMin {
 		workers = min(runtime.GOMAXPROCS(0), len(parts))
 	}
+	// Folded on one goroutine, the partitions share one batch: one commit
+	// (one sync) per poll, as before the parallel fold.
+	var shared *state.Batch
+	if workers == 1 {
+		shared = store.NewBatch()
+	}
 	fold := func(pf *partFold) {
-		pf.b = store.NewBatch()
+		pf.b = shared
+		if pf.b == nil {
+			pf.b = store.NewBatch()
+		}
 		sc, ov := pf.b.Scope(pf.tp.Topic, pf.tp.Partition), &overlay{}
 		for _, r := range pf.recs {
 			reason, wrote, err := applyRecord(ctx, proj, dec, ov, sc, r, effects)
@@ -440,11 +449,17 @@ func foldBatch(ctx context.Context, proj projections.Projection, store *state.St
 			}
 		}
 	}
-	parallel(parts, workers, func(pf *partFold) {
-		if err := pf.b.Commit(sync); err != nil {
-			pf.err = fmt.Errorf("host: commit batch of %s: %w", pf.tp, err)
+	if shared != nil {
+		if err := shared.Commit(sync); err != nil {
+			return prog, fmt.Errorf("host: commit batch: %w", err)
 		}
-	})
+	} else {
+		parallel(parts, workers, func(pf *partFold) {
+			if err := pf.b.Commit(sync); err != nil {
+				pf.err = fmt.Errorf("host: commit batch of %s: %w", pf.tp, err)
+			}
+		})
+	}
 	var errs []error
 	for _, pf := range parts {
 		if pf.err != nil {
