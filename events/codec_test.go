@@ -219,6 +219,31 @@ func TestEvolution(t *testing.T) {
 		}
 	})
 
+	// FeedDefined gained every field a processor needs (mode, unique key,
+	// batch files, control characters, the contract's subject and
+	// version, who defined it); a FeedDefined written before decodes with
+	// their defaults.
+	t.Run("FeedDefined written before it carried every field", func(t *testing.T) {
+		old := variant(t, events.NameFeedDefined, dropField("mode", "unique_key", "batch_max_files",
+			"allow_control_characters", "schema_subject", "schema_version", "defined_by"))
+		id := register(t, old)
+		orig := populated(t, events.NameFeedDefined).(*events.FeedDefined)
+		body, err := marshalWith(old, orig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Decode(ctx, wire(id, body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := *orig
+		want.Mode, want.UniqueKey, want.BatchMaxFiles, want.AllowControlCharacters = nil, false, nil, false
+		want.SchemaSubject, want.SchemaVersion, want.DefinedBy = nil, nil, nil
+		if !reflect.DeepEqual(got, &want) {
+			t.Errorf("got %+v\nwant %+v", got, &want)
+		}
+	})
+
 	t.Run("RecordRejected written before violations", func(t *testing.T) {
 		old := variant(t, events.NameRecordRejected, dropField("violations"))
 		id := register(t, old)

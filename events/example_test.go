@@ -57,7 +57,7 @@ func ExampleCodec() {
 		fmt.Println(ev.Name(), ev.Key, ev.Size, ev.Meta().OccurredAt.Format(time.RFC3339))
 	}
 	// Output:
-	// magic 0, schema id 6 (6), 178 bytes
+	// magic 0, schema id 8 (8), 179 bytes
 	// logmesh.events.FileLanded trades/2026-11-02.csv 1234 2026-11-02T09:30:00Z
 }
 

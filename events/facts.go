@@ -11,10 +11,13 @@ const (
 	NameAccessDenied        = "logmesh.events.AccessDenied"
 	NameBatchPlanned        = "logmesh.events.BatchPlanned"
 	NameDomainDefined       = "logmesh.events.DomainDefined"
+	NameDomainRetired       = "logmesh.events.DomainRetired"
 	NameFeedDefined         = "logmesh.events.FeedDefined"
+	NameFeedRetired         = "logmesh.events.FeedRetired"
 	NameFileFailed          = "logmesh.events.FileFailed"
 	NameFileLanded          = "logmesh.events.FileLanded"
 	NameFileProcessed       = "logmesh.events.FileProcessed"
+	NameFileRetryRequested  = "logmesh.events.FileRetryRequested"
 	NameIncidentOpened      = "logmesh.events.IncidentOpened"
 	NameIncidentResolved    = "logmesh.events.IncidentResolved"
 	NameJobFinished         = "logmesh.events.JobFinished"
@@ -38,8 +41,8 @@ const (
 // on every call; safe for concurrent use.
 func Names() []string {
 	return []string{
-		NameAccessDenied, NameBatchPlanned, NameDomainDefined, NameFeedDefined, NameFileFailed,
-		NameFileLanded, NameFileProcessed, NameIncidentOpened, NameIncidentResolved,
+		NameAccessDenied, NameBatchPlanned, NameDomainDefined, NameDomainRetired, NameFeedDefined, NameFeedRetired,
+		NameFileFailed, NameFileLanded, NameFileProcessed, NameFileRetryRequested, NameIncidentOpened, NameIncidentResolved,
 		NameJobFinished, NameJobStarted, NameLocationsDefined, NameProductPublished, NameProductRefreshed,
 		NameProductRetired, NameRecordRejected, NameRouteRefused, NameRunRequested, NameSchemaChanged, NameShareGranted,
 		NameShareRevoked, NameSubscriptionDefined, NameSubscriptionRemoved, NameTableCommitted,
@@ -58,6 +61,12 @@ func New(name string) (Event, error) {
 		return new(DomainDefined), nil
 	case NameFeedDefined:
 		return new(FeedDefined), nil
+	case NameFeedRetired:
+		return new(FeedRetired), nil
+	case NameDomainRetired:
+		return new(DomainRetired), nil
+	case NameFileRetryRequested:
+		return new(FileRetryRequested), nil
 	case NameFileFailed:
 		return new(FileFailed), nil
 	case NameFileLanded:
@@ -143,6 +152,28 @@ type FileLanded struct {
 	Feed *string `avro:"feed"`
 	// Table is the raw table the feed loads into, nil if no feed matched.
 	Table *string `avro:"table"`
+	// Attempt is 1 for a file's landing and n for its n-th try after a
+	// FileRetryRequested; 1 in events written before it was recorded.
+	Attempt int32 `avro:"attempt"`
+}
+
+// FileRetryRequested records that a landed file that ended UNMATCHED or
+// FAILED is to be tried again: the watcher matches it against the
+// definitions in force when it reads this and lands it as attempt Attempt.
+// Its correlation id is the file id.
+type FileRetryRequested struct {
+	// Envelope is the event's envelope; its correlation id is the file id.
+	Envelope Envelope `avro:"envelope"`
+	// FileKey is the object key of the file.
+	FileKey string `avro:"file_key"`
+	// FileChecksum is the SHA-256 hex of the file's content.
+	FileChecksum string `avro:"file_checksum"`
+	// Attempt is the attempt the retry starts: 2 for the first retry.
+	Attempt int32 `avro:"attempt"`
+	// RequestedBy is the principal that asked.
+	RequestedBy string `avro:"requested_by"`
+	// Reason says why, if given.
+	Reason *string `avro:"reason"`
 }
 
 // BatchFile is one landed file in a BatchPlanned.
@@ -157,6 +188,9 @@ type BatchFile struct {
 	Version *string `avro:"version"`
 	// LandedEventID is the EventID of the file's FileLanded event.
 	LandedEventID string `avro:"landed_event_id"`
+	// Attempt is the file's attempt (FileLanded.Attempt); 1 in batches
+	// planned before it was recorded.
+	Attempt int32 `avro:"attempt"`
 }
 
 // BatchPlanned records that the planner grouped landed files into one load
@@ -176,6 +210,10 @@ type BatchPlanned struct {
 	Files []BatchFile `avro:"files"`
 	// TotalBytes is the sum of the files' sizes.
 	TotalBytes int64 `avro:"total_bytes"`
+	// DefinitionHash is the FeedDefined.DefinitionHash the batch was
+	// planned with and is loaded with; nil in batches planned before it
+	// was recorded (the loader then takes the feed's latest definition).
+	DefinitionHash *string `avro:"definition_hash"`
 }
 
 // Key returns the table, so all batches of a table go to one partition.
@@ -255,6 +293,9 @@ type FileProcessed struct {
 	// RecordsSuperseded counts the file's loaded records that are not in
 	// the version because a newer row with the same key is (upsert).
 	RecordsSuperseded int64 `avro:"records_superseded"`
+	// Attempt is the file's attempt the load belongs to
+	// (FileLanded.Attempt); 1 in events written before it was recorded.
+	Attempt int32 `avro:"attempt"`
 }
 
 // FileFailed records that a file could not be loaded; nothing from it was
@@ -707,10 +748,65 @@ type FeedDefined struct {
 	// Topic is the upstream topic the feed reads instead of landed files,
 	// nil for a feed of landed files.
 	Topic *string `avro:"topic"`
+	// Mode is "append" or "upsert"; nil means append.
+	Mode *string `avro:"mode"`
+	// UniqueKey asks the loader to reject a record whose primary key was
+	// already seen in the same file.
+	UniqueKey bool `avro:"unique_key"`
+	// BatchMaxFiles is the most files in one batch, nil for the default.
+	BatchMaxFiles *int32 `avro:"batch_max_files"`
+	// AllowControlCharacters lets string fields hold C0 control
+	// characters.
+	AllowControlCharacters bool `avro:"allow_control_characters"`
+	// SchemaSubject is the registry subject of the contract, if it is
+	// registered.
+	SchemaSubject *string `avro:"schema_subject"`
+	// SchemaVersion is the contract's version under SchemaSubject, if
+	// known.
+	SchemaVersion *int32 `avro:"schema_version"`
+	// DefinedBy is the principal that applied the definition, if known.
+	DefinedBy *string `avro:"defined_by"`
 }
 
 // Key returns the feed's name.
 func (e *FeedDefined) Key() string { return e.Feed }
+
+// FeedRetired records that a feed left the mesh: a file that lands under
+// its pattern is UNMATCHED with the retirement as its reason. Its table
+// stays readable.
+type FeedRetired struct {
+	// Envelope is the event's envelope; its domain is the feed's.
+	Envelope Envelope `avro:"envelope"`
+	// Feed is the feed's name.
+	Feed string `avro:"feed"`
+	// Table is the table the feed loaded.
+	Table string `avro:"table"`
+	// KeyPattern is the retired feed's key pattern, if it had one.
+	KeyPattern *string `avro:"key_pattern"`
+	// RetiredBy is the principal that retired it.
+	RetiredBy string `avro:"retired_by"`
+	// Reason says why, if given.
+	Reason *string `avro:"reason"`
+}
+
+// Key returns the feed's name.
+func (e *FeedRetired) Key() string { return e.Feed }
+
+// DomainRetired records that a domain left the mesh. Only a domain with
+// nothing of its own live is retired.
+type DomainRetired struct {
+	// Envelope is the event's envelope; its domain is central.
+	Envelope Envelope `avro:"envelope"`
+	// DomainName is the retired domain.
+	DomainName string `avro:"domain_name"`
+	// RetiredBy is the principal that retired it.
+	RetiredBy string `avro:"retired_by"`
+	// Reason says why, if given.
+	Reason *string `avro:"reason"`
+}
+
+// Key returns the domain's name.
+func (e *DomainRetired) Key() string { return e.DomainName }
 
 // LocationsDefined records where the platform keeps its files, so that
 // `logmesh land`, `tables` and `query` pointed at the cluster find the

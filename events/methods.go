@@ -143,3 +143,21 @@ func (e *AccessDenied) Name() string { return NameAccessDenied }
 
 // Meta returns the event's envelope.
 func (e *AccessDenied) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.FeedRetired".
+func (e *FeedRetired) Name() string { return NameFeedRetired }
+
+// Meta returns the event's envelope.
+func (e *FeedRetired) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.DomainRetired".
+func (e *DomainRetired) Name() string { return NameDomainRetired }
+
+// Meta returns the event's envelope.
+func (e *DomainRetired) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.FileRetryRequested".
+func (e *FileRetryRequested) Name() string { return NameFileRetryRequested }
+
+// Meta returns the event's envelope.
+func (e *FileRetryRequested) Meta() *Envelope { return &e.Envelope }

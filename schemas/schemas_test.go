@@ -12,8 +12,8 @@ import (
 )
 
 var facts = []string{
-	"AccessDenied", "BatchPlanned", "DomainDefined", "FeedDefined", "FileFailed", "FileLanded",
-	"FileProcessed", "IncidentOpened", "IncidentResolved", "JobFinished",
+	"AccessDenied", "BatchPlanned", "DomainDefined", "DomainRetired", "FeedDefined", "FeedRetired", "FileFailed", "FileLanded",
+	"FileProcessed", "FileRetryRequested", "IncidentOpened", "IncidentResolved", "JobFinished",
 	"JobStarted", "LocationsDefined", "ProductPublished", "ProductRefreshed", "ProductRetired",
 	"RecordRejected", "RouteRefused", "RunRequested", "SchemaChanged", "ShareGranted", "ShareRevoked",
 	"SubscriptionDefined", "SubscriptionRemoved", "TableCommitted",
