@@ -70,8 +70,8 @@ type Definition struct {
 	// Domain is the domain of the event's envelope: "central" for a
 	// domain, the table's domain for a feed.
 	Domain string `json:"domain"`
-	// Retired is set once the definition left the mesh: a product
-	// retired, a grant revoked, a subscription removed.
+	// Retired is set once the definition left the mesh: a domain, feed or
+	// product retired, a grant revoked, a subscription removed.
 	Retired bool `json:"retired,omitempty"`
 	// Locations is set for KindLocations.
 	Locations *Locations `json:"locations,omitempty"`
@@ -137,7 +137,7 @@ type Locations struct {
 // without decoding them.
 func (Projection) Handles(name string) bool {
 	switch name {
-	case events.NameDomainDefined, events.NameFeedDefined, events.NameLocationsDefined,
+	case events.NameDomainDefined, events.NameFeedDefined, events.NameLocationsDefined, events.NameFeedRetired, events.NameDomainRetired,
 		events.NameProductPublished, events.NameProductRetired, events.NameShareGranted, events.NameShareRevoked,
 		events.NameSubscriptionDefined, events.NameSubscriptionRemoved:
 		return true
@@ -180,6 +180,10 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 		return retire(s, ev, KindGrant, GrantName(e.Product, e.GranteeDomain))
 	case *events.SubscriptionRemoved:
 		return retire(s, ev, KindSubscription, e.Subscription)
+	case *events.FeedRetired:
+		return retire(s, ev, KindFeed, e.Feed)
+	case *events.DomainRetired:
+		return retire(s, ev, KindDomain, e.DomainName)
 	case *events.LocationsDefined:
 		d = Definition{Kind: KindLocations, Name: LocationsName, Hash: e.DefinitionHash, Locations: &Locations{
 			Landing: e.Landing, Warehouse: e.Warehouse, S3Insecure: e.S3Insecure, DefinedBy: e.DefinedBy}}
