@@ -39,7 +39,10 @@ func GrantName(product, grantee string) string { return product + "→" + grante
 // LocationsName is the name of the one locations definition.
 const LocationsName = "platform"
 
-const prefixDefinition = "d/" // d/<kind> 0x00 <name> → Definition JSON
+const (
+	prefixDefinition = "d/" // d/<kind> 0x00 <name> → Definition JSON
+	prefixClaim      = "c/" // c/<claim event id> → Claim JSON
+)
 
 // Projection is the fold. The zero value is ready and safe for concurrent
 // use.
@@ -81,6 +84,21 @@ type Definition struct {
 	Grant *Grant `json:"grant,omitempty"`
 	// Subscription is set for KindSubscription.
 	Subscription *Subscription `json:"subscription,omitempty"`
+	// Feed is set for KindFeed.
+	Feed *Feed `json:"feed,omitempty"`
+	// AppliedBy and Apply are set for a domain whose latest definition
+	// is an apply's claim (see Claim): who applied it and the apply's id;
+	// AppliedBy is the principal that retired a retired domain.
+	AppliedBy string `json:"applied_by,omitempty"`
+	Apply     string `json:"apply,omitempty"`
+}
+
+// Feed is what a plan needs of a feed: the table it loads and what it
+// takes, landed files under KeyPattern or an upstream Topic.
+type Feed struct {
+	Table      string `json:"table"`
+	KeyPattern string `json:"key_pattern,omitempty"`
+	Topic      string `json:"topic,omitempty"`
 }
 
 // Product is what routing needs of a product.
@@ -151,8 +169,18 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 	switch e := ev.(type) {
 	case *events.DomainDefined:
 		d = Definition{Kind: KindDomain, Name: e.DomainName, Hash: e.DefinitionHash}
+		if apply, by, ok := ParseClaim(e.Envelope.CorrelationID); ok {
+			won, err := claim(s, e, by)
+			if err != nil || !won {
+				return err
+			}
+			d.AppliedBy, d.Apply = by, apply
+		}
 	case *events.FeedDefined:
-		d = Definition{Kind: KindFeed, Name: e.Feed, Hash: e.DefinitionHash}
+		d = Definition{Kind: KindFeed, Name: e.Feed, Hash: e.DefinitionHash, Feed: &Feed{Table: e.Table, KeyPattern: e.KeyPattern}}
+		if e.Topic != nil {
+			d.Feed.Topic = *e.Topic
+		}
 	case *events.ProductPublished:
 		d = Definition{Kind: KindProduct, Name: e.Product, Hash: e.DefinitionHash, Product: &Product{
 			Owner: e.OwnerDomain, Kind: e.Kind, Visibility: e.Visibility, OutputTable: e.OutputTable, Inputs: nonEmpty(e.Inputs)}}
@@ -175,15 +203,15 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 		d = Definition{Kind: KindSubscription, Name: e.Subscription, Hash: e.DefinitionHash,
 			Subscription: &Subscription{Domain: e.SubscriberDomain, Pattern: e.Pattern}}
 	case *events.ProductRetired:
-		return retire(s, ev, KindProduct, e.Product)
+		return retire(s, ev, KindProduct, e.Product, "")
 	case *events.ShareRevoked:
-		return retire(s, ev, KindGrant, GrantName(e.Product, e.GranteeDomain))
+		return retire(s, ev, KindGrant, GrantName(e.Product, e.GranteeDomain), "")
 	case *events.SubscriptionRemoved:
-		return retire(s, ev, KindSubscription, e.Subscription)
+		return retire(s, ev, KindSubscription, e.Subscription, "")
 	case *events.FeedRetired:
-		return retire(s, ev, KindFeed, e.Feed)
+		return retire(s, ev, KindFeed, e.Feed, "")
 	case *events.DomainRetired:
-		return retire(s, ev, KindDomain, e.DomainName)
+		return retire(s, ev, KindDomain, e.DomainName, e.RetiredBy)
 	case *events.LocationsDefined:
 		d = Definition{Kind: KindLocations, Name: LocationsName, Hash: e.DefinitionHash, Locations: &Locations{
 			Landing: e.Landing, Warehouse: e.Warehouse, S3Insecure: e.S3Insecure, DefinedBy: e.DefinedBy}}
@@ -210,8 +238,8 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 
 // retire marks the definition kind/name retired, from the event's time on.
 // A definition this scope never saw is recorded retired, so the merge of
-// scopes sees the retirement.
-func retire(s projections.Store, ev events.Event, kind, name string) error {
+// scopes sees the retirement. A retired domain records by, who retired it.
+func retire(s projections.Store, ev events.Event, kind, name, by string) error {
 	m := ev.Meta()
 	if name == "" || m.EventID == "" {
 		return fmt.Errorf("definitions: %s %q without a name or event id: %w", ev.Name(), m.EventID, projections.ErrInvariant)
@@ -226,6 +254,9 @@ func retire(s projections.Store, ev events.Event, kind, name string) error {
 		}
 	}
 	d.Retired, d.At, d.EventID, d.Domain = true, m.OccurredAt.UTC(), m.EventID, m.Domain
+	if kind == KindDomain {
+		d.AppliedBy, d.Apply = by, ""
+	}
 	b, err := json.Marshal(d)
 	if err != nil {
 		return err
