@@ -15,7 +15,7 @@ import (
 //
 // Every apply that changes domain D first produces a claim: a DomainDefined
 // of D on the central bus (keyed by D, so one partition orders every claim
-// of D) whose correlation id is ClaimCorrelation(apply, by) and whose
+// of D), or the DomainRetired of an apply that retires D, whose correlation id is ClaimCorrelation(apply, by) and whose
 // causation id is the event id of D's definition the apply planned against
 // (its base; "" for a new domain). The fold accepts a claim only if its
 // base is still D's current definition; a refused claim changes nothing
@@ -23,10 +23,11 @@ import (
 // of two applies planned against one base, the first claim on the log
 // wins, and the other apply, reading its claim back, learns that it lost
 // and to whom. A DomainDefined without the claim marker (`logmesh dev`'s,
-// and every one from before claims) is folded unconditionally, as before.
+// and every one from before claims) and a DomainRetired without it are
+// folded unconditionally, as before.
 
-// ClaimPrefix begins the correlation id of a claim and of every event of
-// the apply that made it: "apply:<apply id>:<principal>". Definitions
+// ClaimPrefix begins the correlation id of a claim: "apply:<apply
+// id>:<principal>". Definitions
 // derive their correlation ids with events.DeriveID, a UUID, which never
 // begins so.
 const ClaimPrefix = "apply:"
@@ -66,13 +67,12 @@ type Claim struct {
 	WinnerAt time.Time `json:"winner_at,omitzero"`
 }
 
-// claim decides the claim e (by by) against the scope's current definition
-// of its domain and records the outcome; won is false for a refused claim
-// and for one already decided (a duplicate delivery), which change no
-// definition.
-func claim(s projections.Store, e *events.DomainDefined, by string) (won bool, err error) {
-	m := &e.Envelope
-	if e.DomainName == "" || m.EventID == "" {
+// claim decides the claim of domain with envelope m (by by) against the
+// scope's current definition of the domain and records the outcome; won
+// is false for a refused claim and for one already decided (a duplicate
+// delivery), which change no definition.
+func claim(s projections.Store, domain string, m *events.Envelope, by string) (won bool, err error) {
+	if domain == "" || m.EventID == "" {
 		return false, fmt.Errorf("definitions: claim %q without a domain or event id: %w", m.EventID, projections.ErrInvariant)
 	}
 	key := []byte(prefixClaim + m.EventID)
@@ -80,16 +80,16 @@ func claim(s projections.Store, e *events.DomainDefined, by string) (won bool, e
 		return false, err
 	}
 	var cur Definition
-	v, ok, err := s.Get([]byte(prefixDefinition + KindDomain + "\x00" + e.DomainName))
+	v, ok, err := s.Get([]byte(prefixDefinition + KindDomain + "\x00" + domain))
 	if err != nil {
 		return false, err
 	}
 	if ok {
 		if err := json.Unmarshal(v, &cur); err != nil {
-			return false, fmt.Errorf("definitions: corrupt entry domain %s: %w", e.DomainName, err)
+			return false, fmt.Errorf("definitions: corrupt entry domain %s: %w", domain, err)
 		}
 	}
-	c := Claim{Domain: e.DomainName, EventID: m.EventID, Base: m.CausationID, By: by, At: m.OccurredAt.UTC(),
+	c := Claim{Domain: domain, EventID: m.EventID, Base: m.CausationID, By: by, At: m.OccurredAt.UTC(),
 		Accepted: m.CausationID == cur.EventID}
 	if !c.Accepted {
 		c.Winner, c.WinnerBy, c.WinnerAt = cur.EventID, cur.AppliedBy, cur.At

@@ -170,7 +170,7 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 	case *events.DomainDefined:
 		d = Definition{Kind: KindDomain, Name: e.DomainName, Hash: e.DefinitionHash}
 		if apply, by, ok := ParseClaim(e.Envelope.CorrelationID); ok {
-			won, err := claim(s, e, by)
+			won, err := claim(s, e.DomainName, &e.Envelope, by)
 			if err != nil || !won {
 				return err
 			}
@@ -211,6 +211,11 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 	case *events.FeedRetired:
 		return retire(s, ev, KindFeed, e.Feed, "")
 	case *events.DomainRetired:
+		if _, by, ok := ParseClaim(e.Envelope.CorrelationID); ok {
+			if won, err := claim(s, e.DomainName, &e.Envelope, by); err != nil || !won {
+				return err
+			}
+		}
 		return retire(s, ev, KindDomain, e.DomainName, e.RetiredBy)
 	case *events.LocationsDefined:
 		d = Definition{Kind: KindLocations, Name: LocationsName, Hash: e.DefinitionHash, Locations: &Locations{

@@ -145,6 +145,8 @@ func TestClaims(t *testing.T) {
 		&events.DomainRetired{Envelope: events.Envelope{EventID: "r", OccurredAt: t0.Add(5 * time.Second), Domain: "central"},
 			DomainName: "qa", RetiredBy: "api:governance"},
 		domain("d", claimBy("D", "cli:alice"), "r", "h5", 6), // adds the retired domain back
+		&events.DomainRetired{Envelope: events.Envelope{EventID: "r2", OccurredAt: t0.Add(7 * time.Second), Domain: "central",
+			CorrelationID: claimBy("R", "api:qa"), CausationID: "c"}, DomainName: "qa", RetiredBy: "api:qa"}, // a retirement planned before d: refused
 	}
 	fold := func() projectiontest.MemStore {
 		st := projectiontest.MemStore{}
@@ -164,6 +166,7 @@ func TestClaims(t *testing.T) {
 		by       string
 	}{
 		{"a", true, "", ""}, {"b", false, "a", "cli:alice"}, {"new", false, "a", "cli:alice"}, {"c", true, "", ""}, {"d", true, "", ""},
+		{"r2", false, "d", "cli:alice"},
 	} {
 		c, ok, err := definitions.ClaimOutcome(st, tc.id)
 		if err != nil || !ok || c.Accepted != tc.accepted || c.Winner != tc.winner || c.WinnerBy != tc.by {
