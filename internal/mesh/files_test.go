@@ -80,6 +80,13 @@ func TestLoadFolder(t *testing.T) {
 	if !reflect.DeepEqual(m.Files, want) {
 		t.Errorf("Files = %v, want %v", m.Files, want)
 	}
+	srcs0, err := mesh.ReadSources(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mesh.SchemaFiles(srcs0); !reflect.DeepEqual(got, want[2:]) {
+		t.Errorf("SchemaFiles = %v, want %v", got, want[2:])
+	}
 
 	// The same files parsed from memory, schema files read by the
 	// caller's function, give the same mesh.

@@ -112,6 +112,16 @@ type Engine struct {
 	Dir string
 }
 
+// DomainNames returns the names of the mesh's domains, in declaration
+// order: the domains an apply of the mesh covers.
+func (m *Mesh) DomainNames() []string {
+	out := make([]string, 0, len(m.Domains))
+	for _, d := range m.Domains {
+		out = append(out, d.Name)
+	}
+	return out
+}
+
 // Engine returns the engine of the given name.
 func (m *Mesh) Engine(name string) (Engine, bool) {
 	for _, e := range m.Engines {

@@ -1024,3 +1024,46 @@ func (p *parser) at(line int) string {
 	}
 	return fmt.Sprintf("%s:%d", s.name, line-s.first+1)
 }
+
+// SchemaFiles returns the schema files the mesh files srcs name (a feed's
+// or a product output's schema_file), each joined to its mesh file's
+// directory as ParseFiles reads it, in order, without checking anything
+// else: what an apply through the catalog sends besides the mesh files. A
+// file that does not decode names none; parsing it reports why.
+func SchemaFiles(srcs []Source) []string {
+	var out []string
+	add := func(dir, p string) {
+		if p == "" {
+			return
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	for _, src := range srcs {
+		var rm struct {
+			Feeds []struct {
+				SchemaFile string `yaml:"schema_file"`
+			} `yaml:"feeds"`
+			Products []struct {
+				Output struct {
+					SchemaFile string `yaml:"schema_file"`
+				} `yaml:"output"`
+			} `yaml:"products"`
+		}
+		if yaml.Unmarshal(src.Data, &rm) != nil {
+			continue
+		}
+		dir := filepath.Dir(src.Name)
+		for _, f := range rm.Feeds {
+			add(dir, f.SchemaFile)
+		}
+		for _, p := range rm.Products {
+			add(dir, p.Output.SchemaFile)
+		}
+	}
+	return out
+}
