@@ -18,7 +18,8 @@ var qaFiles = []struct{ key, content, status string }{
 	{"qa/quotes/q1.ndjson", "{\"isin\":\"QA0001\",\"bid\":1.5}\n{\"isin\":\"QA0002\",\"bid\":2.5}\n", "PROCESSED"},
 	{"qa/accounts/a1.xml", "<accounts><account><id>A1</id><owner>ann</owner></account></accounts>", "PROCESSED"},
 	{"qa/positions/p1.txt", "ACC001000042\nACC002000007\n", "PROCESSED"},
-	{"qa/orders/o1.csv", "order_id,qty\nO1,not-a-number\n", "FAILED"},
+	{"qa/orders/o1.csv", "order_id,qty\nO1,5\n", "PROCESSED"},
+	{"qa/trades/bad.csv", "trade_id,qty\nQ9,not-a-number\n", "FAILED"},
 }
 
 // awaitStatuses polls `files --json` until every key has one of the
@@ -83,7 +84,7 @@ func TestE2EApplyLive(t *testing.T) {
 		want[f.key] = f.status
 	}
 	files := e.awaitStatuses(want)
-	if f := files["qa/orders/o1.csv"]; f["error"] == "" {
+	if f := files["qa/trades/bad.csv"]; f["error"] == "" {
 		t.Errorf("the failed file has no reason: %v", f)
 	}
 	if f := files["qa/trades/t1.csv"]; f["rows_written"] != float64(2) {
@@ -123,6 +124,29 @@ func TestE2EApplyLive(t *testing.T) {
 	f = e.awaitStatuses(map[string]string{"qa/orders/o2.csv": "UNMATCHED"})["qa/orders/o2.csv"]
 	if reason, _ := f["error"].(string); !strings.Contains(reason, "qa-orders") || !strings.Contains(reason, "retired") {
 		t.Errorf("the file under the retired feed: reason %q, want it to name qa-orders's retirement", reason)
+	}
+	// The retired feed's table stays readable, marked retired.
+	out, err = e.run(append([]string{"tables", "--json"}, e.storeArgs()...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tbls []map[string]any
+	if err := json.Unmarshal([]byte(out), &tbls); err != nil {
+		t.Fatal(err)
+	}
+	marked := false
+	for _, tb := range tbls {
+		if r, _ := tb["retired"].(string); tb["name"] == "qa.orders" && strings.Contains(r, "qa-orders") {
+			marked = true
+		} else if tb["name"] == "qa.trades" && r != "" {
+			t.Errorf("qa.trades is marked retired: %v", tb)
+		}
+	}
+	if !marked {
+		t.Errorf("tables --json does not mark qa.orders retired:\n%s", out)
+	}
+	if got := column(e.query("SELECT count(*) AS n FROM qa.orders"), "n"); got != "1" {
+		t.Errorf("rows of the retired feed's table: %s, want 1", got)
 	}
 	// The example mesh's own domains were not touched by qa's applies.
 	if out, err := e.run("products"); err != nil || !strings.Contains(out, "research.exposure") {
