@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // qaFiles are the files TestE2EApplyLive lands for the qa domain's feeds:
@@ -180,4 +179,3 @@ func TestE2ERunFollowsApply(t *testing.T) {
 	}
 	proc.Stop()
 }
-
