@@ -105,7 +105,7 @@ func benchIngest(b *testing.B, format ingesttest.Format) {
 		iter++
 		batchID := group + "-" + strconv.Itoa(iter)
 		loaded := make(chan loader.Result, 16)
-		l, err := loader.New(m, src, wh, f.codec, kafkaconn.Plain(f.brokers...), loader.Group(group),
+		l, err := loader.New(loader.Static(m), src, wh, f.codec, kafkaconn.Plain(f.brokers...), loader.Group(group),
 			loader.OnBatch(func(r loader.Result) { loaded <- r }))
 		if err != nil {
 			b.Fatal(err)

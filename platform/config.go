@@ -64,8 +64,12 @@ type Config struct {
 	// GroupPrefix is the first part of every consumer group: a processor's
 	// group is GroupPrefix + "." + its name. Default "logmesh".
 	GroupPrefix string
-	// Mesh is the mesh the processors serve. The watcher, planner and
-	// loader need it.
+	// Mesh is a mesh file given at start (`--config`), or nil. No
+	// processor reads its definitions from it: they all follow the
+	// definitions on the log (processors/feeds, projections/definitions).
+	// With RecordMesh its new and changed definitions are recorded on the
+	// log at start; its domains' topics are created; the runner takes its
+	// external engines from it.
 	Mesh *mesh.Mesh
 	// RecordMesh records the mesh's new and changed definitions on the
 	// log at start (products, grants, subscriptions, ...), as `logmesh dev`

@@ -91,17 +91,7 @@ func Start(ctx context.Context, cfg Config, names ...string) (_ *Platform, err e
 	if err != nil {
 		return nil, err
 	}
-	topics := cfg.Topics.Specs(cfg.Partitions, cfg.domains()...)
-	if cfg.Mesh != nil {
-		// A topic feed's upstream topic is created if missing, so the
-		// spool does not wait on a topic its producers have not made yet.
-		for _, f := range cfg.Mesh.Feeds {
-			if f.Topic != "" {
-				topics = append(topics, events.TopicSpec{Name: f.Topic, Partitions: cfg.Partitions})
-			}
-		}
-	}
-	if err := conn.EnsureTopics(ctx, topics...); err != nil {
+	if err := conn.EnsureTopics(ctx, cfg.Topics.Specs(cfg.Partitions, cfg.domains()...)...); err != nil {
 		return nil, fmt.Errorf("platform: %w", err)
 	}
 	env := &Env{Config: cfg, Conn: conn, Codec: codec, Registry: reg}

@@ -19,10 +19,10 @@ import (
 	"github.com/logmesh/logmesh/internal/auditindex"
 	"github.com/logmesh/logmesh/internal/confluent"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
-	"github.com/logmesh/logmesh/internal/mesh"
 	"github.com/logmesh/logmesh/internal/openlineage"
 	"github.com/logmesh/logmesh/internal/tables"
 	"github.com/logmesh/logmesh/processors/catalog"
+	"github.com/logmesh/logmesh/processors/feeds"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
@@ -148,6 +148,7 @@ type Env struct {
 	Registry *sr.Client
 
 	mu        sync.Mutex
+	feeds     *feeds.View
 	landing   ingest.Source
 	warehouse *tables.Warehouse
 	stores    map[string]*state.Store
@@ -192,13 +193,31 @@ func (e *Env) Warehouse(ctx context.Context) (*tables.Warehouse, error) {
 	return e.warehouse, nil
 }
 
-// Mesh returns the mesh, or an error naming the processor that needs one.
-func (e *Env) Mesh(processor string) (*mesh.Mesh, error) {
-	if e.Config.Mesh == nil {
-		return nil, fmt.Errorf("platform: %s needs the mesh (give --config mesh.yaml)", processor)
+// Feeds returns the process's live view of the feeds' definitions on the
+// log, opened once and shared by its processors (watcher, spool, planner,
+// loader); the platform closes it after they stop.
+func (e *Env) Feeds() (*feeds.View, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.feeds == nil {
+		v, err := feeds.New(e.Codec, e.Conn, e.Config.Topics, feeds.Logger(e.Config.Logger),
+			feeds.ClientOpts(e.Config.groupOpts()...))
+		if err != nil {
+			return nil, err
+		}
+		e.feeds = v
 	}
-	return e.Config.Mesh, nil
+	return e.feeds, nil
 }
+
+// The live feeds serve every ingesting processor.
+var (
+	_ ingest.Matcher      = (*feeds.View)(nil)
+	_ ingest.Explainer    = (*feeds.View)(nil)
+	_ ingest.Follower     = (*feeds.View)(nil)
+	_ planner.Definitions = (*feeds.View)(nil)
+	_ loader.Feeds        = (*feeds.View)(nil)
+)
 
 // Store opens the processor's state store, <DataDir>/state/<name>, once;
 // the platform closes it after the processors stop.
@@ -241,6 +260,10 @@ func (e *Env) closeStores() error {
 		errs = append(errs, st.Close())
 	}
 	e.stores = nil
+	if e.feeds != nil {
+		errs = append(errs, e.feeds.Close())
+		e.feeds = nil
+	}
 	return errors.Join(errs...)
 }
 
@@ -283,22 +306,8 @@ func upgradeAudit(e *Env, st *state.Store) error {
 	return nil
 }
 
-// meshMatcher maps landed keys to feeds, and explains the keys no feed
-// takes.
-type meshMatcher struct{ m *mesh.Mesh }
-
-func (mm meshMatcher) Match(key string) (string, string, bool) {
-	f, ok := mm.m.FeedFor(key)
-	if !ok {
-		return "", "", false
-	}
-	return f.Name, f.Table, true
-}
-
-func (mm meshMatcher) Unmatched(key string) string { return mm.m.Unmatched(key) }
-
 func newWatcher(ctx context.Context, e *Env) (Processor, error) {
-	m, err := e.Mesh("watcher")
+	fv, err := e.Feeds()
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +315,7 @@ func newWatcher(ctx context.Context, e *Env) (Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := ingest.NewWatcher(src, e.Codec, e.Conn, ingest.Topics(e.Config.Topics), ingest.WithMatcher(meshMatcher{m}),
+	w, err := ingest.NewWatcher(src, e.Codec, e.Conn, ingest.Topics(e.Config.Topics), ingest.WithMatcher(fv),
 		ingest.Interval(e.Config.ScanInterval), ingest.Logger(e.Config.Logger))
 	if err != nil {
 		return nil, err
@@ -317,31 +326,48 @@ func newWatcher(ctx context.Context, e *Env) (Processor, error) {
 	}), nil
 }
 
+// topicFeeds is the spool's view of the live feeds: those that read an
+// upstream topic.
+type topicFeeds struct{ *feeds.View }
+
+func (t topicFeeds) Feeds() []spool.Feed {
+	var out []spool.Feed
+	for _, f := range t.TopicFeeds() {
+		out = append(out, spool.Feed{Name: f.Name, Table: f.Table, Topic: f.Topic})
+	}
+	return out
+}
+
 func newSpool(ctx context.Context, e *Env) (Processor, error) {
-	m, err := e.Mesh("spool")
+	fv, err := e.Feeds()
 	if err != nil {
 		return nil, err
-	}
-	var feeds []spool.Feed
-	for _, f := range m.Feeds {
-		if f.Topic != "" {
-			feeds = append(feeds, spool.Feed{Name: f.Name, Table: f.Table, Topic: f.Topic})
-		}
 	}
 	src, err := e.Landing(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s, err := spool.New(feeds, src, e.Codec, confluent.NewDecoder(e.Registry), e.Conn, spool.Group(e.Config.Group("spool")),
-		spool.Topics(e.Config.Topics), spool.Logger(e.Config.Logger), spool.ClientOpts(e.Config.groupOpts()...))
-	if err != nil {
-		return nil, err
+	dec := confluent.NewDecoder(e.Registry)
+	start := func(ctx context.Context, fs []spool.Feed) (*spool.Spool, error) {
+		// A topic feed's upstream topic is created if missing, so the
+		// spool does not wait on a topic its producers have not made yet.
+		var topics []events.TopicSpec
+		for _, f := range fs {
+			topics = append(topics, events.TopicSpec{Name: f.Topic, Partitions: e.Config.Partitions})
+		}
+		if err := e.Conn.EnsureTopics(ctx, topics...); err != nil {
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+		return spool.New(fs, src, e.Codec, dec, e.Conn, spool.Group(e.Config.Group("spool")),
+			spool.Topics(e.Config.Topics), spool.Logger(e.Config.Logger), spool.ClientOpts(e.Config.groupOpts()...))
 	}
-	return s, nil
+	return RunFunc(func(ctx context.Context) error {
+		return spool.Live(ctx, topicFeeds{fv}, e.Config.ScanInterval, e.Config.Logger, start)
+	}), nil
 }
 
 func newPlanner(_ context.Context, e *Env) (Processor, error) {
-	m, err := e.Mesh("planner")
+	fv, err := e.Feeds()
 	if err != nil {
 		return nil, err
 	}
@@ -349,16 +375,8 @@ func newPlanner(_ context.Context, e *Env) (Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	policy := func(table string) (int, int64) {
-		for _, f := range m.Feeds {
-			if f.Table == table {
-				return f.Batch.MaxFiles, f.Batch.MaxBytes
-			}
-		}
-		return mesh.DefaultBatchMaxFiles, mesh.DefaultBatchMaxBytes
-	}
 	p, err := planner.New(st, e.Codec, e.Conn, planner.Group(e.Config.Group("planner")), planner.Topics(e.Config.Topics),
-		planner.Interval(e.Config.PlanInterval), planner.WithPolicy(policy), planner.Logger(e.Config.Logger),
+		planner.Interval(e.Config.PlanInterval), planner.WithDefinitions(fv), planner.Logger(e.Config.Logger),
 		planner.ClientOpts(e.Config.groupOpts()...))
 	if err != nil {
 		return nil, err
@@ -371,7 +389,7 @@ func newPlanner(_ context.Context, e *Env) (Processor, error) {
 }
 
 func newLoader(ctx context.Context, e *Env) (Processor, error) {
-	m, err := e.Mesh("loader")
+	fv, err := e.Feeds()
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +402,7 @@ func newLoader(ctx context.Context, e *Env) (Processor, error) {
 		return nil, err
 	}
 	group := e.Config.Group("loader")
-	l, err := loader.New(m, src, wh, e.Codec, e.Conn, loader.Group(group), loader.Topics(e.Config.Topics),
+	l, err := loader.New(fv, src, wh, e.Codec, e.Conn, loader.Group(group), loader.Topics(e.Config.Topics),
 		loader.Logger(e.Config.Logger), loader.ClientOpts(e.Config.groupOpts()...),
 		loader.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance), e.Config.staticMember(group+"-"+e.Config.Instance)))
 	if err != nil {

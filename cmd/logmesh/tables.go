@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/logmesh/logmesh/internal/query"
 	"github.com/logmesh/logmesh/internal/tables"
 	"github.com/logmesh/logmesh/platform"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
+	"github.com/logmesh/logmesh/projections/definitions"
 )
 
 // s3Flags are the flags that say how to reach the object store of s3://
@@ -157,6 +159,10 @@ func cmdTables(ctx context.Context, g global, args []string, stdout, stderr io.W
 		return err
 	}
 	defer ptrs.Close()
+	retired, err := g.retiredTables(ctx)
+	if err != nil {
+		return err
+	}
 	type row struct {
 		Name     string `json:"name"`
 		Version  int64  `json:"version"`
@@ -164,6 +170,9 @@ func cmdTables(ctx context.Context, g global, args []string, stdout, stderr io.W
 		SchemaID int    `json:"schema_id"`
 		Location string `json:"location"`
 		Metadata string `json:"metadata_location"`
+		// Retired says which feed, retired when, loaded the table: it
+		// stays readable, and no file is loaded into it any more.
+		Retired string `json:"retired,omitempty"`
 	}
 	out := []row{}
 	for _, n := range names {
@@ -171,17 +180,53 @@ func cmdTables(ctx context.Context, g global, args []string, stdout, stderr io.W
 		if err != nil {
 			return fmt.Errorf("tables: %s: %w", n, err)
 		}
-		out = append(out, row{info.Name, info.Version, info.Rows, info.SchemaID, info.Location, info.MetadataLocation})
+		out = append(out, row{info.Name, info.Version, info.Rows, info.SchemaID, info.Location, info.MetadataLocation, retired[n]})
 	}
 	if *asJSON {
 		return printJSON(stdout, out)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TABLE\tVERSION\tROWS\tSCHEMA ID\tLOCATION")
+	fmt.Fprintln(tw, "TABLE\tVERSION\tROWS\tSCHEMA ID\tSTATUS\tLOCATION")
 	for _, r := range out {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", r.Name, r.Version, r.Rows, r.SchemaID, r.Location)
+		status := "live"
+		if r.Retired != "" {
+			status = "retired (" + r.Retired + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", r.Name, r.Version, r.Rows, r.SchemaID, status, r.Location)
 	}
 	return tw.Flush()
+}
+
+// retiredTables returns the tables whose feeds are all retired (as of the
+// global --at), each with "feed F at T".
+func (g global) retiredTables(ctx context.Context) (map[string]string, error) {
+	codec, _, err := g.codec()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := g.conn()
+	if err != nil {
+		return nil, err
+	}
+	defs, err := platform.ReadDefinitionsAt(ctx, conn, codec, g.topics, g.at)
+	if err != nil {
+		return nil, fmt.Errorf("tables: definitions: %w", err)
+	}
+	out, live := map[string]string{}, map[string]bool{}
+	for k, d := range defs {
+		if k.Kind != definitions.KindFeed || d.Feed == nil {
+			continue
+		}
+		if !d.Retired {
+			live[d.Feed.Table] = true
+			continue
+		}
+		out[d.Feed.Table] = "feed " + d.Name + " at " + d.At.Format(time.RFC3339)
+	}
+	for t := range live {
+		delete(out, t)
+	}
+	return out, nil
 }
 
 // cmdQuery runs SQL over the tables' current (or --as-of) snapshots.

@@ -171,8 +171,8 @@ func (f *Feed) DefinitionHash() string {
 // DomainDefined goes to the central domain, FeedDefined to the domain of
 // its table.
 //
-// FeedDefined has no fields yet for Mode, UniqueKey, Batch.MaxFiles and
-// AllowControlCharacters; they are covered by DefinitionHash only.
+// Every field of a Feed is in its FeedDefined (Feed.Event), so a
+// processor rebuilds the feed from the log alone (FeedFromEvent).
 func (m *Mesh) Definitions(at time.Time) []events.Event {
 	at = at.UTC().Truncate(time.Microsecond)
 	parts := []string{"mesh"}
@@ -218,44 +218,12 @@ func (m *Mesh) Definitions(at time.Time) []events.Event {
 	}
 	for i := range m.Feeds {
 		f := &m.Feeds[i]
-		hash := f.DefinitionHash()
-		ev := &events.FeedDefined{
-			Envelope: events.Envelope{
-				EventID:       events.DeriveID("definition", KindFeed, f.Name, hash),
-				OccurredAt:    at,
-				Domain:        f.Domain(),
-				CorrelationID: correlation,
-			},
-			Feed:            f.Name,
-			Table:           f.Table,
-			KeyPattern:      f.KeyPattern,
-			Topic:           optional(f.Topic),
-			Format:          f.Format,
-			FormatOptions:   f.Options.list(),
-			Schema:          f.Schema,
-			PrimaryKey:      slices.Clone(f.PrimaryKey),
-			Rules:           make([]events.ValidationRule, 0, len(f.Rules)),
-			RejectThreshold: f.RejectThreshold,
-			BatchMaxBytes:   new(f.Batch.MaxBytes),
-			DefinitionHash:  hash,
-		}
-		if ev.PrimaryKey == nil {
-			ev.PrimaryKey = []string{}
-		}
-		if f.OrderingField != "" {
-			ev.OrderingField = new(f.OrderingField)
-		}
-		for _, r := range f.Rules {
-			vr := events.ValidationRule{Field: r.Field, Rule: r.Rule}
-			switch {
-			case r.Rule == RuleEnum:
-				vr.Arg = new(jsonList(r.Values))
-			case r.Value != "":
-				vr.Arg = new(r.Value)
-			}
-			ev.Rules = append(ev.Rules, vr)
-		}
-		out = append(out, ev)
+		out = append(out, f.Event(events.Envelope{
+			EventID:       events.DeriveID("definition", KindFeed, f.Name, f.DefinitionHash()),
+			OccurredAt:    at,
+			Domain:        f.Domain(),
+			CorrelationID: correlation,
+		}))
 	}
 	env := func(kind, name, hash string) events.Envelope {
 		return events.Envelope{

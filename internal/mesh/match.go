@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// MatchKey reports whether key matches the key pattern pattern, as a
+// feed's KeyPattern matches landed keys.
+func MatchKey(pattern, key string) bool { return matchKey(pattern, key) }
+
 // matchKey reports whether key matches pattern: the pattern and the key are
 // split at "/"; a "**" segment matches any number of key segments (none
 // included); every other segment matches one key segment with path.Match.

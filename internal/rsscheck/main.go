@@ -119,7 +119,7 @@ func run(out io.Writer, size, budget int64, heapProfile string, keep bool) error
 		return err
 	}
 	results := make(chan loader.Result, 1)
-	l, err := loader.New(m, src, wh, k.codec, kafkaconn.Plain(k.brokers...),
+	l, err := loader.New(loader.Static(m), src, wh, k.codec, kafkaconn.Plain(k.brokers...),
 		loader.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 		loader.OnBatch(func(r loader.Result) { results <- r }))
 	if err != nil {

@@ -84,6 +84,13 @@ func (f MatcherFunc) Match(key string) (feed, table string, ok bool) { return f(
 // DefaultInterval is the default time between two scans of Run.
 const DefaultInterval = 2 * time.Second
 
+// Follower is an optional capability of a Matcher that follows the
+// definitions on the log: the watcher calls CatchUp before each scan, so
+// a file is matched against the definitions in force when it is landed.
+type Follower interface {
+	CatchUp(ctx context.Context) error
+}
+
 // Explainer is an optional capability of a Matcher: why no feed matches a
 // key, for the FileFailed (stage "match") that records the outcome of a
 // file no feed takes.
@@ -294,6 +301,11 @@ func (w *Watcher) Scan(ctx context.Context) (landed int, err error) {
 	defer w.scanMu.Unlock()
 	if err := w.catchUp(ctx); err != nil {
 		return 0, err
+	}
+	if f, ok := w.cfg.matcher.(Follower); ok {
+		if err := f.CatchUp(ctx); err != nil {
+			return 0, fmt.Errorf("ingest: the feeds' definitions: %w", err)
+		}
 	}
 	objs, err := w.src.List(ctx)
 	if err != nil {

@@ -40,7 +40,7 @@ const maxRaw = 512
 // so the caller can produce them in one transaction with the batch's offset.
 type batchLoader struct {
 	log     *slog.Logger
-	mesh    *mesh.Mesh
+	feeds   Feeds
 	parsers *formats.Registry
 	files   Opener
 	writer  Writer
@@ -79,11 +79,22 @@ type fileRun struct {
 // key until the batch ends. Memory stays bounded whatever the files' sizes
 // either way (for upsert, by the batch's distinct keys).
 func (l *batchLoader) load(ctx context.Context, b *events.BatchPlanned, cause string) ([]events.Event, *tables.WriteResult, error) {
-	feed := l.feed(b.Feed)
+	hash := ""
+	if b.DefinitionHash != nil {
+		hash = *b.DefinitionHash
+	}
+	feed, ok, err := l.feeds.Feed(ctx, b.Feed, hash)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loader: the definition of feed %s: %w", b.Feed, err)
+	}
 	var out []events.Event
-	if feed == nil {
+	if !ok {
+		why := fmt.Sprintf("feed %q is not defined", b.Feed)
+		if hash != "" {
+			why = fmt.Sprintf("feed %q has no definition %s on the log", b.Feed, hash)
+		}
 		for _, f := range b.Files {
-			out = append(out, l.failed(b, f, cause, "plan", fmt.Sprintf("feed %q is not defined", b.Feed), 0, 0)...)
+			out = append(out, l.failed(b, f, cause, "plan", why, 0, 0)...)
 		}
 		return out, nil, nil
 	}
@@ -222,15 +233,6 @@ func (l *batchLoader) twoPasses(ctx context.Context, b *events.BatchPlanned, fee
 		return nil, nil, nil, rows.err
 	}
 	return runs, &wr, out, nil
-}
-
-func (l *batchLoader) feed(name string) *mesh.Feed {
-	for i := range l.mesh.Feeds {
-		if l.mesh.Feeds[i].Name == name {
-			return &l.mesh.Feeds[i]
-		}
-	}
-	return nil
 }
 
 // check parses and validates one file: the one pass of an append batch,

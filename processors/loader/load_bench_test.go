@@ -52,7 +52,7 @@ func BenchmarkLoad(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bl := &batchLoader{log: slog.New(slog.DiscardHandler), mesh: m, parsers: formats.NewRegistry(), files: src, writer: cat, now: time.Now}
+	bl := &batchLoader{log: slog.New(slog.DiscardHandler), feeds: Static(m), parsers: formats.NewRegistry(), files: src, writer: cat, now: time.Now}
 	iter := 0
 	for b.Loop() {
 		iter++

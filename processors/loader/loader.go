@@ -102,7 +102,7 @@ type Result struct {
 }
 
 // Loader consumes batches and writes tables. Create it with New and run it
-// with Run; it is single-use. The warehouse and mesh remain the caller's.
+// with Run; it is single-use. The warehouse and feeds remain the caller's.
 type Loader struct {
 	cfg    config
 	conn   kafkaconn.Conn
@@ -122,16 +122,55 @@ type Loader struct {
 	release sync.Once // closes the view and the pointers store
 }
 
-// New returns a Loader for the feeds of m, reading landed files through
-// files, writing tables into wh, and talking to Kafka through conn.
-func New(m *mesh.Mesh, files Opener, wh *tables.Warehouse, codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Loader, error) {
+// Feeds is what the loader reads of the mesh's definitions: the feed a
+// batch was planned with, and the visibility of a table's product. Its
+// methods must be safe for concurrent use.
+type Feeds interface {
+	// CatchUp brings the definitions up to date with the log; the loader
+	// calls it once per poll of batches.
+	CatchUp(ctx context.Context) error
+	// Feed returns the definition of feed name whose definition hash is
+	// hash (its latest definition for ""); ok is false if the log holds
+	// none, an error is a failure to read the log (the batch is tried
+	// again).
+	Feed(ctx context.Context, name, hash string) (f *mesh.Feed, ok bool, err error)
+	// Visibility returns the visibility of the product named product; ok
+	// is false if there is none.
+	Visibility(product string) (visibility string, ok bool)
+}
+
+// Static returns the feeds and products of m as Feeds, for a loader with a
+// fixed mesh (tests, benchmarks, `make test-rss`): a feed's only version
+// is its definition in m, whatever hash a batch names.
+func Static(m *mesh.Mesh) Feeds { return staticFeeds{m} }
+
+type staticFeeds struct{ m *mesh.Mesh }
+
+func (staticFeeds) CatchUp(context.Context) error { return nil }
+
+func (s staticFeeds) Feed(_ context.Context, name, _ string) (*mesh.Feed, bool, error) {
+	f, ok := s.m.Feed(name)
+	return f, ok, nil
+}
+
+func (s staticFeeds) Visibility(product string) (string, bool) {
+	if p, ok := s.m.Product(product); ok {
+		return p.Visibility, true
+	}
+	return "", false
+}
+
+// New returns a Loader for the feeds of feeds, reading landed files
+// through files, writing tables into wh, and talking to Kafka through
+// conn.
+func New(feeds Feeds, files Opener, wh *tables.Warehouse, codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Loader, error) {
 	cfg := config{group: DefaultGroup, clock: time.Now}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	switch {
-	case m == nil || files == nil || wh == nil || codec == nil:
-		return nil, errors.New("loader: nil mesh, files, warehouse or codec")
+	case feeds == nil || files == nil || wh == nil || codec == nil:
+		return nil, errors.New("loader: nil feeds, files, warehouse or codec")
 	case len(conn.Brokers()) == 0:
 		return nil, errors.New("loader: no brokers")
 	case cfg.clock == nil:
@@ -148,7 +187,7 @@ func New(m *mesh.Mesh, files Opener, wh *tables.Warehouse, codec *events.Codec, 
 	if l.tables, err = OpenTables(wh, codec, conn, cfg.names, cfg.clock, cfg.logger, cfg.clientOpts...); err != nil {
 		return nil, err
 	}
-	l.bl = &batchLoader{log: l.log, mesh: m, parsers: cfg.parsers, files: files, writer: l.tables.Catalog, now: cfg.clock}
+	l.bl = &batchLoader{log: l.log, feeds: feeds, parsers: cfg.parsers, files: files, writer: l.tables.Catalog, now: cfg.clock}
 	topts := append([]txn.Option{txn.Name("loader"), txn.Logger(cfg.logger), txn.ClientOpts(cfg.clientOpts...)}, cfg.txnOpts...)
 	if l.loop, err = txn.New(conn, cfg.group, events.TopicNames(cfg.names.Batches()), codec, l, topts...); err != nil {
 		l.tables.Close()
@@ -204,6 +243,15 @@ func (l *Loader) Close() error {
 
 func (l *Loader) releaseAll() {
 	l.release.Do(l.tables.Close)
+}
+
+// Prepare implements txn.Preparer: the feeds' definitions catch up with
+// the log once per poll.
+func (l *Loader) Prepare(ctx context.Context) error {
+	if err := l.bl.feeds.CatchUp(ctx); err != nil {
+		return fmt.Errorf("loader: the feeds' definitions: %w", err)
+	}
+	return nil
 }
 
 // Handle implements txn.Handler: it loads one batch and returns its events
@@ -333,8 +381,8 @@ func (l *Loader) refreshed(b *events.BatchPlanned, tc *events.TableCommitted) *e
 	domain, _, _ := splitTable(b.Table)
 	at := tc.Envelope.OccurredAt
 	visibility := events.VisibilityDomain
-	if p, ok := l.bl.mesh.Product(b.Table); ok {
-		visibility = p.Visibility
+	if v, ok := l.bl.feeds.Visibility(b.Table); ok {
+		visibility = v
 	}
 	return &events.ProductRefreshed{
 		Envelope: events.Envelope{

@@ -139,7 +139,7 @@ func (r *rig) run(t *testing.T, n int, opts ...loader.Option) []loader.Result {
 	defer cancel()
 	done := 0
 	var results []loader.Result
-	l, err := loader.New(r.mesh, r.src, r.wh, r.codec, r.cluster.Conn(), append([]loader.Option{loader.Topics(r.names),
+	l, err := loader.New(loader.Static(r.mesh), r.src, r.wh, r.codec, r.cluster.Conn(), append([]loader.Option{loader.Topics(r.names),
 		loader.Group(r.group),
 		loader.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 		loader.OnBatch(func(res loader.Result) {

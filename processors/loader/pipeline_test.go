@@ -125,8 +125,8 @@ func newPipeRig(t *testing.T) *pipeRig {
 	if r.cat, err = tables.NewCatalog(r.wh, r.ptr, r.ptr); err != nil {
 		t.Fatal(err)
 	}
-	r.bl = &batchLoader{log: slog.New(slog.DiscardHandler), mesh: m, parsers: formats.NewRegistry(), files: src, writer: r.cat, now: time.Now}
-	r.feed = r.bl.feed("pipe")
+	r.bl = &batchLoader{log: slog.New(slog.DiscardHandler), feeds: Static(m), parsers: formats.NewRegistry(), files: src, writer: r.cat, now: time.Now}
+	r.feed, _ = m.Feed("pipe")
 	if r.v, err = validate.New(r.feed); err != nil {
 		t.Fatal(err)
 	}

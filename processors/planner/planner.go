@@ -91,7 +91,20 @@ var (
 // of its own). A value <= 0 means the default.
 type Policy func(table string) (maxFiles int, maxBytes int64)
 
+// Definitions is what the planner reads of the feeds' definitions, live.
+// Its methods must be safe for concurrent use.
+type Definitions interface {
+	// CatchUp brings the definitions up to date with the log.
+	CatchUp(ctx context.Context) error
+	// Limits returns the batch limits of table's live feed; ok is false
+	// if no live feed loads table.
+	Limits(table string) (maxFiles int, maxBytes int64, ok bool)
+	// Hash returns the definition hash of feed's latest definition.
+	Hash(feed string) (hash string, ok bool)
+}
+
 type config struct {
+	defs       Definitions
 	clientOpts []kgo.Opt
 	interval   time.Duration
 	threshold  int64
@@ -122,6 +135,14 @@ func Threshold(bytes int64) Option { return func(c *config) { c.threshold = byte
 // WithPolicy sets the batch limits per table. The default allows 100 files
 // and 1 GiB per batch for every table.
 func WithPolicy(p Policy) Option { return func(c *config) { c.policy = p } }
+
+// WithDefinitions makes the planner follow the feeds' definitions on the
+// log: it catches them up before each tick, takes each table's batch
+// limits from its live feed (WithPolicy's for a table without one), and
+// records in each batch the definition hash of its feed, which the loader
+// loads it with. Default none: WithPolicy's limits, and batches without a
+// hash.
+func WithDefinitions(d Definitions) Option { return func(c *config) { c.defs = d } }
 
 // Logger sets the logger; the default discards.
 func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -536,6 +557,11 @@ func (p *Planner) plan(ctx context.Context, thresholdOnly bool) (int, error) {
 	if err := p.forgetFolded(); err != nil {
 		return 0, err
 	}
+	if p.cfg.defs != nil {
+		if err := p.cfg.defs.CatchUp(ctx); err != nil {
+			return 0, fmt.Errorf("planner: %w", err)
+		}
+	}
 	pending, err := audit.Pending(p.store)
 	if err != nil {
 		return 0, fmt.Errorf("planner: pending files: %w", err)
@@ -554,6 +580,11 @@ func (p *Planner) plan(ctx context.Context, thresholdOnly bool) (int, error) {
 			continue
 		}
 		maxFiles, maxBytes := p.cfg.policy(table)
+		if p.cfg.defs != nil {
+			if f, b, ok := p.cfg.defs.Limits(table); ok {
+				maxFiles, maxBytes = f, b
+			}
+		}
 		if maxFiles <= 0 {
 			maxFiles = DefaultMaxFiles
 		}
@@ -636,6 +667,12 @@ func (p *Planner) batch(table, trigger string, files []audit.File) *events.Batch
 		total += f.Size
 	}
 	id := BatchID(table, ids)
+	var hash *string
+	if p.cfg.defs != nil {
+		if h, ok := p.cfg.defs.Hash(files[0].Feed); ok {
+			hash = &h
+		}
+	}
 	return &events.BatchPlanned{
 		Envelope: events.Envelope{
 			EventID:       events.DeriveID(events.NameBatchPlanned, id),
@@ -645,12 +682,13 @@ func (p *Planner) batch(table, trigger string, files []audit.File) *events.Batch
 			// The batch exists because its last file landed.
 			CausationID: files[len(files)-1].LandedEventID,
 		},
-		BatchID:    id,
-		Table:      table,
-		Feed:       files[0].Feed,
-		Trigger:    trigger,
-		Files:      bfs,
-		TotalBytes: total,
+		BatchID:        id,
+		Table:          table,
+		Feed:           files[0].Feed,
+		Trigger:        trigger,
+		Files:          bfs,
+		TotalBytes:     total,
+		DefinitionHash: hash,
 	}
 }
 

@@ -134,3 +134,25 @@ func (c Claim) Reason() string {
 	return fmt.Sprintf("domain %s's definitions changed since this plan: applied %s at %s (definition %s); plan again",
 		c.Domain, who, c.WinnerAt.Format(time.RFC3339Nano), c.Winner)
 }
+
+// retiredBy records who retired domain (its entry as retire left it).
+func retiredBy(s projections.Store, domain, by string) error {
+	key := []byte(prefixDefinition + KindDomain + "\x00" + domain)
+	v, ok, err := s.Get(key)
+	if err != nil || !ok {
+		return err
+	}
+	var d Definition
+	if err := json.Unmarshal(v, &d); err != nil {
+		return fmt.Errorf("definitions: corrupt entry domain %s: %w", domain, err)
+	}
+	if d.AppliedBy == by && d.Apply == "" {
+		return nil
+	}
+	d.AppliedBy, d.Apply = by, ""
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return s.Set(key, b)
+}

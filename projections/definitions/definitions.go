@@ -40,8 +40,9 @@ func GrantName(product, grantee string) string { return product + "→" + grante
 const LocationsName = "platform"
 
 const (
-	prefixDefinition = "d/" // d/<kind> 0x00 <name> → Definition JSON
-	prefixClaim      = "c/" // c/<claim event id> → Claim JSON
+	prefixDefinition = "d/"  // d/<kind> 0x00 <name> → Definition JSON
+	prefixVersion    = "dv/" // dv/feed 0x00 <name> 0x00 <definition hash> → Definition JSON
+	prefixClaim      = "c/"  // c/<claim event id> → Claim JSON
 )
 
 // Projection is the fold. The zero value is ready and safe for concurrent
@@ -76,6 +77,8 @@ type Definition struct {
 	// Retired is set once the definition left the mesh: a domain, feed or
 	// product retired, a grant revoked, a subscription removed.
 	Retired bool `json:"retired,omitempty"`
+	// Reason is why it was retired, when the retirement says.
+	Reason string `json:"reason,omitempty"`
 	// Locations is set for KindLocations.
 	Locations *Locations `json:"locations,omitempty"`
 	// Product is set for KindProduct.
@@ -84,21 +87,15 @@ type Definition struct {
 	Grant *Grant `json:"grant,omitempty"`
 	// Subscription is set for KindSubscription.
 	Subscription *Subscription `json:"subscription,omitempty"`
-	// Feed is set for KindFeed.
-	Feed *Feed `json:"feed,omitempty"`
+	// Feed is set for KindFeed: the FeedDefined itself, every field of the
+	// feed (mesh.FeedFromEvent rebuilds it). A retired feed keeps its last
+	// definition.
+	Feed *events.FeedDefined `json:"feed,omitempty"`
 	// AppliedBy and Apply are set for a domain whose latest definition
 	// is an apply's claim (see Claim): who applied it and the apply's id;
 	// AppliedBy is the principal that retired a retired domain.
 	AppliedBy string `json:"applied_by,omitempty"`
 	Apply     string `json:"apply,omitempty"`
-}
-
-// Feed is what a plan needs of a feed: the table it loads and what it
-// takes, landed files under KeyPattern or an upstream Topic.
-type Feed struct {
-	Table      string `json:"table"`
-	KeyPattern string `json:"key_pattern,omitempty"`
-	Topic      string `json:"topic,omitempty"`
 }
 
 // Product is what routing needs of a product.
@@ -177,10 +174,7 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 			d.AppliedBy, d.Apply = by, apply
 		}
 	case *events.FeedDefined:
-		d = Definition{Kind: KindFeed, Name: e.Feed, Hash: e.DefinitionHash, Feed: &Feed{Table: e.Table, KeyPattern: e.KeyPattern}}
-		if e.Topic != nil {
-			d.Feed.Topic = *e.Topic
-		}
+		d = Definition{Kind: KindFeed, Name: e.Feed, Hash: e.DefinitionHash, Feed: e}
 	case *events.ProductPublished:
 		d = Definition{Kind: KindProduct, Name: e.Product, Hash: e.DefinitionHash, Product: &Product{
 			Owner: e.OwnerDomain, Kind: e.Kind, Visibility: e.Visibility, OutputTable: e.OutputTable, Inputs: nonEmpty(e.Inputs)}}
@@ -203,20 +197,23 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 		d = Definition{Kind: KindSubscription, Name: e.Subscription, Hash: e.DefinitionHash,
 			Subscription: &Subscription{Domain: e.SubscriberDomain, Pattern: e.Pattern}}
 	case *events.ProductRetired:
-		return retire(s, ev, KindProduct, e.Product, "")
+		return retire(s, ev, KindProduct, e.Product, e.Reason)
 	case *events.ShareRevoked:
-		return retire(s, ev, KindGrant, GrantName(e.Product, e.GranteeDomain), "")
+		return retire(s, ev, KindGrant, GrantName(e.Product, e.GranteeDomain), e.Reason)
 	case *events.SubscriptionRemoved:
-		return retire(s, ev, KindSubscription, e.Subscription, "")
+		return retire(s, ev, KindSubscription, e.Subscription, e.Reason)
 	case *events.FeedRetired:
-		return retire(s, ev, KindFeed, e.Feed, "")
+		return retire(s, ev, KindFeed, e.Feed, e.Reason)
 	case *events.DomainRetired:
 		if _, by, ok := ParseClaim(e.Envelope.CorrelationID); ok {
 			if won, err := claim(s, e.DomainName, &e.Envelope, by); err != nil || !won {
 				return err
 			}
 		}
-		return retire(s, ev, KindDomain, e.DomainName, e.RetiredBy)
+		if err := retire(s, ev, KindDomain, e.DomainName, e.Reason); err != nil {
+			return err
+		}
+		return retiredBy(s, e.DomainName, e.RetiredBy)
 	case *events.LocationsDefined:
 		d = Definition{Kind: KindLocations, Name: LocationsName, Hash: e.DefinitionHash, Locations: &Locations{
 			Landing: e.Landing, Warehouse: e.Warehouse, S3Insecure: e.S3Insecure, DefinedBy: e.DefinedBy}}
@@ -238,13 +235,40 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 	if err != nil {
 		return fmt.Errorf("definitions: encode %s %s: %w", d.Kind, d.Name, err)
 	}
+	if d.Kind == KindFeed {
+		// Every version of a feed stays readable by its hash: a batch is
+		// loaded with the definition it was planned with.
+		if err := s.Set(versionKey(d.Name, d.Hash), b); err != nil {
+			return err
+		}
+	}
 	return s.Set([]byte(prefixDefinition+d.Kind+"\x00"+d.Name), b)
+}
+
+func versionKey(feed, hash string) []byte {
+	return []byte(prefixVersion + KindFeed + "\x00" + feed + "\x00" + hash)
+}
+
+// FeedVersion returns the definition of feed name whose definition hash
+// is hash, retired or not; ok is false if the log has none.
+func FeedVersion[S any](st Scanner[S], name, hash string) (d Definition, ok bool, err error) {
+	err = st.ScanAll(versionKey(name, hash), func(_ S, key, value []byte) error {
+		if ok || string(key) != string(versionKey(name, hash)) {
+			return nil
+		}
+		if err := json.Unmarshal(value, &d); err != nil {
+			return fmt.Errorf("definitions: corrupt version of feed %s: %w", name, err)
+		}
+		ok = true
+		return nil
+	})
+	return d, ok, err
 }
 
 // retire marks the definition kind/name retired, from the event's time on.
 // A definition this scope never saw is recorded retired, so the merge of
-// scopes sees the retirement. A retired domain records by, who retired it.
-func retire(s projections.Store, ev events.Event, kind, name, by string) error {
+// scopes sees the retirement.
+func retire(s projections.Store, ev events.Event, kind, name string, reason *string) error {
 	m := ev.Meta()
 	if name == "" || m.EventID == "" {
 		return fmt.Errorf("definitions: %s %q without a name or event id: %w", ev.Name(), m.EventID, projections.ErrInvariant)
@@ -259,8 +283,8 @@ func retire(s projections.Store, ev events.Event, kind, name, by string) error {
 		}
 	}
 	d.Retired, d.At, d.EventID, d.Domain = true, m.OccurredAt.UTC(), m.EventID, m.Domain
-	if kind == KindDomain {
-		d.AppliedBy, d.Apply = by, ""
+	if reason != nil {
+		d.Reason = *reason
 	}
 	b, err := json.Marshal(d)
 	if err != nil {
