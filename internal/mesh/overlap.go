@@ -22,19 +22,24 @@ import (
 // do, with an example key that matches both (FeedFor takes it). A malformed
 // pattern is an error.
 func Overlap(a, b string) (key string, ok bool, err error) {
-	pa, err := compileKeyPattern(a)
-	if err != nil {
-		return "", false, err
+	// First with every "*" taking at least one rune, for an example that
+	// reads like a file name ("trades/a.csv", not "trades/.csv"); those
+	// keys match the patterns too. Then the patterns as they are, which
+	// decides.
+	for _, nonEmpty := range []bool{true, false} {
+		pa, err := compileKeyPattern(a, nonEmpty)
+		if err != nil {
+			return "", false, err
+		}
+		pb, err := compileKeyPattern(b, nonEmpty)
+		if err != nil {
+			return "", false, err
+		}
+		if segs, ok := overlapSegments(pa, pb); ok {
+			return strings.Join(segs, "/"), true, nil
+		}
 	}
-	pb, err := compileKeyPattern(b)
-	if err != nil {
-		return "", false, err
-	}
-	segs, ok := overlapSegments(pa, pb)
-	if !ok {
-		return "", false, nil
-	}
-	return strings.Join(segs, "/"), true, nil
+	return "", false, nil
 }
 
 // keySegment is one compiled segment of a key pattern; any is set for
@@ -51,7 +56,9 @@ type atom struct {
 	set  runeSet
 }
 
-func compileKeyPattern(p string) ([]keySegment, error) {
+// compileKeyPattern compiles a key pattern; with nonEmpty, a "*" matches
+// one rune or more.
+func compileKeyPattern(p string, nonEmpty bool) ([]keySegment, error) {
 	if err := checkPattern(p); err != nil {
 		return nil, err
 	}
@@ -64,6 +71,16 @@ func compileKeyPattern(p string) ([]keySegment, error) {
 		atoms, err := compileSegment(seg)
 		if err != nil {
 			return nil, err
+		}
+		if nonEmpty {
+			var plus []atom
+			for _, a := range atoms {
+				if a.star {
+					plus = append(plus, atom{set: anyRune})
+				}
+				plus = append(plus, a)
+			}
+			atoms = plus
 		}
 		out = append(out, keySegment{atoms: atoms})
 	}
