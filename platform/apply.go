@@ -632,13 +632,20 @@ func (d *Definer) CatalogApplier() catalog.Applier {
 		switch {
 		case err == nil:
 		case errors.Is(err, mesh.ErrInvalid), errors.Is(err, ErrInvalid), errors.Is(err, validate.ErrUnsupported):
-			err = fmt.Errorf("%w: %w", err, catalog.ErrInvalid)
+			err = marked{err, catalog.ErrInvalid}
 		case errors.Is(err, ErrRefused), errors.Is(err, ErrRaced):
-			err = fmt.Errorf("%w: %w", err, catalog.ErrConflict)
+			err = marked{err, catalog.ErrConflict}
 		}
 		return ans, err
 	}
 }
+
+// marked is err, also wrapping mark (for the status a caller answers
+// with) without adding it to the message.
+type marked struct{ err, mark error }
+
+func (m marked) Error() string   { return m.err.Error() }
+func (m marked) Unwrap() []error { return []error{m.err, m.mark} }
 
 // plural returns "1 definition" or "n definitions".
 func plural(n int) string {
