@@ -288,3 +288,29 @@ func TestRetryAttempts(t *testing.T) {
 		ids[ev.Meta().EventID] = true
 	}
 }
+
+// A run of a topic feed, which the spool landed under SpoolPrefix and no
+// key pattern takes, lands again with the feed the spool gave it.
+func TestRetrySpooledRun(t *testing.T) {
+	r := newRig(t)
+	src, err := ingest.NewLocalSource(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const content = "{\"id\":1}\n"
+	key := ingest.SpoolPrefix + "orders/logmesh.sales.orders/0/00000000000000000000-00000000000000000000.ndjson"
+	put(t, src, key, content)
+	objs, err := src.List(context.Background())
+	if err != nil || len(objs) != 1 {
+		t.Fatalf("list: %v %v", objs, err)
+	}
+	fl := ingest.Landed(src, objs[0], sum(content), r.domain, landedAt)
+	feed, table := "orders", "raw.orders"
+	fl.Feed, fl.Table = &feed, &table
+	r.produce(t, fl, r.outcome(key, content, 1, false), r.retryRequest(key, content, 2))
+	scan(t, r.watcher(t, src), 1)
+	got := describe(r.events(t))
+	if want := []string{"FileLanded@1 raw.orders", "FileFailed@1 write", "FileLanded@2 raw.orders"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+}

@@ -40,7 +40,9 @@
 // n), causation id the request's) with the feed and table that match now,
 // or, if no feed matches, a FileFailed at stage StageMatch of attempt n;
 // if the file is gone or changed, a FileFailed at stage "read" of attempt
-// n. The FileFailed ids include the attempt. A request for a file whose
+// n. The FileFailed ids include the attempt. A run of a topic feed that
+// the spool landed (under SpoolPrefix) lands again with the feed it
+// landed with. A request for a file whose
 // latest outcome is PROCESSED, or for an attempt that has already begun,
 // is dropped; one for a file whose latest attempt has no outcome yet waits
 // for it. What the log says decides: a restarted watcher, or a second one,
@@ -179,6 +181,7 @@ type Watcher struct {
 	landed   map[string]fileLog                    // file ids with a FileLanded on the log → what the log says of them
 	outcomes map[string]struct{}                   // file ids with an unmatched outcome on the log
 	retries  map[string]*events.FileRetryRequested // file id → its latest retry request not yet acted on
+	spooled  map[string]feedTable                  // file id of a spooled run → the feed and table it landed with
 	versions map[versionKey]string                 // (source, key, version) → file id, from the log
 	seen     map[string]seenObject                 // key → the object as this process last hashed it
 	view     *logview.View                         // reads the topic
@@ -190,6 +193,9 @@ type Watcher struct {
 
 // versionKey names one version of one object of one source.
 type versionKey struct{ source, key, version string }
+
+// feedTable is a feed and the table it loads into.
+type feedTable struct{ feed, table string }
 
 // fileLog is what the log says of a landed file, as far as retries need.
 type fileLog struct {
@@ -265,6 +271,7 @@ func NewWatcher(src Source, codec *events.Codec, conn kafkaconn.Conn, opts ...Op
 		landed:   map[string]fileLog{},
 		outcomes: map[string]struct{}{},
 		retries:  map[string]*events.FileRetryRequested{},
+		spooled:  map[string]feedTable{},
 		versions: map[versionKey]string{},
 		seen:     map[string]seenObject{},
 		view:     view,
@@ -337,10 +344,10 @@ func (w *Watcher) Scan(ctx context.Context) (landed int, err error) {
 	listed := make(map[string]Object, len(objs))
 	var errs []error
 	for _, o := range objs {
+		listed[o.Key] = o // for redrive, which retries spooled runs too
 		if IsSpooled(o.Key) {
 			continue // the spool lands what it writes there
 		}
-		listed[o.Key] = o
 		ok, err := w.reconcile(ctx, o)
 		if ctx.Err() != nil {
 			return landed, ctx.Err()
@@ -503,7 +510,11 @@ func (w *Watcher) retry(ctx context.Context, req *events.FileRetryRequested, id 
 	}
 	ev := Landed(w.src, o, sum, w.cfg.domain, w.cfg.clock())
 	ev.Envelope.EventID, ev.Envelope.CausationID, ev.Attempt = events.AttemptID(id, n), req.Envelope.EventID, n
-	if w.cfg.matcher != nil {
+	if ft, ok := w.spooled[id]; ok {
+		// A run of a topic feed: no key pattern takes it; its feed is
+		// the one the spool landed it with.
+		ev.Feed, ev.Table = optional(ft.feed), optional(ft.table)
+	} else if w.cfg.matcher != nil {
 		feed, table, ok := w.cfg.matcher.Match(key)
 		if !ok {
 			ff := w.unmatched(key, sum, id, n, req.Envelope.EventID)
@@ -788,6 +799,9 @@ func (w *Watcher) apply(_ *kgo.Record, ev events.Event) error {
 			version = *e.Version
 		}
 		w.remember(e.Key, e.Checksum, source, version, id, e.Attempt, e.Table != nil)
+		if IsSpooled(e.Key) && e.Feed != nil && e.Table != nil {
+			w.spooled[id] = feedTable{*e.Feed, *e.Table}
+		}
 	case *events.FileFailed:
 		if e.Stage == StageMatch {
 			w.outcomes[e.Envelope.CorrelationID] = struct{}{}
