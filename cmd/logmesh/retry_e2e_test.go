@@ -116,8 +116,15 @@ func TestE2ERetryUnmatched(t *testing.T) {
 	}
 	e.awaitFiles(n, "UNMATCHED", func(f fileJSON) bool { return f.Status == "UNMATCHED" && f.Attempt == 1 })
 
+	// None landed since a moment to come.
+	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	if out, err := e.run("files", "retry", "--status", "UNMATCHED", "--since", later); err != nil || out != "no UNMATCHED files to retry\n" {
+		t.Errorf("files retry --since %s: %v %q", later, err, out)
+	}
+
 	m.open.Store(true)
-	out, err := e.run("files", "retry", "--status", "UNMATCHED", "--reason", "the lab2 feed is defined now")
+	out, err := e.run("files", "retry", "--status", "UNMATCHED", "--since", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339),
+		"--reason", "the lab2 feed is defined now")
 	if err != nil {
 		t.Fatal(err)
 	}
