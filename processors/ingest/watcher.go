@@ -41,11 +41,10 @@
 // or, if no feed matches, a FileFailed at stage StageMatch of attempt n;
 // if the file is gone or changed, a FileFailed at stage "read" of attempt
 // n. The FileFailed ids include the attempt. A run of a topic feed that
-// the spool landed (under SpoolPrefix) lands again with the feed it
-// landed with. A request for a file whose
-// latest outcome is PROCESSED, or for an attempt that has already begun,
-// is dropped; one for a file whose latest attempt has no outcome yet waits
-// for it. What the log says decides: a restarted watcher, or a second one,
+// the spool landed (under SpoolPrefix) lands again with the feed it landed
+// with. A request for a file whose latest outcome is PROCESSED, or for an
+// attempt that has already begun, is dropped; one for a file whose latest
+// attempt has no outcome yet waits for it. What the log says decides: a restarted watcher, or a second one,
 // reads the attempt's first event after the request and does not act
 // again, and two watchers racing on one request produce events with the
 // same id, of which consumers keep one.
