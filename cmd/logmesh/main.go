@@ -59,6 +59,9 @@ Commands:
                           the file audit: each landed file's status (RECEIVED, BATCHED, PROCESSED,
                           FAILED, UNMATCHED), rows and errors (rebuilt from the log; with --catalog,
                           read from the catalog's live store as the token's principal may)
+  files retry KEY... | --status UNMATCHED|FAILED [--since T] [--reason R] [--by WHO]
+                          try files again that no feed took or that failed: the watcher lands each
+                          as its next attempt, matched against the feeds in force then
   products [--domain D] [--json]
                           data products: owner, kind, visibility, output table, last version, grants
   grant PRODUCT --to DOMAIN [--purpose P] [--expires T] [--by DOMAIN | --catalog URL --token T]
