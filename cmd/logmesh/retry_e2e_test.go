@@ -1,57 +1,26 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/processors/ingest"
 )
 
-// retryMatcher stands in for the definitions a follow-up will have the
-// watcher follow: it takes keys under lab/ to the lab feed and, once
-// open, keys under lab2/ too (a feed defined after the files landed).
-type retryMatcher struct{ open atomic.Bool }
-
-func (m *retryMatcher) Match(key string) (string, string, bool) {
-	if strings.HasPrefix(key, "lab/") || m.open.Load() && strings.HasPrefix(key, "lab2/") {
-		return "lab", "raw.lab", true
-	}
-	return "", "", false
-}
-
-// startRetryE2E starts the platform on the retry mesh with the test's own
-// watcher (its matcher m) instead of the platform's, which takes its feeds
-// from the mesh file once.
-func startRetryE2E(t *testing.T, m *retryMatcher) *e2e {
+// startRetryE2E starts the platform on the retry mesh, whose one feed
+// does not take the keys under lab2/.
+func startRetryE2E(t *testing.T) *e2e {
 	t.Helper()
-	cfg := e2eConfig(t, "watcher")
+	cfg := e2eConfig(t)
 	var err error
 	if cfg.Mesh, err = mesh.Load("testdata/retry/mesh.yaml"); err != nil {
 		t.Fatal(err)
 	}
-	e := startE2E(t, cfg)
-	w, err := ingest.NewWatcher(e.p.Landing, e.p.Codec, e.p.Env.Conn, ingest.WithMatcher(m), ingest.Interval(cfg.ScanInterval))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("watcher: %v", err)
-		}
-		w.Close()
-	})
-	return e
+	return startE2E(t, cfg)
 }
 
 // awaitFiles polls `files --json` until ok holds for n files, and returns
@@ -94,11 +63,10 @@ func (e *e2e) awaitFiles(n int, what string, ok func(f fileJSON) bool) map[strin
 	}
 }
 
-// 20 files land that no feed takes; once a feed takes their keys, `files
-// retry --status UNMATCHED` loads every one, each once.
+// 20 files land that no feed takes; once a feed that takes their keys is
+// applied, `files retry --status UNMATCHED` loads every one, each once.
 func TestE2ERetryUnmatched(t *testing.T) {
-	m := &retryMatcher{}
-	e := startRetryE2E(t, m)
+	e := startRetryE2E(t)
 	const n = 20
 	rows := 0 // counted from the inputs, independently of the platform
 	var keys []string
@@ -122,7 +90,11 @@ func TestE2ERetryUnmatched(t *testing.T) {
 		t.Errorf("files retry --since %s: %v %q", later, err, out)
 	}
 
-	m.open.Store(true)
+	// The feed for lab2/ is applied to the running platform; the files
+	// stay UNMATCHED until they are retried.
+	if out, err := e.run("apply", "-f", "testdata/retry/mesh-lab2.yaml"); err != nil || !strings.Contains(out, "+ feed lab2") {
+		t.Fatalf("apply of the lab2 feed: %v\n%s", err, out)
+	}
 	out, err := e.run("files", "retry", "--status", "UNMATCHED", "--since", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339),
 		"--reason", "the lab2 feed is defined now")
 	if err != nil {
@@ -151,8 +123,8 @@ func TestE2ERetryUnmatched(t *testing.T) {
 			steps = append(steps, fmt.Sprintf("%s@%d", s.Status, s.Attempt))
 		}
 		want := "RECEIVED@1 UNMATCHED@1 RETRY_REQUESTED@2 RECEIVED@2 BATCHED@2 PROCESSED@2"
-		if got := strings.Join(steps, " "); got != want || f.Table != "raw.lab" || f.Error != "" || f.Retry != 2 {
-			t.Errorf("%s: table %q error %q retry %d timeline %s, want raw.lab, no error, timeline %s", k, f.Table, f.Error, f.Retry, got, want)
+		if got := strings.Join(steps, " "); got != want || f.Table != "raw.lab2" || f.Error != "" || f.Retry != 2 {
+			t.Errorf("%s: table %q error %q retry %d timeline %s, want raw.lab2, no error, timeline %s", k, f.Table, f.Error, f.Retry, got, want)
 		}
 		total += int(f.RowsWritten)
 	}
@@ -175,9 +147,9 @@ func TestE2ERetryUnmatched(t *testing.T) {
 		t.Errorf("files retry of an unknown key: %v %q", err, out)
 	}
 
-	got := e.query("SELECT count(*) AS n, count(DISTINCT id) AS d FROM raw.lab")
+	got := e.query("SELECT count(*) AS n, count(DISTINCT id) AS d FROM raw.lab2")
 	if c := column(got, "n", "d"); c != fmt.Sprintf("%d:%d", rows, rows) {
-		t.Errorf("raw.lab holds %s rows (count:distinct), the inputs %d: a file loaded twice or not at all", c, rows)
+		t.Errorf("raw.lab2 holds %s rows (count:distinct), the inputs %d: a file loaded twice or not at all", c, rows)
 	}
 	e.verifyAll()
 }
