@@ -40,6 +40,10 @@ type Step struct {
 	Op byte
 	// Kind and Name name the definition.
 	Kind, Name string
+	// Domain is the domain the definition belongs to: a domain itself,
+	// a feed's table's domain, a product's, grant's (the product's) or
+	// subscription's owner.
+	Domain string
 	// Event is what applying the step emits: set for '+', '~' and a '-'
 	// that retires, revokes or removes.
 	Event events.Event
@@ -55,23 +59,28 @@ func (s Step) String() string {
 		return fmt.Sprintf("= %s %s (unchanged)", s.Kind, s.Name)
 	default:
 		switch s.Kind {
-		case definitions.KindProduct:
-			return fmt.Sprintf("- product %s (retired: not in the file)", s.Name)
+		case definitions.KindDomain:
+			return fmt.Sprintf("- domain %s (retired: nothing of its own is live)", s.Name)
+		case definitions.KindFeed, definitions.KindProduct:
+			return fmt.Sprintf("- %s %s (retired: not in the file)", s.Kind, s.Name)
 		case definitions.KindGrant:
 			return fmt.Sprintf("- grant %s (revoked: not in the file)", s.Name)
 		case definitions.KindSubscription:
 			return fmt.Sprintf("- subscription %s (removed: not in the file)", s.Name)
 		}
-		return fmt.Sprintf("- %s %s (removal is not supported yet; nothing is emitted)", s.Kind, s.Name)
+		return fmt.Sprintf("- %s %s (removal is not supported; nothing is emitted)", s.Kind, s.Name)
 	}
 }
 
-// Plan compares the wanted definitions (mesh.Definitions) with
-// the current ones: the wanted in their order, each added, changed or
-// unchanged, then the current ones no longer wanted, by kind, then name.
-// Products, grants and subscriptions that are gone are retired, revoked and
-// removed at now; a retired one in the file again is added.
-func Plan(current map[definitionKey]definition, want []events.Event, now time.Time) []Step {
+// Plan compares the wanted definitions (mesh.Definitions) of the domains
+// in scope with their current ones: the wanted in their order, each added,
+// changed or unchanged, then the current ones of those domains no longer
+// wanted, by kind, then name. Feeds, products, grants and subscriptions
+// that are gone are retired, revoked and removed by by at now; a retired
+// one in the file again is added. A definition of a domain out of scope
+// has no step: the plan never touches another domain. Domains themselves
+// leave only on request (RetireDomain), never for missing from the files.
+func Plan(current map[definitionKey]definition, want []events.Event, scope []string, by string, now time.Time) []Step {
 	var steps []Step
 	wanted := map[definitionKey]bool{}
 	for _, ev := range want {
@@ -80,7 +89,7 @@ func Plan(current map[definitionKey]definition, want []events.Event, now time.Ti
 			continue
 		}
 		wanted[k] = true
-		s := Step{Kind: k.Kind, Name: k.Name}
+		s := Step{Kind: k.Kind, Name: k.Name, Domain: wantedDomain(ev)}
 		switch cur, ok := current[k]; {
 		case !ok || cur.Retired:
 			s.Op, s.Event = '+', ev
@@ -93,20 +102,62 @@ func Plan(current map[definitionKey]definition, want []events.Event, now time.Ti
 	}
 	var gone []Step
 	for k, cur := range current {
-		if wanted[k] || cur.Retired || k.Kind == definitions.KindLocations {
+		dom := OwnerOf(cur)
+		if wanted[k] || cur.Retired || k.Kind == definitions.KindLocations || k.Kind == definitions.KindDomain || !slices.Contains(scope, dom) {
 			continue
 		}
 		if k.Kind == definitions.KindGrant && cur.Grant != nil && cur.Grant.GrantedBy != GrantedByMesh {
 			continue // granted with logmesh grant, not by the file: the file does not revoke it
 		}
-		gone = append(gone, Step{Op: '-', Kind: k.Kind, Name: k.Name, Event: retirement(cur, now)})
+		gone = append(gone, Step{Op: '-', Kind: k.Kind, Name: k.Name, Domain: dom, Event: retirement(cur, by, now)})
 	}
-	order := map[string]int{definitions.KindDomain: 0, definitions.KindFeed: 1, definitions.KindProduct: 2,
-		definitions.KindGrant: 3, definitions.KindSubscription: 4}
 	slices.SortFunc(gone, func(a, b Step) int {
-		return cmp.Or(cmp.Compare(order[a.Kind], order[b.Kind]), cmp.Compare(a.Name, b.Name))
+		return cmp.Or(cmp.Compare(kindOrder[a.Kind], kindOrder[b.Kind]), cmp.Compare(a.Name, b.Name))
 	})
 	return append(steps, gone...)
+}
+
+// kindOrder orders the kinds of definitions in a plan.
+var kindOrder = map[string]int{definitions.KindDomain: 0, definitions.KindFeed: 1, definitions.KindProduct: 2,
+	definitions.KindGrant: 3, definitions.KindSubscription: 4}
+
+// OwnerOf returns the domain a definition belongs to: a domain itself, a
+// feed's table's domain, the owner of a product, of a grant's product, the
+// subscriber of a subscription; "" for the platform's locations.
+func OwnerOf(d definition) string {
+	switch {
+	case d.Kind == definitions.KindDomain:
+		return d.Name
+	case d.Kind == definitions.KindFeed && d.Feed != nil && d.Feed.Table != "":
+		dom, _, _ := strings.Cut(d.Feed.Table, ".")
+		return dom
+	case d.Kind == definitions.KindFeed:
+		return d.Domain // a feed's events are on its table's domain bus
+	case d.Kind == definitions.KindProduct && d.Product != nil:
+		return d.Product.Owner
+	case d.Kind == definitions.KindGrant && d.Grant != nil:
+		return d.Grant.Owner
+	case d.Kind == definitions.KindSubscription && d.Subscription != nil:
+		return d.Subscription.Domain
+	}
+	return ""
+}
+
+// wantedDomain returns the domain a wanted definition event belongs to.
+func wantedDomain(ev events.Event) string {
+	switch ev := ev.(type) {
+	case *events.DomainDefined:
+		return ev.DomainName
+	case *events.FeedDefined:
+		return ev.Envelope.Domain
+	case *events.ProductPublished:
+		return ev.OwnerDomain
+	case *events.ShareGranted:
+		return ev.OwnerDomain
+	case *events.SubscriptionDefined:
+		return ev.SubscriberDomain
+	}
+	return ""
 }
 
 // wantedKey returns the key and hash of a wanted definition event.
@@ -126,9 +177,10 @@ func wantedKey(ev events.Event) (definitionKey, string, bool) {
 	return definitionKey{}, "", false
 }
 
-// retirement is the event that takes cur out of the mesh, or nil for kinds
-// that cannot be removed yet (domains, feeds).
-func retirement(cur definition, now time.Time) events.Event {
+// retirement is the event that takes cur out of the mesh, by by at now,
+// or nil for a kind that cannot be removed (locations). A feed's
+// retirement is on its domain's bus, the others on the central bus.
+func retirement(cur definition, by string, now time.Time) events.Event {
 	env := events.Envelope{
 		EventID:       events.DeriveID("retire", cur.Kind, cur.Name, cur.EventID),
 		OccurredAt:    now.UTC().Truncate(time.Microsecond),
@@ -138,11 +190,21 @@ func retirement(cur definition, now time.Time) events.Event {
 	}
 	reason := "not in mesh.yaml"
 	switch {
+	case cur.Kind == definitions.KindFeed:
+		env.Domain = OwnerOf(cur)
+		ev := &events.FeedRetired{Envelope: env, Feed: cur.Name, RetiredBy: by, Reason: &reason}
+		if cur.Feed != nil {
+			ev.Table = cur.Feed.Table
+			if cur.Feed.KeyPattern != "" {
+				ev.KeyPattern = new(cur.Feed.KeyPattern)
+			}
+		}
+		return ev
 	case cur.Kind == definitions.KindProduct && cur.Product != nil:
 		return &events.ProductRetired{Envelope: env, Product: cur.Name, OwnerDomain: cur.Product.Owner, Reason: &reason}
 	case cur.Kind == definitions.KindGrant && cur.Grant != nil:
 		return &events.ShareRevoked{Envelope: env, GrantID: cur.Grant.ID, Product: cur.Grant.Product, OwnerDomain: cur.Grant.Owner,
-			GranteeDomain: cur.Grant.Grantee, RevokedBy: "mesh.yaml", Reason: &reason}
+			GranteeDomain: cur.Grant.Grantee, RevokedBy: by, Reason: &reason}
 	case cur.Kind == definitions.KindSubscription && cur.Subscription != nil:
 		return &events.SubscriptionRemoved{Envelope: env, Subscription: cur.Name, SubscriberDomain: cur.Subscription.Domain, Reason: &reason}
 	}
@@ -252,7 +314,7 @@ func RecordMesh(ctx context.Context, env *Env, m *mesh.Mesh) (int, error) {
 	}
 	now := time.Now()
 	var steps []Step
-	for _, s := range Plan(current, m.Definitions(now), now) {
+	for _, s := range Plan(current, m.Definitions(now), m.DomainNames(), "logmesh dev", now) {
 		if s.Op == '+' || s.Op == '~' {
 			steps = append(steps, s)
 		}

@@ -1,47 +1,78 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
-	"time"
+	"os"
+	"os/user"
+	"strings"
 
-	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/internal/validate"
 	"github.com/logmesh/logmesh/platform"
 )
 
-// cmdApply plans a mesh file against the definitions on the log, prints the
-// plan and, unless --plan (or --dry-run), emits the definition events of
-// what is new, changed or gone: DomainDefined, FeedDefined,
-// ProductPublished, ShareGranted, SubscriptionDefined, and ProductRetired,
-// ShareRevoked, SubscriptionRemoved for products, grants and subscriptions
-// no longer in the file. Every product's contract (its output schema) is
-// checked with the registry first; a change the registry's compatibility
-// rule refuses stops the apply with the registry's reason.
+// listFlag is a flag that may be given several times, or once with
+// comma-separated values.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// cmdApply plans mesh files (-f: a file, or a folder of *.yaml and *.yml
+// files read as one mesh) against the definitions on the log, prints the
+// plan and, unless --plan (or --dry-run), applies it.
+//
+// The plan covers only the domains the files declare, and those to retire
+// with --retire-domain: within them it adds, changes and retires
+// (DomainDefined, FeedDefined, ProductPublished, ShareGranted,
+// SubscriptionDefined; FeedRetired, ProductRetired, ShareRevoked,
+// SubscriptionRemoved for what is no longer in the files); another
+// domain's definitions are never touched. A domain is retired
+// (DomainRetired) only on request and only when nothing of its own is
+// live. Every product's contract is checked with the registry first; a key
+// pattern overlapping another domain's feed, a contract change the
+// registry refuses, or a domain that cannot be retired refuses the whole
+// plan. Two applies racing for one domain are decided on the log: the
+// loser is refused with the winner's name (platform.Definer.Apply).
+//
+// With --catalog the files go to the catalog's POST /v1/apply and the plan
+// is computed and applied there, as the token's principal: a domain's
+// token changes only its own domain, governance any.
 func cmdApply(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	file := fs.String("f", "", "the mesh file to apply")
+	file := fs.String("f", "", "the mesh file, or a folder of *.yaml/*.yml mesh files, to apply")
 	dryRun := fs.Bool("plan", false, "print the plan, emit nothing")
 	fs.BoolVar(dryRun, "dry-run", false, "the same as --plan")
+	var retire listFlag
+	fs.Var(&retire, "retire-domain", "retire this domain (repeatable): only once nothing of its own is live")
+	api := addCatalogFlags(fs)
 	pos, err := interspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	if *file == "" || len(pos) > 0 {
-		return fmt.Errorf("apply -f mesh.yaml [--plan]: %w", errUsage)
+	if (*file == "" && len(retire) == 0) || len(pos) > 0 {
+		return fmt.Errorf("apply -f mesh.yaml|DIR [--plan] [--retire-domain D] [--catalog URL --token T]: %w", errUsage)
 	}
-	m, err := mesh.Load(*file)
-	if err != nil {
-		return fmt.Errorf("apply: %w", err)
-	}
-	for i := range m.Feeds {
-		if _, err := validate.New(&m.Feeds[i]); err != nil {
-			return fmt.Errorf("apply: %s: %w", *file, err)
+	var srcs []mesh.Source
+	if *file != "" {
+		if srcs, err = mesh.ReadSources(*file); err != nil {
+			return fmt.Errorf("apply: %w", err)
 		}
+	}
+	if api.url != "" {
+		return applyThroughCatalog(ctx, api, srcs, retire, *dryRun, stdout)
 	}
 	codec, srcl, err := g.codec()
 	if err != nil {
@@ -51,66 +82,25 @@ func cmdApply(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	domains := make([]string, 0, len(m.Domains))
-	for _, d := range m.Domains {
-		domains = append(domains, d.Name)
-	}
-	if !*dryRun {
-		if err := conn.EnsureTopics(ctx, g.topics.Specs(0, domains...)...); err != nil {
-			return fmt.Errorf("apply: %w", err)
+	d := &platform.Definer{Conn: conn, Codec: codec, Registry: srcl, Topics: g.topics}
+	rep, err := d.Apply(ctx, platform.ApplyInput{Name: cmp.Or(*file, "apply"), Sources: srcs, RetireDomains: retire,
+		By: "cli:" + whoami(), PlanOnly: *dryRun})
+	if rep != nil {
+		for _, l := range rep.Lines() {
+			fmt.Fprintln(stdout, l)
 		}
 	}
-	current, err := platform.ReadDefinitions(ctx, conn, codec, g.topics)
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
-	now := time.Now()
-	want := m.Definitions(now)
-	steps := platform.Plan(current, want, now)
-	var emit []events.Event
-	for _, s := range steps {
-		fmt.Fprintln(stdout, s)
-		if s.Event != nil {
-			emit = append(emit, s.Event)
-		}
-	}
-	changes, err := platform.ContractChanges(ctx, srcl, steps, want)
-	if err != nil {
-		return fmt.Errorf("apply: %w", err)
-	}
-	refused := 0
-	for _, c := range changes {
-		if !c.Compatible {
-			refused++
-		}
-		if !c.First {
-			fmt.Fprintln(stdout, c)
-		}
-	}
-	switch {
-	case refused > 0:
-		return fmt.Errorf("apply: the registry refuses %d contract change(s); nothing emitted: %w", refused, platform.ErrRefused)
-	case len(emit) == 0:
-		fmt.Fprintln(stdout, "no changes")
-		return nil
-	case *dryRun:
-		fmt.Fprintf(stdout, "dry run: %s would be applied, nothing emitted\n", plural(len(emit)))
-		return nil
-	}
-	if err := codec.Register(ctx); err != nil {
-		return fmt.Errorf("apply: %w", err)
-	}
-	if err := platform.ApplySteps(ctx, conn, codec, srcl, g.topics, steps, changes); err != nil {
-		return fmt.Errorf("apply: %w", err)
-	}
-	fmt.Fprintf(stdout, "applied %s\n", plural(len(emit)))
 	return nil
 }
 
-// plural returns "1 definition" or "n definitions".
-func plural(n int) string {
-	if n == 1 {
-		return "1 definition"
+// whoami names the user running the command, for the definitions it
+// applies.
+func whoami() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
 	}
-	return fmt.Sprintf("%d definitions", n)
+	return cmp.Or(os.Getenv("USER"), "unknown")
 }

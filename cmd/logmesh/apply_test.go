@@ -20,9 +20,11 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/examples"
+	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/mesh"
 	"github.com/logmesh/logmesh/internal/validate"
 	"github.com/logmesh/logmesh/platform"
+	"github.com/logmesh/logmesh/projections/definitions"
 )
 
 // exampleMesh writes the example mesh, edited by the old → new
@@ -154,11 +156,13 @@ func TestApply(t *testing.T) {
 	if got := planLines(out, '~'); !reflect.DeepEqual(got, []string{"~ feed securities (changed)"}) || len(planLines(out, '+')) != 0 {
 		t.Fatalf("changed feed plans %q:\n%s", got, out)
 	}
-	if !strings.Contains(out, "applied 1 definition\n") || c.logged() != all+1 {
+	// The feed and raw's claim (raw's domain is unchanged, so its claim
+	// is one more DomainDefined).
+	if !strings.Contains(out, "applied 1 definition\n") || !strings.Contains(out, "claimed domain raw") || c.logged() != all+2 {
 		t.Fatalf("changed feed (log holds %d events):\n%s", c.logged(), out)
 	}
 
-	// Removing a feed is planned but not emitted; its product is retired.
+	// Removing a feed retires it (FeedRetired) and its product.
 	data, err := os.ReadFile(changed)
 	if err != nil {
 		t.Fatal(err)
@@ -169,10 +173,39 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := planLines(out, '-'); !reflect.DeepEqual(got, []string{"- feed positions (removal is not supported yet; nothing is emitted)",
-		"- product raw.positions (retired: not in the file)"}) || !strings.Contains(out, "applied 1 definition") || c.logged() != all+2 {
+	if got := planLines(out, '-'); !reflect.DeepEqual(got, []string{"- feed positions (retired: not in the file)",
+		"- product raw.positions (retired: not in the file)"}) || !strings.Contains(out, "applied 2 definitions") || c.logged() != all+5 {
 		t.Fatalf("removed feed plans %q (log holds %d events):\n%s", got, c.logged(), out)
 	}
+	defs := c.definitions()
+	if d := defs[definitions.Key{Kind: definitions.KindFeed, Name: "positions"}]; !d.Retired || d.Domain != events.DomainRaw {
+		t.Errorf("feed positions after its removal: %+v", d)
+	}
+	// The feed in the file again is added back.
+	out, err = c.run("apply", "-f", changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := planLines(out, '+'); !reflect.DeepEqual(got, []string{"+ feed positions", "+ product raw.positions"}) {
+		t.Errorf("the feed back in the file plans %q:\n%s", got, out)
+	}
+	if d := c.definitions()[definitions.Key{Kind: definitions.KindFeed, Name: "positions"}]; d.Retired {
+		t.Errorf("feed positions back in the file: %+v", d)
+	}
+}
+
+// definitions folds the definitions on the log.
+func (c *cli) definitions() map[definitions.Key]definitions.Definition {
+	c.t.Helper()
+	conn, err := kafkaconn.New(kafkaconn.Config{Brokers: c.p.Brokers})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	all, err := platform.ReadDefinitions(context.Background(), conn, c.p.Codec, events.Topics{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return all
 }
 
 func TestApplyRefusesInvalidMeshes(t *testing.T) {

@@ -90,6 +90,10 @@ type Mesh struct {
 	// Engines are the external engines products may run on, in
 	// declaration order.
 	Engines []Engine
+	// Files are the files the mesh was read from: its mesh files, then
+	// the schema files they name, each as read (the path joined to its
+	// mesh file's directory). An apply through the catalog sends them.
+	Files []string
 }
 
 // Engine is an external engine a product's job can run on instead of the
@@ -106,6 +110,16 @@ type Engine struct {
 	Command []string
 	// Dir is the command's working directory; default the runner's.
 	Dir string
+}
+
+// DomainNames returns the names of the mesh's domains, in declaration
+// order: the domains an apply of the mesh covers.
+func (m *Mesh) DomainNames() []string {
+	out := make([]string, 0, len(m.Domains))
+	for _, d := range m.Domains {
+		out = append(out, d.Name)
+	}
+	return out
 }
 
 // Engine returns the engine of the given name.
@@ -238,13 +252,50 @@ func (m *Mesh) Feed(name string) (*Feed, bool) {
 type Option func(*config)
 
 type config struct {
-	formats []string
+	formats  []string
+	readFile func(string) ([]byte, error)
+	defined  *Defined
 }
 
 // WithFormats accepts the named custom parsers as feed formats, in addition
 // to the built-in ones. By default only built-in formats are accepted.
 func WithFormats(names ...string) Option {
 	return func(c *config) { c.formats = append(c.formats, names...) }
+}
+
+// WithReadFile reads a feed's or a product's schema_file with fn (given
+// the path joined to its mesh file's directory, or the absolute path)
+// instead of from the file system: the catalog parses the files an apply
+// request sends with it. Default os.ReadFile.
+func WithReadFile(fn func(name string) ([]byte, error)) Option {
+	return func(c *config) { c.readFile = fn }
+}
+
+// Defined are the definitions that exist beside the files being parsed:
+// those on the log, for an apply that covers only the domains its files
+// declare. A reference the files do not resolve resolves against them: a
+// product's input may name a live product of another domain or its table,
+// a grant may go to a live domain the files do not declare. What a domain
+// owns (its feeds, products, grants and subscriptions) is never taken
+// from them: those are declared in the files together with their domain.
+type Defined struct {
+	// Domains are the live domains.
+	Domains []string
+	// Products maps each live product to its output table.
+	Products map[string]string
+}
+
+// WithDefined resolves references outside the files against d. By
+// default a reference must resolve in the files.
+func WithDefined(d Defined) Option {
+	return func(c *config) { c.defined = &d }
+}
+
+// Source is one mesh file: its name (a path, as errors and the
+// directory of its schema_file paths take it) and its text.
+type Source struct {
+	Name string
+	Data []byte
 }
 
 // Load reads and parses the mesh file at path. A feed's schema_file is
@@ -257,18 +308,82 @@ func Load(path string, opts ...Option) (*Mesh, error) {
 	return Parse(data, path, filepath.Dir(path), opts...)
 }
 
+// LoadPath loads a mesh from path: a mesh file, or a folder whose *.yaml
+// and *.yml files (not those of its subfolders) are read as one mesh
+// (ReadSources, ParseFiles).
+func LoadPath(path string, opts ...Option) (*Mesh, error) {
+	srcs, err := ReadSources(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFiles(path, srcs, opts...)
+}
+
+// ReadSources reads the mesh files of path: the file itself, or the *.yaml
+// and *.yml files of the folder, by name. A folder without any is an
+// error.
+func ReadSources(path string) ([]Source, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: %w", err)
+	}
+	var names []string
+	if !fi.IsDir() {
+		names = []string{path}
+	} else {
+		entries, err := os.ReadDir(path)
+		if err != nil {
+			return nil, fmt.Errorf("mesh: %w", err)
+		}
+		for _, e := range entries {
+			if ext := filepath.Ext(e.Name()); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
+				names = append(names, filepath.Join(path, e.Name()))
+			}
+		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("mesh: folder %s holds no *.yaml or *.yml file", path)
+		}
+	}
+	srcs := make([]Source, 0, len(names))
+	for _, n := range names {
+		data, err := os.ReadFile(n)
+		if err != nil {
+			return nil, fmt.Errorf("mesh: %w", err)
+		}
+		srcs = append(srcs, Source{Name: n, Data: data})
+	}
+	return srcs, nil
+}
+
 // Parse parses a mesh file. name is used in error messages; a feed's
 // schema_file is read relative to baseDir. The error, if any, wraps
 // ErrInvalid and one *Error per problem found, sorted by line.
 func Parse(data []byte, name, baseDir string, opts ...Option) (*Mesh, error) {
-	var cfg config
+	return parse(name, baseDir, []Source{{Name: name, Data: data}}, true, opts)
+}
+
+// ParseFiles parses several mesh files as one mesh: their domains, feeds,
+// products, grants, subscriptions and engines in file order, each file's
+// schema_file paths relative to its directory, every reference resolved
+// across all of them (a feed in one file may load a table of a domain
+// another declares). Each error names its file and line; name stands for
+// all of them in an error that has no line. The error, if any, wraps
+// ErrInvalid and one *Error per problem found, sorted by file, then line.
+func ParseFiles(name string, srcs []Source, opts ...Option) (*Mesh, error) {
+	return parse(name, "", srcs, false, opts)
+}
+
+func parse(name, baseDir string, srcs []Source, oneFile bool, opts []Option) (*Mesh, error) {
+	cfg := config{readFile: os.ReadFile}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	p := &parser{file: name, baseDir: baseDir, formats: cfg.formats}
-	m := p.safeParse(data)
+	p := &parser{file: name, baseDir: baseDir, formats: cfg.formats, readFile: cfg.readFile, defined: cfg.defined, oneFile: oneFile}
+	m := p.safeParse(srcs)
 	if len(p.errs) > 0 {
+		// Sorting by the parser's line numbers sorts by file, then line.
 		slices.SortStableFunc(p.errs, func(a, b *Error) int { return a.Line - b.Line })
+		p.locate()
 		errs := make([]error, 0, len(p.errs)+1)
 		errs = append(errs, ErrInvalid)
 		for _, e := range p.errs {
@@ -276,6 +391,10 @@ func Parse(data []byte, name, baseDir string, opts ...Option) (*Mesh, error) {
 		}
 		return nil, &multiError{errs: errs}
 	}
+	for _, src := range srcs {
+		m.Files = append(m.Files, src.Name)
+	}
+	m.Files = append(m.Files, p.read...)
 	return m, nil
 }
 

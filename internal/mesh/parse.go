@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	yparser "github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 	"github.com/hamba/avro/v2"
@@ -67,10 +67,107 @@ type parser struct {
 	baseDir string
 	formats []string
 	errs    []*Error
+	// sources are the files parsed, each at its range of lines: the lines
+	// of the second file follow those of the first, so one line number
+	// names a file and a line in it (see locate).
+	sources []source
+	// readFile reads a schema_file; defined resolves references outside
+	// the files.
+	readFile func(string) ([]byte, error)
+	defined  *Defined
+	// read are the schema files read, in order.
+	read []string
+	// oneFile is set for Parse: schema_file paths are relative to
+	// baseDir.
+	oneFile bool
+	// declared are the domains the files declare, at their lines.
+	declared map[string]int
+}
+
+// source is one file of a Parse: its name, the directory its schema_file
+// paths are relative to, and its first line in the parser's numbering.
+type source struct {
+	name, dir string
+	first     int
 }
 
 func (p *parser) errorf(line int, format string, args ...any) {
 	p.errs = append(p.errs, &Error{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// sourceAt returns the source that holds line (the parser's numbering),
+// or nil for an unknown line.
+func (p *parser) sourceAt(line int) *source {
+	if line <= 0 {
+		return nil
+	}
+	for i := len(p.sources) - 1; i >= 0; i-- {
+		if line >= p.sources[i].first {
+			return &p.sources[i]
+		}
+	}
+	return nil
+}
+
+// dirAt is the directory the schema_file of the item at line is relative
+// to.
+func (p *parser) dirAt(line int) string {
+	if s := p.sourceAt(line); s != nil {
+		return s.dir
+	}
+	return p.baseDir
+}
+
+// locate turns the errors' lines into a file and a line in it.
+func (p *parser) locate() {
+	for _, e := range p.errs {
+		if s := p.sourceAt(e.Line); s != nil {
+			e.File, e.Line = s.name, e.Line-s.first+1
+		}
+	}
+}
+
+// ownedElsewhere explains, for an undeclared domain that is live on the
+// log, why the files must declare it anyway; "" otherwise.
+func (p *parser) ownedElsewhere(domain string) string {
+	if !p.definedDomain(domain) {
+		return ""
+	}
+	return fmt.Sprintf(" in the files: %s is on the log, but what a domain owns is applied with its domain; "+
+		"declare %s in these files (the plan then covers all of %s's definitions) or apply it with %s's files", domain, domain, domain, domain)
+}
+
+// definedDomain reports whether domain is live beside the files.
+func (p *parser) definedDomain(domain string) bool {
+	return p.defined != nil && slices.Contains(p.defined.Domains, domain)
+}
+
+// definedInput resolves an input against the definitions beside the
+// files: a live product, or the output table of one.
+func (p *parser) definedInput(name string) (kind string, ok bool) {
+	if p.defined == nil {
+		return "", false
+	}
+	if dom, _, _ := strings.Cut(name, "."); hasKey(p.declared, dom) {
+		// A domain of the files: its definitions on the log are replaced
+		// by the files', so the files must hold what it names.
+		return "", false
+	}
+	if _, ok := p.defined.Products[name]; ok {
+		return InputProduct, true
+	}
+	for _, table := range p.defined.Products {
+		if table == name {
+			return InputTable, true
+		}
+	}
+	return "", false
+}
+
+// definedInputIs reports whether name resolves beside the files as kind.
+func (p *parser) definedInputIs(name, kind string) bool {
+	k, ok := p.definedInput(name)
+	return ok && k == kind
 }
 
 // yamlError records a go-yaml error at its own position.
@@ -85,32 +182,78 @@ func (p *parser) yamlError(err error) {
 
 // safeParse is parse, with a panic in go-yaml (its decoder panics on some
 // malformed input, such as a tag on an empty sequence) turned into an error.
-func (p *parser) safeParse(data []byte) (m *Mesh) {
+func (p *parser) safeParse(srcs []Source) (m *Mesh) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.errorf(0, "YAML decoder failure: %v", r)
 			m = nil
 		}
 	}()
-	return p.parse(data)
+	return p.parse(srcs)
 }
 
-func (p *parser) parse(data []byte) *Mesh {
-	f, err := yparser.ParseBytes(data, 0)
+// parse decodes every source, then checks their items as one mesh.
+func (p *parser) parse(srcs []Source) *Mesh {
+	var (
+		all   rawMesh
+		nodes = map[string][]ast.Node{}
+		line  = 1
+		ok    = true
+	)
+	for _, src := range srcs {
+		p.sources = append(p.sources, source{name: src.Name, dir: filepath.Dir(src.Name), first: line})
+		if p.oneFile {
+			p.sources[0].dir = p.baseDir
+		}
+		rm, n, good := p.decode(src.Data, line-1)
+		line += bytes.Count(src.Data, []byte("\n")) + 1
+		if !good {
+			ok = false
+			continue
+		}
+		all.Domains = append(all.Domains, rm.Domains...)
+		all.Feeds = append(all.Feeds, rm.Feeds...)
+		all.Products = append(all.Products, rm.Products...)
+		all.Grants = append(all.Grants, rm.Grants...)
+		all.Subscriptions = append(all.Subscriptions, rm.Subscriptions...)
+		all.Engines = append(all.Engines, rm.Engines...)
+		for _, key := range []string{"domains", "feeds", "products", "grants", "subscriptions", "engines"} {
+			// Items and their nodes stay aligned: a list without nodes
+			// (none) adds no items either.
+			nodes[key] = append(nodes[key], pad(n[key], lenOf(rm, key))...)
+		}
+	}
+	if !ok {
+		return nil
+	}
+	return p.build(&all, nodes)
+}
+
+// decode decodes one source whose lines are numbered from offset+1.
+func (p *parser) decode(data []byte, offset int) (*rawMesh, map[string][]ast.Node, bool) {
+	tokens := lexer.Tokenize(string(data))
+	shifted := map[*token.Position]bool{}
+	for _, tk := range tokens {
+		if tk.Position != nil && !shifted[tk.Position] {
+			shifted[tk.Position] = true
+			tk.Position.Line += offset
+		}
+	}
+	f, err := yparser.Parse(tokens, 0)
 	if err != nil {
 		p.yamlError(err)
-		return nil
+		return nil, nil, false
 	}
 	var body ast.Node
 	for i, doc := range f.Docs {
 		if i > 0 {
 			p.errorf(lineOf(doc), "only one YAML document is allowed")
-			return nil
+			return nil, nil, false
 		}
 		body = doc.Body
 	}
 	if body == nil {
-		return &Mesh{}
+		return &rawMesh{}, nil, true
 	}
 	root, ok := unwrap(body).(*ast.MappingNode)
 	if !ok {
@@ -118,7 +261,7 @@ func (p *parser) parse(data []byte) *Mesh {
 			root = &ast.MappingNode{BaseNode: mv.BaseNode, Values: []*ast.MappingValueNode{mv}}
 		} else {
 			p.errorf(lineOf(body), "the top level must be a mapping with domains and feeds")
-			return nil
+			return nil, nil, false
 		}
 	}
 
@@ -132,7 +275,7 @@ func (p *parser) parse(data []byte) *Mesh {
 		if len(p.errs) == before {
 			p.yamlError(err)
 		}
-		return nil
+		return nil, nil, false
 	}
 
 	nodes := map[string][]ast.Node{}
@@ -141,7 +284,33 @@ func (p *parser) parse(data []byte) *Mesh {
 			nodes[keyText(mv)] = seq.Values
 		}
 	}
-	return p.build(&rm, nodes)
+	return &rm, nodes, true
+}
+
+// lenOf is how many items of key rm holds.
+func lenOf(rm *rawMesh, key string) int {
+	switch key {
+	case "domains":
+		return len(rm.Domains)
+	case "feeds":
+		return len(rm.Feeds)
+	case "products":
+		return len(rm.Products)
+	case "grants":
+		return len(rm.Grants)
+	case "subscriptions":
+		return len(rm.Subscriptions)
+	case "engines":
+		return len(rm.Engines)
+	}
+	return 0
+}
+
+// pad returns n items of nodes, nil where nodes has none.
+func pad(nodes []ast.Node, n int) []ast.Node {
+	out := make([]ast.Node, n)
+	copy(out, nodes)
+	return out
 }
 
 // decodeItems decodes each domain and feed on its own, recording errors.
@@ -182,6 +351,7 @@ func (p *parser) build(rm *rawMesh, nodes map[string][]ast.Node) *Mesh {
 	domainNodes, feedNodes := nodes["domains"], nodes["feeds"]
 	m := &Mesh{}
 	domainLine := map[string]int{}
+	p.declared = domainLine
 	for i, rd := range rm.Domains {
 		n := nodeAt(domainNodes, i)
 		line := lookup(n, "name")
@@ -192,7 +362,7 @@ func (p *parser) build(rm *rawMesh, nodes map[string][]ast.Node) *Mesh {
 		if err := events.ValidDomain(rd.Name); err != nil {
 			p.errorf(line, "%s: name must be 1 to 100 characters from [a-z0-9_-]", what)
 		} else if prev, dup := domainLine[rd.Name]; dup {
-			p.errorf(line, "%s: already declared at line %d", what, prev)
+			p.errorf(line, "%s: already declared at %s", what, p.at(prev))
 		} else {
 			domainLine[rd.Name] = line
 		}
@@ -218,21 +388,21 @@ func (p *parser) build(rm *rawMesh, nodes map[string][]ast.Node) *Mesh {
 		if !validName(rf.Name, false) {
 			fp.errorf(fp.line("name"), "name must be 1 to 100 characters from [a-z0-9_-]")
 		} else if prev, dup := feedLine[rf.Name]; dup {
-			fp.errorf(fp.line("name"), "name already used at line %d", prev)
+			fp.errorf(fp.line("name"), "name already used at %s", p.at(prev))
 		} else {
 			feedLine[rf.Name] = fp.line("name")
 		}
 		f := fp.feed(rf, domainLine)
 		if f.Table != "" {
 			if prev, dup := tableLine[f.Table]; dup {
-				fp.errorf(fp.line("table"), "table %s is already loaded by the feed at line %d", f.Table, prev)
+				fp.errorf(fp.line("table"), "table %s is already loaded by the feed at %s", f.Table, p.at(prev))
 			} else {
 				tableLine[f.Table] = fp.line("table")
 			}
 		}
 		if f.Topic != "" {
 			if prev, dup := topicLine[f.Topic]; dup {
-				fp.errorf(fp.line("topic"), "topic %s is already the source of the feed at line %d", f.Topic, prev)
+				fp.errorf(fp.line("topic"), "topic %s is already the source of the feed at %s", f.Topic, p.at(prev))
 			} else {
 				topicLine[f.Topic] = fp.line("topic")
 			}
@@ -296,7 +466,7 @@ func (fp *feedParser) feed(rf *rawFeed, domains map[string]int) Feed {
 		f.Table = ""
 	default:
 		if _, declared := domains[domain]; !declared {
-			fp.errorf(fp.line("table"), "domain %q of table %s is not declared", domain, rf.Table)
+			fp.errorf(fp.line("table"), "domain %q of table %s is not declared%s", domain, rf.Table, fp.ownedElsewhere(domain))
 		}
 	}
 
@@ -483,12 +653,15 @@ func (fp *feedParser) schema(schema any, schemaFile string, dst *string) map[str
 	case rf.SchemaFile != "":
 		path := rf.SchemaFile
 		if !filepath.IsAbs(path) {
-			path = filepath.Join(fp.baseDir, path)
+			path = filepath.Join(fp.dirAt(fp.line()), path)
 		}
-		data, err := os.ReadFile(path)
+		data, err := fp.readFile(path)
 		if err != nil {
 			fp.errorf(fp.line("schema_file"), "schema_file: %v", err)
 			return nil
+		}
+		if !slices.Contains(fp.read, path) {
+			fp.read = append(fp.read, path)
 		}
 		var v any
 		if err := yaml.Unmarshal(data, &v); err != nil {
@@ -835,4 +1008,62 @@ func lookup(n ast.Node, path ...any) int {
 		n = next
 	}
 	return line
+}
+
+func hasKey[V any](m map[string]V, k string) bool { _, ok := m[k]; return ok }
+
+// at names a line of the parser's numbering for a message: "line N" in a
+// single file, "FILE:N" among several.
+func (p *parser) at(line int) string {
+	s := p.sourceAt(line)
+	if s == nil || len(p.sources) == 1 {
+		if s != nil {
+			line -= s.first - 1
+		}
+		return fmt.Sprintf("line %d", line)
+	}
+	return fmt.Sprintf("%s:%d", s.name, line-s.first+1)
+}
+
+// SchemaFiles returns the schema files the mesh files srcs name (a feed's
+// or a product output's schema_file), each joined to its mesh file's
+// directory as ParseFiles reads it, in order, without checking anything
+// else: what an apply through the catalog sends besides the mesh files. A
+// file that does not decode names none; parsing it reports why.
+func SchemaFiles(srcs []Source) []string {
+	var out []string
+	add := func(dir, p string) {
+		if p == "" {
+			return
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	for _, src := range srcs {
+		var rm struct {
+			Feeds []struct {
+				SchemaFile string `yaml:"schema_file"`
+			} `yaml:"feeds"`
+			Products []struct {
+				Output struct {
+					SchemaFile string `yaml:"schema_file"`
+				} `yaml:"output"`
+			} `yaml:"products"`
+		}
+		if yaml.Unmarshal(src.Data, &rm) != nil {
+			continue
+		}
+		dir := filepath.Dir(src.Name)
+		for _, f := range rm.Feeds {
+			add(dir, f.SchemaFile)
+		}
+		for _, p := range rm.Products {
+			add(dir, p.Output.SchemaFile)
+		}
+	}
+	return out
 }

@@ -294,7 +294,7 @@ func (p *parser) products(m *Mesh, rm *rawMesh, nodes map[string][]ast.Node, dom
 			pp.errorf(pp.line("engine"), "engine %q is not declared under engines (duckdb, the default, is embedded)", prod.Engine)
 		}
 		if prev, dup := names[prod.Name]; dup {
-			pp.errorf(pp.line("name"), "product %s is already defined at line %d", prod.Name, prev)
+			pp.errorf(pp.line("name"), "product %s is already defined at %s", prod.Name, p.at(prev))
 			continue
 		}
 		names[prod.Name] = pp.line("name")
@@ -318,9 +318,17 @@ func (p *parser) products(m *Mesh, rm *rawMesh, nodes map[string][]ast.Node, dom
 			case tables[in.Name]:
 				in.Kind = InputTable
 			default:
+				if kind, ok := p.definedInput(in.Name); ok {
+					in.Kind = kind // another domain's, on the log
+					break
+				}
+				where := "of the mesh"
+				if p.defined != nil {
+					where = "of the files or a live one on the log"
+				}
 				idx := slices.IndexFunc(rm.Products, func(r rawProduct) bool { return r.Domain+"."+r.Name == prod.Name })
 				p.errorf(lookup(nodeAt(nodes["products"], idx), "inputs", j),
-					"product %s: input %q is not a table, a product or a topic:NAME of the mesh", prod.Name, in.Name)
+					"product %s: input %q is not a table, a product or a topic:NAME %s", prod.Name, in.Name, where)
 			}
 			if in.Name == prod.Name {
 				p.errorf(0, "product %s: reads its own output", prod.Name)
@@ -339,6 +347,11 @@ func (p *parser) products(m *Mesh, rm *rawMesh, nodes map[string][]ast.Node, dom
 		case rg.Product == "":
 			gp.errorf(gp.line("product"), "product is required")
 			continue
+		case !ok && p.definedInputIs(rg.Product, InputProduct):
+			owner, _, _ := strings.Cut(rg.Product, ".")
+			gp.errorf(gp.line("product"), "product %s is not in the files: a grant belongs to the product's owner domain %s; "+
+				"grant it with %s's files (or `logmesh grant`)", rg.Product, owner, owner)
+			continue
 		case !ok:
 			gp.errorf(gp.line("product"), "product %q is not defined", rg.Product)
 			continue
@@ -346,7 +359,7 @@ func (p *parser) products(m *Mesh, rm *rawMesh, nodes map[string][]ast.Node, dom
 			gp.errorf(gp.line("product"), "product %s is visible to its domain only; a grant needs visibility: enterprise", rg.Product)
 		}
 		g.Owner = prod.Domain
-		if _, declared := domains[rg.To]; !declared {
+		if _, declared := domains[rg.To]; !declared && !p.definedDomain(rg.To) {
 			gp.errorf(gp.line("to"), "domain %q is not declared", rg.To)
 		} else if rg.To == prod.Domain {
 			gp.errorf(gp.line("to"), "domain %s owns %s; a grant is for another domain", rg.To, rg.Product)
@@ -359,7 +372,7 @@ func (p *parser) products(m *Mesh, rm *rawMesh, nodes map[string][]ast.Node, dom
 			g.Expires = t.UTC().Truncate(time.Microsecond)
 		}
 		if prev, dup := granted[g.Name()]; dup {
-			gp.errorf(gp.line("product"), "already granted at line %d", prev)
+			gp.errorf(gp.line("product"), "already granted at %s", p.at(prev))
 		}
 		granted[g.Name()] = gp.line("product")
 		m.Grants = append(m.Grants, g)
@@ -371,14 +384,14 @@ func (p *parser) products(m *Mesh, rm *rawMesh, nodes map[string][]ast.Node, dom
 		n := nodeAt(nodes["subscriptions"], i)
 		sp := &feedParser{parser: p, node: n, what: fmt.Sprintf("subscription %s/%s", rs.Domain, rs.Name)}
 		if _, declared := domains[rs.Domain]; !declared {
-			sp.errorf(sp.line("domain"), "domain %q is not declared", rs.Domain)
+			sp.errorf(sp.line("domain"), "domain %q is not declared%s", rs.Domain, p.ownedElsewhere(rs.Domain))
 		}
 		if !validName(rs.Name, false) {
 			sp.errorf(sp.line("name"), "name must be 1 to 100 characters from [a-z0-9_-]")
 		}
 		s := Subscription{Domain: rs.Domain, Name: rs.Name, Description: rs.Description}
 		if prev, dup := subs[s.ID()]; dup {
-			sp.errorf(sp.line("name"), "already defined at line %d", prev)
+			sp.errorf(sp.line("name"), "already defined at %s", p.at(prev))
 		}
 		subs[s.ID()] = sp.line("name")
 		if rs.Pattern == nil {
@@ -419,7 +432,7 @@ func (pp *feedParser) product(rp *rawProduct, domains map[string]int) Product {
 		Owners: rp.Owners, Contacts: rp.Contacts, Tags: rp.Tags,
 	}
 	if _, declared := domains[rp.Domain]; !declared {
-		pp.errorf(pp.line("domain"), "domain %q is not declared", rp.Domain)
+		pp.errorf(pp.line("domain"), "domain %q is not declared%s", rp.Domain, pp.ownedElsewhere(rp.Domain))
 	}
 	if !validName(rp.Name, true) {
 		pp.errorf(pp.line("name"), "name must be 1 to 100 characters from [a-z0-9_]")

@@ -47,6 +47,7 @@ const (
 //	DELETE /v1/grants/{product}/{grantee}[?reason=R]
 //	GET    /v1/lineage/runs[?product=P]     OpenLineage RunEvents of product jobs
 //	GET    /v1/files[?status=S][&table=T]   the file audit: the files the caller may read
+//	POST   /v1/apply[?plan=true]            {files, retire_domains}: plan and apply mesh files
 //	GET    /iceberg/v1/config, namespaces, tables, load table
 //
 // Lists take page_size and page_token; GETs take as_of. Errors are JSON
@@ -91,6 +92,7 @@ func routes() []route {
 		{"DELETE", "/v1/grants/{product}/{grantee}", (*Server).grantDelete},
 		{"GET", "/v1/lineage/runs", (*Server).lineageRuns},
 		{"GET", "/v1/files", (*Server).filesList},
+		{"POST", "/v1/apply", (*Server).applyPost},
 	}
 }
 

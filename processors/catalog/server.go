@@ -67,6 +67,7 @@ type config struct {
 	tls        *tls.Config
 	rules      Rules
 	clock      func() time.Time
+	applier    Applier
 }
 
 // Option configures a Server.

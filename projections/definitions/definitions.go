@@ -42,6 +42,7 @@ const LocationsName = "platform"
 const (
 	prefixDefinition = "d/"  // d/<kind> 0x00 <name> → Definition JSON
 	prefixVersion    = "dv/" // dv/feed 0x00 <name> 0x00 <definition hash> → Definition JSON
+	prefixClaim      = "c/"  // c/<claim event id> → Claim JSON
 )
 
 // Projection is the fold. The zero value is ready and safe for concurrent
@@ -90,6 +91,11 @@ type Definition struct {
 	// feed (mesh.FeedFromEvent rebuilds it). A retired feed keeps its last
 	// definition.
 	Feed *events.FeedDefined `json:"feed,omitempty"`
+	// AppliedBy and Apply are set for a domain whose latest definition
+	// is an apply's claim (see Claim): who applied it and the apply's id;
+	// AppliedBy is the principal that retired a retired domain.
+	AppliedBy string `json:"applied_by,omitempty"`
+	Apply     string `json:"apply,omitempty"`
 }
 
 // Product is what routing needs of a product.
@@ -160,6 +166,13 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 	switch e := ev.(type) {
 	case *events.DomainDefined:
 		d = Definition{Kind: KindDomain, Name: e.DomainName, Hash: e.DefinitionHash}
+		if apply, by, ok := ParseClaim(e.Envelope.CorrelationID); ok {
+			won, err := claim(s, e.DomainName, &e.Envelope, by)
+			if err != nil || !won {
+				return err
+			}
+			d.AppliedBy, d.Apply = by, apply
+		}
 	case *events.FeedDefined:
 		d = Definition{Kind: KindFeed, Name: e.Feed, Hash: e.DefinitionHash, Feed: e}
 	case *events.ProductPublished:
@@ -192,7 +205,15 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 	case *events.FeedRetired:
 		return retire(s, ev, KindFeed, e.Feed, e.Reason)
 	case *events.DomainRetired:
-		return retire(s, ev, KindDomain, e.DomainName, e.Reason)
+		if _, by, ok := ParseClaim(e.Envelope.CorrelationID); ok {
+			if won, err := claim(s, e.DomainName, &e.Envelope, by); err != nil || !won {
+				return err
+			}
+		}
+		if err := retire(s, ev, KindDomain, e.DomainName, e.Reason); err != nil {
+			return err
+		}
+		return retiredBy(s, e.DomainName, e.RetiredBy)
 	case *events.LocationsDefined:
 		d = Definition{Kind: KindLocations, Name: LocationsName, Hash: e.DefinitionHash, Locations: &Locations{
 			Landing: e.Landing, Warehouse: e.Warehouse, S3Insecure: e.S3Insecure, DefinedBy: e.DefinedBy}}

@@ -1,6 +1,7 @@
 package definitions_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
 func feed(name, domain, hash string, sec int) *events.FeedDefined {
 	return &events.FeedDefined{Envelope: events.Envelope{EventID: events.DeriveID(name, hash), OccurredAt: t0.Add(time.Duration(sec) * time.Second),
-		Domain: domain}, Feed: name, Table: domain + "." + name, DefinitionHash: hash}
+		Domain: domain}, Feed: name, Table: domain + "." + name, KeyPattern: name + "/*", DefinitionHash: hash}
 }
 
 // The latest definition wins: later in a scope, later occurred_at across
@@ -57,8 +58,8 @@ func TestLatestWins(t *testing.T) {
 				t.Errorf("reverse=%v %v: hash %q, want %q", rev, k, all[k].Hash, h)
 			}
 		}
-		if d := all[definitions.Key{Kind: definitions.KindFeed, Name: "trades"}]; d.Domain != "lab" {
-			t.Errorf("trades moved to lab, projection says %q", d.Domain)
+		if d := all[definitions.Key{Kind: definitions.KindFeed, Name: "trades"}]; d.Domain != "lab" || d.Feed == nil || d.Feed.Table != "lab.trades" || d.Feed.KeyPattern != "trades/*" {
+			t.Errorf("trades moved to lab, projection says %q, %+v", d.Domain, d.Feed)
 		}
 	}
 }
@@ -120,5 +121,78 @@ func TestProductsGrantsSubscriptions(t *testing.T) {
 	subs, err := definitions.Live(st, definitions.KindSubscription)
 	if err != nil || len(subs) != 1 || subs[0].Subscription.Domain != "wm" {
 		t.Errorf("subscriptions %+v %v", subs, err)
+	}
+}
+
+// Claims race on the log: of two claims planned against one base the first
+// wins and the second is refused with the winner's id, principal and time;
+// a definition without the claim marker folds unconditionally, and a
+// duplicate delivery changes nothing. Folding the same events again from
+// empty gives the same digest.
+func TestClaims(t *testing.T) {
+	domain := func(id, corr, cause, hash string, sec int) *events.DomainDefined {
+		return &events.DomainDefined{Envelope: events.Envelope{EventID: id, OccurredAt: t0.Add(time.Duration(sec) * time.Second), Domain: "central",
+			CorrelationID: corr, CausationID: cause}, DomainName: "qa", DefinitionHash: hash}
+	}
+	claimBy := func(apply, by string) string { return definitions.ClaimCorrelation(apply, by) }
+	log := []events.Event{
+		domain("old", "6f1c0b2e-0000-8000-8000-000000000000", "", "h0", 0), // before claims: unconditional
+		domain("a", claimBy("A", "cli:alice"), "old", "h1", 1),             // based on old: wins
+		domain("b", claimBy("B", "api:qa"), "old", "h2", 2),                // also based on old: refused
+		domain("a", claimBy("A", "cli:alice"), "old", "h1", 1),             // a duplicate of a: no change
+		domain("new", claimBy("N", "cli:bob"), "", "h3", 3),                // claims a new domain, but qa exists: refused
+		domain("c", claimBy("C", "api:governance"), "a", "h4", 4),          // based on a: wins
+		&events.DomainRetired{Envelope: events.Envelope{EventID: "r", OccurredAt: t0.Add(5 * time.Second), Domain: "central"},
+			DomainName: "qa", RetiredBy: "api:governance"},
+		domain("d", claimBy("D", "cli:alice"), "r", "h5", 6), // adds the retired domain back
+		&events.DomainRetired{Envelope: events.Envelope{EventID: "r2", OccurredAt: t0.Add(7 * time.Second), Domain: "central",
+			CorrelationID: claimBy("R", "api:qa"), CausationID: "c"}, DomainName: "qa", RetiredBy: "api:qa"}, // a retirement planned before d: refused
+	}
+	fold := func() projectiontest.MemStore {
+		st := projectiontest.MemStore{}
+		for _, ev := range log {
+			if err := (definitions.Projection{}).Apply(st, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return st
+	}
+	st := projectiontest.NewScopes()
+	st.M["central/0"] = fold()
+	for _, tc := range []struct {
+		id       string
+		accepted bool
+		winner   string
+		by       string
+	}{
+		{"a", true, "", ""}, {"b", false, "a", "cli:alice"}, {"new", false, "a", "cli:alice"}, {"c", true, "", ""}, {"d", true, "", ""},
+		{"r2", false, "d", "cli:alice"},
+	} {
+		c, ok, err := definitions.ClaimOutcome(st, tc.id)
+		if err != nil || !ok || c.Accepted != tc.accepted || c.Winner != tc.winner || c.WinnerBy != tc.by {
+			t.Errorf("claim %s: %+v %v %v; want accepted %v, winner %q by %q", tc.id, c, ok, err, tc.accepted, tc.winner, tc.by)
+		}
+	}
+	if c, _, _ := definitions.ClaimOutcome(st, "b"); !strings.Contains(c.Reason(), "domain qa's definitions changed since this plan: applied by cli:alice at 2026-12-01T09:00:01Z") ||
+		!strings.HasSuffix(c.Reason(), "plan again") {
+		t.Errorf("reason %q", c.Reason())
+	}
+	if _, ok, _ := definitions.ClaimOutcome(st, "old"); ok {
+		t.Error("a definition without the claim marker is recorded as a claim")
+	}
+	all, err := definitions.All(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := all[definitions.Key{Kind: definitions.KindDomain, Name: "qa"}]; d.EventID != "d" || d.Hash != "h5" || d.Retired || d.AppliedBy != "cli:alice" || d.Apply != "D" {
+		t.Errorf("qa = %+v", d)
+	}
+	if a, b := fold().Digest(), fold().Digest(); a != b {
+		t.Error("two folds of the same claims differ")
+	}
+	for _, corr := range []string{"apply:", "apply::x", "mesh", ""} {
+		if _, _, ok := definitions.ParseClaim(corr); ok {
+			t.Errorf("ParseClaim(%q) is a claim", corr)
+		}
 	}
 }
