@@ -145,7 +145,7 @@ func TestE2ELocationsFromTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := e.run("land", src, "--key", "trades/mine.csv")
-	if err != nil || !strings.Contains(out, "landed trades/mine.csv") {
+	if err != nil || !strings.HasPrefix(out, "landed 1 file (18 bytes) as ") || !strings.HasSuffix(strings.TrimSpace(out), "/trades/mine.csv") {
 		t.Fatalf("land without --landing: %q %v", out, err)
 	}
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, "landing", "trades", "mine.csv")); err != nil {

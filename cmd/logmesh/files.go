@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,7 +15,9 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/processors/catalog"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/projections"
@@ -26,6 +30,9 @@ import (
 // at that status cost, not a replay of the log) as the token's principal
 // may read it.
 func cmdFiles(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "retry" {
+		return cmdFilesRetry(ctx, g, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("files", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	status := fs.String("status", "", "only files with this status: "+strings.Join(audit.Statuses(), ", "))
@@ -59,13 +66,17 @@ func cmdFiles(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 		return writeFilesJSON(stdout, files)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tSTATUS\tTABLE\tREAD\tWRITTEN\tREJECTED\tSUPERSEDED\tVERSION\tLANDED\tERROR")
+	fmt.Fprintln(tw, "KEY\tSTATUS\tATTEMPT\tTABLE\tREAD\tWRITTEN\tREJECTED\tSUPERSEDED\tVERSION\tLANDED\tERROR")
 	for _, f := range files {
 		landed := ""
 		if !f.LandedAt.IsZero() {
 			landed = f.LandedAt.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", f.Key, f.Status, f.Table,
+		attempt := strconv.Itoa(int(events.Attempt(f.Attempt)))
+		if f.Retry > f.Attempt {
+			attempt += fmt.Sprintf(" (%d requested)", f.Retry)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", f.Key, f.Status, attempt, f.Table,
 			f.RowsRead, f.RowsWritten, f.RowsRejected, f.RowsSuperseded, f.TableVersion, landed, f.Error)
 	}
 	return tw.Flush()
@@ -130,6 +141,8 @@ func catalogFiles(ctx context.Context, api *catalogFlags, status string, at time
 type fileJSON struct {
 	Key          string       `json:"key"`
 	Status       string       `json:"status"`
+	Attempt      int32        `json:"attempt"`
+	Retry        int32        `json:"retry_requested,omitempty"`
 	Table        string       `json:"table,omitempty"`
 	Feed         string       `json:"feed,omitempty"`
 	ID           string       `json:"id"`
@@ -151,7 +164,7 @@ func writeFilesJSON(w io.Writer, files []audit.File) error {
 	out := make([]fileJSON, 0, len(files))
 	for _, f := range files {
 		fj := fileJSON{
-			Key: f.Key, Status: f.Status, Table: f.Table, Feed: f.Feed, ID: f.ID, Checksum: f.Checksum,
+			Key: f.Key, Status: f.Status, Attempt: f.Attempt, Retry: f.Retry, Table: f.Table, Feed: f.Feed, ID: f.ID, Checksum: f.Checksum,
 			Size: f.Size, BatchID: f.BatchID, RowsRead: f.RowsRead, RowsWritten: f.RowsWritten,
 			RowsRejected: f.RowsRejected, Superseded: f.RowsSuperseded, TableVersion: f.TableVersion, Error: f.Error,
 			Rejections: f.Rejections, Timeline: f.Timeline,
@@ -163,4 +176,177 @@ func writeFilesJSON(w io.Writer, files []audit.File) error {
 		out = append(out, fj)
 	}
 	return printJSON(w, out)
+}
+
+// errUnknownFile marks a key `files retry` found no landed file for.
+var errUnknownFile = errors.New("unknown file")
+
+// retrySynopsis is the usage line of `files retry`.
+const retrySynopsis = "files retry KEY... | --status UNMATCHED|FAILED [--since T] [--reason R] [--by WHO]"
+
+// cmdFilesRetry asks for landed files to be tried again: for each file it
+// produces one FileRetryRequested of the file's next attempt on the raw
+// domain's bus, keyed (and correlated) by the file id like every event of
+// the file, which the watcher acts on (processors/ingest). The files are
+// given by key (the latest file with that key) or by status (every file
+// at UNMATCHED or FAILED, landed since --since if given), as the audit
+// rebuilt from the log has them. A file that is PROCESSED, still being
+// loaded, or whose retry is already pending is said so and left alone;
+// an unknown key is an error, after the known keys were retried.
+func cmdFilesRetry(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("files retry", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	status := fs.String("status", "", "retry every file with this status: UNMATCHED or FAILED")
+	since := fs.String("since", "", "with --status, only the files landed at or after this RFC 3339 time")
+	reason := fs.String("reason", "", "why (recorded with each request)")
+	by := fs.String("by", "cli", "who asks (recorded as BY:$USER)")
+	keys, err := interspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	want := strings.ToUpper(*status)
+	var from time.Time
+	switch {
+	case !g.at.IsZero():
+		return fmt.Errorf("files retry acts on the log as it stands now; --at is not for it: %w", errUsage)
+	case (len(keys) == 0) == (want == ""):
+		return fmt.Errorf("%s: give keys or --status, not both: %w", retrySynopsis, errUsage)
+	case want != "" && want != audit.StatusUnmatched && want != audit.StatusFailed:
+		return fmt.Errorf("files retry: --status %q: only UNMATCHED and FAILED files can be retried: %w", *status, errUsage)
+	case *since != "" && want == "":
+		return fmt.Errorf("files retry: --since goes with --status: %w", errUsage)
+	case *since != "":
+		if from, err = time.Parse(time.RFC3339Nano, *since); err != nil {
+			return fmt.Errorf("files retry: --since %q: want an RFC 3339 time, such as 2026-10-01T00:00:00Z: %w", *since, errUsage)
+		}
+	}
+	all, err := auditFiles(ctx, g)
+	if err != nil {
+		return err
+	}
+	var files []audit.File
+	var unknown []string
+	if want != "" {
+		for _, f := range all {
+			if f.Status == want && (from.IsZero() || !f.LandedAt.Before(from)) {
+				files = append(files, f)
+			}
+		}
+		if len(files) == 0 {
+			fmt.Fprintf(stdout, "no %s files to retry\n", want)
+			return nil
+		}
+	} else {
+		// The latest file of each key: Files lists them in landing order.
+		latest := map[string]audit.File{}
+		for _, f := range all {
+			latest[f.Key] = f
+		}
+		asked := map[string]bool{}
+		for _, k := range keys {
+			if asked[k] {
+				continue
+			}
+			asked[k] = true
+			f, ok := latest[k]
+			if !ok {
+				unknown = append(unknown, k)
+				continue
+			}
+			files = append(files, f)
+		}
+	}
+	var reqs []*events.FileRetryRequested
+	for _, f := range files {
+		switch {
+		case f.Status == audit.StatusProcessed:
+			fmt.Fprintf(stdout, "%s is already PROCESSED (attempt %d); nothing to retry\n", f.Key, f.Attempt)
+		case f.Retry > f.Attempt:
+			fmt.Fprintf(stdout, "%s: a retry is already pending (attempt %d requested, not landed yet); not requesting it again\n", f.Key, f.Retry)
+		case f.Status != audit.StatusUnmatched && f.Status != audit.StatusFailed:
+			fmt.Fprintf(stdout, "%s is %s (attempt %d), still being loaded; nothing to retry until it ends\n", f.Key, cmp.Or(f.Status, "not landed"), f.Attempt)
+		case f.Checksum == "":
+			fmt.Fprintf(stdout, "%s is %s but its checksum is unknown (it was never seen landing); land it again instead\n", f.Key, f.Status)
+		default:
+			reqs = append(reqs, retryRequest(f, grantor(*by), *reason, time.Now()))
+		}
+	}
+	if len(reqs) > 0 {
+		if err := g.emitAll(ctx, reqs); err != nil {
+			return fmt.Errorf("files retry: %w", err)
+		}
+	}
+	var retried []string
+	for _, r := range reqs {
+		fmt.Fprintf(stdout, "retry requested: %s (attempt %d)\n", r.FileKey, r.Attempt)
+		retried = append(retried, r.FileKey)
+	}
+	if len(unknown) > 0 {
+		done := "none"
+		if len(retried) > 0 {
+			done = strings.Join(retried, ", ")
+		}
+		return fmt.Errorf("files retry: no landed file has the key %s (logmesh files lists them); retried: %s: %w",
+			strings.Join(unknown, ", "), done, errUnknownFile)
+	}
+	return nil
+}
+
+// retryRequest is the FileRetryRequested of f's next attempt: on the raw
+// domain's bus, correlated with (and so keyed by) the file id, caused by
+// the outcome that ended its latest attempt, with an id derived from the
+// file and the attempt, so that two requests of one attempt are one.
+func retryRequest(f audit.File, by, reason string, now time.Time) *events.FileRetryRequested {
+	n := events.Attempt(f.Attempt) + 1
+	var cause string
+	for _, st := range f.Timeline {
+		if st.Attempt == f.Attempt && st.Status == f.Status {
+			cause = st.EventID
+		}
+	}
+	ev := &events.FileRetryRequested{
+		Envelope: events.Envelope{
+			EventID:       events.DeriveID("retry", f.ID, strconv.Itoa(int(n))),
+			OccurredAt:    now.UTC().Truncate(time.Microsecond),
+			Domain:        events.DomainRaw,
+			CorrelationID: f.ID,
+			CausationID:   cause,
+		},
+		FileKey: f.Key, FileChecksum: f.Checksum, Attempt: n, RequestedBy: by,
+	}
+	if reason != "" {
+		ev.Reason = &reason
+	}
+	return ev
+}
+
+// emitAll produces evs to the raw domain's bus in one produce call, each
+// keyed by its file id, and waits until every one is written.
+func (g global) emitAll(ctx context.Context, evs []*events.FileRetryRequested) error {
+	codec, _, err := g.codec()
+	if err != nil {
+		return err
+	}
+	if err := codec.Register(ctx); err != nil {
+		return err
+	}
+	conn, err := g.conn()
+	if err != nil {
+		return err
+	}
+	recs := make([]*kgo.Record, 0, len(evs))
+	for _, ev := range evs {
+		rec, err := codec.Record(ev)
+		if err != nil {
+			return err
+		}
+		rec.Topic = g.topics.Domain(events.DomainRaw)
+		recs = append(recs, rec)
+	}
+	cl, err := conn.Client()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return cl.ProduceSync(ctx, recs...).FirstErr()
 }

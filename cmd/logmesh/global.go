@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -181,13 +182,46 @@ func splitList(s string) []string {
 	return out
 }
 
+// parseCommand parses a command's flags and positional arguments (see
+// interspersed). On -h or --help it prints the command's usage (synopsis,
+// then its flags) on stdout and reports help, so that the command exits 0;
+// on a bad flag it prints them on stderr and returns a usage error.
+func parseCommand(fs *flag.FlagSet, synopsis string, args []string, stdout, stderr io.Writer) (pos []string, help bool, err error) {
+	// The error and the usage are printed below, on the stream that fits.
+	fs.Usage = func() {}
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	pos, err = interspersed(fs, args)
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printCommandUsage(fs, synopsis, stdout)
+		return nil, true, nil
+	case err != nil:
+		printCommandUsage(fs, synopsis, stderr)
+		return nil, false, err
+	}
+	return pos, false, nil
+}
+
+// printCommandUsage prints synopsis, the flags of fs and a pointer to the
+// global flags on w.
+func printCommandUsage(fs *flag.FlagSet, synopsis string, w io.Writer) {
+	fmt.Fprint(w, synopsis)
+	out := fs.Output()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(out)
+	fmt.Fprintln(w, "\nGlobal flags (--brokers, --registry, TLS, SASL, --topic-prefix, -v) go anywhere on the line; see logmesh help.")
+}
+
 // interspersed parses flags that may appear before or after positional
 // arguments, as users type them ("tail --json topic" or "tail topic --json").
 func interspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, fmt.Errorf("%v: %w", err, errUsage)
+			return nil, fmt.Errorf("%w: %w", err, errUsage)
 		}
 		args = fs.Args()
 		if len(args) == 0 {

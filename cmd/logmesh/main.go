@@ -51,12 +51,17 @@ Commands:
   apply -f mesh.yaml [--plan]
                           plan the mesh file against the definitions on the log, then emit
                           the new, changed and retired ones (--plan: print the plan only)
-  land FILE... [--key K] [--landing DIR|s3://bucket/prefix] [S3 flags]
-                          copy files into the landing area (default: the platform's, from the log)
+  land FILE|DIR... [--prefix P | --key K] [--landing DIR|s3://bucket/prefix] [S3 flags]
+                          copy files, and folders' files, into the landing area (default: the
+                          platform's, from the log) under P + the path relative to the DIR given
+                          (a FILE: P + its base name); every path checked first; land --help
   files [--status S] [--json] [--catalog URL --token T]
                           the file audit: each landed file's status (RECEIVED, BATCHED, PROCESSED,
                           FAILED, UNMATCHED), rows and errors (rebuilt from the log; with --catalog,
                           read from the catalog's live store as the token's principal may)
+  files retry KEY... | --status UNMATCHED|FAILED [--since T] [--reason R] [--by WHO]
+                          try files again that no feed took or that failed: the watcher lands each
+                          as its next attempt, matched against the feeds in force then
   products [--domain D] [--json]
                           data products: owner, kind, visibility, output table, last version, grants
   grant PRODUCT --to DOMAIN [--purpose P] [--expires T] [--by DOMAIN | --catalog URL --token T]

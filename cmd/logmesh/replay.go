@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"golang.org/x/term"
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
@@ -249,14 +250,11 @@ func getJSON(ctx context.Context, client *http.Client, url string, v any) error 
 // errNoLiveStore: no admin endpoint serves a live store of the projection.
 var errNoLiveStore = errors.New("no live store")
 
-// isTerminal reports whether w is a terminal.
+// isTerminal reports whether w is a terminal (not a pipe, a file or
+// /dev/null, which is a character device too).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // logEnds returns the last stable offsets of the topics of set.

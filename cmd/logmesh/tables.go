@@ -15,7 +15,6 @@ import (
 	"github.com/logmesh/logmesh/internal/query"
 	"github.com/logmesh/logmesh/internal/tables"
 	"github.com/logmesh/logmesh/platform"
-	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
 	"github.com/logmesh/logmesh/projections/definitions"
 )
@@ -288,49 +287,4 @@ func cmdQuery(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 	default:
 		return query.WriteTable(stdout, res)
 	}
-}
-
-// cmdLand copies files into the landing area.
-func cmdLand(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("land", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	key := fs.String("key", "", "the landing key (one file only; default: the file's base name)")
-	landing := fs.String("landing", "", "the landing area: DIR or s3://bucket/prefix (default: the platform's)")
-	s3 := addS3Flags(fs)
-	files, err := interspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(files) == 0 {
-		return fmt.Errorf("land FILE... [--key K]: %w", errUsage)
-	}
-	loc, err := g.located(ctx, "landing", *landing, "./.logmesh/landing", s3)
-	if err != nil {
-		return err
-	}
-	src, err := openLanding(ctx, loc, s3)
-	if err != nil {
-		return err
-	}
-	keys, err := ingest.Land(ctx, src, files, *key)
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		fmt.Fprintln(stdout, "landed", k)
-	}
-	return nil
-}
-
-// openLanding opens a landing area: an existing local directory or
-// s3://bucket/prefix.
-func openLanding(ctx context.Context, location string, s3 *s3Flags) (ingest.Source, error) {
-	if !strings.HasPrefix(location, "s3://") {
-		return ingest.NewLocalSource(location)
-	}
-	cfg, err := s3.config()
-	if err != nil {
-		return nil, err
-	}
-	return platform.OpenLanding(ctx, location, cfg)
 }

@@ -17,6 +17,8 @@ type FileView struct {
 	ID             string     `json:"id"`
 	Key            string     `json:"key"`
 	Status         string     `json:"status"`
+	Attempt        int32      `json:"attempt"`
+	Retry          int32      `json:"retry_requested,omitempty"`
 	Table          string     `json:"table,omitempty"`
 	Feed           string     `json:"feed,omitempty"`
 	BatchID        string     `json:"batch_id,omitempty"`
@@ -43,11 +45,12 @@ type StepView struct {
 	At      time.Time `json:"at"`
 	EventID string    `json:"event_id"`
 	Detail  string    `json:"detail,omitempty"`
+	Attempt int32     `json:"attempt"`
 }
 
 // NewFileView returns f as the API shows it.
 func NewFileView(f audit.File) FileView {
-	v := FileView{ID: f.ID, Key: f.Key, Status: f.Status, Table: f.Table, Feed: f.Feed, BatchID: f.BatchID, Error: f.Error,
+	v := FileView{ID: f.ID, Key: f.Key, Status: f.Status, Attempt: f.Attempt, Retry: f.Retry, Table: f.Table, Feed: f.Feed, BatchID: f.BatchID, Error: f.Error,
 		Source: f.Source, Size: f.Size, Checksum: f.Checksum, Version: f.Version, LandedEventID: f.LandedEventID,
 		RowsRead: f.RowsRead, RowsWritten: f.RowsWritten, RowsRejected: f.RowsRejected, RowsSuperseded: f.RowsSuperseded,
 		TableVersion: f.TableVersion, RejectionCount: f.RejectionCount, Rejections: f.Rejections, Timeline: []StepView{}}
@@ -56,7 +59,7 @@ func NewFileView(f audit.File) FileView {
 		v.LandedAt = &t
 	}
 	for _, s := range f.Timeline {
-		v.Timeline = append(v.Timeline, StepView{Status: s.Status, At: s.At, EventID: s.EventID, Detail: s.Detail})
+		v.Timeline = append(v.Timeline, StepView{Status: s.Status, At: s.At, EventID: s.EventID, Detail: s.Detail, Attempt: s.Attempt})
 	}
 	return v
 }
@@ -64,7 +67,7 @@ func NewFileView(f audit.File) FileView {
 // File returns the audit record v shows, with its times in UTC: it undoes
 // NewFileView.
 func (v FileView) File() audit.File {
-	f := audit.File{ID: v.ID, Key: v.Key, Status: v.Status, Table: v.Table, Feed: v.Feed, BatchID: v.BatchID, Error: v.Error,
+	f := audit.File{ID: v.ID, Key: v.Key, Status: v.Status, Attempt: v.Attempt, Retry: v.Retry, Table: v.Table, Feed: v.Feed, BatchID: v.BatchID, Error: v.Error,
 		Source: v.Source, Size: v.Size, Checksum: v.Checksum, Version: v.Version, LandedEventID: v.LandedEventID,
 		RowsRead: v.RowsRead, RowsWritten: v.RowsWritten, RowsRejected: v.RowsRejected, RowsSuperseded: v.RowsSuperseded,
 		TableVersion: v.TableVersion, RejectionCount: v.RejectionCount, Rejections: v.Rejections}
@@ -72,7 +75,7 @@ func (v FileView) File() audit.File {
 		f.LandedAt = v.LandedAt.UTC()
 	}
 	for _, s := range v.Timeline {
-		f.Timeline = append(f.Timeline, audit.Step{Status: s.Status, At: s.At.UTC(), EventID: s.EventID, Detail: s.Detail})
+		f.Timeline = append(f.Timeline, audit.Step{Status: s.Status, At: s.At.UTC(), EventID: s.EventID, Detail: s.Detail, Attempt: s.Attempt})
 	}
 	return f
 }

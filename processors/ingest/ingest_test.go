@@ -370,7 +370,7 @@ func TestLandRules(t *testing.T) {
 		{"spool key", []string{a}, ingest.SpoolPrefix + "x.ndjson", nil, ingest.ErrBadKey},
 		{"same base name twice", []string{a, otherA}, "", nil, nil},
 		{"missing file", []string{filepath.Join(t.TempDir(), "nope.csv")}, "", nil, nil},
-		{"directory", []string{t.TempDir()}, "", nil, nil},
+		{"empty folder", []string{t.TempDir()}, "", nil, nil},
 		{"no files", nil, "", nil, nil},
 	}
 	for _, tt := range tests {
@@ -529,7 +529,7 @@ func TestValidKey(t *testing.T) {
 		{"", false}, {"/a.csv", false}, {"../a.csv", false}, {"a/../b.csv", false},
 		{"a//b.csv", false}, {"a/", false}, {"./a.csv", false}, {".", false},
 		{`a\b.csv`, false}, {"a\x00.csv", false}, {".a.csv", false}, {"d/.a.csv", false},
-		{".d/a.csv", false}, {"a.csv.tmp", false}, {"a.part", false},
+		{".d/a.csv", false}, {"a.csv.tmp", false}, {"a.part", false}, {"..", false}, {"a/..", false},
 	} {
 		if err := ingest.ValidKey(tt.key); (err == nil) != tt.ok {
 			t.Errorf("ValidKey(%q) = %v, want ok %v", tt.key, err, tt.ok)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -72,10 +73,12 @@ func ValidKey(key string) error {
 		return fmt.Errorf("%w: %q contains a backslash or NUL", ErrBadKey, key)
 	case strings.HasPrefix(key, "/"):
 		return fmt.Errorf("%w: %q is absolute", ErrBadKey, key)
+	case slices.Contains(strings.Split(key, "/"), ".."):
+		return fmt.Errorf("%w: %q has a \"..\" segment, which would leave the landing root", ErrBadKey, key)
 	case path.Clean(key) != key:
 		return fmt.Errorf("%w: %q is not clean (want %q)", ErrBadKey, key, path.Clean(key))
-	case key == "." || key == ".." || strings.HasPrefix(key, "../"):
-		return fmt.Errorf("%w: %q leaves the landing root", ErrBadKey, key)
+	case key == ".":
+		return fmt.Errorf("%w: %q is the landing root itself", ErrBadKey, key)
 	case IsTemp(key):
 		return fmt.Errorf("%w: %q is a temporary name the watcher ignores", ErrBadKey, key)
 	}

@@ -28,6 +28,27 @@
 // and nothing is lost if a watcher dies mid-scan: the next scan (or the next
 // watcher) lands whatever has no event yet.
 //
+// # Retries
+//
+// A file that ended UNMATCHED or FAILED is tried again when a
+// FileRetryRequested for attempt n is on the log (`logmesh files retry`).
+// The watcher reads the requests with the rest of the log, and after each
+// scan acts on those for files of its own landing area whose latest
+// attempt has ended in a failure and is earlier than n: if the file is
+// still there with the same checksum, it matches the key again and
+// produces a FileLanded of attempt n (event id events.AttemptID(file id,
+// n), causation id the request's) with the feed and table that match now,
+// or, if no feed matches, a FileFailed at stage StageMatch of attempt n;
+// if the file is gone or changed, a FileFailed at stage "read" of attempt
+// n. The FileFailed ids include the attempt. A run of a topic feed that
+// the spool landed (under SpoolPrefix) lands again with the feed it landed
+// with. A request for a file whose latest outcome is PROCESSED, or for an
+// attempt that has already begun, is dropped; one for a file whose latest
+// attempt has no outcome yet waits for it. What the log says decides: a restarted watcher, or a second one,
+// reads the attempt's first event after the request and does not act
+// again, and two watchers racing on one request produce events with the
+// same id, of which consumers keep one.
+//
 // # Change detection and memory
 //
 // Each scan lists the landing area and hashes only objects whose size,
@@ -52,6 +73,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -160,12 +183,14 @@ type Watcher struct {
 	log   *slog.Logger
 	topic string
 
-	scanMu   sync.Mutex            // held for a whole Scan; guards the fields below
-	landed   map[string]struct{}   // file ids with a FileLanded on the log
-	outcomes map[string]struct{}   // file ids with an unmatched outcome on the log
-	versions map[versionKey]string // (source, key, version) → file id, from the log
-	seen     map[string]seenObject // key → the object as this process last hashed it
-	view     *logview.View         // reads the topic
+	scanMu   sync.Mutex                            // held for a whole Scan; guards the fields below
+	landed   map[string]fileLog                    // file ids with a FileLanded on the log → what the log says of them
+	outcomes map[string]struct{}                   // file ids with an unmatched outcome on the log
+	retries  map[string]*events.FileRetryRequested // file id → its latest retry request not yet acted on
+	spooled  map[string]feedTable                  // file id of a spooled run → the feed and table it landed with
+	versions map[versionKey]string                 // (source, key, version) → file id, from the log
+	seen     map[string]seenObject                 // key → the object as this process last hashed it
+	view     *logview.View                         // reads the topic
 
 	mu     sync.Mutex // guards cl and closed
 	cl     *kgo.Client
@@ -174,6 +199,18 @@ type Watcher struct {
 
 // versionKey names one version of one object of one source.
 type versionKey struct{ source, key, version string }
+
+// feedTable is a feed and the table it loads into.
+type feedTable struct{ feed, table string }
+
+// fileLog is what the log says of a landed file, as far as retries need.
+type fileLog struct {
+	source    string // the landing area it landed from (Source.Name())
+	attempt   int32  // its latest attempt begun: by a FileLanded, or by a FileFailed of the watcher
+	fed       bool   // the latest attempt's FileLanded has a table (a feed matched)
+	ended     bool   // the latest attempt has an outcome (FileProcessed or FileFailed)
+	processed bool   // that outcome is a FileProcessed
+}
 
 // seenObject is what the watcher knows of an object it hashed.
 type seenObject struct {
@@ -237,8 +274,10 @@ func NewWatcher(src Source, codec *events.Codec, conn kafkaconn.Conn, opts ...Op
 		cfg:      cfg,
 		log:      log.With("source", src.Name()),
 		topic:    topic,
-		landed:   map[string]struct{}{},
+		landed:   map[string]fileLog{},
 		outcomes: map[string]struct{}{},
+		retries:  map[string]*events.FileRetryRequested{},
+		spooled:  map[string]feedTable{},
 		versions: map[versionKey]string{},
 		seen:     map[string]seenObject{},
 		view:     view,
@@ -292,10 +331,12 @@ func (w *Watcher) catchUpLocked(ctx context.Context) error {
 // Scan reconciles once: it reads the log's new FileLanded events, lists the
 // landing area, hashes every object that changed since this process last
 // saw it, and produces a FileLanded for each (key, checksum) with no event
-// yet. It returns how many files it landed. Errors about single objects do
-// not stop the scan; they are joined into the returned error, and the
-// objects are retried by the next scan. An object that vanished before it
-// could be read is not an error.
+// yet; then it acts on the retry requests on the log that no watcher has
+// acted on yet (see Retries in the package documentation). It returns how
+// many files it landed, retried attempts included. Errors about single
+// objects do not stop the scan; they are joined into the returned error,
+// and the objects are retried by the next scan. An object that vanished
+// before it could be read is not an error.
 func (w *Watcher) Scan(ctx context.Context) (landed int, err error) {
 	w.scanMu.Lock()
 	defer w.scanMu.Unlock()
@@ -311,13 +352,13 @@ func (w *Watcher) Scan(ctx context.Context) (landed int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	listed := make(map[string]bool, len(objs))
+	listed := make(map[string]Object, len(objs))
 	var errs []error
 	for _, o := range objs {
+		listed[o.Key] = o // for redrive, which retries spooled runs too
 		if IsSpooled(o.Key) {
 			continue // the spool lands what it writes there
 		}
-		listed[o.Key] = true
 		ok, err := w.reconcile(ctx, o)
 		if ctx.Err() != nil {
 			return landed, ctx.Err()
@@ -334,8 +375,18 @@ func (w *Watcher) Scan(ctx context.Context) (landed int, err error) {
 		}
 	}
 	for k := range w.seen {
-		if !listed[k] {
+		if _, ok := listed[k]; !ok {
 			delete(w.seen, k) // gone: forget it, keep memory bounded
+		}
+	}
+	if !errors.Is(errors.Join(errs...), ErrClosed) {
+		n, err := w.redrive(ctx, listed)
+		landed += n
+		if ctx.Err() != nil {
+			return landed, ctx.Err()
+		}
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return landed, errors.Join(errs...)
@@ -366,20 +417,147 @@ func (w *Watcher) reconcile(ctx context.Context, o Object) (bool, error) {
 		return false, nil
 	}
 	id := events.DeriveID(o.Key, sum)
-	if _, ok := w.landed[id]; ok {
-		if err := w.recordUnmatched(ctx, o.Key, sum, id); err != nil {
-			return false, err
+	if fl, ok := w.landed[id]; ok {
+		// Only a first landing without a feed and without an outcome
+		// lacks one: retried attempts get theirs from redrive, and a
+		// file a feed took gets its outcome from the loader.
+		if fl.attempt == 1 && !fl.fed && !fl.ended {
+			if err := w.recordUnmatched(ctx, o.Key, sum, id); err != nil {
+				return false, err
+			}
 		}
 		w.seen[o.Key] = now
 		return false, nil
 	}
-	if err := w.produce(ctx, o, sum, id); err != nil {
+	fed, err := w.produce(ctx, o, sum, id)
+	if err != nil {
 		return false, err
 	}
-	w.remember(o.Key, sum, w.src.Name(), o.Version, id)
+	w.remember(o.Key, sum, w.src.Name(), o.Version, id, 1, fed)
 	w.seen[o.Key] = now
 	w.log.Info("file landed", "file", o.Key, "size", o.Size, "checksum", sum, "event_id", id)
 	return true, nil
+}
+
+// redrive acts on the retry requests read from the log that no watcher has
+// acted on: for each file of this landing area whose latest attempt ended
+// in a failure and whose request asks for a later attempt n, it checks that
+// the file is still there with its checksum (listed holds the listing of
+// this scan), matches its key again and produces attempt n's FileLanded,
+// or its FileFailed at stage StageMatch (no feed takes it) or "read" (the
+// file is gone or changed). A request for a file whose latest outcome is
+// PROCESSED, or for an attempt that has begun, is dropped; one for a file
+// whose latest attempt has no outcome yet waits for it. It returns how
+// many attempts it landed.
+func (w *Watcher) redrive(ctx context.Context, listed map[string]Object) (int, error) {
+	if len(w.retries) == 0 {
+		return 0, nil
+	}
+	ids := slices.Sorted(maps.Keys(w.retries))
+	var errs []error
+	landed := 0
+	for _, id := range ids {
+		req := w.retries[id]
+		n := events.Attempt(req.Attempt)
+		fl, ok := w.landed[id]
+		switch {
+		case !ok || fl.source != w.src.Name():
+			// Not landed from this landing area: another watcher's.
+			delete(w.retries, id)
+			continue
+		case n <= fl.attempt:
+			delete(w.retries, id) // acted on already, by this or another watcher
+			continue
+		case fl.ended && fl.processed:
+			w.log.Info("not retrying a file already processed", "file", req.FileKey, "attempt", fl.attempt, "requested", n)
+			delete(w.retries, id)
+			continue
+		case !fl.ended:
+			continue // its latest attempt is still in flight: its outcome decides
+		}
+		ok, err := w.retry(ctx, req, id, n, listed)
+		if ctx.Err() != nil {
+			return landed, ctx.Err()
+		}
+		if err != nil {
+			errs = append(errs, err)
+			if errors.Is(err, ErrClosed) {
+				break
+			}
+			continue
+		}
+		if ok {
+			landed++
+		}
+	}
+	return landed, errors.Join(errs...)
+}
+
+// retry begins attempt n of the file id that req asks to retry: it
+// produces the attempt's FileLanded (true) or FileFailed (false), or
+// nothing and an error that the next scan retries (the file is being
+// written, the store failed).
+func (w *Watcher) retry(ctx context.Context, req *events.FileRetryRequested, id string, n int32, listed map[string]Object) (bool, error) {
+	key, want := req.FileKey, req.FileChecksum
+	fail := func(reason string) (bool, error) {
+		ff := w.failed(key, want, id, n, req.Envelope.EventID, "read", reason)
+		return false, w.begin(ctx, ff, id, n, false)
+	}
+	o, ok := listed[key]
+	if !ok {
+		return fail(fmt.Sprintf("the file %s is no longer in the landing area %s; land it again to load it", key, w.src.Name()))
+	}
+	sum, size, err := w.hash(ctx, key)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fail(fmt.Sprintf("the file %s is no longer in the landing area %s; land it again to load it", key, w.src.Name()))
+	case err != nil:
+		return false, err
+	case size != o.Size:
+		w.log.Debug("file changed while it was read; retrying later", "file", key, "listed", o.Size, "read", size)
+		return false, nil
+	case sum != want:
+		return fail(fmt.Sprintf("the file %s changed: its content has checksum %s now, not %s; the new content lands as a new file", key, sum, want))
+	}
+	ev := Landed(w.src, o, sum, w.cfg.domain, w.cfg.clock())
+	ev.Envelope.EventID, ev.Envelope.CausationID, ev.Attempt = events.AttemptID(id, n), req.Envelope.EventID, n
+	if ft, ok := w.spooled[id]; ok {
+		// A run of a topic feed: no key pattern takes it; its feed is
+		// the one the spool landed it with.
+		ev.Feed, ev.Table = optional(ft.feed), optional(ft.table)
+	} else if w.cfg.matcher != nil {
+		feed, table, ok := w.cfg.matcher.Match(key)
+		if !ok {
+			ff := w.unmatched(key, sum, id, n, req.Envelope.EventID)
+			w.log.Warn("no feed matches the retried file", "file", key, "attempt", n, "reason", ff.Reason)
+			return false, w.begin(ctx, ff, id, n, false)
+		}
+		ev.Feed, ev.Table = optional(feed), optional(table)
+	}
+	if err := w.begin(ctx, ev, id, n, ev.Table != nil); err != nil {
+		return false, err
+	}
+	w.log.Info("file landed again", "file", key, "attempt", n, "table", deref(ev.Table), "event_id", ev.Envelope.EventID)
+	return true, nil
+}
+
+// begin produces ev, the first event of attempt n of file id, and records
+// the attempt as begun (landed, fed if ev is a FileLanded with a table, or
+// ended if ev is a FileFailed).
+func (w *Watcher) begin(ctx context.Context, ev events.Event, id string, n int32, fed bool) error {
+	cl, err := w.client(ctx)
+	if err != nil {
+		return err
+	}
+	if err := w.send(ctx, cl, ev); err != nil {
+		return fmt.Errorf("ingest: producing %s of attempt %d of %s to %s: %w", ev.Name(), n, id, w.topic, err)
+	}
+	fl := w.landed[id]
+	_, failed := ev.(*events.FileFailed)
+	fl.attempt, fl.fed, fl.ended, fl.processed = n, fed, failed, false
+	w.landed[id] = fl
+	delete(w.retries, id)
+	return nil
 }
 
 // hash streams the object through SHA-256 and returns the lower-case hex
@@ -399,11 +577,12 @@ func (w *Watcher) hash(ctx context.Context, key string) (string, int64, error) {
 }
 
 // produce writes the FileLanded event of o, and the unmatched outcome of a
-// file no feed takes, and waits for all in-sync replicas to have them.
-func (w *Watcher) produce(ctx context.Context, o Object, sum, id string) error {
+// file no feed takes, and waits for all in-sync replicas to have them. It
+// reports whether a feed took the file.
+func (w *Watcher) produce(ctx context.Context, o Object, sum, id string) (fed bool, err error) {
 	cl, err := w.client(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	ev := Landed(w.src, o, sum, w.cfg.domain, w.cfg.clock())
 	evs := []events.Event{ev}
@@ -411,34 +590,41 @@ func (w *Watcher) produce(ctx context.Context, o Object, sum, id string) error {
 		if feed, table, ok := w.cfg.matcher.Match(o.Key); ok {
 			ev.Feed, ev.Table = optional(feed), optional(table)
 		} else {
-			evs = append(evs, w.unmatched(o.Key, sum, id))
+			evs = append(evs, w.unmatched(o.Key, sum, id, 1, id))
 		}
-	}
-	recs := make([]*kgo.Record, 0, len(evs))
-	for _, e := range evs {
-		rec, err := w.codec.Record(e)
-		if err != nil {
-			return fmt.Errorf("ingest: %s for %s: %w", e.Name(), o.Key, err)
-		}
-		rec.Topic = w.topic
-		recs = append(recs, rec)
 	}
 	// One key, one partition, in order: the outcome never precedes the
 	// landing.
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return fmt.Errorf("ingest: producing FileLanded for %s to %s: %w", o.Key, w.topic, err)
+	if err := w.send(ctx, cl, evs...); err != nil {
+		return false, fmt.Errorf("ingest: producing FileLanded for %s to %s: %w", o.Key, w.topic, err)
 	}
 	if len(evs) > 1 {
 		w.outcomes[id] = struct{}{}
 		w.log.Warn("no feed matches the landed file", "file", o.Key, "reason", evs[1].(*events.FileFailed).Reason)
 	}
-	return nil
+	return ev.Table != nil, nil
+}
+
+// send encodes evs and produces them, in order, to the watcher's topic,
+// each keyed by its correlation id (the file id), and waits for all
+// in-sync replicas to have them.
+func (w *Watcher) send(ctx context.Context, cl *kgo.Client, evs ...events.Event) error {
+	recs := make([]*kgo.Record, 0, len(evs))
+	for _, e := range evs {
+		rec, err := w.codec.Record(e)
+		if err != nil {
+			return fmt.Errorf("ingest: encode %s: %w", e.Name(), err)
+		}
+		rec.Topic = w.topic
+		recs = append(recs, rec)
+	}
+	return cl.ProduceSync(ctx, recs...).FirstErr()
 }
 
 // Landed is the FileLanded of object o of src, whose content has SHA-256
-// sum, recorded by domain at at: its event id and correlation id are the
-// file id, events.DeriveID(o.Key, sum). Feed and Table are left for the
-// caller.
+// sum, recorded by domain at at, as the file's first attempt: its event id
+// and correlation id are the file id, events.DeriveID(o.Key, sum). Feed
+// and Table are left for the caller.
 func Landed(src Source, o Object, sum, domain string, at time.Time) *events.FileLanded {
 	id := events.DeriveID(o.Key, sum)
 	ev := &events.FileLanded{
@@ -453,6 +639,7 @@ func Landed(src Source, o Object, sum, domain string, at time.Time) *events.File
 		Size:     o.Size,
 		Checksum: sum,
 		Version:  optional(o.Version),
+		Attempt:  1,
 	}
 	if b, ok := src.(bucketer); ok {
 		name := b.Bucket()
@@ -466,25 +653,35 @@ func Landed(src Source, o Object, sum, domain string, at time.Time) *events.File
 	return ev
 }
 
-// unmatched is the FileFailed (stage StageMatch) of a file no feed takes.
-func (w *Watcher) unmatched(key, sum, id string) *events.FileFailed {
+// unmatched is the FileFailed (stage StageMatch) of attempt n of a file no
+// feed takes, caused by the event cause (its landing, or a retry request).
+func (w *Watcher) unmatched(key, sum, id string, n int32, cause string) *events.FileFailed {
 	reason := fmt.Sprintf("no feed matches key %q", key)
 	if ex, ok := w.cfg.matcher.(Explainer); ok {
 		reason = ex.Unmatched(key)
 	}
+	return w.failed(key, sum, id, n, cause, StageMatch, reason)
+}
+
+// failed is the FileFailed at stage of attempt n of a file, caused by the
+// event cause. Its id is derived from the file id, the stage and (for a
+// retry) the attempt: events.DeriveID(events.AttemptParts(n,
+// "file-failed", id, stage)...), so attempt 1's is the id it always had
+// and a retry's is not a duplicate of it.
+func (w *Watcher) failed(key, sum, id string, n int32, cause, stage, reason string) *events.FileFailed {
 	return &events.FileFailed{
 		Envelope: events.Envelope{
-			EventID:       events.DeriveID("file-failed", id, StageMatch),
+			EventID:       events.DeriveID(events.AttemptParts(n, "file-failed", id, stage)...),
 			OccurredAt:    w.cfg.clock().UTC(),
 			Domain:        w.cfg.domain,
 			CorrelationID: id,
-			CausationID:   id,
+			CausationID:   cause,
 		},
 		FileKey:      key,
 		FileChecksum: &sum,
-		Stage:        StageMatch,
+		Stage:        stage,
 		Reason:       reason,
-		Attempt:      1,
+		Attempt:      events.Attempt(n),
 	}
 }
 
@@ -504,7 +701,7 @@ func (w *Watcher) recordUnmatched(ctx context.Context, key, sum, id string) erro
 	if err != nil {
 		return err
 	}
-	rec, err := w.codec.Record(w.unmatched(key, sum, id))
+	rec, err := w.codec.Record(w.unmatched(key, sum, id, 1, id))
 	if err != nil {
 		return err
 	}
@@ -516,12 +713,35 @@ func (w *Watcher) recordUnmatched(ctx context.Context, key, sum, id string) erro
 	return nil
 }
 
-// remember records a landed file in the view.
-func (w *Watcher) remember(key, sum, source, version, id string) {
-	w.landed[id] = struct{}{}
+// remember records the landing of attempt n of a file in the view, fed if
+// a feed took it. A landing of the latest attempt again (two watchers
+// raced) changes nothing.
+func (w *Watcher) remember(key, sum, source, version, id string, n int32, fed bool) {
+	n = events.Attempt(n)
+	fl, ok := w.landed[id]
+	if !ok {
+		fl.source = source
+	}
+	if n > fl.attempt {
+		fl.attempt, fl.fed, fl.ended, fl.processed = n, fed, false, false
+	}
+	w.landed[id] = fl
 	if version != "" {
 		w.versions[versionKey{source, key, version}] = id
 	}
+}
+
+// outcome records an outcome of attempt n of a landed file in the view:
+// the later outcome of an attempt wins, as in the audit, and an outcome of
+// a later attempt than its landing's begins that attempt (the watcher's
+// FileFailed of a retry that did not land).
+func (w *Watcher) outcome(id string, n int32, processed bool) {
+	fl, ok := w.landed[id]
+	if n = events.Attempt(n); !ok || n < fl.attempt {
+		return
+	}
+	fl.attempt, fl.ended, fl.processed = n, true, processed
+	w.landed[id] = fl
 }
 
 // client returns the producer client, connecting (and registering the
@@ -564,7 +784,8 @@ func (w *Watcher) catchUp(ctx context.Context) error {
 		w.log.Warn("skipping an undecodable record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
 		return nil
 	}
-	_, err := w.view.CatchUp(ctx, logview.Events(ctx, w.codec, w.apply, poison, events.NameFileLanded, events.NameFileFailed))
+	_, err := w.view.CatchUp(ctx, logview.Events(ctx, w.codec, w.apply, poison, events.NameFileLanded, events.NameFileFailed,
+		events.NameFileProcessed, events.NameFileRetryRequested))
 	if errors.Is(err, logview.ErrClosed) {
 		return ErrClosed
 	}
@@ -574,7 +795,8 @@ func (w *Watcher) catchUp(ctx context.Context) error {
 	return nil
 }
 
-// apply records a FileLanded or an unmatched outcome from the log.
+// apply records, from the log, a FileLanded, an outcome (FileFailed,
+// FileProcessed) or a retry request.
 func (w *Watcher) apply(_ *kgo.Record, ev events.Event) error {
 	switch e := ev.(type) {
 	case *events.FileLanded:
@@ -587,10 +809,21 @@ func (w *Watcher) apply(_ *kgo.Record, ev events.Event) error {
 		if e.Version != nil {
 			version = *e.Version
 		}
-		w.remember(e.Key, e.Checksum, source, version, id)
+		w.remember(e.Key, e.Checksum, source, version, id, e.Attempt, e.Table != nil)
+		if IsSpooled(e.Key) && e.Feed != nil && e.Table != nil {
+			w.spooled[id] = feedTable{*e.Feed, *e.Table}
+		}
 	case *events.FileFailed:
 		if e.Stage == StageMatch {
 			w.outcomes[e.Envelope.CorrelationID] = struct{}{}
+		}
+		w.outcome(e.Envelope.CorrelationID, e.Attempt, false)
+	case *events.FileProcessed:
+		w.outcome(e.Envelope.CorrelationID, e.Attempt, true)
+	case *events.FileRetryRequested:
+		id := events.DeriveID(e.FileKey, e.FileChecksum)
+		if prev, ok := w.retries[id]; !ok || events.Attempt(e.Attempt) > events.Attempt(prev.Attempt) {
+			w.retries[id] = e
 		}
 	}
 	return nil
@@ -611,6 +844,14 @@ func (w *Watcher) Close() error {
 	}
 	w.view.Close()
 	return nil
+}
+
+// deref returns *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // optional returns nil for "", else a pointer to s.

@@ -121,7 +121,7 @@ func (l *batchLoader) load(ctx context.Context, b *events.BatchPlanned, cause st
 		}
 		goodIdx++
 		ev := &events.FileProcessed{
-			Envelope:        l.envelope("file-processed", r.id, cause, b.BatchID),
+			Envelope:        l.envelope("file-processed", r.id, cause, events.AttemptParts(r.file.Attempt, b.BatchID)...),
 			BatchID:         b.BatchID,
 			Table:           b.Table,
 			FileKey:         r.file.Key,
@@ -129,6 +129,7 @@ func (l *batchLoader) load(ctx context.Context, b *events.BatchPlanned, cause st
 			RecordsRead:     r.read,
 			RecordsLoaded:   r.valid,
 			RecordsRejected: r.rejected,
+			Attempt:         events.Attempt(r.file.Attempt),
 		}
 		if res != nil {
 			ev.TableVersion = &res.Version
@@ -254,7 +255,7 @@ func (l *batchLoader) check(ctx context.Context, b *events.BatchPlanned, feed *m
 		}
 		first := vs[0]
 		ev := &events.RecordRejected{
-			Envelope:     l.envelope("record-rejected", run.id, cause, b.BatchID, strconv.FormatInt(number, 10)),
+			Envelope:     l.envelope("record-rejected", run.id, cause, events.AttemptParts(f.Attempt, b.BatchID, strconv.FormatInt(number, 10))...),
 			BatchID:      b.BatchID,
 			Table:        b.Table,
 			FileKey:      f.Key,
@@ -664,7 +665,7 @@ func (l *batchLoader) failed(b *events.BatchPlanned, f events.BatchFile, cause, 
 	id := events.DeriveID(f.Key, f.Checksum)
 	batch, table, sum := b.BatchID, b.Table, f.Checksum
 	ff := &events.FileFailed{
-		Envelope:        l.envelope("file-failed", id, cause, b.BatchID),
+		Envelope:        l.envelope("file-failed", id, cause, events.AttemptParts(f.Attempt, b.BatchID)...),
 		BatchID:         &batch,
 		Table:           &table,
 		FileKey:         f.Key,
@@ -673,11 +674,11 @@ func (l *batchLoader) failed(b *events.BatchPlanned, f events.BatchFile, cause, 
 		Reason:          reason,
 		RecordsRead:     read,
 		RecordsRejected: rejected,
-		Attempt:         1,
+		Attempt:         events.Attempt(f.Attempt),
 	}
 	inc := &events.IncidentOpened{
-		Envelope:    l.envelope("incident", id, ff.Envelope.EventID, b.BatchID),
-		IncidentID:  events.DeriveID("incident", "file-failed", id, b.BatchID),
+		Envelope:    l.envelope("incident", id, ff.Envelope.EventID, events.AttemptParts(f.Attempt, b.BatchID)...),
+		IncidentID:  events.DeriveID(events.AttemptParts(f.Attempt, "incident", "file-failed", id, b.BatchID)...),
 		Severity:    "error",
 		SubjectKind: "file",
 		Subject:     f.Key,
@@ -689,7 +690,10 @@ func (l *batchLoader) failed(b *events.BatchPlanned, f events.BatchFile, cause, 
 }
 
 // envelope builds a derived event's envelope: its id is a function of what it
-// stems from, so a retried batch produces the same ids.
+// stems from, so a retried batch produces the same ids. The parts of a
+// file's events include the file's attempt (events.AttemptParts), so the
+// outcome of a retried file is never a duplicate of an earlier attempt's,
+// while a redelivered batch of the same attempt derives the same ids.
 func (l *batchLoader) envelope(kind, correlation, cause string, parts ...string) events.Envelope {
 	return events.Envelope{
 		EventID:       events.DeriveID(append([]string{kind, correlation}, parts...)...),

@@ -26,14 +26,21 @@
 // second instance in the group takes partitions away and both stop planning
 // (safely) until one leaves.
 //
-// Ids are deterministic: a batch id is events.DeriveID("batch", table, file
-// ids sorted...), and the BatchPlanned event id is derived from it, so a
-// batch produced again after an unknown-outcome produce error carries the
-// same ids and consumers drop the duplicate.
+// Ids are deterministic: a batch id is events.DeriveID("batch", table,
+// the files' attempt ids sorted...), and the BatchPlanned event id is
+// derived from it, so a batch produced again after an unknown-outcome
+// produce error carries the same ids and consumers drop the duplicate. A
+// file's attempt id is events.AttemptID(file id, attempt): the file id at
+// its first attempt (so batch ids are what they were before attempts
+// existed) and another id for each retry, so the batch of a retried file
+// is a new batch, which the loader loads again rather than skipping as
+// one the table has already.
 //
 // Files that landed without a table (no feed matched their key) are never
 // planned; the watcher records them UNMATCHED. Files that FAILED are not
-// planned again either: retries are the loader's business.
+// planned again either, until a retry (FileRetryRequested, `logmesh files
+// retry`) lands them again: the audit then has them RECEIVED at their new
+// attempt, which the batch records in BatchFile.Attempt.
 package planner
 
 import (
@@ -191,7 +198,7 @@ type Planner struct {
 	// planMu serializes planning, replay and the start of Run, and guards
 	// the fields below it.
 	planMu    sync.Mutex
-	inflight  map[string]bool // file ids produced, not yet folded
+	inflight  map[string]bool // attempt ids (events.AttemptID) of files produced, not yet folded
 	reindexed bool            // reindex has run
 	unseen    []produced
 	running   *host.Host // the host of an active Run, or nil
@@ -568,7 +575,7 @@ func (p *Planner) plan(ctx context.Context, thresholdOnly bool) (int, error) {
 	}
 	var batches []*events.BatchPlanned
 	for _, table := range slices.Sorted(maps.Keys(pending)) {
-		files := slices.DeleteFunc(pending[table], func(f audit.File) bool { return p.inflight[f.ID] })
+		files := slices.DeleteFunc(pending[table], func(f audit.File) bool { return p.inflight[events.AttemptID(f.ID, f.Attempt)] })
 		var bytes int64
 		for _, f := range files {
 			bytes += f.Size
@@ -645,11 +652,13 @@ func Split(files []audit.File, maxFiles int, maxBytes int64) [][]audit.File {
 	return out
 }
 
-// BatchID returns events.DeriveID("batch", table, the sorted file ids...).
-// Safe for concurrent use.
-func BatchID(table string, fileIDs []string) string {
-	ids := slices.Sorted(slices.Values(fileIDs))
-	return events.DeriveID(append([]string{"batch", table}, ids...)...)
+// BatchID returns events.DeriveID("batch", table, the sorted ids...),
+// where ids are the attempt ids (events.AttemptID(file id, attempt)) of
+// the batch's files: at a file's first attempt its file id. Safe for
+// concurrent use.
+func BatchID(table string, ids []string) string {
+	sorted := slices.Sorted(slices.Values(ids))
+	return events.DeriveID(append([]string{"batch", table}, sorted...)...)
 }
 
 // batch builds the BatchPlanned of files (non-empty, in landing order).
@@ -658,8 +667,9 @@ func (p *Planner) batch(table, trigger string, files []audit.File) *events.Batch
 	bfs := make([]events.BatchFile, len(files))
 	var total int64
 	for i, f := range files {
-		ids[i] = f.ID
-		bf := events.BatchFile{Key: f.Key, Checksum: f.Checksum, Size: f.Size, LandedEventID: f.LandedEventID}
+		ids[i] = events.AttemptID(f.ID, f.Attempt)
+		bf := events.BatchFile{Key: f.Key, Checksum: f.Checksum, Size: f.Size, LandedEventID: f.LandedEventID,
+			Attempt: events.Attempt(f.Attempt)}
 		if f.Version != "" {
 			bf.Version = &f.Version
 		}
@@ -724,7 +734,7 @@ func (p *Planner) produce(ctx context.Context, batches []*events.BatchPlanned) (
 		n++
 		ids := make([]string, len(b.Files))
 		for j, f := range b.Files {
-			ids[j] = events.DeriveID(f.Key, f.Checksum)
+			ids[j] = events.AttemptID(events.DeriveID(f.Key, f.Checksum), f.Attempt)
 			p.inflight[ids[j]] = true
 		}
 		p.unseen = append(p.unseen, produced{partition: r.Record.Partition, offset: r.Record.Offset, files: ids})

@@ -564,3 +564,70 @@ func TestNewValidates(t *testing.T) {
 		t.Errorf("PlanOnce after Close: %v, want ErrClosed", err)
 	}
 }
+
+// produce writes evs to the raw domain's events topic, keyed as the
+// platform keys them (by file id).
+func (r *rig) produce(t *testing.T, evs ...events.Event) {
+	t.Helper()
+	cl := r.cluster.Client(t)
+	for _, ev := range evs {
+		rec, err := r.codec.Record(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Topic = r.events
+		if err := cl.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A file retried after it FAILED is planned again at its new attempt, in
+// a batch of its own id; the first attempt's batch keeps the id it always
+// had.
+func TestPlansARetriedFile(t *testing.T) {
+	r := newRig(t)
+	f := r.land(t, trades, 10)[0]
+	st := openMem(t)
+	p := r.planner(t, st)
+	if n, err := p.PlanOnce(context.Background()); err != nil || n != 1 {
+		t.Fatalf("PlanOnce: %d, %v; want 1 batch", n, err)
+	}
+	first := r.read(t, 1)[0]
+	if want := planner.BatchID(trades, []string{f.id}); first.BatchID != want || first.Files[0].Attempt != 1 {
+		t.Fatalf("first batch %s attempt %d, want id %s attempt 1", first.BatchID, first.Files[0].Attempt, want)
+	}
+	sum := first.Files[0].Checksum
+	at := time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
+	env := func(id string) events.Envelope {
+		return events.Envelope{EventID: id, OccurredAt: at, Domain: events.DomainRaw, CorrelationID: f.id}
+	}
+	table, feed := trades, "trades"
+	r.produce(t,
+		&events.FileFailed{Envelope: env(events.NewID()), BatchID: &first.BatchID, Table: &table, FileKey: f.key, FileChecksum: &sum,
+			Stage: "write", Reason: "disk full", Attempt: 1},
+		&events.FileRetryRequested{Envelope: env(events.DeriveID("retry", f.id, "2")), FileKey: f.key, FileChecksum: sum, Attempt: 2,
+			RequestedBy: "test"},
+	)
+	// Requested, not landed yet: nothing to plan.
+	if n, err := p.PlanOnce(context.Background()); err != nil || n != 0 {
+		t.Fatalf("PlanOnce with the retry pending: %d, %v; want none", n, err)
+	}
+	landed2 := events.AttemptID(f.id, 2)
+	r.produce(t, &events.FileLanded{Envelope: env(landed2), Key: f.key, Source: events.SourceLocal, Size: f.size, Checksum: sum,
+		Feed: &feed, Table: &table, Attempt: 2})
+	if n, err := p.PlanOnce(context.Background()); err != nil || n != 1 {
+		t.Fatalf("PlanOnce after the retry landed: %d, %v; want 1 batch", n, err)
+	}
+	second := r.read(t, 1)[0]
+	bf := second.Files[0]
+	if want := planner.BatchID(trades, []string{landed2}); second.BatchID != want || second.BatchID == first.BatchID {
+		t.Errorf("retry batch id %s, want %s (not the first attempt's %s)", second.BatchID, want, first.BatchID)
+	}
+	if bf.Key != f.key || bf.Attempt != 2 || bf.LandedEventID != landed2 || second.Envelope.CausationID != landed2 {
+		t.Errorf("retry batch file %+v (causation %s), want attempt 2 landed by %s", bf, second.Envelope.CausationID, landed2)
+	}
+	if n, err := p.PlanOnce(context.Background()); err != nil || n != 0 {
+		t.Fatalf("PlanOnce again: %d, %v; want none", n, err)
+	}
+}

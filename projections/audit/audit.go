@@ -7,6 +7,20 @@
 // with the file's rows read, written and rejected, its errors, batch, table
 // and table version, and where and when it landed.
 //
+// # Attempts
+//
+// A file that ended UNMATCHED or FAILED can be tried again: a
+// FileRetryRequested asks for attempt n (a step RETRY_REQUESTED in the
+// timeline; the status stays), and the watcher begins it with a FileLanded
+// of attempt n (RECEIVED again, with the feed and table that match now) or
+// a FileFailed of attempt n (UNMATCHED still, or FAILED at stage "read" if
+// the file is gone). Every per-file event carries its attempt (Attempt,
+// BatchFile.Attempt; 1 when absent). In each scope, an event of a later
+// attempt than the entry's begins that attempt: the status and the
+// per-attempt fields (feed, table, batch, error, rows, table version) start
+// afresh; an event of an earlier attempt only adds its step. The timeline
+// keeps the steps of every attempt, each step with its attempt.
+//
 // # Identity and scopes
 //
 // A file is identified by events.DeriveID(key, checksum), which is also the
@@ -19,15 +33,22 @@
 // under "f/<file id>"), and the query side (Files, ByStatus, Pending) merges
 // the entries of a file from all scopes with a deterministic rule:
 //
-//   - status: a terminal status (PROCESSED or FAILED) beats BATCHED, which
-//     beats RECEIVED. Within one scope, the later of two terminal statuses
-//     wins, so a file that FAILED and was then retried and PROCESSED ends
-//     PROCESSED, with both steps in its timeline.
-//   - timeline: the union of the scopes' steps, ordered by time, then by
-//     status rank, then by event id.
-//   - other fields: taken from the entries ordered by status rank (highest
-//     first), then by their latest step; the first entry that has a value
-//     wins.
+//   - attempt: the highest attempt of the entries is the file's; only the
+//     entries of that attempt give the status and the per-attempt fields,
+//     so a file retried after it FAILED shows RECEIVED, then BATCHED, then
+//     PROCESSED of its new attempt although another scope still holds the
+//     old attempt as BATCHED.
+//   - status: among those entries, a terminal status (PROCESSED, FAILED,
+//     UNMATCHED) beats BATCHED, which beats RECEIVED. Within one scope and
+//     attempt, the later of two terminal statuses wins, so a file that
+//     FAILED and was then loaded again and PROCESSED ends PROCESSED, with
+//     both steps in its timeline.
+//   - timeline: the union of the scopes' steps, ordered by attempt, then
+//     by time, then by status rank, then by event id.
+//   - other fields: taken from the entries ordered by attempt (highest
+//     first), then status rank (highest first), then by their latest step;
+//     the first entry that has a value wins (per-attempt fields: the first
+//     entry of the highest attempt).
 //
 // The result does not depend on the order in which scopes are visited, nor
 // on how the events of different scopes interleave.
@@ -60,6 +81,9 @@
 //
 // Entries are JSON of unexported structs (fixed field order, no maps) with
 // times as Unix microseconds, so the same events give the same bytes.
+// Attempts are stored as 0 for the first and omitted then, so the entry
+// of a file never retried has the bytes it had before attempts existed,
+// and an entry written before reads as attempt 1 (no version bump).
 // Entries of encoding version 1 were written before the status index
 // existed and have no index key; the fold reads them and writes them back
 // at the current version with their key, and Reindex upgrades a whole
@@ -93,6 +117,12 @@ const (
 
 // StageMatch is the FileFailed stage of a file no feed matches.
 const StageMatch = "match"
+
+// StepRetryRequested is the status of the timeline step of a
+// FileRetryRequested. It is a step only: a file's status never takes it
+// (the file keeps its status until the attempt the request asks for
+// begins), and it is not one of Statuses().
+const StepRetryRequested = "RETRY_REQUESTED"
 
 // Statuses lists every status, in the order files move through them.
 func Statuses() []string {
@@ -157,12 +187,13 @@ func (Projection) Topics(t events.Topics) events.TopicSet {
 // Handles implements projections.Selective: the host skips other facts
 // without decoding them.
 func (Projection) Handles(name string) bool {
-	return slices.Contains([]string{events.NameFileLanded, events.NameBatchPlanned, events.NameRecordRejected, events.NameFileProcessed, events.NameFileFailed}, name)
+	return slices.Contains([]string{events.NameFileLanded, events.NameBatchPlanned, events.NameRecordRejected, events.NameFileProcessed,
+		events.NameFileFailed, events.NameFileRetryRequested}, name)
 }
 
 // Apply folds ev into s. It handles FileLanded, BatchPlanned,
-// RecordRejected, FileProcessed and FileFailed, and ignores every other
-// event. It refuses (with an error wrapping projections.ErrInvariant) an
+// RecordRejected, FileProcessed, FileFailed and FileRetryRequested, and
+// ignores every other event. It refuses (with an error wrapping projections.ErrInvariant) an
 // event without an event id and a per-file event whose correlation id is not
 // the file id derived from its key and checksum.
 func (Projection) Apply(s projections.Store, ev events.Event) error {
@@ -177,6 +208,8 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 		return applyProcessed(s, e)
 	case *events.FileFailed:
 		return applyFailed(s, e)
+	case *events.FileRetryRequested:
+		return applyRetry(s, e)
 	}
 	return nil
 }
@@ -187,7 +220,13 @@ type step struct {
 	At      int64  `json:"at"` // Unix microseconds
 	EventID string `json:"id"`
 	Detail  string `json:"d,omitempty"`
+	// Attempt is the attempt the step belongs to, 0 for the first (so a
+	// file never retried encodes as it did before attempts existed).
+	Attempt int32 `json:"a,omitempty"`
 }
+
+// attempt returns the step's attempt, 1 for the first.
+func (s step) attempt() int32 { return events.Attempt(s.Attempt) }
 
 // entry is what one scope knows of one file. Field order is the encoding
 // order; do not reorder.
@@ -216,6 +255,15 @@ type entry struct {
 	RejectionCount int64    `json:"rejection_count,omitempty"`
 	Rejections     []string `json:"rejections,omitempty"`
 	Steps          []step   `json:"steps,omitempty"`
+	// Attempt is the attempt the entry's status and per-attempt fields
+	// (Feed, Table, Status, BatchID, Error, the result) are of; 0 for
+	// the first, so a file never retried encodes as it did before
+	// attempts existed (no version bump: an older entry reads as attempt
+	// 1).
+	Attempt int32 `json:"attempt,omitempty"`
+	// Retry is the highest attempt a FileRetryRequested asked for, 0 if
+	// none; the retry is pending while it is above the entry's attempt.
+	Retry int32 `json:"retry,omitempty"`
 
 	// indexed is the status whose index key the scope holds for the
 	// entry as loaded ("" for none); not encoded.
@@ -306,10 +354,47 @@ func (e *entry) seen(id string) bool {
 	return slices.ContainsFunc(e.Steps, func(s step) bool { return s.EventID == id })
 }
 
-// advance appends a step and moves the entry's status: up in rank, or from
-// one terminal status to another (the later attempt wins).
+// attempt returns the entry's attempt, 1 for the first.
+func (e *entry) attempt() int32 { return events.Attempt(e.Attempt) }
+
+// encodedAttempt is how an attempt is stored: 0 for the first.
+func encodedAttempt(n int32) int32 {
+	if n = events.Attempt(n); n == 1 {
+		return 0
+	}
+	return n
+}
+
+// enter reports whether an event of attempt n may move the entry: it is of
+// the entry's attempt, or of a later one, which then begins: the
+// per-attempt fields of the earlier attempt are cleared (its steps, the
+// file's identity and its rejection count stay). An event of an earlier
+// attempt (false) only adds its step to the timeline.
+func (e *entry) enter(n int32) bool {
+	n = events.Attempt(n)
+	switch cur := e.attempt(); {
+	case n < cur:
+		return false
+	case n == cur:
+		return true
+	}
+	e.Attempt = encodedAttempt(n)
+	e.Feed, e.Table, e.Status, e.BatchID, e.Error = "", "", "", "", ""
+	e.HasResult, e.RowsRead, e.RowsWritten, e.RowsRejected, e.RowsSuperseded, e.TableVersion = false, 0, 0, 0, 0, 0
+	return true
+}
+
+// record appends a step of attempt n.
+func (e *entry) record(status string, m *events.Envelope, detail string, n int32) {
+	e.Steps = append(e.Steps, step{Status: status, At: micros(m.OccurredAt), EventID: m.EventID, Detail: detail,
+		Attempt: encodedAttempt(n)})
+}
+
+// advance appends a step of the entry's attempt and moves the entry's
+// status: up in rank, or from one terminal status to another (the later
+// outcome of one attempt wins).
 func (e *entry) advance(status string, m *events.Envelope, detail string) {
-	e.Steps = append(e.Steps, step{Status: status, At: micros(m.OccurredAt), EventID: m.EventID, Detail: detail})
+	e.record(status, m, detail, e.attempt())
 	if r := rank(status); r > rank(e.Status) || r == 3 {
 		e.Status = status
 	}
@@ -338,12 +423,19 @@ func applyLanded(s projections.Store, ev *events.FileLanded) error {
 	if err != nil || e.seen(ev.Envelope.EventID) {
 		return err
 	}
+	if !e.enter(ev.Attempt) {
+		e.record(StatusReceived, &ev.Envelope, "", ev.Attempt)
+		return save(s, e)
+	}
 	e.Key, e.Checksum, e.Size = ev.Key, ev.Checksum, ev.Size
 	e.Version, e.Source = deref(ev.Version), ev.Source
 	e.Feed, e.Table = deref(ev.Feed), deref(ev.Table)
+	// LandedAt is the file's first landing; LandedEventID the landing of
+	// its latest attempt (what a batch of that attempt names).
 	if !e.Landed {
-		e.Landed, e.LandedEventID, e.LandedAt = true, ev.Envelope.EventID, micros(ev.Envelope.OccurredAt)
+		e.Landed, e.LandedAt = true, micros(ev.Envelope.OccurredAt)
 	}
+	e.LandedEventID = ev.Envelope.EventID
 	e.advance(StatusReceived, &ev.Envelope, "")
 	return save(s, e)
 }
@@ -362,11 +454,18 @@ func applyBatch(s projections.Store, ev *events.BatchPlanned) error {
 		if e.seen(m.EventID) {
 			continue
 		}
-		e.Key, e.Checksum, e.Size = f.Key, f.Checksum, f.Size
-		setIfEmpty(&e.Version, deref(f.Version))
-		setIfEmpty(&e.LandedEventID, f.LandedEventID)
-		e.Feed, e.Table, e.BatchID = ev.Feed, ev.Table, ev.BatchID
-		e.advance(StatusBatched, m, ev.BatchID)
+		if !e.enter(f.Attempt) {
+			e.record(StatusBatched, m, ev.BatchID, f.Attempt)
+		} else {
+			e.Key, e.Checksum, e.Size = f.Key, f.Checksum, f.Size
+			setIfEmpty(&e.Version, deref(f.Version))
+			if !e.Landed {
+				// The batch names the landing of its attempt.
+				e.LandedEventID = f.LandedEventID
+			}
+			e.Feed, e.Table, e.BatchID = ev.Feed, ev.Table, ev.BatchID
+			e.advance(StatusBatched, m, ev.BatchID)
+		}
 		if err := save(s, e); err != nil {
 			return err
 		}
@@ -419,6 +518,10 @@ func applyProcessed(s projections.Store, ev *events.FileProcessed) error {
 	}
 	setIfEmpty(&e.Key, ev.FileKey)
 	setIfEmpty(&e.Checksum, ev.FileChecksum)
+	if !e.enter(ev.Attempt) {
+		e.record(StatusProcessed, &ev.Envelope, "", ev.Attempt)
+		return save(s, e)
+	}
 	if ev.Table != "" {
 		e.Table = ev.Table
 	}
@@ -447,6 +550,15 @@ func applyFailed(s projections.Store, ev *events.FileFailed) error {
 	}
 	setIfEmpty(&e.Key, ev.FileKey)
 	setIfEmpty(&e.Checksum, deref(ev.FileChecksum))
+	status := StatusFailed
+	if ev.Stage == StageMatch {
+		status = StatusUnmatched
+	}
+	reason := ev.Stage + ": " + ev.Reason
+	if !e.enter(ev.Attempt) {
+		e.record(status, &ev.Envelope, reason, ev.Attempt)
+		return save(s, e)
+	}
 	if t := deref(ev.Table); t != "" {
 		e.Table = t
 	}
@@ -456,12 +568,32 @@ func applyFailed(s projections.Store, ev *events.FileFailed) error {
 	e.HasResult = true
 	e.RowsRead, e.RowsWritten, e.RowsRejected, e.RowsSuperseded = ev.RecordsRead, 0, ev.RecordsRejected, 0
 	e.TableVersion = 0
-	e.Error = ev.Stage + ": " + ev.Reason
-	status := StatusFailed
-	if ev.Stage == StageMatch {
-		status = StatusUnmatched
-	}
+	e.Error = reason
 	e.advance(status, &ev.Envelope, e.Error)
+	return save(s, e)
+}
+
+// applyRetry records a FileRetryRequested: a step of the attempt it asks
+// for, and that attempt as the entry's pending retry. The status stays
+// until the attempt begins (its FileLanded, or the watcher's FileFailed).
+func applyRetry(s projections.Store, ev *events.FileRetryRequested) error {
+	id, err := fileID(ev, ev.FileKey, &ev.FileChecksum)
+	if err != nil {
+		return err
+	}
+	e, err := load(s, id)
+	if err != nil || e.seen(ev.Envelope.EventID) {
+		return err
+	}
+	setIfEmpty(&e.Key, ev.FileKey)
+	setIfEmpty(&e.Checksum, ev.FileChecksum)
+	n := events.Attempt(ev.Attempt)
+	e.Retry = max(e.Retry, n)
+	detail := "by " + ev.RequestedBy
+	if r := deref(ev.Reason); r != "" {
+		detail += ": " + r
+	}
+	e.record(StepRetryRequested, &ev.Envelope, detail, n)
 	return save(s, e)
 }
 
@@ -473,9 +605,14 @@ type Step struct {
 	At time.Time
 	// EventID is that event's id.
 	EventID string
-	// Detail is the batch id of a BATCHED step and "stage: reason" of a
-	// FAILED step; empty otherwise.
+	// Detail is the batch id of a BATCHED step, "stage: reason" of a
+	// FAILED or UNMATCHED step, and "by PRINCIPAL[: reason]" of a
+	// StepRetryRequested step; empty otherwise.
 	Detail string
+	// Attempt is the attempt of the file the step belongs to: 1 for its
+	// landing, n for the n-th try (a StepRetryRequested step belongs to
+	// the attempt it asks for).
+	Attempt int32
 }
 
 // File is the merged audit record of one file. Values returned by Files and
@@ -489,13 +626,21 @@ type File struct {
 	Table string
 	// Feed is the feed that matched the key; "" if none.
 	Feed string
-	// Status is one of Statuses(); "" for a file known only from
-	// RecordRejected events.
+	// Status is one of Statuses(), the status of the file's latest
+	// attempt; "" for a file known only from RecordRejected events.
 	Status string
+	// Attempt is the file's latest attempt: 1 for its landing, n after
+	// n-1 retries (FileRetryRequested). Table, Feed, Status, BatchID,
+	// Error, the row counts and TableVersion are those of this attempt.
+	Attempt int32
+	// Retry is the highest attempt a FileRetryRequested asked for, 0 if
+	// none was asked for: a retry is pending (requested, the attempt not
+	// begun) while Retry > Attempt.
+	Retry int32
 	// BatchID is the batch of the latest attempt, if any.
 	BatchID string
-	// Error is "stage: reason" of the latest FileFailed, cleared when a
-	// later attempt is processed.
+	// Error is "stage: reason" of the latest attempt's FileFailed, cleared
+	// when the attempt is processed after all.
 	Error string
 	// Source is events.SourceLocal or events.SourceS3; "" if not landed.
 	Source string
@@ -505,8 +650,9 @@ type File struct {
 	Checksum string
 	// Version is the object version or ETag, if the store has one.
 	Version string
-	// LandedEventID is the id of the file's FileLanded; it can also come
-	// from a BatchPlanned when the FileLanded has not been seen.
+	// LandedEventID is the id of the FileLanded of the file's latest
+	// attempt that landed (events.AttemptID); it can also come from a
+	// BatchPlanned when the FileLanded has not been seen.
 	LandedEventID string
 	// RowsRead, RowsWritten and RowsRejected are the counts reported by the
 	// latest FileProcessed or FileFailed; before either, RowsRejected is
@@ -516,9 +662,11 @@ type File struct {
 	RowsRead, RowsWritten, RowsRejected, RowsSuperseded int64
 	// TableVersion is the table version holding the file's rows, 0 if none.
 	TableVersion int64
-	// LandedAt is the FileLanded occurred-at time; zero if not seen.
+	// LandedAt is the occurred-at time of the file's first FileLanded;
+	// zero if not seen.
 	LandedAt time.Time
-	// Timeline lists the file's steps in time order.
+	// Timeline lists the steps of every attempt of the file, attempt by
+	// attempt, each in time order.
 	Timeline []Step
 	// RejectionCount counts RecordRejected events of the file, over all
 	// attempts.
@@ -738,8 +886,19 @@ func (e *entry) latest() step {
 
 // merge combines the entries of one file from several scopes. The result
 // depends only on the set of entries, not on their order.
+//
+// The entries are ordered by attempt (highest first), then status rank
+// (highest first), then latest step (latest first), then content. The
+// per-attempt fields (status, feed, table, batch, error, result) come from
+// the entries of the highest attempt only, so a retried file shows its new
+// attempt and never a value left by an older one; the file's identity
+// (key, checksum, version, source, size, landing) from the first entry that
+// has it, of any attempt.
 func merge(id string, es []*entry) File {
 	slices.SortFunc(es, func(a, b *entry) int {
+		if c := cmp.Compare(b.attempt(), a.attempt()); c != 0 {
+			return c
+		}
 		la, lb := a.latest(), b.latest()
 		if c := cmp.Compare(rank(b.Status), rank(a.Status)); c != 0 {
 			return c
@@ -755,31 +914,40 @@ func merge(id string, es []*entry) File {
 		bb, _ := json.Marshal(b)
 		return cmp.Compare(string(ab), string(bb))
 	})
-	f := File{ID: id}
-	first := func(dst *string, get func(*entry) string) {
-		for _, e := range es {
+	f := File{ID: id, Attempt: es[0].attempt()}
+	// cur holds the entries of the latest attempt (es is sorted by it).
+	cur := es
+	for i, e := range es {
+		if e.attempt() != f.Attempt {
+			cur = es[:i]
+			break
+		}
+	}
+	first := func(from []*entry, dst *string, get func(*entry) string) {
+		for _, e := range from {
 			if v := get(e); v != "" {
 				*dst = v
 				return
 			}
 		}
 	}
-	first(&f.Key, func(e *entry) string { return e.Key })
-	first(&f.Checksum, func(e *entry) string { return e.Checksum })
-	first(&f.Version, func(e *entry) string { return e.Version })
-	first(&f.Source, func(e *entry) string { return e.Source })
-	first(&f.Feed, func(e *entry) string { return e.Feed })
-	first(&f.Table, func(e *entry) string { return e.Table })
-	first(&f.Status, func(e *entry) string { return e.Status })
-	first(&f.BatchID, func(e *entry) string { return e.BatchID })
+	first(es, &f.Key, func(e *entry) string { return e.Key })
+	first(es, &f.Checksum, func(e *entry) string { return e.Checksum })
+	first(es, &f.Version, func(e *entry) string { return e.Version })
+	first(es, &f.Source, func(e *entry) string { return e.Source })
+	first(cur, &f.Feed, func(e *entry) string { return e.Feed })
+	first(cur, &f.Table, func(e *entry) string { return e.Table })
+	first(cur, &f.Status, func(e *entry) string { return e.Status })
+	first(cur, &f.BatchID, func(e *entry) string { return e.BatchID })
 	for _, e := range es {
 		if f.Size == 0 {
 			f.Size = e.Size
 		}
 		if e.Landed && f.LandedAt.IsZero() {
 			// A BatchPlanned knows the landed event id but not the time.
-			f.LandedEventID, f.LandedAt = e.LandedEventID, fromMicros(e.LandedAt)
+			f.LandedAt = fromMicros(e.LandedAt)
 		}
+		f.Retry = max(f.Retry, e.Retry)
 		f.RejectionCount += e.RejectionCount
 		for _, r := range e.Rejections {
 			if len(f.Rejections) < MaxRejections {
@@ -787,9 +955,22 @@ func merge(id string, es []*entry) File {
 			}
 		}
 	}
-	first(&f.LandedEventID, func(e *entry) string { return e.LandedEventID })
+	// The latest attempt's landing, which the entries of that attempt
+	// name (the one that saw it land first, else a batch of it), before
+	// an older one.
+	landedFirst := func(from []*entry) {
+		first(from, &f.LandedEventID, func(e *entry) string {
+			if e.Landed {
+				return e.LandedEventID
+			}
+			return ""
+		})
+		first(from, &f.LandedEventID, func(e *entry) string { return e.LandedEventID })
+	}
+	landedFirst(cur)
+	landedFirst(es)
 	f.RowsRejected = f.RejectionCount
-	for _, e := range es {
+	for _, e := range cur {
 		if e.HasResult {
 			f.RowsRead, f.RowsWritten, f.RowsRejected, f.RowsSuperseded = e.RowsRead, e.RowsWritten, e.RowsRejected, e.RowsSuperseded
 			f.TableVersion, f.Error = e.TableVersion, e.Error
@@ -804,11 +985,12 @@ func merge(id string, es []*entry) File {
 				continue
 			}
 			seen[k] = true
-			f.Timeline = append(f.Timeline, Step{Status: s.Status, At: fromMicros(s.At), EventID: s.EventID, Detail: s.Detail})
+			f.Timeline = append(f.Timeline, Step{Status: s.Status, At: fromMicros(s.At), EventID: s.EventID, Detail: s.Detail,
+				Attempt: s.attempt()})
 		}
 	}
 	slices.SortFunc(f.Timeline, func(a, b Step) int {
-		return cmp.Or(a.At.Compare(b.At), cmp.Compare(rank(a.Status), rank(b.Status)),
+		return cmp.Or(cmp.Compare(a.Attempt, b.Attempt), a.At.Compare(b.At), cmp.Compare(rank(a.Status), rank(b.Status)),
 			cmp.Compare(a.EventID, b.EventID), cmp.Compare(a.Status, b.Status), cmp.Compare(a.Detail, b.Detail))
 	})
 	return f

@@ -22,7 +22,8 @@ func onEvents1(ev events.Event) scoped { return scoped{scopeEvents1, ev} }
 // mixedHistory is a log with a file at every status and every path between
 // them, over three scopes: landed and pending, batched and in flight,
 // processed, failed, failed and retried (pending again, and processed),
-// unmatched, processed without landing, known from rejections only,
+// unmatched, retried at a second attempt (see retryHistory), processed
+// without landing, known from rejections only,
 // duplicates, and a batch whose files live in two event partitions.
 func mixedHistory() []scoped {
 	fd := file{key: "trades/d.csv", checksum: "dd", table: "raw.trades", size: 4}
@@ -36,7 +37,7 @@ func mixedHistory() []scoped {
 	sum := fu.checksum
 	retryFailed := failed(ff, "b3", 40)
 	retryFailed.Envelope.EventID = "failed-again-" + ff.key
-	return []scoped{
+	return slices.Concat([]scoped{
 		// Landed: fa..fe on partition 0, ff..fh and fu on partition 1.
 		onEvents(landed(fa, 0)), onEvents(landed(fb, 1)), onEvents(landed(fc, 2)), onEvents(landed(fx, 3)),
 		onEvents(landed(fd, 4)), onEvents(landed(fe, 5)),
@@ -64,14 +65,19 @@ func mixedHistory() []scoped {
 		onBatches(batch("b4", 32, "raw.quotes", ff)),
 		onEvents1(retryFailed),
 		onBatches(batch("b5", 41, "raw.quotes", ff)),
-		// fe batched and in flight.
-		onBatches(batch("b6", 42, "raw.trades", fe)),
-		// Processed without landing, and rejections of a file never seen
-		// otherwise.
-		onEvents1(processed(file{key: "trades/p.csv", checksum: "pp", table: "raw.trades"}, "b0", 43, 1, 1, 0, 4)),
-		onEvents(rejected(fr, "b9", 1, 44)), onEvents(rejected(fr, "b9", 2, 45)),
-		// fd and fg stay RECEIVED; fx (no table) too.
-	}
+	},
+		// Files retried after they ended UNMATCHED or FAILED, at their
+		// second attempt: processed, batched, and pending again.
+		retryHistory(),
+		[]scoped{
+			// fe batched and in flight.
+			onBatches(batch("b6", 42, "raw.trades", fe)),
+			// Processed without landing, and rejections of a file never seen
+			// otherwise.
+			onEvents1(processed(file{key: "trades/p.csv", checksum: "pp", table: "raw.trades"}, "b0", 43, 1, 1, 0, 4)),
+			onEvents(rejected(fr, "b9", 1, 44)), onEvents(rejected(fr, "b9", 2, 45)),
+			// fd and fg stay RECEIVED; fx (no table) too.
+		})
 }
 
 // filter returns the files of all with status.
@@ -144,12 +150,12 @@ func TestByStatusIsFilesFiltered(t *testing.T) {
 				t.Errorf("Pending:\n got %s\nwant %s", g, w)
 			}
 			var keys []string
-			for _, table := range []string{"raw.quotes", "raw.trades"} {
+			for _, table := range []string{"raw.lab", "raw.quotes", "raw.trades"} {
 				for _, f := range pending[table] {
 					keys = append(keys, f.Key)
 				}
 			}
-			if w := []string{"quotes/g.csv", "trades/d.csv"}; !slices.Equal(keys, w) || len(pending) != 2 {
+			if w := []string{"lab/m.csv", "quotes/g.csv", "trades/d.csv"}; !slices.Equal(keys, w) || len(pending) != 3 {
 				t.Errorf("pending %v, want %v", keys, w)
 			}
 		})
