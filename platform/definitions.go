@@ -79,7 +79,8 @@ func (s Step) String() string {
 // that are gone are retired, revoked and removed by by at now; a retired
 // one in the file again is added. A definition of a domain out of scope
 // has no step: the plan never touches another domain. Domains themselves
-// leave only on request (RetireDomain), never for missing from the files.
+// leave only on request (ApplyInput.RetireDomains), never for missing from
+// the files.
 func Plan(current map[definitionKey]definition, want []events.Event, scope []string, by string, now time.Time) []Step {
 	var steps []Step
 	wanted := map[definitionKey]bool{}

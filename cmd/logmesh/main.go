@@ -48,9 +48,12 @@ Commands:
                           processors: watcher, spool, planner, loader, audit, lineage, pointers,
                           definitions, router, orchestrator, scheduler, runner, catalog, notifier
                           (run --list says what each does)
-  apply -f mesh.yaml [--plan]
-                          plan the mesh file against the definitions on the log, then emit
-                          the new, changed and retired ones (--plan: print the plan only)
+  apply -f mesh.yaml|DIR [--plan] [--retire-domain D] [--catalog URL --token T]
+                          plan the mesh file (or a folder's *.yaml/*.yml files) against the
+                          definitions of the domains they declare, then emit the new, changed
+                          and retired ones; other domains are never touched (--plan: print the
+                          plan only; --retire-domain: retire a domain with nothing of its own
+                          live; --catalog: plan and apply through the catalog, as the token)
   land FILE|DIR... [--prefix P | --key K] [--landing DIR|s3://bucket/prefix] [S3 flags]
                           copy files, and folders' files, into the landing area (default: the
                           platform's, from the log) under P + the path relative to the DIR given

@@ -10,29 +10,12 @@ import (
 	"github.com/logmesh/logmesh/projections"
 )
 
-// Claims decide, on the log, which of two applies that race for one domain
-// wins (docs/decisions/0014-domains-own-definitions.md).
-//
-// Every apply that changes domain D first produces a claim: a DomainDefined
-// of D on the central bus (keyed by D, so one partition orders every claim
-// of D), or the DomainRetired of an apply that retires D, whose correlation id is ClaimCorrelation(apply, by) and whose
-// causation id is the event id of D's definition the apply planned against
-// (its base; "" for a new domain). The fold accepts a claim only if its
-// base is still D's current definition; a refused claim changes nothing
-// but its record (ClaimOutcome), which names the definition that won. So
-// of two applies planned against one base, the first claim on the log
-// wins, and the other apply, reading its claim back, learns that it lost
-// and to whom. A DomainDefined without the claim marker (`logmesh dev`'s,
-// and every one from before claims) and a DomainRetired without it are
-// folded unconditionally, as before.
-
 // ClaimPrefix begins the correlation id of a claim: "apply:<apply
-// id>:<principal>". Definitions
-// derive their correlation ids with events.DeriveID, a UUID, which never
-// begins so.
+// id>:<principal>". Definitions derive their correlation ids with
+// events.DeriveID, a UUID, which never begins so.
 const ClaimPrefix = "apply:"
 
-// ClaimCorrelation returns the correlation id of the events of apply (an
+// ClaimCorrelation returns the correlation id of the claims of apply (an
 // id without ":", such as a UUID) made by principal by.
 func ClaimCorrelation(apply, by string) string { return ClaimPrefix + apply + ":" + by }
 
@@ -47,7 +30,23 @@ func ParseClaim(correlation string) (apply, by string, ok bool) {
 	return apply, by, ok && apply != ""
 }
 
-// Claim is the outcome of a claim, as the fold decided it.
+// Claim is the outcome of a claim, as the fold decided it. Claims decide,
+// on the log, which of two applies that race for one domain wins
+// (docs/decisions/0014-domains-own-definitions.md).
+//
+// Every apply that changes domain D first produces a claim: a DomainDefined
+// of D on the central bus (keyed by D, so one partition orders every claim
+// of D), or the DomainRetired of an apply that retires D, whose
+// correlation id is ClaimCorrelation(apply, by) and whose causation id is
+// the event id of D's definition the apply planned against (its base; ""
+// for a new domain). The fold accepts a claim only if its base is still
+// D's current definition; a refused claim changes nothing but its record
+// (ClaimOutcome), which names the definition that won. So of two applies
+// planned against one base, the first claim on the log wins, and the
+// other apply, reading its claim back, learns that it lost and to whom. A
+// DomainDefined or DomainRetired without the claim marker (`logmesh
+// dev`'s, and every one from before claims) is folded unconditionally, as
+// before.
 type Claim struct {
 	// Domain, EventID, Base, By and At are the claim's: the domain, its
 	// event id, the definition it was planned against, who made it, when.
