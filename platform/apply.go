@@ -557,8 +557,12 @@ func feedProblems(current map[definitionKey]definition, want []events.Event, sco
 		inFiles[fd.Feed] = true
 		if cur, ok := current[definitionKey{Kind: definitions.KindFeed, Name: fd.Feed}]; ok && !cur.Retired {
 			if owner := OwnerOf(cur); owner != fd.Envelope.Domain && !slices.Contains(scope, owner) {
+				table := owner + "'s"
+				if cur.Feed != nil {
+					table = cur.Feed.Table
+				}
 				problems = append(problems, fmt.Sprintf("! feed %s is domain %s's on the log (table %s); a domain may not take over another's feed: "+
-					"rename it, or apply %s's files without it first", fd.Feed, owner, cur.Feed.Table, owner))
+					"rename it, or apply %s's files without it first", fd.Feed, owner, table, owner))
 			}
 		}
 		if fd.KeyPattern != "" {

@@ -10,6 +10,10 @@
 // query side (All) merges the scopes: across scopes the later occurred_at
 // wins (a feed moved to another domain), then the greater event id, so the
 // result does not depend on the order the scopes are visited in.
+//
+// A DomainDefined or DomainRetired that is an apply's claim is folded only
+// if it was planned against the domain's current definition, and every
+// claim's outcome is kept (see Claim): racing applies are decided here.
 package definitions
 
 import (
