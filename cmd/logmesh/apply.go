@@ -29,6 +29,23 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
+const applyUsage = `Usage: logmesh apply -f mesh.yaml|DIR [--plan] [--retire-domain D] [--catalog URL --token T]
+
+Plan mesh files (a file, or a folder's *.yaml and *.yml files as one mesh)
+against the definitions on the log, print the plan and, unless --plan, apply
+it. The plan covers only the domains the files declare (and those to
+retire): their feeds, products, grants and subscriptions are added, changed
+and retired; another domain's are never touched. A domain is retired only
+with --retire-domain, once nothing of its own is live. A key pattern that
+overlaps another domain's feed, a contract change the registry refuses, or a
+domain that cannot be retired refuses the whole plan; of two applies racing
+for one domain, the log takes one and refuses the other ("plan again").
+With --catalog, the catalog plans and applies the files as the token's
+principal: a domain's token changes only its own domain, governance any.
+
+Flags:
+`
+
 // cmdApply plans mesh files (-f: a file, or a folder of *.yaml and *.yml
 // files read as one mesh) against the definitions on the log, prints the
 // plan and, unless --plan (or --dry-run), applies it.
@@ -58,8 +75,8 @@ func cmdApply(ctx context.Context, g global, args []string, stdout, stderr io.Wr
 	var retire listFlag
 	fs.Var(&retire, "retire-domain", "retire this domain (repeatable): only once nothing of its own is live")
 	api := addCatalogFlags(fs)
-	pos, err := interspersed(fs, args)
-	if err != nil {
+	pos, help, err := parseCommand(fs, applyUsage, args, stdout, stderr)
+	if err != nil || help {
 		return err
 	}
 	if (*file == "" && len(retire) == 0) || len(pos) > 0 {
