@@ -39,7 +39,7 @@ test-spark:
 
 ## bench: throughput figures, each beside a baseline measured in the same run (franz-go, DuckDB, ...), as ratios
 bench:
-	$(GO) run ./internal/benchreport
+	$(GO) run ./bench/report
 
 ## fuzz: a short run of every fuzz target
 fuzz:
@@ -53,4 +53,4 @@ clean:
 ## test-rss: ingest a generated 1 GB CSV through the loader in-process; fails if peak RSS reaches 300 MB
 .PHONY: test-rss
 test-rss:
-	$(GO) run ./internal/rsscheck
+	$(GO) run ./bench/rsscheck

@@ -2,7 +2,7 @@
 // platform (encode and produce, consume and decode, fold into Pebble) has a
 // baseline beside it that does the same Kafka work with franz-go alone, on the
 // same in-process kfake cluster, in the same run, so `make bench`
-// (internal/benchreport) can print the figure as a ratio of its baseline
+// (bench/report) can print the figure as a ratio of its baseline
 // rather than as an absolute number that depends on the machine.
 //
 // The Kafka benchmarks report "events/s": one iteration handles

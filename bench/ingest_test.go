@@ -31,8 +31,8 @@ import (
 	"github.com/logmesh/logmesh/internal/formats"
 	"github.com/logmesh/logmesh/internal/ingesttest"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
-	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/mesh"
+	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
 )
@@ -285,7 +285,7 @@ func BenchmarkIngestParquetRaw(b *testing.B) {
 	reportRows(b)
 }
 
-// ingestParquetSchema builds the Parquet schema internal/tables derives from
+// ingestParquetSchema builds the Parquet schema tables derives from
 // the feed's contract (required leaves, an optional fee, timestamps in
 // microseconds, field ids from 1) and, per field in schema order, its
 // column index (parquet.Group sorts columns by name).

@@ -16,7 +16,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/internal/validate"
 	"github.com/logmesh/logmesh/processors/catalog"
 	"github.com/logmesh/logmesh/processors/host"

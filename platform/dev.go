@@ -19,9 +19,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/logmesh/logmesh/internal/kafkaconn"
-	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/internal/registry"
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/mesh"
+	"github.com/logmesh/logmesh/registry"
+	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/catalog"
 	"github.com/logmesh/logmesh/processors/ingest"
 )

@@ -16,11 +16,10 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/auditindex"
 	"github.com/logmesh/logmesh/internal/confluent"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/openlineage"
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/catalog"
 	"github.com/logmesh/logmesh/processors/feeds"
 	"github.com/logmesh/logmesh/processors/host"
@@ -294,9 +293,9 @@ func projectionHost(proj projections.Projection, upgrades ...func(*Env, *state.S
 }
 
 // upgradeAudit indexes by status the audit of a store folded by a version
-// from before the audit's status index (internal/auditindex).
+// from before the audit's status index (planner.UpgradeAudit).
 func upgradeAudit(e *Env, st *state.Store) error {
-	n, err := auditindex.Upgrade(st)
+	n, err := planner.UpgradeAudit(st)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}

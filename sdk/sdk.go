@@ -36,8 +36,8 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/pattern"
-	"github.com/logmesh/logmesh/internal/query"
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/query"
+	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/platform"
 )
 

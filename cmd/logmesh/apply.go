@@ -10,7 +10,7 @@ import (
 	"os/user"
 	"strings"
 
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/platform"
 )
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/catalog"
 )
 

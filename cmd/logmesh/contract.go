@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/internal/odcs"
 	"github.com/logmesh/logmesh/projections/definitions"
 )

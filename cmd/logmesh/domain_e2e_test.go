@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/logmesh/logmesh/internal/kafkatest"
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/platform"
 )
 

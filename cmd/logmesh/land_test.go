@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/platform"
 	"github.com/logmesh/logmesh/processors/ingest"
 )

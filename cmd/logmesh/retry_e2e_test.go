@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 // startRetryE2E starts the platform on the retry mesh, whose one feed

@@ -12,8 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/logmesh/logmesh/internal/query"
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/query"
+	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/platform"
 	"github.com/logmesh/logmesh/processors/loader"
 	"github.com/logmesh/logmesh/projections/definitions"

@@ -1,5 +1,5 @@
 // Package ingesttest generates the ingest workload shared by the benchmarks
-// (bench) and the memory check (internal/rsscheck): a deterministic
+// (bench) and the memory check (bench/rsscheck): a deterministic
 // 10-column file of trade fills, as CSV or as NDJSON with the same rows, the
 // feeds that read them, the same rows as the validator types them, and a
 // wait for the loader's result. Test support

@@ -5,7 +5,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/internal/odcs"
 )
 

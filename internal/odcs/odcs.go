@@ -85,7 +85,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 // APIVersion is the ODCS version of the documents New builds.

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/logmesh/logmesh/internal/formats"
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 // TestRowIntoReusesItsRow checks that RowInto gives what Row gives, in

@@ -67,7 +67,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/logmesh/logmesh/internal/formats"
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 // ErrUnsupported is wrapped by New's error when the schema has a field type

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/logmesh/logmesh/internal/formats"
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/internal/validate"
 )
 

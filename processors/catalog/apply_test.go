@@ -12,7 +12,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/catalog"
 )
 

@@ -15,8 +15,8 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
-	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/mesh"
+	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/catalog"
 )
 

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/catalog"
 )
 

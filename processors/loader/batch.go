@@ -12,8 +12,8 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/formats"
-	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/mesh"
+	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/internal/validate"
 )
 

@@ -35,8 +35,8 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/formats"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
-	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/mesh"
+	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/processors/txn"
 )

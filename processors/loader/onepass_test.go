@@ -14,7 +14,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // The tests of the one pass of an append batch (docs/decisions/0005,

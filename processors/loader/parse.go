@@ -10,7 +10,7 @@ import (
 	"sync"
 
 	"github.com/logmesh/logmesh/internal/formats"
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 // The parse-ahead of scan: a goroutine reads and parses a file (and hashes

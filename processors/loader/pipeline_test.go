@@ -19,8 +19,8 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/formats"
-	"github.com/logmesh/logmesh/internal/mesh"
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/mesh"
+	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/internal/validate"
 	"github.com/logmesh/logmesh/processors/ingest"
 )

@@ -11,7 +11,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/projections/pointers"
 	"github.com/logmesh/logmesh/state"

@@ -59,7 +59,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/auditindex"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/logging"
 	"github.com/logmesh/logmesh/processors/host"
@@ -538,7 +537,7 @@ func (p *Planner) PlanOnce(ctx context.Context) (batches int, err error) {
 }
 
 // reindex upgrades, once per planner, a store folded before the audit had
-// its status index (internal/auditindex): without it the files pending then
+// its status index (planner.UpgradeAudit): without it the files pending then
 // would never be planned. It reads every entry of the store once, and
 // writes only if it finds entries to upgrade. The caller holds planMu, and
 // no host folds into the store yet.
@@ -546,7 +545,7 @@ func (p *Planner) reindex() error {
 	if p.reindexed {
 		return nil
 	}
-	n, err := auditindex.Upgrade(p.store)
+	n, err := UpgradeAudit(p.store)
 	if err != nil {
 		return fmt.Errorf("planner: index the audit by status: %w", err)
 	}

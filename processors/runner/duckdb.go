@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/query"
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/query"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // DefaultMaxRows bounds the rows of a DuckDB transform's result.

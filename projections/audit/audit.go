@@ -837,7 +837,7 @@ func Pending[S Scope](st Reader[S]) (map[string][]File, error) {
 // calls is finished by the next one. It returns how many entries it
 // upgraded. It reads every entry, so it costs the audit's history: a
 // processor that keeps the audit in a durable store runs it once, when it
-// starts and before it folds (internal/auditindex does it for the planner
+// starts and before it folds (planner.UpgradeAudit does it for the planner
 // and the audit processor), not per query. set is called from inside
 // st.ScanAll, with the scope of the entry, and key and value are valid only
 // until it returns (a state.Scope's Set copies them); it may write to (and

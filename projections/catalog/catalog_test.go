@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/projections/audit"
 	"github.com/logmesh/logmesh/projections/catalog"

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 // productsMesh is a valid mesh with products, grants and subscriptions;

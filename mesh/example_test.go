@@ -3,7 +3,7 @@ package mesh_test
 import (
 	"fmt"
 
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 func ExampleLoad() {

@@ -10,7 +10,7 @@ import (
 
 	icebergio "github.com/apache/iceberg-go/io"
 
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // The download cache of query and the SDK: an S3 data file is fetched once, under

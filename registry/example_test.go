@@ -3,7 +3,7 @@ package registry_test
 import (
 	"fmt"
 
-	"github.com/logmesh/logmesh/internal/registry"
+	"github.com/logmesh/logmesh/registry"
 )
 
 func ExampleCheckCompatibility() {

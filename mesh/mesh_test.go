@@ -11,7 +11,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/formats"
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 func TestLoadExample(t *testing.T) {

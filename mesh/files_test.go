@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 // writeFiles writes name → text under a new folder and returns it.

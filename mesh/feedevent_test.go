@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 // TestFeedEventRoundTrip: every feed of the test mesh and of the example

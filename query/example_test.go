@@ -9,7 +9,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/logmesh/logmesh/internal/query"
+	"github.com/logmesh/logmesh/query"
 )
 
 // Example registers one snapshot of raw.trades, given as its local Parquet

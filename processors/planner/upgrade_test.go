@@ -1,7 +1,6 @@
-package auditindex_test
+package planner_test
 
 import (
-	"bytes"
 	"fmt"
 	"testing"
 	"time"
@@ -9,7 +8,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/auditindex"
+	"github.com/logmesh/logmesh/processors/planner"
 	"github.com/logmesh/logmesh/projections/audit"
 	"github.com/logmesh/logmesh/state"
 )
@@ -53,46 +52,20 @@ func folded(t *testing.T) *state.Store {
 	return st
 }
 
-// unindex makes st what a fold from before the status index left:
-// entries at encoding version 1, no index keys.
-func unindex(t *testing.T, st *state.Store) {
-	t.Helper()
-	b := st.NewBatch()
-	defer b.Close()
-	for _, prefix := range []string{"s/", "f/"} {
-		if err := st.ScanAll([]byte(prefix), func(tp state.TopicPartition, k, v []byte) error {
-			sc := b.Scope(tp.Topic, tp.Partition)
-			if prefix == "s/" {
-				return sc.Delete(k)
-			}
-			rest, ok := bytes.CutPrefix(v, []byte(`{"v":2,`))
-			if !ok {
-				return fmt.Errorf("%s: %s", k, v)
-			}
-			return sc.Set(k, append([]byte(`{"v":1,`), rest...))
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Commit(false); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestUpgrade(t *testing.T) {
 	st := folded(t)
 	want, err := st.DigestAll()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := auditindex.Upgrade(st); n != 0 || err != nil {
+	if n, err := planner.UpgradeAudit(st); n != 0 || err != nil {
 		t.Fatalf("Upgrade of an indexed store: %d, %v; want 0", n, err)
 	}
 	unindex(t, st)
 	if p, err := audit.Pending(st); err != nil || len(p) != 0 {
 		t.Fatalf("an unindexed store has pending files: %v %v", p, err)
 	}
-	n, err := auditindex.Upgrade(st)
+	n, err := planner.UpgradeAudit(st)
 	if err != nil || n != files+files/3 {
 		t.Fatalf("Upgrade: %d, %v; want %d entries", n, err, files+files/3)
 	}

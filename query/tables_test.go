@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logmesh/logmesh/internal/query"
-	"github.com/logmesh/logmesh/internal/tables"
+	"github.com/logmesh/logmesh/query"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // positionSchema lists its fields out of alphabetical order.
@@ -35,7 +35,7 @@ func (r *rowSlice) Next() ([]any, error) {
 }
 
 // TestSelectStarOverCatalogFiles writes an upsert table with
-// internal/tables and reads the file URIs its catalog lists: SELECT *
+// tables and reads the file URIs its catalog lists: SELECT *
 // gives the contract's column order.
 func TestSelectStarOverCatalogFiles(t *testing.T) {
 	ctx := t.Context()

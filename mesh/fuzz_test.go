@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 // FuzzParse: Parse never panics, returns a mesh or an error wrapping
