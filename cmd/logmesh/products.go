@@ -19,7 +19,7 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/platform"
 	"github.com/logmesh/logmesh/processors/catalog"
-	"github.com/logmesh/logmesh/processors/loader"
+	"github.com/logmesh/logmesh/processors/pointers"
 	"github.com/logmesh/logmesh/projections/definitions"
 )
 
@@ -110,7 +110,7 @@ func cmdProducts(ctx context.Context, g global, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	ptrs, err := loader.ReadPointers(ctx, conn, codec, g.topics)
+	ptrs, err := pointers.ReadPointers(ctx, conn, codec, g.topics)
 	if err != nil {
 		return err
 	}

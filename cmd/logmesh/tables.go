@@ -12,11 +12,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/logmesh/logmesh/platform"
+	"github.com/logmesh/logmesh/processors/pointers"
+	"github.com/logmesh/logmesh/projections/definitions"
 	"github.com/logmesh/logmesh/query"
 	"github.com/logmesh/logmesh/tables"
-	"github.com/logmesh/logmesh/platform"
-	"github.com/logmesh/logmesh/processors/loader"
-	"github.com/logmesh/logmesh/projections/definitions"
 )
 
 // s3Flags are the flags that say how to reach the object store of s3://
@@ -113,7 +113,7 @@ func (g global) located(ctx context.Context, which, flagValue, def string, s3 *s
 // catalog rebuilds the table catalog from the log: the pointers projection
 // over every domain, and the warehouse (the platform's unless given). The
 // caller closes the returned pointers.
-func (g global) catalog(ctx context.Context, warehouse string, s3 *s3Flags) (*tables.Catalog, *loader.Pointers, []string, error) {
+func (g global) catalog(ctx context.Context, warehouse string, s3 *s3Flags) (*tables.Catalog, *pointers.Pointers, []string, error) {
 	codec, _, err := g.codec()
 	if err != nil {
 		return nil, nil, nil, err
@@ -125,7 +125,7 @@ func (g global) catalog(ctx context.Context, warehouse string, s3 *s3Flags) (*ta
 	if warehouse, err = g.located(ctx, "warehouse", warehouse, "./.logmesh/warehouse", s3); err != nil {
 		return nil, nil, nil, err
 	}
-	ptrs, err := loader.ReadPointersAt(ctx, conn, codec, g.topics, g.at)
+	ptrs, err := pointers.ReadPointersAt(ctx, conn, codec, g.topics, g.at)
 	if err != nil {
 		return nil, nil, nil, err
 	}

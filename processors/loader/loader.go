@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,9 +37,10 @@ import (
 	"github.com/logmesh/logmesh/internal/formats"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/mesh"
-	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/processors/pointers"
 	"github.com/logmesh/logmesh/processors/txn"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // DefaultGroup is the loader's consumer group unless Group says otherwise.
@@ -108,7 +110,7 @@ type Loader struct {
 	conn   kafkaconn.Conn
 	log    *slog.Logger
 	codec  *events.Codec
-	tables *Tables
+	tables *pointers.Tables
 	bl     *batchLoader
 	loop   *txn.Loop
 
@@ -184,7 +186,7 @@ func New(feeds Feeds, files Opener, wh *tables.Warehouse, codec *events.Codec, c
 	}
 	l := &Loader{cfg: cfg, conn: conn, log: cfg.logger.With("processor", "loader"), codec: codec}
 	var err error
-	if l.tables, err = OpenTables(wh, codec, conn, cfg.names, cfg.clock, cfg.logger, cfg.clientOpts...); err != nil {
+	if l.tables, err = pointers.OpenTables(wh, codec, conn, cfg.names, cfg.clock, cfg.logger, cfg.clientOpts...); err != nil {
 		return nil, err
 	}
 	l.bl = &batchLoader{log: l.log, feeds: feeds, parsers: cfg.parsers, files: files, writer: l.tables.Catalog, now: cfg.clock}
@@ -410,3 +412,18 @@ var (
 	_ txn.Committer = (*Loader)(nil)
 	_ txn.Aborter   = (*Loader)(nil)
 )
+
+func header(r *kgo.Record, key string) []byte {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return h.Value
+		}
+	}
+	return nil
+}
+
+// splitTable splits "domain.table".
+func splitTable(name string) (domain, table string, ok bool) {
+	domain, table, ok = strings.Cut(name, ".")
+	return domain, table, ok && domain != "" && table != ""
+}

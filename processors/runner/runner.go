@@ -33,11 +33,11 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/formats"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
-	"github.com/logmesh/logmesh/mesh"
-	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/internal/validate"
-	"github.com/logmesh/logmesh/processors/loader"
+	"github.com/logmesh/logmesh/mesh"
+	"github.com/logmesh/logmesh/processors/pointers"
 	"github.com/logmesh/logmesh/processors/txn"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // DefaultGroup is the runner's consumer group unless Group says otherwise.
@@ -136,7 +136,7 @@ type Runner struct {
 	cfg    config
 	log    *slog.Logger
 	codec  *events.Codec
-	tables *loader.Tables
+	tables *pointers.Tables
 	loop   *txn.Loop
 
 	mu      sync.Mutex
@@ -157,7 +157,7 @@ func New(wh *tables.Warehouse, codec *events.Codec, conn kafkaconn.Conn, opts ..
 	}
 	r := &Runner{cfg: cfg, log: cfg.logger.With("processor", "runner"), codec: codec}
 	var err error
-	if r.tables, err = loader.OpenTables(wh, codec, conn, cfg.names, cfg.clock, cfg.logger, cfg.clientOpts...); err != nil {
+	if r.tables, err = pointers.OpenTables(wh, codec, conn, cfg.names, cfg.clock, cfg.logger, cfg.clientOpts...); err != nil {
 		return nil, err
 	}
 	if _, ok := cfg.launchers["duckdb"]; !ok {

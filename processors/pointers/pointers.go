@@ -1,20 +1,23 @@
-package loader
+// Package pointers is the live table pointers that the processors writing
+// tables (the loader, the runner) and the CLI share: the pointers
+// projection (projections/pointers) held in a store and served as the
+// table catalog's pointers, and the table writer of a processor on the
+// transactional loop (Tables).
+package pointers
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
-	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/projections"
-	"github.com/logmesh/logmesh/projections/pointers"
+	ptrproj "github.com/logmesh/logmesh/projections/pointers"
 	"github.com/logmesh/logmesh/state"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // Pointers serves the pointers projection held in a store as the table
@@ -28,22 +31,22 @@ var (
 
 // Current implements tables.Pointers.
 func (p *Pointers) Current(_ context.Context, table string) (tables.Pointer, bool, error) {
-	ptr, ok, err := pointers.Current(p.st, table)
+	ptr, ok, err := ptrproj.Current(p.st, table)
 	return tablePointer(ptr), ok, err
 }
 
 // At implements tables.Pointers.
 func (p *Pointers) At(_ context.Context, table string, version int64) (tables.Pointer, bool, error) {
-	ptr, ok, err := pointers.At(p.st, table, version)
+	ptr, ok, err := ptrproj.At(p.st, table, version)
 	return tablePointer(ptr), ok, err
 }
 
 // Tables implements tables.Lister.
-func (p *Pointers) Tables(context.Context) ([]string, error) { return pointers.Tables(p.st) }
+func (p *Pointers) Tables(context.Context) ([]string, error) { return ptrproj.Tables(p.st) }
 
 // Versions returns every version of table, oldest first.
-func (p *Pointers) Versions(table string) ([]pointers.Pointer, error) {
-	return pointers.Versions(p.st, table)
+func (p *Pointers) Versions(table string) ([]ptrproj.Pointer, error) {
+	return ptrproj.Versions(p.st, table)
 }
 
 // Close releases the store of pointers made by ReadPointers.
@@ -62,7 +65,7 @@ func (p *Pointers) reset() error {
 	return nil
 }
 
-func tablePointer(p pointers.Pointer) tables.Pointer {
+func tablePointer(p ptrproj.Pointer) tables.Pointer {
 	return tables.Pointer{Version: p.Version, MetadataLocation: p.MetadataLocation, SnapshotID: p.SnapshotID}
 }
 
@@ -80,7 +83,7 @@ func ReadPointersAt(ctx context.Context, conn kafkaconn.Conn, codec *events.Code
 	if err != nil {
 		return nil, err
 	}
-	var proj projections.Projection = pointers.Projection{}
+	var proj projections.Projection = ptrproj.Projection{}
 	if !at.IsZero() {
 		proj = projections.AsOf{Projection: proj, At: at}
 	}
@@ -89,19 +92,4 @@ func ReadPointersAt(ctx context.Context, conn kafkaconn.Conn, codec *events.Code
 		return nil, err
 	}
 	return &Pointers{st: st}, nil
-}
-
-func header(r *kgo.Record, key string) []byte {
-	for _, h := range r.Headers {
-		if h.Key == key {
-			return h.Value
-		}
-	}
-	return nil
-}
-
-// splitTable splits "domain.table".
-func splitTable(name string) (domain, table string, ok bool) {
-	domain, table, ok = strings.Cut(name, ".")
-	return domain, table, ok && domain != "" && table != ""
 }

@@ -1,4 +1,4 @@
-package loader
+package pointers
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
-	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/host"
-	"github.com/logmesh/logmesh/projections/pointers"
+	ptrproj "github.com/logmesh/logmesh/projections/pointers"
 	"github.com/logmesh/logmesh/state"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // Tables is the table writer of a processor on the transactional loop (the
@@ -42,7 +42,7 @@ func OpenTables(wh *tables.Warehouse, codec *events.Codec, conn kafkaconn.Conn, 
 		return nil, err
 	}
 	t := &Tables{log: logger, ptrs: &Pointers{st: st}, commits: &collector{}}
-	proj := pointers.Projection{}
+	proj := ptrproj.Projection{}
 	if t.view, err = host.NewView(proj, st, codec, conn, proj.Topics(names), host.Sync(false),
 		host.Logger(logger), host.ClientOpts(clientOpts...)); err != nil {
 		st.Close()
@@ -63,7 +63,7 @@ func (t *Tables) CatchUp(ctx context.Context) error {
 
 // HasBatch reports whether a version of table carries batchID.
 func (t *Tables) HasBatch(table, batchID string) (bool, error) {
-	return pointers.HasBatch(t.ptrs.st, table, batchID)
+	return ptrproj.HasBatch(t.ptrs.st, table, batchID)
 }
 
 // Current returns table's current version.
