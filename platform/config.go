@@ -28,6 +28,7 @@ import (
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/txn"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // staticMember is the txn option of an instance id when StaticMembership
@@ -147,13 +148,7 @@ type Config struct {
 }
 
 // S3 is an S3-compatible object store (AWS S3, MinIO).
-type S3 struct {
-	Endpoint  string // host:port, no scheme
-	AccessKey string
-	SecretKey string
-	Region    string // default us-east-1
-	Insecure  bool   // plain HTTP (a local MinIO)
-}
+type S3 = tables.S3
 
 // withDefaults returns cfg with every zero field set to its default.
 func (cfg Config) withDefaults() Config {

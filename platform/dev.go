@@ -20,10 +20,10 @@ import (
 
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/mesh"
-	"github.com/logmesh/logmesh/registry"
-	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/catalog"
 	"github.com/logmesh/logmesh/processors/ingest"
+	"github.com/logmesh/logmesh/registry"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // Embedded is the Kafka cluster and schema registry of `logmesh dev`: an
@@ -163,20 +163,13 @@ type Dev struct {
 }
 
 // StartDev starts the embedded Kafka (unless Config.Kafka names brokers)
-// and the built-in registry, then every processor but those in Skip. With
-// no mesh it runs the example mesh and, on an empty local landing area,
-// copies in the example files.
+// and the built-in registry, then every processor but those in Skip. Its
+// mesh, if any, is recorded on the log at start (`logmesh dev` gives the
+// example mesh, examples.Mesh, when it is given none).
 func StartDev(ctx context.Context, dc DevConfig) (_ *Dev, err error) {
 	cfg := dc.Config.withDefaults()
 	if cfg.Mesh == nil {
-		if cfg.Mesh, err = ExampleMesh(); err != nil {
-			return nil, err
-		}
-		if !strings.HasPrefix(cfg.Landing, "s3://") {
-			if err := SeedLanding(cfg.Landing); err != nil {
-				return nil, err
-			}
-		}
+		cfg.Mesh = &mesh.Mesh{}
 	}
 	if cfg.DefinedBy == "logmesh" {
 		cfg.DefinedBy = "logmesh dev"

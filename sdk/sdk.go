@@ -35,17 +35,17 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/logview"
 	"github.com/logmesh/logmesh/internal/pattern"
 	"github.com/logmesh/logmesh/query"
 	"github.com/logmesh/logmesh/tables"
-	"github.com/logmesh/logmesh/platform"
 )
 
 // Kafka is the Kafka connection setting (kafkaconn.Config).
 type Kafka = kafkaconn.Config
 
-// S3 reaches an S3-compatible object store (platform.S3).
-type S3 = platform.S3
+// S3 reaches an S3-compatible object store (tables.S3).
+type S3 = tables.S3
 
 // Config is how an application reaches its domain's inbox.
 type Config struct {
@@ -128,19 +128,20 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		}
 	}
 	if c.cfg.Warehouse == "" {
-		loc, ok, err := platform.ReadLocations(ctx, conn, codec, c.names)
+		loc, err := readLocations(ctx, conn, codec, c.names)
 		switch {
 		case err != nil:
 			return nil, fmt.Errorf("sdk: the platform's locations: %w", err)
-		case !ok:
+		case loc == nil:
 			return nil, errors.New("sdk: no warehouse given, and the platform recorded none (is logmesh dev or run up?)")
 		}
 		c.cfg.Warehouse = loc.Warehouse
 		if c.cfg.S3.Endpoint == "" {
-			c.cfg.S3.Endpoint, c.cfg.S3.Region, c.cfg.S3.Insecure = loc.S3Endpoint, loc.S3Region, loc.S3Insecure
+			c.cfg.S3.Endpoint, c.cfg.S3.Insecure = deref(loc.S3Endpoint), loc.S3Insecure
+			c.cfg.S3.Region = deref(loc.S3Region)
 		}
 	}
-	wh, err := platform.OpenWarehouse(ctx, c.cfg.Warehouse, c.cfg.S3)
+	wh, err := tables.Open(ctx, c.cfg.Warehouse, c.cfg.S3)
 	if err != nil {
 		return nil, err
 	}
@@ -314,4 +315,34 @@ func (r *Refresh) Query(ctx context.Context, sql string) ([]map[string]any, erro
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// readLocations reads the central bus to its end and returns the latest
+// LocationsDefined the platform recorded, or nil if none (the platform's
+// own read is the definitions projection; an application needs only this
+// one fact, and no processor code).
+func readLocations(ctx context.Context, conn kafkaconn.Conn, codec *events.Codec, names events.Topics) (*events.LocationsDefined, error) {
+	v, err := logview.New(conn, events.TopicNames(names.Central()))
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	var latest *events.LocationsDefined
+	keep := func(_ *kgo.Record, ev events.Event) error {
+		if l, ok := ev.(*events.LocationsDefined); ok && (latest == nil || !l.Envelope.OccurredAt.Before(latest.Envelope.OccurredAt)) {
+			latest = l
+		}
+		return nil
+	}
+	if _, err := v.CatchUp(ctx, logview.Events(ctx, codec, keep, nil, events.NameLocationsDefined)); err != nil {
+		return nil, err
+	}
+	return latest, nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/examples"
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/platform"
 	"github.com/logmesh/logmesh/sdk"
@@ -23,8 +24,7 @@ import (
 // handled, it does not.
 func TestCommitAfterHandler(t *testing.T) {
 	ctx := context.Background()
-	d, err := platform.StartDev(ctx, platform.DevConfig{Config: platform.Config{DataDir: t.TempDir(),
-		PlanInterval: 300 * time.Millisecond, ScanInterval: 200 * time.Millisecond}, KafkaPort: -1, RegistryPort: -1})
+	d, err := platform.StartDev(ctx, exampleDev(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +88,7 @@ func TestPattern(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "rows_total") {
 		t.Fatalf("New with a bad pattern: %v, want an error naming rows_total", err)
 	}
-	d, err := platform.StartDev(ctx, platform.DevConfig{Config: platform.Config{DataDir: t.TempDir(),
-		PlanInterval: 300 * time.Millisecond, ScanInterval: 200 * time.Millisecond}, KafkaPort: -1, RegistryPort: -1})
+	d, err := platform.StartDev(ctx, exampleDev(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,4 +164,20 @@ func TestPattern(t *testing.T) {
 	if len(got) != 1 || got[0] != "raw.securities" {
 		t.Fatalf("refreshes handed over: %v, want raw.securities only", got)
 	}
+}
+
+// exampleDev is a dev platform's configuration on the example mesh, with
+// its files, in a fresh data directory.
+func exampleDev(t *testing.T) platform.DevConfig {
+	t.Helper()
+	m, err := examples.Mesh()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := examples.SeedLanding(filepath.Join(dir, "landing")); err != nil {
+		t.Fatal(err)
+	}
+	return platform.DevConfig{Config: platform.Config{DataDir: dir, Mesh: m,
+		PlanInterval: 300 * time.Millisecond, ScanInterval: 200 * time.Millisecond}, KafkaPort: -1, RegistryPort: -1}
 }

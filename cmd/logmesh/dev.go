@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logmesh/logmesh/examples"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/platform"
@@ -195,6 +196,11 @@ func devConfig(g global, args []string, stderr io.Writer) (cfg platform.DevConfi
 		meshName = pf.config
 	}
 	dc := platform.DevConfig{Config: pc, KafkaPort: *kport, RegistryPort: *rport}
+	if pc.Mesh == nil {
+		if err := withExample(&dc.Config); err != nil {
+			return cfg, "", err
+		}
+	}
 	if *procs != "" {
 		want := splitList(*procs)
 		for _, n := range want {
@@ -216,4 +222,25 @@ func devConfig(g global, args []string, stderr io.Writer) (cfg platform.DevConfi
 // brokers (dev starts them), the global client id.
 func platformKafkaDefaults(g global) kafkaconn.Config {
 	return kafkaconn.Config{ClientID: g.kafka.ClientID}
+}
+
+// withExample gives cfg the example mesh and, on an empty local landing
+// area, its files: what `logmesh dev` runs when it is given no --config.
+func withExample(cfg *platform.Config) error {
+	m, err := examples.Mesh()
+	if err != nil {
+		return fmt.Errorf("the example mesh: %w", err)
+	}
+	cfg.Mesh = m
+	if strings.HasPrefix(cfg.Landing, "s3://") {
+		return nil
+	}
+	landing := cfg.Landing
+	if landing == "" {
+		landing = filepath.Join(cmp.Or(cfg.DataDir, "./.logmesh"), "landing")
+	}
+	if err := examples.SeedLanding(landing); err != nil {
+		return fmt.Errorf("the example files: %w", err)
+	}
+	return nil
 }

@@ -18,10 +18,14 @@ import (
 // loads and commits them; `files`, `tables`, `query` and `replay` show the
 // result.
 func TestExampleMeshEndToEnd(t *testing.T) {
-	e := startE2E(t, platform.DevConfig{Config: platform.Config{
+	cfg := platform.DevConfig{Config: platform.Config{
 		DataDir: t.TempDir(), AdminAddr: "127.0.0.1:0",
 		PlanInterval: 300 * time.Millisecond, ScanInterval: 200 * time.Millisecond,
-	}, KafkaPort: -1, RegistryPort: -1})
+	}, KafkaPort: -1, RegistryPort: -1}
+	if err := withExample(&cfg.Config); err != nil {
+		t.Fatal(err)
+	}
+	e := startE2E(t, cfg)
 	files := e.files(5)
 	want := map[string]struct {
 		status            string

@@ -70,7 +70,9 @@ func (e *e2e) awaitStatuses(want map[string]string) map[string]map[string]any {
 // reason; and every live store equals its rebuilt one.
 func TestE2EApplyLive(t *testing.T) {
 	cfg := e2eConfig(t)
-	cfg.Mesh = nil // the example mesh, with its files
+	if err := withExample(&cfg.Config); err != nil { // the example mesh, with its files
+		t.Fatal(err)
+	}
 	e := startE2E(t, cfg)
 	qa := filepath.Join("testdata", "live", "qa.yaml")
 	out, err := e.run("apply", "-f", qa)

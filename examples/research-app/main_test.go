@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/logmesh/logmesh/examples"
 	"github.com/logmesh/logmesh/platform"
 	"github.com/logmesh/logmesh/sdk"
 )
@@ -34,8 +36,7 @@ func (s *syncBuffer) String() string {
 // that version's rows through the SDK.
 func TestResearchApp(t *testing.T) {
 	ctx := context.Background()
-	d, err := platform.StartDev(ctx, platform.DevConfig{Config: platform.Config{DataDir: t.TempDir(),
-		PlanInterval: 300 * time.Millisecond, ScanInterval: 200 * time.Millisecond}, KafkaPort: -1, RegistryPort: -1})
+	d, err := platform.StartDev(ctx, exampleDev(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,4 +70,20 @@ func TestResearchApp(t *testing.T) {
 	if !strings.Contains(got, "following logmesh.research.inbox for raw.trades") || !strings.Contains(got, "raw.trades version ") {
 		t.Errorf("the app printed:\n%s", got)
 	}
+}
+
+// exampleDev is a dev platform's configuration on the example mesh, with
+// its files, in a fresh data directory.
+func exampleDev(t *testing.T) platform.DevConfig {
+	t.Helper()
+	m, err := examples.Mesh()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := examples.SeedLanding(filepath.Join(dir, "landing")); err != nil {
+		t.Fatal(err)
+	}
+	return platform.DevConfig{Config: platform.Config{DataDir: dir, Mesh: m,
+		PlanInterval: 300 * time.Millisecond, ScanInterval: 200 * time.Millisecond}, KafkaPort: -1, RegistryPort: -1}
 }
