@@ -32,9 +32,9 @@ import (
 	"github.com/logmesh/logmesh/internal/ingesttest"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/mesh"
-	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
+	"github.com/logmesh/logmesh/tables"
 )
 
 var ingestRows = flag.Int("bench.ingestrows", 5_000_000, "CSV rows ingested by one iteration of the ingest benchmarks")

@@ -19,7 +19,6 @@ import (
 	"github.com/logmesh/logmesh/internal/confluent"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/openlineage"
-	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/catalog"
 	"github.com/logmesh/logmesh/processors/feeds"
 	"github.com/logmesh/logmesh/processors/host"
@@ -42,6 +41,7 @@ import (
 	"github.com/logmesh/logmesh/projections/orchestration"
 	"github.com/logmesh/logmesh/projections/pointers"
 	"github.com/logmesh/logmesh/state"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // Processor is a running piece of the platform: Run blocks until ctx ends

@@ -52,9 +52,9 @@ import (
 	"github.com/logmesh/logmesh/internal/ingesttest"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/mesh"
-	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // MB is a decimal megabyte: the budget is "300 MB", the file "1 GB".

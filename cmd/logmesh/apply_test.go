@@ -21,8 +21,8 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/examples"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
-	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/internal/validate"
+	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/platform"
 	"github.com/logmesh/logmesh/projections/definitions"
 )

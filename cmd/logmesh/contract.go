@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/internal/odcs"
+	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/projections/definitions"
 )
 

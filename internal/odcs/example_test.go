@@ -5,8 +5,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/internal/odcs"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 func ExampleNew() {

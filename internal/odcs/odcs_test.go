@@ -16,8 +16,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/internal/odcs"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")

@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/logmesh/logmesh/internal/formats"
-	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/internal/validate"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 func ExampleValidator_Row() {

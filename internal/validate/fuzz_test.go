@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/logmesh/logmesh/internal/formats"
-	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/internal/validate"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 // FuzzRow feeds random texts to every field type and rule. Invariants: Row

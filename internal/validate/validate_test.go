@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/logmesh/logmesh/internal/formats"
-	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/internal/validate"
+	"github.com/logmesh/logmesh/mesh"
 )
 
 // allTypes has one field of every supported type, non-nullable and without

@@ -12,8 +12,8 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
-	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/catalog"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // fakeApplier is a test double of the catalog's Applier: the domains of

@@ -16,8 +16,8 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/mesh"
-	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/catalog"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // The mesh: domain own has an enterprise-visible product (pub) and a

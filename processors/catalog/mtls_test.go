@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/catalog"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // ca issues certificates for the test.

@@ -43,13 +43,13 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
-	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/projections/catalog"
 	"github.com/logmesh/logmesh/projections/definitions"
 	"github.com/logmesh/logmesh/projections/pointers"
 	"github.com/logmesh/logmesh/state"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // DefaultAddr is where the catalog listens unless Addr says otherwise.

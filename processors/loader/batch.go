@@ -12,9 +12,9 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/formats"
+	"github.com/logmesh/logmesh/internal/validate"
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/tables"
-	"github.com/logmesh/logmesh/internal/validate"
 )
 
 // Opener reads a landed file. processors/ingest's sources implement it.

@@ -14,8 +14,8 @@ import (
 	"github.com/logmesh/logmesh/internal/formats"
 	"github.com/logmesh/logmesh/internal/ingesttest"
 	"github.com/logmesh/logmesh/mesh"
-	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/ingest"
+	"github.com/logmesh/logmesh/tables"
 )
 
 var loadRows = flag.Int("loader.rows", 200_000, "CSV rows of BenchmarkLoad")

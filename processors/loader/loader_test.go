@@ -17,10 +17,10 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/mesh"
-	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
 	"github.com/logmesh/logmesh/processors/txn"
+	"github.com/logmesh/logmesh/tables"
 )
 
 const meshYAML = `

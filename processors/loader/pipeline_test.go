@@ -19,10 +19,10 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/formats"
-	"github.com/logmesh/logmesh/mesh"
-	"github.com/logmesh/logmesh/tables"
 	"github.com/logmesh/logmesh/internal/validate"
+	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/ingest"
+	"github.com/logmesh/logmesh/tables"
 )
 
 // The tests of the loader's goroutines: the parse-ahead of scan, the

@@ -15,8 +15,8 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/kafkatest"
-	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/internal/proctest"
+	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/router"
 	"github.com/logmesh/logmesh/processors/txn"
 )
