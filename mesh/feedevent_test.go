@@ -22,7 +22,7 @@ func TestFeedEventRoundTrip(t *testing.T) {
 	if err := codec.Register(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"testdata/mesh.yaml", filepath.Join("..", "..", "examples", "mesh.yaml")} {
+	for _, path := range []string{"testdata/mesh.yaml", filepath.Join("..", "examples", "mesh.yaml")} {
 		m, err := mesh.Load(path)
 		if err != nil {
 			t.Fatal(err)
