@@ -2,11 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // qaFiles are the files TestE2EApplyLive lands for the qa domain's feeds:
@@ -21,46 +21,14 @@ var qaFiles = []struct{ key, content, status string }{
 	{"qa/trades/bad.csv", "trade_id,qty\nQ9,not-a-number\n", "FAILED"},
 }
 
-// awaitStatuses polls `files --json` until every key has one of the
-// statuses wanted for it, and returns the files by key.
-func (e *e2e) awaitStatuses(want map[string]string) map[string]map[string]any {
+// awaitStatuses waits until every key of want has its status, and returns
+// the files by key.
+func (e *e2e) awaitStatuses(want map[string]string) map[string]fileJSON {
 	e.t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		out, err := e.run("files", "--json")
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		var files []map[string]any
-		if err := json.Unmarshal([]byte(out), &files); err != nil {
-			e.t.Fatalf("files --json: %v\n%s", err, out)
-		}
-		byKey := map[string]map[string]any{}
-		for _, f := range files {
-			byKey[f["key"].(string)] = f
-		}
-		done := true
-		for key, status := range want {
-			if f, ok := byKey[key]; !ok || f["status"] != status {
-				done = false
-			}
-		}
-		if done {
-			return byKey
-		}
-		if time.Now().After(deadline) {
-			var got []string
-			for key := range want {
-				if f, ok := byKey[key]; ok {
-					got = append(got, key+"="+f["status"].(string)+" ("+f["error"].(string)+")")
-				} else {
-					got = append(got, key+" not audited")
-				}
-			}
-			e.t.Fatalf("before the deadline: %s; want %v", strings.Join(got, ", "), want)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return e.awaitFiles(len(want), fmt.Sprintf("with their statuses %v", want), func(f fileJSON) bool {
+		s, ok := want[f.Key]
+		return ok && f.Status == s
+	})
 }
 
 // TestE2EApplyLive: a platform started on the example mesh takes a second
@@ -85,10 +53,10 @@ func TestE2EApplyLive(t *testing.T) {
 		want[f.key] = f.status
 	}
 	files := e.awaitStatuses(want)
-	if f := files["qa/trades/bad.csv"]; f["error"] == "" {
+	if f := files["qa/trades/bad.csv"]; f.Error == "" {
 		t.Errorf("the failed file has no reason: %v", f)
 	}
-	if f := files["qa/trades/t1.csv"]; f["rows_written"] != float64(2) {
+	if f := files["qa/trades/t1.csv"]; f.RowsWritten != 2 {
 		t.Errorf("t1.csv under min 1: %v, want both rows written", f)
 	}
 
@@ -107,7 +75,7 @@ func TestE2EApplyLive(t *testing.T) {
 	}
 	e.land("qa/trades/t2.csv", "trade_id,qty\nQ3,50\nQ4,7\n")
 	f := e.awaitStatuses(map[string]string{"qa/trades/t2.csv": "PROCESSED"})["qa/trades/t2.csv"]
-	if f["rows_written"] != float64(1) || f["rows_rejected"] != float64(1) {
+	if f.RowsWritten != 1 || f.RowsRejected != 1 {
 		t.Errorf("t2.csv under min 10: %v, want 1 row written and 1 rejected", f)
 	}
 
@@ -123,8 +91,8 @@ func TestE2EApplyLive(t *testing.T) {
 	}
 	e.land("qa/orders/o2.csv", "order_id,qty\nO2,3\n")
 	f = e.awaitStatuses(map[string]string{"qa/orders/o2.csv": "UNMATCHED"})["qa/orders/o2.csv"]
-	if reason, _ := f["error"].(string); !strings.Contains(reason, "qa-orders") || !strings.Contains(reason, "retired") {
-		t.Errorf("the file under the retired feed: reason %q, want it to name qa-orders's retirement", reason)
+	if !strings.Contains(f.Error, "qa-orders") || !strings.Contains(f.Error, "retired") {
+		t.Errorf("the file under the retired feed: reason %q, want it to name qa-orders's retirement", f.Error)
 	}
 	// The retired feed's table stays readable, marked retired.
 	out, err = e.run(append([]string{"tables", "--json"}, e.storeArgs()...)...)
@@ -176,7 +144,7 @@ func TestE2ERunFollowsApply(t *testing.T) {
 	}
 	e.land("qa/quotes/late.ndjson", "{\"isin\":\"QA0009\",\"bid\":9.5}\n")
 	f := e.awaitStatuses(map[string]string{"qa/quotes/late.ndjson": "PROCESSED"})["qa/quotes/late.ndjson"]
-	if f["rows_written"] != float64(1) || f["table"] != "qa.quotes" {
+	if f.RowsWritten != 1 || f.Table != "qa.quotes" {
 		t.Errorf("the file of the feed applied after the start: %v", f)
 	}
 	proc.Stop()
