@@ -75,7 +75,7 @@ func (r srRegistry) SchemaByID(ctx context.Context, id int) (string, error) {
 	if err != nil {
 		var re *sr.ResponseError
 		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
-			return "", fmt.Errorf("%w: id %d: %v", ErrUnknownSchema, id, err)
+			return "", fmt.Errorf("%w: id %d: %w", ErrUnknownSchema, id, err)
 		}
 		return "", err
 	}
@@ -292,7 +292,7 @@ func (c *Codec) Decode(ctx context.Context, b []byte) (ev Event, err error) {
 	r.Error = nil
 	r.ReadVal(w.schema, ev)
 	if r.Error != nil {
-		return nil, fmt.Errorf("%w: %s with schema id %d: %v", ErrMalformed, w.name, id, r.Error)
+		return nil, fmt.Errorf("%w: %s with schema id %d: %w", ErrMalformed, w.name, id, r.Error)
 	}
 	if r.Peek(); r.Error == nil {
 		return nil, fmt.Errorf("%w: %s with schema id %d: trailing bytes", ErrMalformed, w.name, id)
@@ -323,7 +323,7 @@ func (c *Codec) writer(ctx context.Context, id int) (writerEntry, error) {
 func (c *Codec) resolve(id int, text string) writerEntry {
 	writer, err := schemas.Parse(text)
 	if err != nil {
-		return writerEntry{err: fmt.Errorf("%w: schema id %d does not parse: %v", ErrUnknownEvent, id, err)}
+		return writerEntry{err: fmt.Errorf("%w: schema id %d does not parse: %w", ErrUnknownEvent, id, err)}
 	}
 	rec, ok := writer.(*avro.RecordSchema)
 	if !ok {
@@ -336,7 +336,7 @@ func (c *Codec) resolve(id int, text string) writerEntry {
 	}
 	resolved, err := avro.NewSchemaCompatibility().Resolve(reader, writer)
 	if err != nil {
-		return writerEntry{name: name, err: fmt.Errorf("%w: schema id %d for %s: %v", ErrIncompatible, id, name, err)}
+		return writerEntry{name: name, err: fmt.Errorf("%w: schema id %d for %s: %w", ErrIncompatible, id, name, err)}
 	}
 	return writerEntry{name: name, schema: resolved}
 }

@@ -372,7 +372,7 @@ func shorten(s string) string {
 
 // wrapErr wraps a database error. A cancelled or expired ctx is reported as
 // ctx's error (so errors.Is(err, context.Canceled) holds), with DuckDB's
-// message kept as text.
+// error wrapped beside it.
 func (e *Engine) wrapErr(op string, ctx context.Context, err error) error {
 	if e.isClosed() {
 		return fmt.Errorf("query: %s: %w", op, ErrClosed)
@@ -381,7 +381,7 @@ func (e *Engine) wrapErr(op string, ctx context.Context, err error) error {
 		if errors.Is(err, cerr) {
 			return fmt.Errorf("query: %s: %w", op, cerr)
 		}
-		return fmt.Errorf("query: %s: %w (%v)", op, cerr, err)
+		return fmt.Errorf("query: %s: %w (%w)", op, cerr, err)
 	}
 	return fmt.Errorf("query: %s: %w", op, err)
 }

@@ -68,11 +68,11 @@ func parseSchema(text string) (ps parsedSchema, err error) {
 	}
 	s, err := avro.ParseWithCache(text, "", &avro.SchemaCache{})
 	if err != nil {
-		return parsedSchema{}, fmt.Errorf("%w: %v", ErrInvalidSchema, err)
+		return parsedSchema{}, fmt.Errorf("%w: %w", ErrInvalidSchema, err)
 	}
 	b, err := json.Marshal(s)
 	if err != nil {
-		return parsedSchema{}, fmt.Errorf("%w: %v", ErrInvalidSchema, err)
+		return parsedSchema{}, fmt.Errorf("%w: %w", ErrInvalidSchema, err)
 	}
 	return parsedSchema{schema: s, canonical: string(b)}, nil
 }

@@ -279,7 +279,7 @@ func (r *Registry) write(ctx context.Context, recs ...*kgo.Record) error {
 		// before the next write.
 		r.stale = true
 		r.log.Error("schema registry write failed; state will be replayed before the next write", "err", err)
-		return fmt.Errorf("%w: %v", errStore, err)
+		return fmt.Errorf("%w: %w", errStore, err)
 	}
 	return nil
 }
@@ -318,7 +318,7 @@ func (r *Registry) lockWrite(ctx context.Context) error {
 	st, err := r.replay(ctx)
 	if err != nil {
 		r.writeMu.Unlock()
-		return fmt.Errorf("%w: %v", errStore, err)
+		return fmt.Errorf("%w: %w", errStore, err)
 	}
 	r.stMu.Lock()
 	r.st = st

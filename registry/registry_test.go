@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/logmesh/logmesh/internal/kafkatest"
@@ -701,3 +702,21 @@ func TestOptionsValidated(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// A failed write is a store error (50001) that keeps its cause for
+// errors.Is: here the deadline of a write that cannot finish in time.
+func TestStoreErrorKeepsCause(t *testing.T) {
+	c := kafkatest.New(t)
+	reg, err := New(ctxT(t), c.Client(t), Topic(kafkatest.Unique("logmesh._schemas")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	reg.cfg.writeTimeout = time.Nanosecond
+	reg.writeMu.Lock()
+	err = reg.write(ctxT(t), &kgo.Record{Key: []byte("k"), Value: []byte("v")})
+	reg.writeMu.Unlock()
+	if !errors.Is(err, errStore) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a write past its deadline: %v, want errStore wrapping context.DeadlineExceeded", err)
+	}
+}

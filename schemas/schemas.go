@@ -138,7 +138,7 @@ func CheckCompatible(newText, oldText string) error {
 		return fmt.Errorf("schemas: old schema: %w", err)
 	}
 	if err := avro.NewSchemaCompatibility().Compatible(reader, writer); err != nil {
-		return fmt.Errorf("%w: %v", ErrIncompatible, err)
+		return fmt.Errorf("%w: %w", ErrIncompatible, err)
 	}
 	return nil
 }

@@ -153,7 +153,7 @@ func run(out io.Writer, size, budget int64, heapProfile string, keep bool) error
 	select {
 	case res = <-results:
 	case err := <-ran:
-		return fmt.Errorf("loader stopped before the batch committed: %v", err)
+		return fmt.Errorf("loader stopped before the batch committed: %w", err)
 	case <-ctx.Done():
 		return fmt.Errorf("batch not committed: %w", ctx.Err())
 	}

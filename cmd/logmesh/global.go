@@ -106,7 +106,7 @@ func parseGlobal(args []string, stderr io.Writer) (global, []string, error) {
 		}
 	}
 	if err := fs.Parse(gargs); err != nil {
-		return global{}, nil, fmt.Errorf("%v: %w", err, errUsage)
+		return global{}, nil, fmt.Errorf("%w: %w", err, errUsage)
 	}
 	brokersSet := os.Getenv("LOGMESH_BROKERS") != ""
 	fs.Visit(func(f *flag.Flag) { brokersSet = brokersSet || f.Name == "brokers" })

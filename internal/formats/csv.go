@@ -27,7 +27,7 @@ func openCSV(r io.Reader, opts Options) (Reader, error) {
 			return nil, fmt.Errorf("%w: csv: without a header, Columns must name the fields", ErrOptions)
 		}
 		if err := checkNames(opts.Columns); err != nil {
-			return nil, fmt.Errorf("%w: csv: Columns: %v", ErrOptions, err)
+			return nil, fmt.Errorf("%w: csv: Columns: %w", ErrOptions, err)
 		}
 	}
 	in, utf8In, err := decodeInput(r, opts.Encoding, FormatCSV, opts.AllowControl)
@@ -65,7 +65,7 @@ func openCSV(r io.Reader, opts Options) (Reader, error) {
 		names[i] = f
 	}
 	if err := checkNames(names); err != nil {
-		return nil, fmt.Errorf("formats: csv: header (line %d): %v", line, err)
+		return nil, fmt.Errorf("formats: csv: header (line %d): %w", line, err)
 	}
 	if len(opts.Columns) > 0 && !slicesEqual(names, opts.Columns) {
 		return nil, fmt.Errorf("formats: csv: header (line %d) is %q, want %q", line, names, opts.Columns)

@@ -23,7 +23,7 @@ func openFixedWidth(r io.Reader, opts Options) (Reader, error) {
 		names[i] = c.Name
 	}
 	if err := checkNames(names); err != nil {
-		return nil, fmt.Errorf("%w: fixed-width: %v", ErrOptions, err)
+		return nil, fmt.Errorf("%w: fixed-width: %w", ErrOptions, err)
 	}
 	sorted := slices.Clone(cols)
 	slices.SortFunc(sorted, func(a, b Column) int { return a.Start - b.Start })

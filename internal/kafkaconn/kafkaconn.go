@@ -104,9 +104,37 @@ func New(cfg Config) (Conn, error) {
 			return Conn{}, err
 		}
 		c.mechanism, c.user = strings.ToUpper(cfg.SASLMechanism), cfg.SASLUser
-		c.opts = append(c.opts, kgo.SASL(m))
+		c.opts = append(c.opts, kgo.SASL(marked{m}))
 	}
 	return c, nil
+}
+
+// saslError is an error of the client side of a SASL exchange (franz-go's
+// mechanisms return them as plain text), marked for isAuthErr.
+type saslError struct{ err error }
+
+func (e *saslError) Error() string { return e.err.Error() }
+func (e *saslError) Unwrap() error { return e.err }
+
+// marked is a SASL mechanism whose errors are *saslError.
+type marked struct{ sasl.Mechanism }
+
+func (m marked) Authenticate(ctx context.Context, host string) (sasl.Session, []byte, error) {
+	s, b, err := m.Mechanism.Authenticate(ctx, host)
+	if err != nil {
+		return nil, nil, &saslError{err}
+	}
+	return markedSession{s}, b, nil
+}
+
+type markedSession struct{ sasl.Session }
+
+func (s markedSession) Challenge(resp []byte) (bool, []byte, error) {
+	done, b, err := s.Session.Challenge(resp)
+	if err != nil {
+		err = &saslError{err}
+	}
+	return done, b, err
 }
 
 // MustNew is New for tests and fixed settings; it panics on a bad Config.
@@ -244,13 +272,12 @@ func (c Conn) Ping(ctx context.Context, timeout time.Duration) error {
 	return fmt.Errorf("kafkaconn: cannot reach Kafka at %s: %w", strings.Join(c.brokers, ","), err)
 }
 
+// isAuthErr reports whether err is a failed SASL authentication: the
+// brokers' answer, or an error of the exchange on the client's side.
 func isAuthErr(err error) bool {
-	if errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState) ||
-		errors.Is(err, kerr.UnsupportedSaslMechanism) {
-		return true
-	}
-	s := strings.ToLower(err.Error())
-	return strings.Contains(s, "sasl") || strings.Contains(s, "authentication")
+	var se *saslError
+	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState) ||
+		errors.Is(err, kerr.UnsupportedSaslMechanism) || errors.As(err, &se)
 }
 
 // EnsureTopics creates the topics of specs that do not exist yet, with the

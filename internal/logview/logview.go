@@ -518,8 +518,11 @@ func (v *View) add(ctx context.Context, cl *kgo.Client, ends map[TP]int64) error
 				continue
 			}
 			lo, ok := starts.Lookup(tp.Topic, tp.Partition)
-			if !ok || lo.Err != nil {
-				return fmt.Errorf("logview: start offset of %s/%d: %v", tp.Topic, tp.Partition, lo.Err)
+			if !ok {
+				return fmt.Errorf("logview: no start offset of %s/%d", tp.Topic, tp.Partition)
+			}
+			if lo.Err != nil {
+				return fmt.Errorf("logview: start offset of %s/%d: %w", tp.Topic, tp.Partition, lo.Err)
 			}
 			v.next[tp] = lo.Offset
 			if at[tp.Topic] == nil {

@@ -113,29 +113,37 @@ func (s *Server) api(fn apiFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		principal := s.principal(r)
 		if principal == Anonymous {
-			s.deny(r.Context(), Anonymous, "authenticate", r.URL.Path, "catalog", "no valid bearer token")
-			fail(w, http.StatusUnauthorized, "a bearer token is required (Authorization: Bearer TOKEN)")
+			reason, msg := unauthenticated(r)
+			s.deny(r.Context(), Anonymous, "authenticate", r.URL.Path, "catalog", reason)
+			fail(w, http.StatusUnauthorized, msg)
 			return
 		}
 		if err := fn(r.Context(), w, r, principal); err != nil {
-			status := http.StatusInternalServerError
-			var he *httpError
-			switch {
-			case errors.As(err, &he):
-				status = he.status
-			case errors.Is(err, errBadRequest), errors.Is(err, ErrInvalid):
-				status = http.StatusBadRequest
-			case errors.Is(err, ErrNotFound):
-				status = http.StatusNotFound
-			case errors.Is(err, ErrConflict):
-				status = http.StatusConflict
-			}
+			status := statusOf(err)
 			if status == http.StatusInternalServerError {
 				s.log.Error("catalog: request failed", "path", r.URL.Path, "err", err)
 			}
 			fail(w, status, err.Error())
 		}
 	}
+}
+
+// statusOf is the status to answer err with, on the catalog API and the
+// Iceberg catalog alike: an *httpError's, 400, 404 or 409 as its sentinel
+// says, 500 otherwise.
+func statusOf(err error) int {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		return he.status
+	case errors.Is(err, errBadRequest), errors.Is(err, ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
 }
 
 // fail writes the catalog's error body.
@@ -321,8 +329,8 @@ func (s *Server) tablesList(ctx context.Context, w http.ResponseWriter, r *http.
 		}
 		var out []TableView
 		for _, t := range names {
-			d, ok, _ := s.readTable(sn, principal, t)
-			if !ok {
+			d, denied := s.readTable(sn, principal, t)
+			if denied != nil {
 				continue
 			}
 			cur, _, err := pointers.Current(sn.st, t)
@@ -342,16 +350,13 @@ func (s *Server) tablesList(ctx context.Context, w http.ResponseWriter, r *http.
 func (s *Server) tableDetail(ctx context.Context, w http.ResponseWriter, r *http.Request, principal string) error {
 	table := r.PathValue("table")
 	return s.read(ctx, r, func(sn *snapshot) error {
-		d, ok, why := s.readTable(sn, principal, table)
-		if !ok {
-			return s.forbidden(ctx, principal, "read-table", table, "catalog", why)
-		}
 		vs, err := pointers.Versions(sn.st, table)
 		if err != nil {
 			return err
 		}
-		if len(vs) == 0 {
-			return fmt.Errorf("table %s has no version: %w", table, ErrNotFound)
+		d, err := s.openTable(ctx, sn, principal, table, "catalog", len(vs) > 0)
+		if err != nil {
+			return err
 		}
 		v := TableView{Table: table, Current: versionView(vs[len(vs)-1])}
 		for _, p := range vs {
@@ -393,7 +398,7 @@ func (s *Server) grantPost(ctx context.Context, w http.ResponseWriter, r *http.R
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return fmt.Errorf("the body must be {product, grantee, purpose, expires_at}: %v: %w", err, errBadRequest)
+		return fmt.Errorf("the body must be {product, grantee, purpose, expires_at}: %w: %w", err, errBadRequest)
 	}
 	return s.read(ctx, r, func(sn *snapshot) error {
 		d, ok := sn.product(req.Product)

@@ -74,7 +74,7 @@ func (s *Server) applyPost(ctx context.Context, w http.ResponseWriter, r *http.R
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 32<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return fmt.Errorf("the body must be {files: [{name, content}], retire_domains}: %v: %w", err, errBadRequest)
+		return fmt.Errorf("the body must be {files: [{name, content}], retire_domains}: %w: %w", err, errBadRequest)
 	}
 	if len(req.Files) == 0 && len(req.RetireDomains) == 0 {
 		return fmt.Errorf("the request names no files and no domain to retire: %w", errBadRequest)

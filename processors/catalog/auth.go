@@ -97,6 +97,18 @@ func (t Tokens) Principal(r *http.Request) string {
 	return Anonymous
 }
 
+// unauthenticated says why a request of no known principal is refused:
+// the reason its AccessDenied records and the message of its 401. A
+// request without a bearer token is told one is required; one with a
+// token no entry of the tokens file hashes to is told so, and what to do.
+func unauthenticated(r *http.Request) (reason, msg string) {
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); !ok || strings.TrimSpace(tok) == "" {
+		return "no bearer token", "a bearer token is required (Authorization: Bearer TOKEN)"
+	}
+	return "an unknown bearer token", "the bearer token is not known; check the token sent (logmesh's --token or " +
+		"LOGMESH_TOKEN), or ask the catalog's operator to add it to the catalog's tokens file (--tokens)"
+}
+
 // Rules decide who may do what. They are pure: the same catalog state and
 // request give the same answer, which the authorization matrix test walks.
 type Rules struct {

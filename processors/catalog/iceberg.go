@@ -65,19 +65,22 @@ func (s *Server) ice(fn apiFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		principal := s.principal(r)
 		if principal == Anonymous {
-			s.deny(r.Context(), Anonymous, "authenticate", r.URL.Path, "iceberg-rest", "no valid bearer token")
-			iceFail(w, http.StatusUnauthorized, "NotAuthorizedException", "a bearer token is required")
+			reason, msg := unauthenticated(r)
+			s.deny(r.Context(), Anonymous, "authenticate", r.URL.Path, "iceberg-rest", reason)
+			iceFail(w, http.StatusUnauthorized, "NotAuthorizedException", msg)
 			return
 		}
 		if err := fn(r.Context(), w, r, principal); err != nil {
-			if he, ok := err.(*httpError); ok {
-				typ := map[int]string{http.StatusForbidden: "ForbiddenException", http.StatusNotFound: "NoSuchTableException",
-					http.StatusBadRequest: "BadRequestException"}[he.status]
-				iceFail(w, he.status, typ, he.reason)
-				return
+			// The catalog API's statuses, with Iceberg's error types.
+			status := statusOf(err)
+			typ, ok := map[int]string{http.StatusBadRequest: "BadRequestException", http.StatusForbidden: "ForbiddenException",
+				http.StatusNotFound: "NoSuchTableException", http.StatusConflict: "AlreadyExistsException",
+				http.StatusNotImplemented: "UnsupportedOperationException"}[status]
+			if !ok {
+				status, typ = http.StatusInternalServerError, "ServiceFailureException"
+				s.log.Error("catalog: iceberg request failed", "path", r.URL.Path, "err", err)
 			}
-			s.log.Error("catalog: iceberg request failed", "path", r.URL.Path, "err", err)
-			iceFail(w, http.StatusInternalServerError, "ServiceFailureException", err.Error())
+			iceFail(w, status, typ, err.Error())
 		}
 	}
 }
@@ -94,7 +97,7 @@ func (s *Server) readableTables(sn *snapshot, principal, ns string) ([]string, e
 		if dom, _, _ := strings.Cut(t, "."); ns != "" && dom != ns {
 			continue
 		}
-		if _, ok, _ := s.readTable(sn, principal, t); ok {
+		if _, denied := s.readTable(sn, principal, t); denied == nil {
 			out = append(out, t)
 		}
 	}
@@ -168,12 +171,8 @@ func (s *Server) iceLoad(ctx context.Context, w http.ResponseWriter, r *http.Req
 		if err != nil {
 			return err
 		}
-		_, ok, why := s.readTable(sn, principal, table)
-		switch {
-		case !ok && (exists || why != "no product publishes table "+table):
-			return s.forbidden(ctx, principal, "read-table", table, "iceberg-rest", why)
-		case !exists:
-			return &httpError{status: http.StatusNotFound, reason: "no table " + table}
+		if _, err := s.openTable(ctx, sn, principal, table, "iceberg-rest", exists); err != nil {
+			return err
 		}
 		if r.Method == http.MethodHead {
 			w.WriteHeader(http.StatusNoContent)

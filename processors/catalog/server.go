@@ -405,18 +405,44 @@ func compareKeys(a, b definitions.Key) int {
 	return strings.Compare(a.Name, b.Name)
 }
 
+// unpublishedError is why a domain may not read a table no product
+// publishes.
+type unpublishedError struct{ table string }
+
+func (e *unpublishedError) Error() string { return "no product publishes table " + e.table }
+
 // readTable decides whether principal may read table in sn: the product
-// that writes it, and why not.
-func (s *Server) readTable(sn *snapshot, principal, table string) (*definitions.Definition, bool, string) {
+// that writes it, and why not (nil if principal may; an
+// *unpublishedError if no product publishes table).
+func (s *Server) readTable(sn *snapshot, principal, table string) (*definitions.Definition, error) {
 	d, ok := sn.productOfTable(table)
 	if !ok {
 		if principal == Governance {
-			return nil, true, ""
+			return nil, nil
 		}
-		return nil, false, "no product publishes table " + table
+		return nil, &unpublishedError{table: table}
 	}
-	ok, why := s.cfg.rules.ReadTable(principal, d.Product, sn.grant(d.Name, principal), sn.at)
-	return d, ok, why
+	if ok, why := s.cfg.rules.ReadTable(principal, d.Product, sn.grant(d.Name, principal), sn.at); !ok {
+		return d, errors.New(why)
+	}
+	return d, nil
+}
+
+// openTable decides principal's read of table in sn through api, exists
+// saying whether the table has a version: the product that writes it, or
+// the error to answer. A table principal may not read is a 403 (recorded
+// as an AccessDenied), except one that does not exist and that no product
+// publishes: a 404, as for governance.
+func (s *Server) openTable(ctx context.Context, sn *snapshot, principal, table, api string, exists bool) (*definitions.Definition, error) {
+	d, denied := s.readTable(sn, principal, table)
+	var unpublished *unpublishedError
+	switch {
+	case denied != nil && (exists || !errors.As(denied, &unpublished)):
+		return nil, s.forbidden(ctx, principal, "read-table", table, api, denied.Error())
+	case !exists:
+		return nil, fmt.Errorf("no table %s: %w", table, ErrNotFound)
+	}
+	return d, nil
 }
 
 // deny records an AccessDenied.

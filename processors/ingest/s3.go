@@ -170,7 +170,7 @@ func (s *S3Source) Put(ctx context.Context, key string, r io.Reader, size int64)
 
 func (s *S3Source) wrap(op, key string, err error) error {
 	if minio.ToErrorResponse(err).StatusCode == http.StatusNotFound {
-		return fmt.Errorf("ingest: %s s3://%s/%s%s: %w (%v)", op, s.bucket, s.prefix, key, fs.ErrNotExist, err)
+		return fmt.Errorf("ingest: %s s3://%s/%s%s: %w (%w)", op, s.bucket, s.prefix, key, fs.ErrNotExist, err)
 	}
 	return fmt.Errorf("ingest: %s s3://%s/%s%s: %w", op, s.bucket, s.prefix, key, err)
 }

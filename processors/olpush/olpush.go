@@ -180,7 +180,7 @@ func (p *push) once(s projections.Store, key string, make func() ([]openlineage.
 	}
 	evs, err := make()
 	if err != nil {
-		return nil, fmt.Errorf("olpush: %s: %v: %w", key, err, projections.ErrInvariant)
+		return nil, fmt.Errorf("olpush: %s: %w: %w", key, err, projections.ErrInvariant)
 	}
 	return evs, s.Set([]byte(prefixSent+key), nil)
 }

@@ -85,7 +85,11 @@ func (c *Command) Launch(ctx context.Context, js *events.JobStarted, inputs []In
 	job := Job{JobID: js.JobID, Product: js.Product, Attempt: js.Attempt, Transform: deref(js.Transform),
 		OutputTable: js.OutputTable, PrimaryKey: js.PrimaryKey, Mode: js.Mode, Inputs: []JobInput{},
 		Output: filepath.Join(dir, "rows.ndjson")}
+	cols := []string{}
 	if s := deref(js.OutputSchema); s != "" {
+		if cols, err = columnsOf(json.RawMessage(s)); err != nil {
+			return nil, fmt.Errorf("product %s: output schema of %s %s: %w", js.Product, js.OutputTable, clip(s, 200), err)
+		}
 		job.OutputSchema = json.RawMessage(s)
 	}
 	for _, in := range inputs {
@@ -121,22 +125,32 @@ func (c *Command) Launch(ctx context.Context, js *events.JobStarted, inputs []In
 	if maxRows <= 0 {
 		maxRows = DefaultMaxRows
 	}
-	return readNDJSON(job.Output, columnsOf(job.OutputSchema), maxRows)
+	return readNDJSON(job.Output, cols, maxRows)
 }
 
 // columnsOf returns the field names of an Avro record schema, in order.
-func columnsOf(schema json.RawMessage) []string {
+func columnsOf(schema json.RawMessage) ([]string, error) {
 	var rec struct {
 		Fields []struct {
 			Name string `json:"name"`
 		} `json:"fields"`
 	}
-	_ = json.Unmarshal(schema, &rec) // checked at apply; no columns otherwise
+	if err := json.Unmarshal(schema, &rec); err != nil {
+		return nil, fmt.Errorf("not an Avro record schema: %w", err)
+	}
 	cols := make([]string, 0, len(rec.Fields))
 	for _, f := range rec.Fields {
 		cols = append(cols, f.Name)
 	}
-	return cols
+	return cols, nil
+}
+
+// clip returns s, cut to n bytes with "..." if it is longer.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // readNDJSON reads the rows a command wrote: the contract's columns first,

@@ -142,3 +142,19 @@ func TestCommandTimeout(t *testing.T) {
 		t.Fatalf("%v, want the deadline", err)
 	}
 }
+
+// A bad output schema fails the attempt, naming the product and the
+// schema, rather than running the command with no contract columns.
+func TestCommandBadSchema(t *testing.T) {
+	for _, schema := range []string{`{"type": "record", "fields": [`, `["null", "string"]`} {
+		js, inputs := engineJob()
+		js.OutputSchema = new(schema)
+		_, err := engine(t, "ok").Launch(context.Background(), js, inputs)
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		if err == nil || !strings.Contains(err.Error(), "wm.ext") || !strings.Contains(err.Error(), schema) ||
+			!(errors.As(err, &se) || errors.As(err, &te)) {
+			t.Errorf("output schema %s: %v, want an error naming wm.ext and the schema, wrapping the JSON error", schema, err)
+		}
+	}
+}
