@@ -20,6 +20,7 @@ const (
 	NameFileRetryRequested  = "logmesh.events.FileRetryRequested"
 	NameIncidentOpened      = "logmesh.events.IncidentOpened"
 	NameIncidentResolved    = "logmesh.events.IncidentResolved"
+	NameInstallationDefined = "logmesh.events.InstallationDefined"
 	NameJobFinished         = "logmesh.events.JobFinished"
 	NameLocationsDefined    = "logmesh.events.LocationsDefined"
 	NameJobStarted          = "logmesh.events.JobStarted"
@@ -42,7 +43,7 @@ const (
 func Names() []string {
 	return []string{
 		NameAccessDenied, NameBatchPlanned, NameDomainDefined, NameDomainRetired, NameFeedDefined, NameFeedRetired,
-		NameFileFailed, NameFileLanded, NameFileProcessed, NameFileRetryRequested, NameIncidentOpened, NameIncidentResolved,
+		NameFileFailed, NameFileLanded, NameFileProcessed, NameFileRetryRequested, NameIncidentOpened, NameIncidentResolved, NameInstallationDefined,
 		NameJobFinished, NameJobStarted, NameLocationsDefined, NameProductPublished, NameProductRefreshed,
 		NameProductRetired, NameRecordRejected, NameRouteRefused, NameRunRequested, NameSchemaChanged, NameShareGranted,
 		NameShareRevoked, NameSubscriptionDefined, NameSubscriptionRemoved, NameTableCommitted,
@@ -63,6 +64,8 @@ func New(name string) (Event, error) {
 		return new(FeedDefined), nil
 	case NameFeedRetired:
 		return new(FeedRetired), nil
+	case NameInstallationDefined:
+		return new(InstallationDefined), nil
 	case NameDomainRetired:
 		return new(DomainRetired), nil
 	case NameFileRetryRequested:
@@ -452,6 +455,10 @@ type ProductPublished struct {
 	// Engine is the mesh's external engine the product's jobs run on; nil
 	// for the embedded DuckDB.
 	Engine *string `avro:"engine"`
+	// InstallationID is the installation the definition was applied to
+	// (InstallationDefined); the product's job ids include it. Nil in
+	// definitions applied before it was recorded.
+	InstallationID *string `avro:"installation_id"`
 }
 
 // Key returns the product.
@@ -933,3 +940,20 @@ type RunRequested struct {
 
 // Key returns the product.
 func (e *RunRequested) Key() string { return e.Product }
+
+// InstallationDefined records this installation's id, once, at its first
+// start: the first one on the central bus is the installation's. Ids that
+// must not collide across installations (job ids, and so OpenLineage run
+// ids) include it.
+type InstallationDefined struct {
+	// Envelope is the event's envelope; its domain is central.
+	Envelope Envelope `avro:"envelope"`
+	// InstallationID is random, 128 bits, lower-case hex.
+	InstallationID string `avro:"installation_id"`
+	// DefinedBy names the process that recorded it.
+	DefinedBy string `avro:"defined_by"`
+}
+
+// Key returns "installation": one key, so the first one is first in one
+// partition.
+func (e *InstallationDefined) Key() string { return "installation" }

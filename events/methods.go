@@ -161,3 +161,9 @@ func (e *FileRetryRequested) Name() string { return NameFileRetryRequested }
 
 // Meta returns the event's envelope.
 func (e *FileRetryRequested) Meta() *Envelope { return &e.Envelope }
+
+// Name returns "logmesh.events.InstallationDefined".
+func (e *InstallationDefined) Name() string { return NameInstallationDefined }
+
+// Meta returns the event's envelope.
+func (e *InstallationDefined) Meta() *Envelope { return &e.Envelope }

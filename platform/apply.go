@@ -426,6 +426,13 @@ func (d *Definer) apply(ctx context.Context, rep *ApplyReport, view *host.View, 
 		}
 	}
 	rest = append(rest, SchemaChanges(rep.Changes, ids, at)...)
+	installation, ok := definitions.Installation(current)
+	if !ok {
+		if installation, err = EnsureInstallation(ctx, d.Conn, d.Codec, d.Topics, "logmesh apply"); err != nil {
+			return err
+		}
+	}
+	stampInstallation(rest, installation)
 	if err := d.produce(ctx, cl, rest); err != nil {
 		return fmt.Errorf("platform: emit definitions: %w", err)
 	}
@@ -525,7 +532,7 @@ func parseApply(in ApplyInput, current map[definitionKey]definition) (*mesh.Mesh
 func liveOf(current map[definitionKey]definition, domain string) []string {
 	var out []string
 	for k, d := range current {
-		if !d.Retired && k.Kind != definitions.KindDomain && k.Kind != definitions.KindLocations && OwnerOf(d) == domain {
+		if !d.Retired && k.Kind != definitions.KindDomain && k.Kind != definitions.KindLocations && k.Kind != definitions.KindInstallation && OwnerOf(d) == domain {
 			out = append(out, k.Kind+" "+k.Name)
 		}
 	}

@@ -104,7 +104,7 @@ func Plan(current map[definitionKey]definition, want []events.Event, scope []str
 	var gone []Step
 	for k, cur := range current {
 		dom := OwnerOf(cur)
-		if wanted[k] || cur.Retired || k.Kind == definitions.KindLocations || k.Kind == definitions.KindDomain || !slices.Contains(scope, dom) {
+		if wanted[k] || cur.Retired || k.Kind == definitions.KindLocations || k.Kind == definitions.KindInstallation || k.Kind == definitions.KindDomain || !slices.Contains(scope, dom) {
 			continue
 		}
 		if k.Kind == definitions.KindGrant && cur.Grant != nil && cur.Grant.GrantedBy != GrantedByMesh {
@@ -333,6 +333,15 @@ func RecordMesh(ctx context.Context, env *Env, m *mesh.Mesh) (int, error) {
 	}
 	if why.Len() > 0 {
 		return 0, fmt.Errorf("platform: %s%w", why.String(), ErrRefused)
+	}
+	installation, ok := definitions.Installation(current)
+	if !ok {
+		if installation, err = EnsureInstallation(ctx, env.Conn, env.Codec, env.Config.Topics, env.Config.DefinedBy); err != nil {
+			return 0, err
+		}
+	}
+	for _, s := range steps {
+		stampInstallation([]events.Event{s.Event}, installation)
 	}
 	if err := ApplySteps(ctx, env.Conn, env.Codec, env.Registry, env.Config.Topics, steps, changes); err != nil {
 		return 0, err

@@ -101,6 +101,9 @@ func Start(ctx context.Context, cfg Config, names ...string) (_ *Platform, err e
 			_ = env.closeStores()
 		}
 	}()
+	if _, err := EnsureInstallation(ctx, conn, codec, cfg.Topics, cfg.DefinedBy); err != nil {
+		return nil, err
+	}
 	if slices.ContainsFunc(specs, func(s Spec) bool { return s.Name == "watcher" || s.Name == "loader" }) {
 		if err := RecordLocations(ctx, env); err != nil {
 			return nil, err

@@ -119,3 +119,48 @@ func TestRestartKeepsRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestInstallationIDs: each installation records its own id once, at its
+// first start; a restart on the same data keeps it; a second installation
+// gets another. The products either applies get the id, so their job ids
+// differ (projections/orchestration TestJobIDsPerInstallation).
+func TestInstallationIDs(t *testing.T) {
+	ctx := context.Background()
+	start := func(dir string) *platform.Dev {
+		t.Helper()
+		d, err := platform.StartDev(ctx, platform.DevConfig{Config: platform.Config{DataDir: dir, Mesh: &mesh.Mesh{}},
+			KafkaPort: -1, RegistryPort: -1, Skip: platform.ProcessorNames()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	id := func(d *platform.Dev) string {
+		t.Helper()
+		got, err := platform.EnsureInstallation(ctx, d.Env.Conn, d.Env.Codec, d.Env.Config.Topics, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 32 {
+			t.Fatalf("installation id %q, want 32 hex digits", got)
+		}
+		return got
+	}
+	dirA := t.TempDir()
+	a := start(dirA)
+	idA := id(a)
+	if again := id(a); again != idA {
+		t.Errorf("a second read of the installation gave %s, then %s", idA, again)
+	}
+	a.Close()
+	a = start(dirA)
+	if restarted := id(a); restarted != idA {
+		t.Errorf("a restart on the same data changed the installation id from %s to %s", idA, restarted)
+	}
+	a.Close()
+	b := start(t.TempDir())
+	defer b.Close()
+	if idB := id(b); idB == idA {
+		t.Errorf("two installations share the id %s", idA)
+	}
+}

@@ -13,7 +13,7 @@ import (
 
 var facts = []string{
 	"AccessDenied", "BatchPlanned", "DomainDefined", "DomainRetired", "FeedDefined", "FeedRetired", "FileFailed", "FileLanded",
-	"FileProcessed", "FileRetryRequested", "IncidentOpened", "IncidentResolved", "JobFinished",
+	"FileProcessed", "FileRetryRequested", "IncidentOpened", "IncidentResolved", "InstallationDefined", "JobFinished",
 	"JobStarted", "LocationsDefined", "ProductPublished", "ProductRefreshed", "ProductRetired",
 	"RecordRejected", "RouteRefused", "RunRequested", "SchemaChanged", "ShareGranted", "ShareRevoked",
 	"SubscriptionDefined", "SubscriptionRemoved", "TableCommitted",

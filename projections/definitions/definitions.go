@@ -35,7 +35,13 @@ const (
 	KindProduct      = "product"
 	KindGrant        = "grant"
 	KindSubscription = "subscription"
+	// KindInstallation is the installation's id (InstallationDefined):
+	// one definition, InstallationName, whose Hash is the id.
+	KindInstallation = "installation"
 )
+
+// InstallationName is the name of the one installation definition.
+const InstallationName = "installation"
 
 // GrantName names a grant: "product→grantee".
 func GrantName(product, grantee string) string { return product + "→" + grantee }
@@ -156,7 +162,7 @@ type Locations struct {
 // without decoding them.
 func (Projection) Handles(name string) bool {
 	switch name {
-	case events.NameDomainDefined, events.NameFeedDefined, events.NameLocationsDefined, events.NameFeedRetired, events.NameDomainRetired,
+	case events.NameDomainDefined, events.NameFeedDefined, events.NameLocationsDefined, events.NameFeedRetired, events.NameDomainRetired, events.NameInstallationDefined,
 		events.NameProductPublished, events.NameProductRetired, events.NameShareGranted, events.NameShareRevoked,
 		events.NameSubscriptionDefined, events.NameSubscriptionRemoved:
 		return true
@@ -208,6 +214,13 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 		return retire(s, ev, KindSubscription, e.Subscription, e.Reason)
 	case *events.FeedRetired:
 		return retire(s, ev, KindFeed, e.Feed, e.Reason)
+	case *events.InstallationDefined:
+		// The first one on the log is the installation's; a second (two
+		// processes that started at once) changes nothing.
+		if _, ok, err := s.Get([]byte(prefixDefinition + KindInstallation + "\x00" + InstallationName)); err != nil || ok {
+			return err
+		}
+		d = Definition{Kind: KindInstallation, Name: InstallationName, Hash: e.InstallationID}
 	case *events.DomainRetired:
 		if _, by, ok := ParseClaim(e.Envelope.CorrelationID); ok {
 			if won, err := claim(s, e.DomainName, &e.Envelope, by); err != nil || !won {
@@ -353,4 +366,11 @@ func nonEmpty(s []string) []string {
 		return nil
 	}
 	return s
+}
+
+// Installation returns the installation's id; ok is false if none was
+// recorded.
+func Installation(all map[Key]Definition) (id string, ok bool) {
+	d, ok := all[Key{KindInstallation, InstallationName}]
+	return d.Hash, ok && d.Hash != ""
 }

@@ -111,6 +111,10 @@ type Product struct {
 	RetryBackoff int64    `json:"retry_backoff_s"`
 	Hash         string   `json:"hash"`
 	Retired      bool     `json:"retired,omitempty"`
+	// Installation is the installation the product was defined in
+	// (ProductPublished.InstallationID), which its job ids include; "" for
+	// a product defined before installations had ids.
+	Installation string `json:"installation,omitempty"`
 
 	// Seen is the latest refresh of each input since the product appeared.
 	Seen map[string]Seen `json:"seen"`
@@ -271,7 +275,14 @@ func publish(s projections.Store, e *events.ProductPublished) error {
 			p.Runs, p.Job, p.Incident, p.LastTick = prev.Runs, prev.Job, prev.Incident, prev.LastTick
 		}
 	}
+	installed := false
+	if e.InstallationID != nil && p.Installation != *e.InstallationID {
+		p.Installation, installed = *e.InstallationID, true
+	}
 	if p.Hash == e.DefinitionHash && !p.Retired {
+		if installed {
+			return put(s, p)
+		}
 		return nil
 	}
 	old := p.Inputs
@@ -448,6 +459,12 @@ func start(s projections.Store, p *Product, env *events.Envelope, kind, policy s
 	p.Runs++
 	p.Due = false
 	id := events.DeriveID("job", p.Name, strconv.FormatInt(p.Runs, 10), env.EventID)
+	if p.Installation != "" {
+		// Two installations never share a job id (nor so an OpenLineage
+		// run id); a product defined before installations had ids keeps
+		// the ids it always had.
+		id = events.DeriveID("job", p.Installation, p.Name, strconv.FormatInt(p.Runs, 10), env.EventID)
+	}
 	p.Job = &Job{ID: id, Attempt: 1, Trigger: kind, Policy: policy, Inputs: pins, TriggeredBy: by, Started: env.OccurredAt.UnixMicro()}
 	p.Pending = nil
 	p.LastStatus = StatusRunning
