@@ -155,7 +155,7 @@ func normalize(v any) any {
 // gives a document the ODCS v3.0.2 schemas accept, in YAML and in JSON.
 func TestContractsValidate(t *testing.T) {
 	sch := schemas(t)
-	for _, path := range []string{"testdata/mesh.yaml", "../mesh/testdata/mesh.yaml", "../../examples/mesh.yaml"} {
+	for _, path := range []string{"testdata/mesh.yaml", "../../mesh/testdata/mesh.yaml", "../../examples/mesh.yaml"} {
 		m := load(t, path)
 		for _, p := range m.Products {
 			t.Run(path+":"+p.Name, func(t *testing.T) {

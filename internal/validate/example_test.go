@@ -9,7 +9,7 @@ import (
 )
 
 func ExampleValidator_Row() {
-	m, err := mesh.Load("../mesh/testdata/mesh.yaml")
+	m, err := mesh.Load("../../mesh/testdata/mesh.yaml")
 	if err != nil {
 		fmt.Println(err)
 		return

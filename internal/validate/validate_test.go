@@ -491,7 +491,7 @@ func TestRowConcurrent(t *testing.T) {
 }
 
 func TestWithLoadedMesh(t *testing.T) {
-	m, err := mesh.Load("../mesh/testdata/mesh.yaml")
+	m, err := mesh.Load("../../mesh/testdata/mesh.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
