@@ -24,73 +24,62 @@ import (
 	"github.com/logmesh/logmesh/processors/ingest"
 )
 
-const landUsage = `Usage: logmesh land [flags] FILE|DIR...
-
-Copy files into the landing area, where the watcher lands them (FileLanded).
+// landDoc is the help text of land.
+const landDoc = `Copy files into the landing area, where the watcher lands them (FileLanded).
 A FILE lands under PREFIX + its base name; the files of a DIR, walked
 recursively, under PREFIX + their path relative to DIR ("/" separators;
 hidden and temporary names are left out). Every path and key is checked
 before anything is copied. Without --landing, the landing area is the
 platform's, as the log records it (Kafka at --brokers). Progress goes to
-stderr on a terminal; the summary line to stdout.
+stderr on a terminal; the summary line to stdout.`
 
-Flags:
-`
-
-// cmdLand copies files, and the files of folders, into the landing area.
-func cmdLand(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("land", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// landFlags registers the flags of the command that copies files, and the files of folders, into the landing area.
+func landFlags(fs *flag.FlagSet) runFunc {
 	key := fs.String("key", "", "the landing key of the one FILE given (default: see --prefix)")
 	prefix := fs.String("prefix", "", `put before every key, as given: end it with "/" for a folder, as in lab/ (default: none)`)
 	landing := fs.String("landing", "", "the landing area: DIR or s3://bucket/prefix (default: the platform's, from the log)")
 	timeout := fs.Duration("connect-timeout", 5*time.Second, "how long to wait for Kafka when reading the platform's landing area from the log")
 	s3 := addS3Flags(fs)
-	paths, help, err := parseCommand(fs, landUsage, args, stdout, stderr)
-	if err != nil || help {
-		return err
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		paths, stdout, stderr := in.args, in.stdout, in.stderr
+		if *key != "" && *prefix != "" {
+			return usageError("land: --key names one file, --prefix goes before many: give one of them")
+		}
+		// Every path, before Kafka or the landing area.
+		plan, skipped, err := ingest.Plan(paths, ingest.KeyOptions{Key: *key, Prefix: *prefix})
+		if err != nil {
+			return err
+		}
+		for _, s := range skipped {
+			fmt.Fprintf(stderr, "left out %s: %s\n", s.Path, s.Reason)
+		}
+		loc, err := landingLocation(ctx, g, *landing, *timeout, s3)
+		if err != nil {
+			return err
+		}
+		src, err := openLanding(ctx, loc, s3)
+		if err != nil {
+			return err
+		}
+		if ls, ok := src.(*ingest.LocalSource); ok {
+			loc = ls.Dir()
+		}
+		var meter *landMeter
+		var progress func(ingest.Progress)
+		if isTerminal(stderr) {
+			meter = newLandMeter(stderr, time.Now)
+			progress = meter.update
+		}
+		keys, err := ingest.Copy(ctx, src, plan, progress)
+		if meter != nil {
+			meter.finish()
+		}
+		if err != nil {
+			return fmt.Errorf("%w (the %d of %d files copied before it stay landed)", err, len(keys), len(plan))
+		}
+		fmt.Fprintln(stdout, landSummary(plan, loc, *prefix))
+		return nil
 	}
-	switch {
-	case len(paths) == 0:
-		printCommandUsage(fs, landUsage, stderr)
-		return fmt.Errorf("land: no FILE or DIR given: %w", errUsage)
-	case *key != "" && *prefix != "":
-		return fmt.Errorf("land: --key names one file, --prefix goes before many: give one of them: %w", errUsage)
-	}
-	// Every path, before Kafka or the landing area.
-	plan, skipped, err := ingest.Plan(paths, ingest.KeyOptions{Key: *key, Prefix: *prefix})
-	if err != nil {
-		return err
-	}
-	for _, s := range skipped {
-		fmt.Fprintf(stderr, "left out %s: %s\n", s.Path, s.Reason)
-	}
-	loc, err := landingLocation(ctx, g, *landing, *timeout, s3)
-	if err != nil {
-		return err
-	}
-	src, err := openLanding(ctx, loc, s3)
-	if err != nil {
-		return err
-	}
-	if ls, ok := src.(*ingest.LocalSource); ok {
-		loc = ls.Dir()
-	}
-	var meter *landMeter
-	var progress func(ingest.Progress)
-	if isTerminal(stderr) {
-		meter = newLandMeter(stderr, time.Now)
-		progress = meter.update
-	}
-	keys, err := ingest.Copy(ctx, src, plan, progress)
-	if meter != nil {
-		meter.finish()
-	}
-	if err != nil {
-		return fmt.Errorf("%w (the %d of %d files copied before it stay landed)", err, len(keys), len(plan))
-	}
-	fmt.Fprintln(stdout, landSummary(plan, loc, *prefix))
-	return nil
 }
 
 // landSummary is the line land prints when done: "landed N files (B
