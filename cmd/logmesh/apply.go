@@ -87,7 +87,7 @@ func applyFlags(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		conn, err := g.conn()
+		conn, err := g.reach(ctx, "to apply the mesh")
 		if err != nil {
 			return err
 		}

@@ -170,3 +170,34 @@ func TestCommandTopLevelUsage(t *testing.T) {
 		t.Errorf("logmesh alone: %v, stderr %q; want a usage error and the usage", err, errOut)
 	}
 }
+
+// With no Kafka, the commands that read the log say so on one line that
+// names the address, what for, and the next step, as land does.
+func TestCommandUnreachableKafka(t *testing.T) {
+	addr := refusedAddr(t)
+	for _, args := range [][]string{
+		{"products"}, {"subscriptions"}, {"jobs"}, {"incidents"}, {"files"}, {"files", "retry", "a.csv"},
+		{"tables"}, {"why", "a.b"}, {"contract", "a.b"}, {"run-product", "a.b"}, {"grant", "a.b", "--to", "c"},
+		{"tail", "-n", "1"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var out, errOut bytes.Buffer
+			err := run(ctx, append([]string{"--brokers", addr, "--registry", "http://" + addr}, args...), &out, &errOut)
+			var ue *unreachableError
+			if !errors.As(err, &ue) {
+				t.Fatalf("%v (%T); want an *unreachableError", err, err)
+			}
+			msg := err.Error()
+			for _, want := range []string{"Kafka at " + addr, "connection refused", "--brokers HOST:PORT"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not say %q", msg, want)
+				}
+			}
+			if strings.Contains(msg, "\n") || strings.Contains(msg, "landing") {
+				t.Errorf("error %q: want one line about this command", msg)
+			}
+		})
+	}
+}

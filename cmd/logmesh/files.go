@@ -84,7 +84,7 @@ func auditFiles(ctx context.Context, g global) ([]audit.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := g.conn()
+	conn, err := g.reach(ctx, "to rebuild the file audit")
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func auditFiles(ctx context.Context, g global) ([]audit.File, error) {
 		proj = projections.AsOf{Projection: proj, At: g.at}
 	}
 	if _, err := host.Replay(ctx, proj, st, codec, conn, proj.Topics(g.topics), host.Sync(false)); err != nil {
-		return nil, fmt.Errorf("files: rebuild the audit: %w", err)
+		return nil, fmt.Errorf("files: rebuild the audit: %w", g.unreachableRegistry(ctx, err, "to rebuild the file audit", ""))
 	}
 	return audit.Files(st)
 }

@@ -67,7 +67,7 @@ func (g global) readFacts(ctx context.Context, set events.TopicSet, names ...str
 	if err != nil {
 		return nil, err
 	}
-	conn, err := g.conn()
+	conn, err := g.reach(ctx, "to read the log")
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func (g global) readFacts(ctx context.Context, set events.TopicSet, names ...str
 		return nil
 	}
 	if _, err := v.CatchUp(ctx, logview.Events(ctx, codec, add, nil, names...)); err != nil {
-		return nil, err
+		return nil, g.unreachableRegistry(ctx, err, "to read the log", "")
 	}
 	slices.SortStableFunc(out, func(a, b fact) int {
 		return cmp.Or(strings.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition), cmp.Compare(a.offset, b.offset))

@@ -83,7 +83,7 @@ func produceFlags(fs *flag.FlagSet) runFunc {
 			return fmt.Errorf("produce: %s: %w", name, err)
 		}
 
-		conn, err := g.conn()
+		conn, err := g.reach(ctx, "to produce")
 		if err != nil {
 			return err
 		}

@@ -37,12 +37,12 @@ func (g global) meshState(ctx context.Context) (meshState, error) {
 	if err != nil {
 		return meshState{}, err
 	}
-	conn, err := g.conn()
+	conn, err := g.reach(ctx, "to read the definitions")
 	if err != nil {
 		return meshState{}, err
 	}
 	all, err := platform.ReadDefinitionsAt(ctx, conn, codec, g.topics, g.at)
-	return meshState{all: all}, err
+	return meshState{all: all}, g.unreachableRegistry(ctx, err, "to read the definitions", "")
 }
 
 // live returns the definitions of kind that are in force, by name.
@@ -103,7 +103,7 @@ func productsFlags(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		conn, err := g.conn()
+		conn, err := g.reach(ctx, "to read the products' versions")
 		if err != nil {
 			return err
 		}

@@ -103,7 +103,7 @@ func replayFlags(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		conn, err := g.conn()
+		conn, err := g.reach(ctx, "to replay the log")
 		if err != nil {
 			return err
 		}

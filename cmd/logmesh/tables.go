@@ -117,7 +117,7 @@ func (g global) catalog(ctx context.Context, warehouse string, s3 *s3Flags) (*ta
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	conn, err := g.conn()
+	conn, err := g.reach(ctx, "to read the tables")
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -126,7 +126,7 @@ func (g global) catalog(ctx context.Context, warehouse string, s3 *s3Flags) (*ta
 	}
 	ptrs, err := pointers.ReadPointersAt(ctx, conn, codec, g.topics, g.at)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, g.unreachableRegistry(ctx, err, "to read the tables", "")
 	}
 	wh, err := openWarehouse(ctx, warehouse, s3)
 	if err != nil {

@@ -29,7 +29,7 @@ func tailFlags(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		conn, err := g.conn()
+		conn, err := g.reach(ctx, "to follow the log")
 		if err != nil {
 			return err
 		}
