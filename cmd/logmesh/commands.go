@@ -45,7 +45,7 @@ type cmdInput struct {
 	stdout, stderr io.Writer
 }
 
-// any is the maxArgs of a command that takes any number of arguments.
+// anyArgs is the maxArgs of a command that takes any number of arguments.
 const anyArgs = -1
 
 // commands is the command table, in the order of the top-level usage.

@@ -171,26 +171,36 @@ func TestCommandTopLevelUsage(t *testing.T) {
 	}
 }
 
-// With no Kafka, the commands that read the log say so on one line that
-// names the address, what for, and the next step, as land does.
-func TestCommandUnreachableKafka(t *testing.T) {
+// With no Kafka (or no catalog, with --catalog), the commands say so on
+// one line that names the address, what for, and the next step, as land
+// does.
+func TestCommandUnreachable(t *testing.T) {
 	addr := refusedAddr(t)
-	for _, args := range [][]string{
-		{"products"}, {"subscriptions"}, {"jobs"}, {"incidents"}, {"files"}, {"files", "retry", "a.csv"},
-		{"tables"}, {"why", "a.b"}, {"contract", "a.b"}, {"run-product", "a.b"}, {"grant", "a.b", "--to", "c"},
-		{"tail", "-n", "1"},
+	kafka := []string{"Kafka at " + addr, "connection refused", "--brokers HOST:PORT"}
+	cat := []string{"the catalog at http://" + addr, "connection refused", "--catalog URL"}
+	for _, tt := range []struct {
+		args []string
+		says []string
+	}{
+		{[]string{"products"}, kafka}, {[]string{"subscriptions"}, kafka}, {[]string{"jobs"}, kafka},
+		{[]string{"incidents"}, kafka}, {[]string{"files"}, kafka}, {[]string{"files", "retry", "a.csv"}, kafka},
+		{[]string{"tables"}, kafka}, {[]string{"why", "a.b"}, kafka}, {[]string{"contract", "a.b"}, kafka},
+		{[]string{"run-product", "a.b"}, kafka}, {[]string{"grant", "a.b", "--to", "c"}, kafka},
+		{[]string{"tail", "-n", "1"}, kafka},
+		{[]string{"files", "--catalog", "http://" + addr}, cat},
+		{[]string{"grant", "a.b", "--to", "c", "--catalog", "http://" + addr}, cat},
 	} {
-		t.Run(strings.Join(args, " "), func(t *testing.T) {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			var out, errOut bytes.Buffer
-			err := run(ctx, append([]string{"--brokers", addr, "--registry", "http://" + addr}, args...), &out, &errOut)
+			err := run(ctx, append([]string{"--brokers", addr, "--registry", "http://" + addr}, tt.args...), &out, &errOut)
 			var ue *unreachableError
 			if !errors.As(err, &ue) {
 				t.Fatalf("%v (%T); want an *unreachableError", err, err)
 			}
 			msg := err.Error()
-			for _, want := range []string{"Kafka at " + addr, "connection refused", "--brokers HOST:PORT"} {
+			for _, want := range tt.says {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q does not say %q", msg, want)
 				}

@@ -124,6 +124,7 @@ const (
 	nextStart    = "start `logmesh dev`, or pass --brokers HOST:PORT"
 	nextRegistry = "start `logmesh dev`, or pass --registry URL"
 	nextTLS      = "check --tls, --tls-ca and --tls-server-name"
+	nextCatalog  = "start `logmesh dev` (its catalog listens on 127.0.0.1:8080), or pass --catalog URL"
 	nextSASL     = "check --sasl-mechanism, --sasl-user and $LOGMESH_SASL_PASSWORD"
 )
 
