@@ -8,6 +8,8 @@ import (
 	"io"
 	"regexp"
 	"strings"
+
+	"github.com/logmesh/logmesh/platform"
 )
 
 // command is one entry of the command table: what `logmesh help` shows of
@@ -76,9 +78,12 @@ or by --status (every UNMATCHED or FAILED file, landed since --since).`,
 	return []*command{
 		{name: "dev", synopsis: "dev [--data DIR] [--processors LIST|none] [flags]",
 			summary: "run the platform until Ctrl-C: embedded Kafka (or --brokers), registry, every processor",
+			doc:     "--processors takes " + strings.Join(platform.ProcessorNames(), ", ") + ", or none.",
 			flags:   devFlags},
 		{name: "run", synopsis: "run [flags] PROCESSOR...",
 			summary: "run processors in this process against --brokers and --registry until Ctrl-C",
+			doc: "PROCESSOR is one or more of " + strings.Join(platform.ProcessorNames(), ", ") +
+				".\nrun --list says what each does.",
 			maxArgs: anyArgs, flags: runFlags},
 		{name: "apply", synopsis: "apply -f mesh.yaml|DIR [--plan] [--retire-domain D] [--catalog URL --token T]",
 			summary: "plan the mesh files against the definitions of the domains they declare, then apply the plan",
