@@ -41,9 +41,10 @@ for one domain, the log takes one and refuses the other ("plan again").
 With --catalog, the catalog plans and applies the files as the token's
 principal: a domain's token changes only its own domain, governance any.`
 
-// applyFlags registers the flags of the command that plans mesh files (-f: a file, or a folder of *.yaml and *.yml
-// files read as one mesh) against the definitions on the log, prints the
-// plan and, unless --plan (or --dry-run), applies it.
+// applyFlags registers the flags of the command that plans mesh files (-f:
+// a file, or a folder of *.yaml and *.yml files read as one mesh) against
+// the definitions on the log, prints the plan and, unless --plan (or
+// --dry-run), applies it.
 //
 // The plan covers only the domains the files declare, and those to retire
 // with --retire-domain: within them it adds, changes and retires

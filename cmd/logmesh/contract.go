@@ -14,12 +14,13 @@ import (
 	"github.com/logmesh/logmesh/projections/definitions"
 )
 
-// contractFlags registers the flags of the command that prints a product's data contract as an ODCS v3.0.2 document
-// (internal/odcs): by default the definition in force on the log (its
-// ProductPublished event and, for a source-aligned product, its feed's
-// FeedDefined with the validation rules), status active; with --config,
-// the definition in a mesh file, read without a platform, status proposed.
-// Both give the same document for the same definition, status aside.
+// contractFlags registers the flags of the command that prints a product's
+// data contract as an ODCS v3.0.2 document (internal/odcs): by default the
+// definition in force on the log (its ProductPublished event and, for a
+// source-aligned product, its feed's FeedDefined with the validation
+// rules), status active; with --config, the definition in a mesh file, read
+// without a platform, status proposed. Both give the same document for the
+// same definition, status aside.
 func contractFlags(fs *flag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print JSON instead of YAML")
 	config := fs.String("config", "", "read the definition from this mesh file instead of the log")

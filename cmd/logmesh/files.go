@@ -25,10 +25,10 @@ import (
 	"github.com/logmesh/logmesh/state"
 )
 
-// filesFlags registers the flags of the command that prints the file audit, rebuilt from the log or, with --catalog,
-// read from the catalog's live store (a status then costs what the files
-// at that status cost, not a replay of the log) as the token's principal
-// may read it.
+// filesFlags registers the flags of the command that prints the file audit,
+// rebuilt from the log or, with --catalog, read from the catalog's live
+// store (a status then costs what the files at that status cost, not a
+// replay of the log) as the token's principal may read it.
 func filesFlags(fs *flag.FlagSet) runFunc {
 	status := fs.String("status", "", "only files with this status: "+strings.Join(audit.Statuses(), ", "))
 	asJSON := fs.Bool("json", false, "print a JSON array")
@@ -179,15 +179,16 @@ var errUnknownFile = errors.New("unknown file")
 // retrySynopsis is the usage line of `files retry`.
 const retrySynopsis = "files retry KEY... | --status UNMATCHED|FAILED [--since T] [--reason R] [--by WHO]"
 
-// filesRetryFlags registers the flags of the command that asks for landed files to be tried again: for each file it
-// produces one FileRetryRequested of the file's next attempt on the raw
-// domain's bus, keyed (and correlated) by the file id like every event of
-// the file, which the watcher acts on (processors/ingest). The files are
-// given by key (the latest file with that key) or by status (every file
-// at UNMATCHED or FAILED, landed since --since if given), as the audit
-// rebuilt from the log has them. A file that is PROCESSED, still being
-// loaded, or whose retry is already pending is said so and left alone;
-// an unknown key is an error, after the known keys were retried.
+// filesRetryFlags registers the flags of the command that asks for landed
+// files to be tried again: for each file it produces one FileRetryRequested
+// of the file's next attempt on the raw domain's bus, keyed (and
+// correlated) by the file id like every event of the file, which the
+// watcher acts on (processors/ingest). The files are given by key (the
+// latest file with that key) or by status (every file at UNMATCHED or
+// FAILED, landed since --since if given), as the audit rebuilt from the log
+// has them. A file that is PROCESSED, still being loaded, or whose retry is
+// already pending is said so and left alone; an unknown key is an error,
+// after the known keys were retried.
 func filesRetryFlags(fs *flag.FlagSet) runFunc {
 	status := fs.String("status", "", "retry every file with this status: UNMATCHED or FAILED")
 	since := fs.String("since", "", "with --status, only the files landed at or after this RFC 3339 time")

@@ -18,8 +18,9 @@ import (
 	"github.com/logmesh/logmesh/projections/orchestration"
 )
 
-// runProductFlags registers the flags of the command that asks for a run of a product now: a RunRequested on its
-// owner's bus, which the router brings to the owner's orchestrator.
+// runProductFlags registers the flags of the command that asks for a run of
+// a product now: a RunRequested on its owner's bus, which the router brings
+// to the owner's orchestrator.
 func runProductFlags(fs *flag.FlagSet) runFunc {
 	reason := fs.String("reason", "", "why (recorded with the request)")
 	by := fs.String("by", "cli", "who asks (recorded as BY:$USER)")
@@ -182,7 +183,8 @@ func jobsFlags(fs *flag.FlagSet) runFunc {
 	}
 }
 
-// incidentsFlags registers the flags of the command that lists incidents, open or resolved.
+// incidentsFlags registers the flags of the command that lists incidents,
+// open or resolved.
 func incidentsFlags(fs *flag.FlagSet) runFunc {
 	open := fs.Bool("open", false, "only incidents not resolved")
 	asJSON := fs.Bool("json", false, "print a JSON array")
@@ -244,9 +246,10 @@ func incidentsFlags(fs *flag.FlagSet) runFunc {
 	}
 }
 
-// whyFlags registers the flags of the command that explains a run of a product from the log: the facts, in the
-// order of the owner's inbox, that made it start, the policy that fired,
-// the pinned inputs, and what became of each attempt.
+// whyFlags registers the flags of the command that explains a run of a
+// product from the log: the facts, in the order of the owner's inbox, that
+// made it start, the policy that fired, the pinned inputs, and what became
+// of each attempt.
 func whyFlags(fs *flag.FlagSet) runFunc {
 	job := fs.String("job", "", "the job to explain (default: the product's latest)")
 	return func(ctx context.Context, g global, in *cmdInput) error {

@@ -21,7 +21,8 @@ before anything is copied. Without --landing, the landing area is the
 platform's, as the log records it (Kafka at --brokers). Progress goes to
 stderr on a terminal; the summary line to stdout.`
 
-// landFlags registers the flags of the command that copies files, and the files of folders, into the landing area.
+// landFlags registers the flags of the command that copies files, and the
+// files of folders, into the landing area.
 func landFlags(fs *flag.FlagSet) runFunc {
 	key := fs.String("key", "", "the landing key of the one FILE given (default: see --prefix)")
 	prefix := fs.String("prefix", "", `put before every key, as given: end it with "/" for a folder, as in lab/ (default: none)`)

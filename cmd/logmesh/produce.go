@@ -34,11 +34,12 @@ const maxProduceLine = 16 << 20
 // produce --create.
 const produceTopicPartitions = 6
 
-// produceFlags registers the flags of the command that registers an Avro schema under a subject and produces NDJSON
-// lines, converted to that schema, as Confluent-framed Avro records. Every
-// line is read and converted before anything is registered or produced, so
-// a bad line, a missing topic or a refused schema leaves the registry and
-// the topic as they were. stdin is read when -f is "-" (the default).
+// produceFlags registers the flags of the command that registers an Avro
+// schema under a subject and produces NDJSON lines, converted to that
+// schema, as Confluent-framed Avro records. Every line is read and
+// converted before anything is registered or produced, so a bad line, a
+// missing topic or a refused schema leaves the registry and the topic as
+// they were. stdin is read when -f is "-" (the default).
 func produceFlags(fs *flag.FlagSet) runFunc {
 	topic := fs.String("topic", "", "topic to produce to (required)")
 	schemaFile := fs.String("schema", "", "Avro schema file, .avsc (required)")

@@ -88,8 +88,8 @@ type productRow struct {
 	FreshnessObjective int64  `json:"freshness_objective_s,omitempty"`
 }
 
-// productsFlags registers the flags of the command that lists the published products with their last version and
-// the domains granted them.
+// productsFlags registers the flags of the command that lists the published
+// products with their last version and the domains granted them.
 func productsFlags(fs *flag.FlagSet) runFunc {
 	domain := fs.String("domain", "", "only the products this domain owns")
 	asJSON := fs.Bool("json", false, "print a JSON array")
@@ -175,7 +175,8 @@ func productsFlags(fs *flag.FlagSet) runFunc {
 	}
 }
 
-// subscriptionsFlags registers the flags of the command that lists the subscriptions in force.
+// subscriptionsFlags registers the flags of the command that lists the
+// subscriptions in force.
 func subscriptionsFlags(fs *flag.FlagSet) runFunc {
 	domain := fs.String("domain", "", "only this domain's subscriptions")
 	asJSON := fs.Bool("json", false, "print a JSON array")
@@ -209,8 +210,9 @@ func subscriptionsFlags(fs *flag.FlagSet) runFunc {
 	}
 }
 
-// grantFlags registers the flags of the command that lets a domain read an enterprise-visible product: a ShareGranted
-// on the central bus. Only the product's owner or governance grants.
+// grantFlags registers the flags of the command that lets a domain read an
+// enterprise-visible product: a ShareGranted on the central bus. Only the
+// product's owner or governance grants.
 func grantFlags(fs *flag.FlagSet) runFunc {
 	to := fs.String("to", "", "the domain that may read the product")
 	purpose := fs.String("purpose", "", "why it may")
@@ -256,7 +258,8 @@ func grantFlags(fs *flag.FlagSet) runFunc {
 	}
 }
 
-// revokeFlags registers the flags of the command that ends a domain's grant of a product: a ShareRevoked.
+// revokeFlags registers the flags of the command that ends a domain's grant
+// of a product: a ShareRevoked.
 func revokeFlags(fs *flag.FlagSet) runFunc {
 	from := fs.String("from", "", "the domain whose grant ends")
 	reason := fs.String("reason", "", "why")

@@ -32,10 +32,11 @@ var (
 	errDiffers          = errors.New("replay: the rebuilt store differs from a live one")
 )
 
-// replayFlags registers the flags of the command that rebuilds a projection from offset 0 in a fresh store and prints
-// its digest; --twice folds the log twice and compares; --verify compares
-// the rebuilt store with the live stores of running processes, partition by
-// partition, each replayed to exactly the live store's offsets.
+// replayFlags registers the flags of the command that rebuilds a projection
+// from offset 0 in a fresh store and prints its digest; --twice folds the
+// log twice and compares; --verify compares the rebuilt store with the live
+// stores of running processes, partition by partition, each replayed to
+// exactly the live store's offsets.
 func replayFlags(fs *flag.FlagSet) runFunc {
 	name := fs.String("projection", "audit", `the projection to rebuild (replay --list names them), or "all"`)
 	list := fs.Bool("list", false, "list the projections and the topics each folds")

@@ -11,8 +11,9 @@ import (
 	"github.com/logmesh/logmesh/platform"
 )
 
-// runFlags registers the flags of the command that runs the named processors in this process against the cluster and
-// registry of the global flags, until ctx ends or one fails.
+// runFlags registers the flags of the command that runs the named
+// processors in this process against the cluster and registry of the global
+// flags, until ctx ends or one fails.
 func runFlags(fs *flag.FlagSet) runFunc {
 	list := fs.Bool("list", false, "list the processors and exit")
 	pf := addProcFlags(fs, "")

@@ -142,7 +142,8 @@ func (g global) catalog(ctx context.Context, warehouse string, s3 *s3Flags) (*ta
 	return cat, ptrs, names, err
 }
 
-// tablesFlags registers the flags of the command that lists the tables with their current versions.
+// tablesFlags registers the flags of the command that lists the tables with
+// their current versions.
 func tablesFlags(fs *flag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print a JSON array")
 	warehouse := fs.String("warehouse", "", "the warehouse the tables live in: DIR or s3://bucket/prefix (default: the platform's)")
@@ -225,7 +226,8 @@ func (g global) retiredTables(ctx context.Context) (map[string]string, error) {
 	return out, nil
 }
 
-// queryFlags registers the flags of the command that runs SQL over the tables' current (or --as-of) snapshots.
+// queryFlags registers the flags of the command that runs SQL over the
+// tables' current (or --as-of) snapshots.
 func queryFlags(fs *flag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print a JSON array of objects")
 	asCSV := fs.Bool("csv", false, "print CSV")

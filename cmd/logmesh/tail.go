@@ -15,10 +15,11 @@ import (
 	"github.com/logmesh/logmesh/internal/confluent"
 )
 
-// tailFlags registers the flags of the command that prints records from topics as they arrive: logmesh facts in their
-// typed form, any other Confluent-framed Avro value decoded with its
-// writer's schema from the registry. Records that decode neither way are
-// reported on stderr and count toward -n.
+// tailFlags registers the flags of the command that prints records from
+// topics as they arrive: logmesh facts in their typed form, any other
+// Confluent-framed Avro value decoded with its writer's schema from the
+// registry. Records that decode neither way are reported on stderr and
+// count toward -n.
 func tailFlags(fs *flag.FlagSet) runFunc {
 	fromStart := fs.Bool("from-beginning", false, "start at the first record instead of the newest")
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
