@@ -5,7 +5,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/user"
 	"strings"
@@ -29,9 +28,8 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-const applyUsage = `Usage: logmesh apply -f mesh.yaml|DIR [--plan] [--retire-domain D] [--catalog URL --token T]
-
-Plan mesh files (a file, or a folder's *.yaml and *.yml files as one mesh)
+// applyDoc is the help text of apply.
+const applyDoc = `Plan mesh files (a file, or a folder's *.yaml and *.yml files as one mesh)
 against the definitions on the log, print the plan and, unless --plan, apply
 it. The plan covers only the domains the files declare (and those to
 retire): their feeds, products, grants and subscriptions are added, changed
@@ -41,14 +39,12 @@ overlaps another domain's feed, a contract change the registry refuses, or a
 domain that cannot be retired refuses the whole plan; of two applies racing
 for one domain, the log takes one and refuses the other ("plan again").
 With --catalog, the catalog plans and applies the files as the token's
-principal: a domain's token changes only its own domain, governance any.
+principal: a domain's token changes only its own domain, governance any.`
 
-Flags:
-`
-
-// cmdApply plans mesh files (-f: a file, or a folder of *.yaml and *.yml
-// files read as one mesh) against the definitions on the log, prints the
-// plan and, unless --plan (or --dry-run), applies it.
+// applyFlags registers the flags of the command that plans mesh files (-f:
+// a file, or a folder of *.yaml and *.yml files read as one mesh) against
+// the definitions on the log, prints the plan and, unless --plan (or
+// --dry-run), applies it.
 //
 // The plan covers only the domains the files declare, and those to retire
 // with --retire-domain: within them it adds, changes and retires
@@ -66,51 +62,49 @@ Flags:
 // With --catalog the files go to the catalog's POST /v1/apply and the plan
 // is computed and applied there, as the token's principal: a domain's
 // token changes only its own domain, governance any.
-func cmdApply(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func applyFlags(fs *flag.FlagSet) runFunc {
 	file := fs.String("f", "", "the mesh file, or a folder of *.yaml/*.yml mesh files, to apply")
 	dryRun := fs.Bool("plan", false, "print the plan, emit nothing")
 	fs.BoolVar(dryRun, "dry-run", false, "the same as --plan")
 	var retire listFlag
 	fs.Var(&retire, "retire-domain", "retire this domain (repeatable): only once nothing of its own is live")
 	api := addCatalogFlags(fs)
-	pos, help, err := parseCommand(fs, applyUsage, args, stdout, stderr)
-	if err != nil || help {
-		return err
-	}
-	if (*file == "" && len(retire) == 0) || len(pos) > 0 {
-		return fmt.Errorf("apply -f mesh.yaml|DIR [--plan] [--retire-domain D] [--catalog URL --token T]: %w", errUsage)
-	}
-	var srcs []mesh.Source
-	if *file != "" {
-		if srcs, err = mesh.ReadSources(*file); err != nil {
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		stdout := in.stdout
+		if *file == "" && len(retire) == 0 {
+			return usageError("apply: give -f mesh.yaml|DIR, or --retire-domain D")
+		}
+		var srcs []mesh.Source
+		var err error
+		if *file != "" {
+			if srcs, err = mesh.ReadSources(*file); err != nil {
+				return fmt.Errorf("apply: %w", err)
+			}
+		}
+		if api.url != "" {
+			return applyThroughCatalog(ctx, api, srcs, retire, *dryRun, stdout)
+		}
+		codec, srcl, err := g.codec()
+		if err != nil {
+			return err
+		}
+		conn, err := g.reach(ctx, "to apply the mesh")
+		if err != nil {
+			return err
+		}
+		d := &platform.Definer{Conn: conn, Codec: codec, Registry: srcl, Topics: g.topics}
+		rep, err := d.Apply(ctx, platform.ApplyInput{Name: cmp.Or(*file, "apply"), Sources: srcs, RetireDomains: retire,
+			By: "cli:" + whoami(), PlanOnly: *dryRun})
+		if rep != nil {
+			for _, l := range rep.Lines() {
+				fmt.Fprintln(stdout, l)
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("apply: %w", err)
 		}
+		return nil
 	}
-	if api.url != "" {
-		return applyThroughCatalog(ctx, api, srcs, retire, *dryRun, stdout)
-	}
-	codec, srcl, err := g.codec()
-	if err != nil {
-		return err
-	}
-	conn, err := g.conn()
-	if err != nil {
-		return err
-	}
-	d := &platform.Definer{Conn: conn, Codec: codec, Registry: srcl, Topics: g.topics}
-	rep, err := d.Apply(ctx, platform.ApplyInput{Name: cmp.Or(*file, "apply"), Sources: srcs, RetireDomains: retire,
-		By: "cli:" + whoami(), PlanOnly: *dryRun})
-	if rep != nil {
-		for _, l := range rep.Lines() {
-			fmt.Fprintln(stdout, l)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("apply: %w", err)
-	}
-	return nil
 }
 
 // whoami names the user running the command, for the definitions it

@@ -55,7 +55,9 @@ func (c *catalogFlags) do(ctx context.Context, method, path string, body, out an
 		}
 		rd = bytes.NewReader(b)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	const timeout = 30 * time.Second
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.url, "/")+path, rd)
 	if err != nil {
@@ -64,6 +66,13 @@ func (c *catalogFlags) do(ctx context.Context, method, path string, body, out an
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
+	if err != nil && parent.Err() == nil {
+		reason, _ := whyUnreachable(err, timeout, "")
+		if reason == "" {
+			reason = "the request failed"
+		}
+		return &unreachableError{service: "the catalog", addr: c.url, reason: reason, next: nextCatalog, err: err}
+	}
 	if err != nil {
 		return fmt.Errorf("catalog: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -15,48 +14,44 @@ import (
 	"github.com/logmesh/logmesh/projections/definitions"
 )
 
-// cmdContract prints a product's data contract as an ODCS v3.0.2 document
-// (internal/odcs): by default the definition in force on the log (its
-// ProductPublished event and, for a source-aligned product, its feed's
-// FeedDefined with the validation rules), status active; with --config,
-// the definition in a mesh file, read without a platform, status proposed.
-// Both give the same document for the same definition, status aside.
-func cmdContract(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("contract", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// contractFlags registers the flags of the command that prints a product's
+// data contract as an ODCS v3.0.2 document (internal/odcs): by default the
+// definition in force on the log (its ProductPublished event and, for a
+// source-aligned product, its feed's FeedDefined with the validation
+// rules), status active; with --config, the definition in a mesh file, read
+// without a platform, status proposed. Both give the same document for the
+// same definition, status aside.
+func contractFlags(fs *flag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print JSON instead of YAML")
 	config := fs.String("config", "", "read the definition from this mesh file instead of the log")
-	pos, err := interspersed(fs, args)
-	if err != nil {
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		pos, stdout := in.args, in.stdout
+		name := pos[0]
+		if _, _, ok := strings.Cut(name, "."); !ok {
+			return fmt.Errorf("contract: %q is not domain.name: %w", name, errUsage)
+		}
+		var c *odcs.Contract
+		var err error
+		if *config != "" {
+			c, err = contractFromFile(*config, name)
+		} else {
+			c, err = g.contractFromLog(ctx, name)
+		}
+		if err != nil {
+			return err
+		}
+		var out []byte
+		if *asJSON {
+			out, err = c.JSON()
+		} else {
+			out, err = c.YAML()
+		}
+		if err != nil {
+			return fmt.Errorf("contract: %w", err)
+		}
+		_, err = stdout.Write(out)
 		return err
 	}
-	if len(pos) != 1 {
-		return fmt.Errorf("contract PRODUCT [--json] [--config mesh.yaml]: %w", errUsage)
-	}
-	name := pos[0]
-	if _, _, ok := strings.Cut(name, "."); !ok {
-		return fmt.Errorf("contract: %q is not domain.name: %w", name, errUsage)
-	}
-	var c *odcs.Contract
-	if *config != "" {
-		c, err = contractFromFile(*config, name)
-	} else {
-		c, err = g.contractFromLog(ctx, name)
-	}
-	if err != nil {
-		return err
-	}
-	var out []byte
-	if *asJSON {
-		out, err = c.JSON()
-	} else {
-		out, err = c.YAML()
-	}
-	if err != nil {
-		return fmt.Errorf("contract: %w", err)
-	}
-	_, err = stdout.Write(out)
-	return err
 }
 
 // contractFromFile builds the contract of a product of a mesh file.

@@ -109,26 +109,30 @@ func (f *procFlags) platformConfig(g global) (platform.Config, error) {
 	return cfg, nil
 }
 
-// cmdDev runs the platform until ctx ends (Ctrl-C).
-func cmdDev(ctx context.Context, g global, args []string, stderr io.Writer) error {
-	cfg, meshName, err := devConfig(g, args, stderr)
-	if err != nil {
-		return err
-	}
-	d, err := platform.StartDev(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	kafka := strings.Join(d.Embedded.Kafka.Brokers, ",") + " (embedded, data " + cfg.DataDir + ")"
-	if len(cfg.Kafka.Brokers) > 0 {
-		kafka = strings.Join(d.Embedded.Kafka.Brokers, ",") + " (external)"
-	}
-	admin := d.AdminURL
-	if admin == "" {
-		admin = "(none)"
-	}
-	m := d.Env.Config.Mesh
-	fmt.Fprintf(stderr, `logmesh dev is up — Ctrl-C to stop
+// devFlags registers the flags of dev, which runs the platform until ctx
+// ends (Ctrl-C).
+func devFlags(fs *flag.FlagSet) runFunc {
+	config := addDevFlags(fs)
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		stderr := in.stderr
+		cfg, meshName, err := config(g)
+		if err != nil {
+			return err
+		}
+		d, err := platform.StartDev(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		kafka := strings.Join(d.Embedded.Kafka.Brokers, ",") + " (embedded, data " + cfg.DataDir + ")"
+		if len(cfg.Kafka.Brokers) > 0 {
+			kafka = strings.Join(d.Embedded.Kafka.Brokers, ",") + " (external)"
+		}
+		admin := d.AdminURL
+		if admin == "" {
+			admin = "(none)"
+		}
+		m := d.Env.Config.Mesh
+		fmt.Fprintf(stderr, `logmesh dev is up — Ctrl-C to stop
   kafka       %s
   registry    %s
   admin       %s
@@ -138,8 +142,9 @@ func cmdDev(ctx context.Context, g global, args []string, stderr io.Writer) erro
   mesh        %s: %d domains, %d feeds
   processors  %s
 `, kafka, d.Env.Config.RegistryURL, admin, cmp.Or(d.Env.CatalogURL(), "(none)"), d.Env.Config.CatalogTokens, d.Env.CatalogURL(), d.Env.Config.Landing, d.Env.Config.Warehouse, meshName,
-		len(m.Domains), len(m.Feeds), strings.Join(d.Names, ", "))
-	return waitAndClose(ctx, g, d.Err(), d.Close)
+			len(m.Domains), len(m.Feeds), strings.Join(d.Names, ", "))
+		return waitAndClose(ctx, g, d.Err(), d.Close)
+	}
 }
 
 // waitAndClose waits for ctx to end or a processor to fail, then closes.
@@ -165,57 +170,67 @@ func waitAndClose(ctx context.Context, g global, errc <-chan error, closeFn func
 // message.
 func devConfig(g global, args []string, stderr io.Writer) (cfg platform.DevConfig, meshName string, err error) {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	kport := fs.Int("kafka-port", 9092, "embedded Kafka port on 127.0.0.1 (unused with --brokers)")
-	hport := fs.Int("http-port", 0, "the catalog's port on 127.0.0.1 (shorthand for --catalog-addr 127.0.0.1:PORT)")
-	rport := fs.Int("registry-port", 8081, "built-in schema registry port on 127.0.0.1")
-	procs := fs.String("processors", "", `processors to run, comma-separated, or "none" (default: all)`)
-	pf := addProcFlags(fs, "127.0.0.1:8082")
+	fs.SetOutput(io.Discard)
+	config := addDevFlags(fs)
 	pos, err := interspersed(fs, args)
 	if err != nil {
 		return cfg, "", err
 	}
 	if len(pos) > 0 {
-		return cfg, "", fmt.Errorf("dev takes no arguments, got %q: %w", pos, errUsage)
+		return cfg, "", usageError("dev takes no arguments, got %q", pos)
 	}
-	pc, err := pf.platformConfig(g)
-	if err != nil {
-		return cfg, "", err
-	}
-	// dev runs its own registry and, unless told otherwise, its own Kafka.
-	pc.RegistryURL = ""
-	if !g.brokersSet {
-		pc.Kafka = platformKafkaDefaults(g)
-	}
-	pc.DefinedBy = "logmesh dev"
-	if *hport != 0 {
-		pc.CatalogAddr = fmt.Sprintf("127.0.0.1:%d", *hport)
-	}
-	meshName = "built-in example mesh"
-	if pf.config != "" {
-		meshName = pf.config
-	}
-	dc := platform.DevConfig{Config: pc, KafkaPort: *kport, RegistryPort: *rport}
-	if pc.Mesh == nil {
-		if err := withExample(&dc.Config); err != nil {
-			return cfg, "", err
-		}
-	}
-	if *procs != "" {
+	return config(g)
+}
+
+// addDevFlags registers dev's flags on fs and returns the function that
+// maps them, once parsed, to the configuration of StartDev.
+func addDevFlags(fs *flag.FlagSet) func(g global) (cfg platform.DevConfig, meshName string, err error) {
+	kport := fs.Int("kafka-port", 9092, "embedded Kafka port on 127.0.0.1 (unused with --brokers)")
+	hport := fs.Int("http-port", 0, "the catalog's port on 127.0.0.1 (shorthand for --catalog-addr 127.0.0.1:PORT)")
+	rport := fs.Int("registry-port", 8081, "built-in schema registry port on 127.0.0.1")
+	procs := fs.String("processors", "", `processors to run, comma-separated, or "none" (default: all)`)
+	pf := addProcFlags(fs, "127.0.0.1:8082")
+	return func(g global) (cfg platform.DevConfig, meshName string, err error) {
+		// The processors are checked before the example seeds the landing area.
 		want := splitList(*procs)
 		for _, n := range want {
 			if n != platform.NoProcessors && !slices.Contains(platform.ProcessorNames(), n) {
-				return cfg, "", fmt.Errorf("dev --processors: unknown processor %q (%s, or none): %w",
-					n, strings.Join(platform.ProcessorNames(), ", "), errUsage)
+				return cfg, "", usageError("dev --processors: unknown processor %q (%s, or none)",
+					n, strings.Join(platform.ProcessorNames(), ", "))
 			}
 		}
-		for _, n := range platform.ProcessorNames() {
-			if !slices.Contains(want, n) {
-				dc.Skip = append(dc.Skip, n)
+		pc, err := pf.platformConfig(g)
+		if err != nil {
+			return cfg, "", err
+		}
+		// dev runs its own registry and, unless told otherwise, its own Kafka.
+		pc.RegistryURL = ""
+		if !g.brokersSet {
+			pc.Kafka = platformKafkaDefaults(g)
+		}
+		pc.DefinedBy = "logmesh dev"
+		if *hport != 0 {
+			pc.CatalogAddr = fmt.Sprintf("127.0.0.1:%d", *hport)
+		}
+		meshName = "built-in example mesh"
+		if pf.config != "" {
+			meshName = pf.config
+		}
+		dc := platform.DevConfig{Config: pc, KafkaPort: *kport, RegistryPort: *rport}
+		if pc.Mesh == nil {
+			if err := withExample(&dc.Config); err != nil {
+				return cfg, "", err
 			}
 		}
+		if *procs != "" {
+			for _, n := range platform.ProcessorNames() {
+				if !slices.Contains(want, n) {
+					dc.Skip = append(dc.Skip, n)
+				}
+			}
+		}
+		return dc, meshName, nil
 	}
-	return dc, meshName, nil
 }
 
 // platformKafkaDefaults is the connection of an embedded cluster: no

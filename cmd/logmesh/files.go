@@ -25,61 +25,56 @@ import (
 	"github.com/logmesh/logmesh/state"
 )
 
-// cmdFiles prints the file audit, rebuilt from the log or, with --catalog,
-// read from the catalog's live store (a status then costs what the files
-// at that status cost, not a replay of the log) as the token's principal
-// may read it.
-func cmdFiles(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "retry" {
-		return cmdFilesRetry(ctx, g, args[1:], stdout, stderr)
-	}
-	fs := flag.NewFlagSet("files", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// filesFlags registers the flags of the command that prints the file audit,
+// rebuilt from the log or, with --catalog, read from the catalog's live
+// store (a status then costs what the files at that status cost, not a
+// replay of the log) as the token's principal may read it.
+func filesFlags(fs *flag.FlagSet) runFunc {
 	status := fs.String("status", "", "only files with this status: "+strings.Join(audit.Statuses(), ", "))
 	asJSON := fs.Bool("json", false, "print a JSON array")
 	api := addCatalogFlags(fs)
-	if _, err := interspersed(fs, args); err != nil {
-		return err
-	}
-	want := strings.ToUpper(*status)
-	if want != "" && !slices.Contains(audit.Statuses(), want) {
-		return fmt.Errorf("files: unknown status %q (%s): %w", *status, strings.Join(audit.Statuses(), ", "), errUsage)
-	}
-	var files []audit.File
-	if api.url != "" {
-		var err error
-		if files, err = catalogFiles(ctx, api, want, g.at); err != nil {
-			return fmt.Errorf("files: %w", err)
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		stdout := in.stdout
+		want := strings.ToUpper(*status)
+		if want != "" && !slices.Contains(audit.Statuses(), want) {
+			return fmt.Errorf("files: unknown status %q (%s): %w", *status, strings.Join(audit.Statuses(), ", "), errUsage)
 		}
-	} else {
-		all, err := auditFiles(ctx, g)
-		if err != nil {
-			return err
-		}
-		for _, f := range all {
-			if want == "" || f.Status == want {
-				files = append(files, f)
+		var files []audit.File
+		if api.url != "" {
+			var err error
+			if files, err = catalogFiles(ctx, api, want, g.at); err != nil {
+				return fmt.Errorf("files: %w", err)
+			}
+		} else {
+			all, err := auditFiles(ctx, g)
+			if err != nil {
+				return err
+			}
+			for _, f := range all {
+				if want == "" || f.Status == want {
+					files = append(files, f)
+				}
 			}
 		}
-	}
-	if *asJSON {
-		return writeFilesJSON(stdout, files)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tSTATUS\tATTEMPT\tTABLE\tREAD\tWRITTEN\tREJECTED\tSUPERSEDED\tVERSION\tLANDED\tERROR")
-	for _, f := range files {
-		landed := ""
-		if !f.LandedAt.IsZero() {
-			landed = f.LandedAt.UTC().Format(time.RFC3339)
+		if *asJSON {
+			return writeFilesJSON(stdout, files)
 		}
-		attempt := strconv.Itoa(int(events.Attempt(f.Attempt)))
-		if f.Retry > f.Attempt {
-			attempt += fmt.Sprintf(" (%d requested)", f.Retry)
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY\tSTATUS\tATTEMPT\tTABLE\tREAD\tWRITTEN\tREJECTED\tSUPERSEDED\tVERSION\tLANDED\tERROR")
+		for _, f := range files {
+			landed := ""
+			if !f.LandedAt.IsZero() {
+				landed = f.LandedAt.UTC().Format(time.RFC3339)
+			}
+			attempt := strconv.Itoa(int(events.Attempt(f.Attempt)))
+			if f.Retry > f.Attempt {
+				attempt += fmt.Sprintf(" (%d requested)", f.Retry)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", f.Key, f.Status, attempt, f.Table,
+				f.RowsRead, f.RowsWritten, f.RowsRejected, f.RowsSuperseded, f.TableVersion, landed, f.Error)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", f.Key, f.Status, attempt, f.Table,
-			f.RowsRead, f.RowsWritten, f.RowsRejected, f.RowsSuperseded, f.TableVersion, landed, f.Error)
+		return tw.Flush()
 	}
-	return tw.Flush()
 }
 
 // auditFiles folds the raw domain's events and batches into a fresh
@@ -89,7 +84,7 @@ func auditFiles(ctx context.Context, g global) ([]audit.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := g.conn()
+	conn, err := g.reach(ctx, "to rebuild the file audit")
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +98,7 @@ func auditFiles(ctx context.Context, g global) ([]audit.File, error) {
 		proj = projections.AsOf{Projection: proj, At: g.at}
 	}
 	if _, err := host.Replay(ctx, proj, st, codec, conn, proj.Topics(g.topics), host.Sync(false)); err != nil {
-		return nil, fmt.Errorf("files: rebuild the audit: %w", err)
+		return nil, fmt.Errorf("files: rebuild the audit: %w", g.unreachableRegistry(ctx, err, "to rebuild the file audit", ""))
 	}
 	return audit.Files(st)
 }
@@ -184,112 +179,111 @@ var errUnknownFile = errors.New("unknown file")
 // retrySynopsis is the usage line of `files retry`.
 const retrySynopsis = "files retry KEY... | --status UNMATCHED|FAILED [--since T] [--reason R] [--by WHO]"
 
-// cmdFilesRetry asks for landed files to be tried again: for each file it
-// produces one FileRetryRequested of the file's next attempt on the raw
-// domain's bus, keyed (and correlated) by the file id like every event of
-// the file, which the watcher acts on (processors/ingest). The files are
-// given by key (the latest file with that key) or by status (every file
-// at UNMATCHED or FAILED, landed since --since if given), as the audit
-// rebuilt from the log has them. A file that is PROCESSED, still being
-// loaded, or whose retry is already pending is said so and left alone;
-// an unknown key is an error, after the known keys were retried.
-func cmdFilesRetry(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("files retry", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// filesRetryFlags registers the flags of the command that asks for landed
+// files to be tried again: for each file it produces one FileRetryRequested
+// of the file's next attempt on the raw domain's bus, keyed (and
+// correlated) by the file id like every event of the file, which the
+// watcher acts on (processors/ingest). The files are given by key (the
+// latest file with that key) or by status (every file at UNMATCHED or
+// FAILED, landed since --since if given), as the audit rebuilt from the log
+// has them. A file that is PROCESSED, still being loaded, or whose retry is
+// already pending is said so and left alone; an unknown key is an error,
+// after the known keys were retried.
+func filesRetryFlags(fs *flag.FlagSet) runFunc {
 	status := fs.String("status", "", "retry every file with this status: UNMATCHED or FAILED")
 	since := fs.String("since", "", "with --status, only the files landed at or after this RFC 3339 time")
 	reason := fs.String("reason", "", "why (recorded with each request)")
 	by := fs.String("by", "cli", "who asks (recorded as BY:$USER)")
-	keys, err := interspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	want := strings.ToUpper(*status)
-	var from time.Time
-	switch {
-	case !g.at.IsZero():
-		return fmt.Errorf("files retry acts on the log as it stands now; --at is not for it: %w", errUsage)
-	case (len(keys) == 0) == (want == ""):
-		return fmt.Errorf("%s: give keys or --status, not both: %w", retrySynopsis, errUsage)
-	case want != "" && want != audit.StatusUnmatched && want != audit.StatusFailed:
-		return fmt.Errorf("files retry: --status %q: only UNMATCHED and FAILED files can be retried: %w", *status, errUsage)
-	case *since != "" && want == "":
-		return fmt.Errorf("files retry: --since goes with --status: %w", errUsage)
-	case *since != "":
-		if from, err = time.Parse(time.RFC3339Nano, *since); err != nil {
-			return fmt.Errorf("files retry: --since %q: want an RFC 3339 time, such as 2026-10-01T00:00:00Z: %w", *since, errUsage)
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		keys, stdout := in.args, in.stdout
+		want := strings.ToUpper(*status)
+		var from time.Time
+		var err error
+		switch {
+		case !g.at.IsZero():
+			return fmt.Errorf("files retry acts on the log as it stands now; --at is not for it: %w", errUsage)
+		case (len(keys) == 0) == (want == ""):
+			return usageError("files retry: give keys or --status, not both")
+		case want != "" && want != audit.StatusUnmatched && want != audit.StatusFailed:
+			return fmt.Errorf("files retry: --status %q: only UNMATCHED and FAILED files can be retried: %w", *status, errUsage)
+		case *since != "" && want == "":
+			return fmt.Errorf("files retry: --since goes with --status: %w", errUsage)
+		case *since != "":
+			if from, err = time.Parse(time.RFC3339Nano, *since); err != nil {
+				return fmt.Errorf("files retry: --since %q: want an RFC 3339 time, such as 2026-10-01T00:00:00Z: %w", *since, errUsage)
+			}
 		}
-	}
-	all, err := auditFiles(ctx, g)
-	if err != nil {
-		return err
-	}
-	var files []audit.File
-	var unknown []string
-	if want != "" {
-		for _, f := range all {
-			if f.Status == want && (from.IsZero() || !f.LandedAt.Before(from)) {
+		all, err := auditFiles(ctx, g)
+		if err != nil {
+			return err
+		}
+		var files []audit.File
+		var unknown []string
+		if want != "" {
+			for _, f := range all {
+				if f.Status == want && (from.IsZero() || !f.LandedAt.Before(from)) {
+					files = append(files, f)
+				}
+			}
+			if len(files) == 0 {
+				fmt.Fprintf(stdout, "no %s files to retry\n", want)
+				return nil
+			}
+		} else {
+			// The latest file of each key: Files lists them in landing order.
+			latest := map[string]audit.File{}
+			for _, f := range all {
+				latest[f.Key] = f
+			}
+			asked := map[string]bool{}
+			for _, k := range keys {
+				if asked[k] {
+					continue
+				}
+				asked[k] = true
+				f, ok := latest[k]
+				if !ok {
+					unknown = append(unknown, k)
+					continue
+				}
 				files = append(files, f)
 			}
 		}
-		if len(files) == 0 {
-			fmt.Fprintf(stdout, "no %s files to retry\n", want)
-			return nil
-		}
-	} else {
-		// The latest file of each key: Files lists them in landing order.
-		latest := map[string]audit.File{}
-		for _, f := range all {
-			latest[f.Key] = f
-		}
-		asked := map[string]bool{}
-		for _, k := range keys {
-			if asked[k] {
-				continue
+		var reqs []*events.FileRetryRequested
+		for _, f := range files {
+			switch {
+			case f.Status == audit.StatusProcessed:
+				fmt.Fprintf(stdout, "%s is already PROCESSED (attempt %d); nothing to retry\n", f.Key, f.Attempt)
+			case f.Retry > f.Attempt:
+				fmt.Fprintf(stdout, "%s: a retry is already pending (attempt %d requested, not landed yet); not requesting it again\n", f.Key, f.Retry)
+			case f.Status != audit.StatusUnmatched && f.Status != audit.StatusFailed:
+				fmt.Fprintf(stdout, "%s is %s (attempt %d), still being loaded; nothing to retry until it ends\n", f.Key, cmp.Or(f.Status, "not landed"), f.Attempt)
+			case f.Checksum == "":
+				fmt.Fprintf(stdout, "%s is %s but its checksum is unknown (it was never seen landing); land it again instead\n", f.Key, f.Status)
+			default:
+				reqs = append(reqs, retryRequest(f, grantor(*by), *reason, time.Now()))
 			}
-			asked[k] = true
-			f, ok := latest[k]
-			if !ok {
-				unknown = append(unknown, k)
-				continue
+		}
+		if len(reqs) > 0 {
+			if err := g.emitAll(ctx, reqs); err != nil {
+				return fmt.Errorf("files retry: %w", err)
 			}
-			files = append(files, f)
 		}
-	}
-	var reqs []*events.FileRetryRequested
-	for _, f := range files {
-		switch {
-		case f.Status == audit.StatusProcessed:
-			fmt.Fprintf(stdout, "%s is already PROCESSED (attempt %d); nothing to retry\n", f.Key, f.Attempt)
-		case f.Retry > f.Attempt:
-			fmt.Fprintf(stdout, "%s: a retry is already pending (attempt %d requested, not landed yet); not requesting it again\n", f.Key, f.Retry)
-		case f.Status != audit.StatusUnmatched && f.Status != audit.StatusFailed:
-			fmt.Fprintf(stdout, "%s is %s (attempt %d), still being loaded; nothing to retry until it ends\n", f.Key, cmp.Or(f.Status, "not landed"), f.Attempt)
-		case f.Checksum == "":
-			fmt.Fprintf(stdout, "%s is %s but its checksum is unknown (it was never seen landing); land it again instead\n", f.Key, f.Status)
-		default:
-			reqs = append(reqs, retryRequest(f, grantor(*by), *reason, time.Now()))
+		var retried []string
+		for _, r := range reqs {
+			fmt.Fprintf(stdout, "retry requested: %s (attempt %d)\n", r.FileKey, r.Attempt)
+			retried = append(retried, r.FileKey)
 		}
-	}
-	if len(reqs) > 0 {
-		if err := g.emitAll(ctx, reqs); err != nil {
-			return fmt.Errorf("files retry: %w", err)
+		if len(unknown) > 0 {
+			done := "none"
+			if len(retried) > 0 {
+				done = strings.Join(retried, ", ")
+			}
+			return fmt.Errorf("files retry: no landed file has the key %s (logmesh files lists them); retried: %s: %w",
+				strings.Join(unknown, ", "), done, errUnknownFile)
 		}
+		return nil
 	}
-	var retried []string
-	for _, r := range reqs {
-		fmt.Fprintf(stdout, "retry requested: %s (attempt %d)\n", r.FileKey, r.Attempt)
-		retried = append(retried, r.FileKey)
-	}
-	if len(unknown) > 0 {
-		done := "none"
-		if len(retried) > 0 {
-			done = strings.Join(retried, ", ")
-		}
-		return fmt.Errorf("files retry: no landed file has the key %s (logmesh files lists them); retried: %s: %w",
-			strings.Join(unknown, ", "), done, errUnknownFile)
-	}
-	return nil
 }
 
 // retryRequest is the FileRetryRequested of f's next attempt: on the raw

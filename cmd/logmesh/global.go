@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -91,7 +90,7 @@ func parseGlobal(args []string, stderr io.Writer) (global, []string, error) {
 	gargs, rest := splitGlobal(args)
 	fs := flag.NewFlagSet("logmesh", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.Usage = func() { fmt.Fprint(stderr, usageText(commands())) }
 	vals := map[string]*string{}
 	bools := map[string]*bool{}
 	for _, f := range globalFlags {
@@ -152,11 +151,20 @@ func (g global) conn() (kafkaconn.Conn, error) {
 	return c, nil
 }
 
-// codec returns a codec that reads schemas from the global registry.
-func (g global) codec() (*events.Codec, *sr.Client, error) {
+// registryClient returns a client of the global registry.
+func (g global) registryClient() (*sr.Client, error) {
 	cl, err := sr.NewClient(sr.URLs(g.registry))
 	if err != nil {
-		return nil, nil, fmt.Errorf("registry %s: %w", g.registry, err)
+		return nil, fmt.Errorf("registry %s: %w", g.registry, err)
+	}
+	return cl, nil
+}
+
+// codec returns a codec that reads schemas from the global registry.
+func (g global) codec() (*events.Codec, *sr.Client, error) {
+	cl, err := g.registryClient()
+	if err != nil {
+		return nil, nil, err
 	}
 	c, err := events.NewCodec(events.SRRegistry(cl))
 	if err != nil {
@@ -180,39 +188,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// parseCommand parses a command's flags and positional arguments (see
-// interspersed). On -h or --help it prints the command's usage (synopsis,
-// then its flags) on stdout and reports help, so that the command exits 0;
-// on a bad flag it prints them on stderr and returns a usage error.
-func parseCommand(fs *flag.FlagSet, synopsis string, args []string, stdout, stderr io.Writer) (pos []string, help bool, err error) {
-	// The error and the usage are printed below, on the stream that fits.
-	fs.Usage = func() {}
-	out := fs.Output()
-	fs.SetOutput(io.Discard)
-	pos, err = interspersed(fs, args)
-	fs.SetOutput(out)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		printCommandUsage(fs, synopsis, stdout)
-		return nil, true, nil
-	case err != nil:
-		printCommandUsage(fs, synopsis, stderr)
-		return nil, false, err
-	}
-	return pos, false, nil
-}
-
-// printCommandUsage prints synopsis, the flags of fs and a pointer to the
-// global flags on w.
-func printCommandUsage(fs *flag.FlagSet, synopsis string, w io.Writer) {
-	fmt.Fprint(w, synopsis)
-	out := fs.Output()
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(out)
-	fmt.Fprintln(w, "\nGlobal flags (--brokers, --registry, TLS, SASL, --topic-prefix, -v) go anywhere on the line; see logmesh help.")
 }
 
 // interspersed parses flags that may appear before or after positional

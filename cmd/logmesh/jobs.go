@@ -5,7 +5,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,44 +18,39 @@ import (
 	"github.com/logmesh/logmesh/projections/orchestration"
 )
 
-// cmdRunProduct asks for a run of a product now: a RunRequested on its
-// owner's bus, which the router brings to the owner's orchestrator.
-func cmdRunProduct(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run-product", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// runProductFlags registers the flags of the command that asks for a run of
+// a product now: a RunRequested on its owner's bus, which the router brings
+// to the owner's orchestrator.
+func runProductFlags(fs *flag.FlagSet) runFunc {
 	reason := fs.String("reason", "", "why (recorded with the request)")
 	by := fs.String("by", "cli", "who asks (recorded as BY:$USER)")
-	pos, err := interspersed(fs, args)
-	if err != nil {
-		return err
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		pos, stdout := in.args, in.stdout
+		st, err := g.meshState(ctx)
+		if err != nil {
+			return err
+		}
+		d, ok := st.product(pos[0])
+		switch {
+		case !ok:
+			return fmt.Errorf("run-product: unknown product %q (logmesh products lists them): %w", pos[0], errMesh)
+		case d.Product.Kind != "consumer-aligned":
+			return fmt.Errorf("run-product: %s is %s: its feed loads it, there is no job to run: %w", pos[0], d.Product.Kind, errMesh)
+		}
+		ev := &events.RunRequested{
+			Envelope: events.Envelope{EventID: events.NewID(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond),
+				Domain: d.Product.Owner, CorrelationID: events.NewID()},
+			Product: pos[0], RequestedBy: grantor(*by),
+		}
+		if *reason != "" {
+			ev.Reason = reason
+		}
+		if err := g.emit(ctx, ev); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "requested a run of %s (request %s)\n", pos[0], ev.Envelope.EventID)
+		return nil
 	}
-	if len(pos) != 1 {
-		return fmt.Errorf("run-product PRODUCT [--reason R] [--by WHO]: %w", errUsage)
-	}
-	st, err := g.meshState(ctx)
-	if err != nil {
-		return err
-	}
-	d, ok := st.product(pos[0])
-	switch {
-	case !ok:
-		return fmt.Errorf("run-product: unknown product %q (logmesh products lists them): %w", pos[0], errMesh)
-	case d.Product.Kind != "consumer-aligned":
-		return fmt.Errorf("run-product: %s is %s: its feed loads it, there is no job to run: %w", pos[0], d.Product.Kind, errMesh)
-	}
-	ev := &events.RunRequested{
-		Envelope: events.Envelope{EventID: events.NewID(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond),
-			Domain: d.Product.Owner, CorrelationID: events.NewID()},
-		Product: pos[0], RequestedBy: grantor(*by),
-	}
-	if *reason != "" {
-		ev.Reason = reason
-	}
-	if err := g.emit(ctx, ev); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "requested a run of %s (request %s)\n", pos[0], ev.Envelope.EventID)
-	return nil
 }
 
 // fact is one fact read from the log, with its place there.
@@ -74,7 +68,7 @@ func (g global) readFacts(ctx context.Context, set events.TopicSet, names ...str
 	if err != nil {
 		return nil, err
 	}
-	conn, err := g.conn()
+	conn, err := g.reach(ctx, "to read the log")
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +86,7 @@ func (g global) readFacts(ctx context.Context, set events.TopicSet, names ...str
 		return nil
 	}
 	if _, err := v.CatchUp(ctx, logview.Events(ctx, codec, add, nil, names...)); err != nil {
-		return nil, err
+		return nil, g.unreachableRegistry(ctx, err, "to read the log", "")
 	}
 	slices.SortStableFunc(out, func(a, b fact) int {
 		return cmp.Or(strings.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition), cmp.Compare(a.offset, b.offset))
@@ -154,199 +148,191 @@ func (g global) attempts(ctx context.Context) ([]*attempt, error) {
 	return out, nil
 }
 
-// cmdJobs lists job attempts.
-func cmdJobs(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("jobs", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// jobsFlags registers the flags of the command that lists job attempts.
+func jobsFlags(fs *flag.FlagSet) runFunc {
 	product := fs.String("product", "", "only this product's jobs")
 	status := fs.String("status", "", "only attempts with this status (RUNNING, SUCCEEDED, FAILED)")
 	asJSON := fs.Bool("json", false, "print a JSON array")
-	if _, err := interspersed(fs, args); err != nil {
-		return err
-	}
-	all, err := g.attempts(ctx)
-	if err != nil {
-		return err
-	}
-	rows := []*attempt{}
-	for _, a := range all {
-		if (*product == "" || a.Product == *product) && (*status == "" || strings.EqualFold(a.Status, *status)) {
-			rows = append(rows, a)
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		stdout := in.stdout
+		all, err := g.attempts(ctx)
+		if err != nil {
+			return err
 		}
-	}
-	if *asJSON {
-		return printJSON(stdout, rows)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PRODUCT\tJOB\tATTEMPT\tTRIGGER\tSTATUS\tSTARTED\tDURATION\tVERSION\tROWS\tINPUTS\tERROR")
-	for _, a := range rows {
-		version := ""
-		if a.Version != nil {
-			version = strconv.FormatInt(*a.Version, 10)
+		rows := []*attempt{}
+		for _, a := range all {
+			if (*product == "" || a.Product == *product) && (*status == "" || strings.EqualFold(a.Status, *status)) {
+				rows = append(rows, a)
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", a.Product, a.Job[:8], a.Attempt, a.Trigger, a.Status,
-			a.Started.UTC().Format(time.RFC3339), time.Duration(a.DurationMs)*time.Millisecond, version, a.Rows,
-			strings.Join(a.Inputs, ","), shortText(a.Error, 80))
+		if *asJSON {
+			return printJSON(stdout, rows)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PRODUCT\tJOB\tATTEMPT\tTRIGGER\tSTATUS\tSTARTED\tDURATION\tVERSION\tROWS\tINPUTS\tERROR")
+		for _, a := range rows {
+			version := ""
+			if a.Version != nil {
+				version = strconv.FormatInt(*a.Version, 10)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", a.Product, a.Job[:8], a.Attempt, a.Trigger, a.Status,
+				a.Started.UTC().Format(time.RFC3339), time.Duration(a.DurationMs)*time.Millisecond, version, a.Rows,
+				strings.Join(a.Inputs, ","), shortText(a.Error, 80))
+		}
+		return tw.Flush()
 	}
-	return tw.Flush()
 }
 
-// cmdIncidents lists incidents, open or resolved.
-func cmdIncidents(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("incidents", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// incidentsFlags registers the flags of the command that lists incidents,
+// open or resolved.
+func incidentsFlags(fs *flag.FlagSet) runFunc {
 	open := fs.Bool("open", false, "only incidents not resolved")
 	asJSON := fs.Bool("json", false, "print a JSON array")
-	if _, err := interspersed(fs, args); err != nil {
-		return err
-	}
-	facts, err := g.readFacts(ctx, g.topics.AllDomains(), events.NameIncidentOpened, events.NameIncidentResolved)
-	if err != nil {
-		return err
-	}
-	type incident struct {
-		ID         string     `json:"incident"`
-		Domain     string     `json:"domain"`
-		Severity   string     `json:"severity"`
-		Subject    string     `json:"subject"`
-		Product    string     `json:"product,omitempty"`
-		Summary    string     `json:"summary"`
-		Detail     string     `json:"detail,omitempty"`
-		Opened     time.Time  `json:"opened"`
-		Resolved   *time.Time `json:"resolved,omitempty"`
-		Resolution string     `json:"resolution,omitempty"`
-	}
-	byID := map[string]*incident{}
-	var all []*incident
-	for _, f := range facts {
-		if e, ok := f.ev.(*events.IncidentOpened); ok && byID[e.IncidentID] == nil {
-			in := &incident{ID: e.IncidentID, Domain: e.Envelope.Domain, Severity: e.Severity, Subject: e.SubjectKind + " " + e.Subject,
-				Product: deref(e.Product), Summary: e.Summary, Detail: deref(e.Detail), Opened: e.Envelope.OccurredAt}
-			byID[e.IncidentID] = in
-			all = append(all, in)
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		stdout := in.stdout
+		facts, err := g.readFacts(ctx, g.topics.AllDomains(), events.NameIncidentOpened, events.NameIncidentResolved)
+		if err != nil {
+			return err
 		}
-	}
-	for _, f := range facts {
-		if e, ok := f.ev.(*events.IncidentResolved); ok && byID[e.IncidentID] != nil {
-			at := e.Envelope.OccurredAt
-			byID[e.IncidentID].Resolved, byID[e.IncidentID].Resolution = &at, e.Resolution
+		type incident struct {
+			ID         string     `json:"incident"`
+			Domain     string     `json:"domain"`
+			Severity   string     `json:"severity"`
+			Subject    string     `json:"subject"`
+			Product    string     `json:"product,omitempty"`
+			Summary    string     `json:"summary"`
+			Detail     string     `json:"detail,omitempty"`
+			Opened     time.Time  `json:"opened"`
+			Resolved   *time.Time `json:"resolved,omitempty"`
+			Resolution string     `json:"resolution,omitempty"`
 		}
-	}
-	slices.SortStableFunc(all, func(a, b *incident) int { return a.Opened.Compare(b.Opened) })
-	rows := []*incident{}
-	for _, in := range all {
-		if !*open || in.Resolved == nil {
-			rows = append(rows, in)
+		byID := map[string]*incident{}
+		var all []*incident
+		for _, f := range facts {
+			if e, ok := f.ev.(*events.IncidentOpened); ok && byID[e.IncidentID] == nil {
+				in := &incident{ID: e.IncidentID, Domain: e.Envelope.Domain, Severity: e.Severity, Subject: e.SubjectKind + " " + e.Subject,
+					Product: deref(e.Product), Summary: e.Summary, Detail: deref(e.Detail), Opened: e.Envelope.OccurredAt}
+				byID[e.IncidentID] = in
+				all = append(all, in)
+			}
 		}
-	}
-	if *asJSON {
-		return printJSON(stdout, rows)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "OPENED\tDOMAIN\tSEVERITY\tSUBJECT\tSUMMARY\tRESOLVED")
-	for _, in := range rows {
-		res := "open"
-		if in.Resolved != nil {
-			res = in.Resolved.UTC().Format(time.RFC3339) + " " + in.Resolution
+		for _, f := range facts {
+			if e, ok := f.ev.(*events.IncidentResolved); ok && byID[e.IncidentID] != nil {
+				at := e.Envelope.OccurredAt
+				byID[e.IncidentID].Resolved, byID[e.IncidentID].Resolution = &at, e.Resolution
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Opened.UTC().Format(time.RFC3339), in.Domain, in.Severity, in.Subject,
-			shortText(in.Summary, 80), res)
+		slices.SortStableFunc(all, func(a, b *incident) int { return a.Opened.Compare(b.Opened) })
+		rows := []*incident{}
+		for _, in := range all {
+			if !*open || in.Resolved == nil {
+				rows = append(rows, in)
+			}
+		}
+		if *asJSON {
+			return printJSON(stdout, rows)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "OPENED\tDOMAIN\tSEVERITY\tSUBJECT\tSUMMARY\tRESOLVED")
+		for _, in := range rows {
+			res := "open"
+			if in.Resolved != nil {
+				res = in.Resolved.UTC().Format(time.RFC3339) + " " + in.Resolution
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.Opened.UTC().Format(time.RFC3339), in.Domain, in.Severity, in.Subject,
+				shortText(in.Summary, 80), res)
+		}
+		return tw.Flush()
 	}
-	return tw.Flush()
 }
 
-// cmdWhy explains a run of a product from the log: the facts, in the
-// order of the owner's inbox, that made it start, the policy that fired,
-// the pinned inputs, and what became of each attempt.
-func cmdWhy(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("why", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// whyFlags registers the flags of the command that explains a run of a
+// product from the log: the facts, in the order of the owner's inbox, that
+// made it start, the policy that fired, the pinned inputs, and what became
+// of each attempt.
+func whyFlags(fs *flag.FlagSet) runFunc {
 	job := fs.String("job", "", "the job to explain (default: the product's latest)")
-	pos, err := interspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("why PRODUCT [--job J]: %w", errUsage)
-	}
-	product := pos[0]
-	owner, _, ok := strings.Cut(product, ".")
-	if !ok {
-		return fmt.Errorf("why: %q is not domain.name: %w", product, errUsage)
-	}
-	own, err := g.readFacts(ctx, events.TopicNames(g.topics.Domain(owner)), events.NameJobStarted, events.NameJobFinished,
-		events.NameIncidentOpened, events.NameIncidentResolved)
-	if err != nil {
-		return err
-	}
-	var first *events.JobStarted
-	for _, f := range own {
-		if js, ok := f.ev.(*events.JobStarted); ok && js.Product == product && js.Attempt == 1 && (*job == "" || strings.HasPrefix(js.JobID, *job)) {
-			first = js
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		pos, stdout := in.args, in.stdout
+		product := pos[0]
+		owner, _, ok := strings.Cut(product, ".")
+		if !ok {
+			return fmt.Errorf("why: %q is not domain.name: %w", product, errUsage)
 		}
-	}
-	if first == nil {
-		if *job != "" {
-			return fmt.Errorf("why: no job %s of %s on %s: %w", *job, product, g.topics.Domain(owner), errMesh)
+		own, err := g.readFacts(ctx, events.TopicNames(g.topics.Domain(owner)), events.NameJobStarted, events.NameJobFinished,
+			events.NameIncidentOpened, events.NameIncidentResolved)
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("why: %s has not run (logmesh jobs --product %s): %w", product, product, errMesh)
-	}
-	inbox, err := g.readFacts(ctx, events.TopicNames(g.topics.Inbox(owner)))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "job %s of %s\n", first.JobID, product)
-	fmt.Fprintf(stdout, "started %s, trigger %s, policy %q\n", first.Envelope.OccurredAt.UTC().Format(time.RFC3339Nano), first.Trigger, deref(first.Policy))
-	fmt.Fprintf(stdout, "because of, in the order of %s:\n", g.topics.Inbox(owner))
-	for _, f := range inbox {
-		if !slices.Contains(first.TriggeredBy, f.ev.Meta().EventID) {
-			continue
-		}
-		switch e := f.ev.(type) {
-		case *events.ProductRefreshed:
-			fmt.Fprintf(stdout, "  %d@%d  ProductRefreshed %s version %d (snapshot %d, %d rows, at %s) event %s\n", f.partition, f.offset,
-				e.Product, e.Version, e.SnapshotID, e.RowsTotal, e.Envelope.OccurredAt.UTC().Format(time.RFC3339Nano), e.Envelope.EventID)
-		case *events.RunRequested:
-			fmt.Fprintf(stdout, "  %d@%d  RunRequested by %s (%s) event %s\n", f.partition, f.offset, e.RequestedBy, deref(e.Reason), e.Envelope.EventID)
-		default:
-			fmt.Fprintf(stdout, "  %d@%d  %s event %s\n", f.partition, f.offset, f.ev.Name(), f.ev.Meta().EventID)
-		}
-	}
-	fmt.Fprintln(stdout, "pinned inputs:")
-	for _, in := range first.Inputs {
-		fmt.Fprintf(stdout, "  %s  table %s version %d  snapshot %d  %s\n", in.Name, in.Table, in.Version, in.SnapshotID, in.MetadataLocation)
-	}
-	fmt.Fprintf(stdout, "transform %s\n", first.TransformHash)
-	fmt.Fprintln(stdout, "attempts:")
-	for _, f := range own {
-		switch e := f.ev.(type) {
-		case *events.JobStarted:
-			if e.JobID == first.JobID {
-				nb := ""
-				if e.NotBefore != nil {
-					nb = ", not before " + e.NotBefore.UTC().Format(time.RFC3339Nano)
-				}
-				fmt.Fprintf(stdout, "  %d  started %s%s\n", e.Attempt, e.Envelope.OccurredAt.UTC().Format(time.RFC3339Nano), nb)
-			}
-		case *events.JobFinished:
-			if e.JobID == first.JobID {
-				out := ""
-				if e.OutputVersion != nil {
-					out = fmt.Sprintf(", version %d, %d rows", *e.OutputVersion, e.RowsWritten)
-				}
-				if e.Error != nil {
-					out += ", " + *e.Error
-				}
-				fmt.Fprintf(stdout, "  %d  %s %s in %v%s\n", e.Attempt, e.Status, e.Envelope.OccurredAt.UTC().Format(time.RFC3339Nano),
-					time.Duration(e.DurationMs)*time.Millisecond, out)
-			}
-		case *events.IncidentOpened:
-			if e.JobID != nil && *e.JobID == first.JobID {
-				fmt.Fprintf(stdout, "  incident %s opened: %s\n", e.IncidentID, e.Summary)
+		var first *events.JobStarted
+		for _, f := range own {
+			if js, ok := f.ev.(*events.JobStarted); ok && js.Product == product && js.Attempt == 1 && (*job == "" || strings.HasPrefix(js.JobID, *job)) {
+				first = js
 			}
 		}
+		if first == nil {
+			if *job != "" {
+				return fmt.Errorf("why: no job %s of %s on %s: %w", *job, product, g.topics.Domain(owner), errMesh)
+			}
+			return fmt.Errorf("why: %s has not run (logmesh jobs --product %s): %w", product, product, errMesh)
+		}
+		inbox, err := g.readFacts(ctx, events.TopicNames(g.topics.Inbox(owner)))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "job %s of %s\n", first.JobID, product)
+		fmt.Fprintf(stdout, "started %s, trigger %s, policy %q\n", first.Envelope.OccurredAt.UTC().Format(time.RFC3339Nano), first.Trigger, deref(first.Policy))
+		fmt.Fprintf(stdout, "because of, in the order of %s:\n", g.topics.Inbox(owner))
+		for _, f := range inbox {
+			if !slices.Contains(first.TriggeredBy, f.ev.Meta().EventID) {
+				continue
+			}
+			switch e := f.ev.(type) {
+			case *events.ProductRefreshed:
+				fmt.Fprintf(stdout, "  %d@%d  ProductRefreshed %s version %d (snapshot %d, %d rows, at %s) event %s\n", f.partition, f.offset,
+					e.Product, e.Version, e.SnapshotID, e.RowsTotal, e.Envelope.OccurredAt.UTC().Format(time.RFC3339Nano), e.Envelope.EventID)
+			case *events.RunRequested:
+				fmt.Fprintf(stdout, "  %d@%d  RunRequested by %s (%s) event %s\n", f.partition, f.offset, e.RequestedBy, deref(e.Reason), e.Envelope.EventID)
+			default:
+				fmt.Fprintf(stdout, "  %d@%d  %s event %s\n", f.partition, f.offset, f.ev.Name(), f.ev.Meta().EventID)
+			}
+		}
+		fmt.Fprintln(stdout, "pinned inputs:")
+		for _, in := range first.Inputs {
+			fmt.Fprintf(stdout, "  %s  table %s version %d  snapshot %d  %s\n", in.Name, in.Table, in.Version, in.SnapshotID, in.MetadataLocation)
+		}
+		fmt.Fprintf(stdout, "transform %s\n", first.TransformHash)
+		fmt.Fprintln(stdout, "attempts:")
+		for _, f := range own {
+			switch e := f.ev.(type) {
+			case *events.JobStarted:
+				if e.JobID == first.JobID {
+					nb := ""
+					if e.NotBefore != nil {
+						nb = ", not before " + e.NotBefore.UTC().Format(time.RFC3339Nano)
+					}
+					fmt.Fprintf(stdout, "  %d  started %s%s\n", e.Attempt, e.Envelope.OccurredAt.UTC().Format(time.RFC3339Nano), nb)
+				}
+			case *events.JobFinished:
+				if e.JobID == first.JobID {
+					out := ""
+					if e.OutputVersion != nil {
+						out = fmt.Sprintf(", version %d, %d rows", *e.OutputVersion, e.RowsWritten)
+					}
+					if e.Error != nil {
+						out += ", " + *e.Error
+					}
+					fmt.Fprintf(stdout, "  %d  %s %s in %v%s\n", e.Attempt, e.Status, e.Envelope.OccurredAt.UTC().Format(time.RFC3339Nano),
+						time.Duration(e.DurationMs)*time.Millisecond, out)
+				}
+			case *events.IncidentOpened:
+				if e.JobID != nil && *e.JobID == first.JobID {
+					fmt.Fprintf(stdout, "  incident %s opened: %s\n", e.IncidentID, e.Summary)
+				}
+			}
+		}
+		return nil
 	}
-	return nil
 }
 
 // shortText cuts s to n runes.

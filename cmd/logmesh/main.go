@@ -10,7 +10,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/logmesh/logmesh/platform"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -34,80 +37,19 @@ func main() {
 	}
 }
 
-const usage = `logmesh — an event-sourced data-mesh platform on Kafka
+// usageHead is the top of the top-level usage; the commands follow,
+// from the command table.
+const usageHead = `logmesh — an event-sourced data-mesh platform on Kafka
 
 Usage: logmesh <command> [flags] [args]     (global flags may go before or after the command)
+       logmesh help <command>               (or logmesh <command> --help: its arguments and flags)
 
 Commands:
-  dev                     run the platform until Ctrl-C: embedded Kafka (or --brokers), the built-in
-                          registry and every processor
-      [--data DIR] [--kafka-port 9092] [--registry-port 8081] [--admin-addr 127.0.0.1:8082]
-      [--http-port 8080] [--processors LIST|none] [processor flags]
-  run PROCESSOR...        run processors in this process against --brokers and --registry until Ctrl-C
-      [--list] [--admin-addr HOST:PORT] [processor flags]
-                          processors: watcher, spool, planner, loader, audit, lineage, pointers,
-                          definitions, router, orchestrator, scheduler, runner, catalog, notifier
-                          (run --list says what each does)
-  apply -f mesh.yaml|DIR [--plan] [--retire-domain D] [--catalog URL --token T]
-                          plan the mesh file (or a folder's *.yaml/*.yml files) against the
-                          definitions of the domains they declare, then emit the new, changed
-                          and retired ones; other domains are never touched (--plan: print the
-                          plan only; --retire-domain: retire a domain with nothing of its own
-                          live; --catalog: plan and apply through the catalog, as the token)
-  land FILE|DIR... [--prefix P | --key K] [--landing DIR|s3://bucket/prefix] [S3 flags]
-                          copy files, and folders' files, into the landing area (default: the
-                          platform's, from the log) under P + the path relative to the DIR given
-                          (a FILE: P + its base name); every path checked first; land --help
-  files [--status S] [--json] [--catalog URL --token T]
-                          the file audit: each landed file's status (RECEIVED, BATCHED, PROCESSED,
-                          FAILED, UNMATCHED), rows and errors (rebuilt from the log; with --catalog,
-                          read from the catalog's live store as the token's principal may)
-  files retry KEY... | --status UNMATCHED|FAILED [--since T] [--reason R] [--by WHO]
-                          try files again that no feed took or that failed: the watcher lands each
-                          as its next attempt, matched against the feeds in force then
-  products [--domain D] [--json]
-                          data products: owner, kind, visibility, output table, last version, grants
-  grant PRODUCT --to DOMAIN [--purpose P] [--expires T] [--by DOMAIN | --catalog URL --token T]
-                          let a domain read an enterprise-visible product (owner or central grants;
-                          with --catalog, through the catalog's API and rules as the token's principal)
-  revoke PRODUCT --from DOMAIN [--reason R] [--by DOMAIN | --catalog URL --token T]
-                          end a grant; the router stops delivering from that point of the log on
-  run-product PRODUCT [--reason R] [--by WHO]
-                          run a consumer-aligned product now, whatever its trigger (RunRequested)
-  jobs [--product P] [--status S] [--json]
-                          product job attempts: trigger, pinned inputs, status, version, error
-  incidents [--open] [--json]
-                          incidents opened (failed files, failed jobs) and how they were resolved
-  why PRODUCT [--job J]   the facts, in inbox order, that started a run, the policy that fired,
-                          the pinned inputs and each attempt's outcome, replayed from the log
-  contract PRODUCT [--json] [--config mesh.yaml]
-                          the product's data contract as an ODCS v3.0.2 document (YAML): schema, key,
-                          quality rules, freshness SLA, owners, contacts; from the log, or the file
-  subscriptions [--domain D] [--json]
-                          the content patterns that route mesh events to domain inboxes
-  tables [--json] [--warehouse DIR|s3://bucket/prefix] [S3 flags]
-                          tables with their current version, rows and location
-  query 'SQL' [--json|--csv] [--as-of VERSION] [--warehouse DIR|s3://...] [--cache DIR] [S3 flags]
-                          SQL over the tables (by domain.table name), run by embedded DuckDB;
-                          files of an S3 warehouse are downloaded to --cache first
-  replay [--projection P|all] [--list] [--twice] [--verify [--admin URL,...]] [--progress]
-                          rebuild a projection from offset 0 and print its digest; --verify
-                          compares it, partition by partition, with the live stores of a
-                          running dev or run (exit 1 on any difference); progress on a terminal
-  tail [TOPIC...] [--from-beginning] [--json] [-n N]
-                          print records as they arrive, decoded with their writer's schema
-  schema list             list registered subjects with their versions and ids
-  schema check FILE.avsc --subject S
-                          check a contract change against the registry's compatibility rules
-  schema register FILE.avsc --subject S
-                          register a contract under a subject
-  produce --topic T --schema FILE.avsc [--subject S] [--key FIELD] [--create] [-f FILE|-]
-                          register the schema under S (default T-value; the registry's
-                          compatibility rule decides), then produce NDJSON lines (default stdin)
-                          as Confluent-framed Avro, keyed by FIELD; nothing if any line is bad
-  version                 print the version
+`
 
-Processor flags (dev, run):
+// usageTail follows the commands and the processors in the top-level
+// usage.
+const usageTail = `Processor flags (dev, run):
   --config mesh.yaml       the mesh (dev default: the built-in example mesh and its files)
   --data DIR               processor state under DIR/state (default ./.logmesh)
   --landing DIR|s3://...   the landing area (default <data>/landing)
@@ -143,6 +85,49 @@ Global flags (anywhere on the line; each also from its environment variable):
   -v                       verbose logging
 `
 
+// usageText is the top-level usage: every command of table (and its
+// sub-commands) with its synopsis and summary, the processors, then the
+// flags shared by several commands.
+func usageText(table []*command) string {
+	var b strings.Builder
+	b.WriteString(usageHead)
+	for _, c := range table {
+		if c.flags != nil {
+			writeEntry(&b, c)
+		}
+		for _, s := range c.subs {
+			writeEntry(&b, s)
+		}
+	}
+	b.WriteString("\nProcessors (run PROCESSOR..., dev --processors; run --list says what each does):\n")
+	line := " "
+	for i, n := range platform.ProcessorNames() {
+		if i > 0 {
+			line += ","
+		}
+		if len(line)+len(n) > 100 {
+			b.WriteString(line + "\n")
+			line = " "
+		}
+		line += " " + n
+	}
+	b.WriteString(line + "\n\n")
+	b.WriteString(usageTail)
+	return b.String()
+}
+
+// writeEntry writes a command's line of a usage: the synopsis, then the
+// summary in the second column (on a line of its own after a long
+// synopsis).
+func writeEntry(w io.Writer, c *command) {
+	const col = 23
+	if len(c.synopsis) < col {
+		fmt.Fprintf(w, "  %-*s %s\n", col, c.synopsis, c.summary)
+		return
+	}
+	fmt.Fprintf(w, "  %s\n  %-*s %s\n", c.synopsis, col, "", c.summary)
+}
+
 // run parses the global flags and dispatches to a command.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	g, rest, err := parseGlobal(args, stderr)
@@ -150,59 +135,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(rest) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usageText(commands()))
 		return fmt.Errorf("no command: %w", errUsage)
 	}
-	cmd, cargs := rest[0], rest[1:]
-	switch cmd {
-	case "dev":
-		return cmdDev(ctx, g, cargs, stderr)
-	case "run":
-		return cmdRun(ctx, g, cargs, stdout, stderr)
-	case "apply":
-		return cmdApply(ctx, g, cargs, stdout, stderr)
-	case "tail":
-		return cmdTail(ctx, g, cargs, stdout, stderr)
-	case "land":
-		return cmdLand(ctx, g, cargs, stdout, stderr)
-	case "tables":
-		return cmdTables(ctx, g, cargs, stdout, stderr)
-	case "query":
-		return cmdQuery(ctx, g, cargs, stdout, stderr)
-	case "replay":
-		return cmdReplay(ctx, g, cargs, stdout, stderr)
-	case "files":
-		return cmdFiles(ctx, g, cargs, stdout, stderr)
-	case "products":
-		return cmdProducts(ctx, g, cargs, stdout, stderr)
-	case "subscriptions":
-		return cmdSubscriptions(ctx, g, cargs, stdout, stderr)
-	case "grant":
-		return cmdGrant(ctx, g, cargs, stdout, stderr)
-	case "revoke":
-		return cmdRevoke(ctx, g, cargs, stdout, stderr)
-	case "run-product":
-		return cmdRunProduct(ctx, g, cargs, stdout, stderr)
-	case "jobs":
-		return cmdJobs(ctx, g, cargs, stdout, stderr)
-	case "incidents":
-		return cmdIncidents(ctx, g, cargs, stdout, stderr)
-	case "why":
-		return cmdWhy(ctx, g, cargs, stdout, stderr)
-	case "contract":
-		return cmdContract(ctx, g, cargs, stdout, stderr)
-	case "schema":
-		return cmdSchema(ctx, g, cargs, stdout, stderr)
-	case "produce":
-		return cmdProduce(ctx, g, cargs, os.Stdin, stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "logmesh", version)
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q: %w", cmd, errUsage)
+	table := commands()
+	switch rest[0] {
+	case "help", "-h", "-help", "--help":
+		return help(table, rest[1:], stdout, stderr)
 	}
+	c, cargs := lookup(table, rest)
+	if c == nil {
+		fmt.Fprint(stderr, usageText(table))
+		return fmt.Errorf("unknown command %q (logmesh help lists them): %w", rest[0], errUsage)
+	}
+	return c.execute(ctx, g, cargs, &cmdInput{stdin: os.Stdin, stdout: stdout, stderr: stderr})
 }

@@ -161,6 +161,9 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// usage is the top-level usage.
+func usage() string { return usageText(commands()) }
+
 // Global flags go before or after the command; the usage text lists every
 // command on a line of its own.
 func TestGlobalFlagsAnywhere(t *testing.T) {
@@ -179,11 +182,11 @@ func TestGlobalFlagsAnywhere(t *testing.T) {
 	}
 	for _, cmd := range []string{"dev", "run", "apply", "land", "files", "products", "grant", "revoke", "subscriptions",
 		"tables", "query", "replay", "tail", "produce", "schema", "version"} {
-		if !strings.Contains(usage, "\n  "+cmd+" ") {
+		if !strings.Contains(usage(), "\n  "+cmd+" ") {
 			t.Errorf("usage does not list %s on a line of its own", cmd)
 		}
 	}
-	if !strings.Contains(usage, "  version                 print the version\n\n") {
+	if !strings.Contains(usage(), "  version                 print the version\n\n") {
 		t.Error("usage runs the version line into the next one")
 	}
 }

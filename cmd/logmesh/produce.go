@@ -34,122 +34,116 @@ const maxProduceLine = 16 << 20
 // produce --create.
 const produceTopicPartitions = 6
 
-// cmdProduce registers an Avro schema under a subject and produces NDJSON
-// lines, converted to that schema, as Confluent-framed Avro records. Every
-// line is read and converted before anything is registered or produced, so
-// a bad line, a missing topic or a refused schema leaves the registry and
-// the topic as they were. stdin is read when -f is "-" (the default).
-func cmdProduce(ctx context.Context, g global, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// produceFlags registers the flags of the command that registers an Avro
+// schema under a subject and produces NDJSON lines, converted to that
+// schema, as Confluent-framed Avro records. Every line is read and
+// converted before anything is registered or produced, so a bad line, a
+// missing topic or a refused schema leaves the registry and the topic as
+// they were. stdin is read when -f is "-" (the default).
+func produceFlags(fs *flag.FlagSet) runFunc {
 	topic := fs.String("topic", "", "topic to produce to (required)")
 	schemaFile := fs.String("schema", "", "Avro schema file, .avsc (required)")
 	subject := fs.String("subject", "", "registry subject (default TOPIC-value)")
 	keyField := fs.String("key", "", "top-level field whose value is the record key (default: no key)")
 	create := fs.Bool("create", false, "create the topic if it does not exist")
 	file := fs.String("f", "-", "NDJSON input, one JSON object per line (- for stdin)")
-	pos, err := interspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	const synopsis = "produce --topic T --schema FILE.avsc [--subject S] [--key FIELD] [--create] [-f FILE|-]"
-	switch {
-	case len(pos) > 0:
-		return fmt.Errorf("produce: unexpected argument %q (%s): %w", pos[0], synopsis, errUsage)
-	case *topic == "" || *schemaFile == "":
-		return fmt.Errorf("%s: %w", synopsis, errUsage)
-	}
-	if *subject == "" {
-		*subject = *topic + "-value" // Confluent's TopicNameStrategy
-	}
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		stdin, stdout := in.stdin, in.stdout
+		if *topic == "" || *schemaFile == "" {
+			return usageError("produce: --topic and --schema are required")
+		}
+		if *subject == "" {
+			*subject = *topic + "-value" // Confluent's TopicNameStrategy
+		}
 
-	text, err := os.ReadFile(*schemaFile)
-	if err != nil {
-		return fmt.Errorf("produce: %w", err)
-	}
-	schema, err := avro.ParseWithCache(string(text), "", &avro.SchemaCache{})
-	if err != nil {
-		return fmt.Errorf("produce: schema %s: %w", *schemaFile, err)
-	}
-	key, err := newKeyField(schema, *keyField)
-	if err != nil {
-		return fmt.Errorf("produce: --key %s: %w: %w", *keyField, err, errUsage)
-	}
-
-	in := stdin
-	name := "stdin"
-	if *file != "-" {
-		f, err := os.Open(*file)
+		text, err := os.ReadFile(*schemaFile)
 		if err != nil {
 			return fmt.Errorf("produce: %w", err)
 		}
-		defer f.Close()
-		in, name = f, *file
-	}
-	lines, err := readLines(in, schema, key)
-	if err != nil {
-		return fmt.Errorf("produce: %s: %w", name, err)
-	}
-
-	conn, err := g.conn()
-	if err != nil {
-		return err
-	}
-	cl, err := conn.Client()
-	if err != nil {
-		return fmt.Errorf("produce: %w", err)
-	}
-	defer cl.Close()
-	exists, err := topicExists(ctx, cl, *topic)
-	if err != nil {
-		return fmt.Errorf("produce: %w", err)
-	}
-	if !exists && !*create {
-		return fmt.Errorf("produce: topic %s does not exist (--create creates it)", *topic)
-	}
-
-	rcl, err := sr.NewClient(sr.URLs(g.registry))
-	if err != nil {
-		return fmt.Errorf("registry %s: %w", g.registry, err)
-	}
-	ss, err := rcl.CreateSchema(ctx, *subject, sr.Schema{Schema: string(text), Type: sr.TypeAvro})
-	if err != nil {
-		var re *sr.ResponseError
-		if errors.As(err, &re) && (re.StatusCode == 409 || re.ErrorCode == 409) {
-			return fmt.Errorf("produce: the registry refused %s for subject %s: %w", *schemaFile, *subject, err)
+		schema, err := avro.ParseWithCache(string(text), "", &avro.SchemaCache{})
+		if err != nil {
+			return fmt.Errorf("produce: schema %s: %w", *schemaFile, err)
 		}
-		return fmt.Errorf("produce: register %s under subject %s: %w", *schemaFile, *subject, err)
-	}
+		key, err := newKeyField(schema, *keyField)
+		if err != nil {
+			return fmt.Errorf("produce: --key %s: %w: %w", *keyField, err, errUsage)
+		}
 
-	if !exists {
-		spec := events.TopicSpec{Name: *topic, Partitions: produceTopicPartitions, Configs: map[string]*string{
-			"cleanup.policy":  ptrTo("delete"),
-			"retention.ms":    ptrTo("-1"),
-			"retention.bytes": ptrTo("-1"),
-		}}
-		if err := conn.EnsureTopics(ctx, spec); err != nil {
+		src := stdin
+		name := "stdin"
+		if *file != "-" {
+			f, err := os.Open(*file)
+			if err != nil {
+				return fmt.Errorf("produce: %w", err)
+			}
+			defer f.Close()
+			src, name = f, *file
+		}
+		lines, err := readLines(src, schema, key)
+		if err != nil {
+			return fmt.Errorf("produce: %s: %w", name, err)
+		}
+
+		conn, err := g.reach(ctx, "to produce")
+		if err != nil {
+			return err
+		}
+		cl, err := conn.Client()
+		if err != nil {
 			return fmt.Errorf("produce: %w", err)
 		}
-	}
-
-	recs := make([]*kgo.Record, len(lines))
-	for i, l := range lines {
-		v := make([]byte, 5, 5+len(l.value))
-		binary.BigEndian.PutUint32(v[1:5], uint32(ss.ID))
-		recs[i] = &kgo.Record{Topic: *topic, Key: l.key, Value: append(v, l.value...)}
-	}
-	res := cl.ProduceSync(ctx, recs...)
-	produced := 0
-	for _, r := range res {
-		if r.Err == nil {
-			produced++
+		defer cl.Close()
+		exists, err := topicExists(ctx, cl, *topic)
+		if err != nil {
+			return fmt.Errorf("produce: %w", err)
 		}
+		if !exists && !*create {
+			return fmt.Errorf("produce: topic %s does not exist (--create creates it)", *topic)
+		}
+
+		rcl, err := sr.NewClient(sr.URLs(g.registry))
+		if err != nil {
+			return fmt.Errorf("registry %s: %w", g.registry, err)
+		}
+		ss, err := rcl.CreateSchema(ctx, *subject, sr.Schema{Schema: string(text), Type: sr.TypeAvro})
+		if err != nil {
+			var re *sr.ResponseError
+			if errors.As(err, &re) && (re.StatusCode == 409 || re.ErrorCode == 409) {
+				return fmt.Errorf("produce: the registry refused %s for subject %s: %w", *schemaFile, *subject, err)
+			}
+			return fmt.Errorf("produce: register %s under subject %s: %w", *schemaFile, *subject, err)
+		}
+
+		if !exists {
+			spec := events.TopicSpec{Name: *topic, Partitions: produceTopicPartitions, Configs: map[string]*string{
+				"cleanup.policy":  ptrTo("delete"),
+				"retention.ms":    ptrTo("-1"),
+				"retention.bytes": ptrTo("-1"),
+			}}
+			if err := conn.EnsureTopics(ctx, spec); err != nil {
+				return fmt.Errorf("produce: %w", err)
+			}
+		}
+
+		recs := make([]*kgo.Record, len(lines))
+		for i, l := range lines {
+			v := make([]byte, 5, 5+len(l.value))
+			binary.BigEndian.PutUint32(v[1:5], uint32(ss.ID))
+			recs[i] = &kgo.Record{Topic: *topic, Key: l.key, Value: append(v, l.value...)}
+		}
+		res := cl.ProduceSync(ctx, recs...)
+		produced := 0
+		for _, r := range res {
+			if r.Err == nil {
+				produced++
+			}
+		}
+		if err := res.FirstErr(); err != nil {
+			return fmt.Errorf("produce: produced %d of %d records to %s: %w", produced, len(recs), *topic, err)
+		}
+		fmt.Fprintf(stdout, "produced %d records to %s (subject %s, schema id %d)\n", produced, *topic, *subject, ss.ID)
+		return nil
 	}
-	if err := res.FirstErr(); err != nil {
-		return fmt.Errorf("produce: produced %d of %d records to %s: %w", produced, len(recs), *topic, err)
-	}
-	fmt.Fprintf(stdout, "produced %d records to %s (subject %s, schema id %d)\n", produced, *topic, *subject, ss.ID)
-	return nil
 }
 
 func ptrTo(s string) *string { return &s }

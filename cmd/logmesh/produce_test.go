@@ -283,7 +283,8 @@ func TestProduceEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cmdProduce(ctx, g, rest[1:], strings.NewReader(lines), &out, &errOut); err != nil {
+		cmd, cargs := lookup(commands(), rest)
+		if err := cmd.execute(ctx, g, cargs, &cmdInput{stdin: strings.NewReader(lines), stdout: &out, stderr: &errOut}); err != nil {
 			t.Fatalf("produce: %v\n%s", err, errOut.String())
 		}
 		m := idOf.FindStringSubmatch(out.String())

@@ -32,138 +32,142 @@ var (
 	errDiffers          = errors.New("replay: the rebuilt store differs from a live one")
 )
 
-// cmdReplay rebuilds a projection from offset 0 in a fresh store and prints
-// its digest; --twice folds the log twice and compares; --verify compares
-// the rebuilt store with the live stores of running processes, partition by
-// partition, each replayed to exactly the live store's offsets.
-func cmdReplay(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// replayFlags registers the flags of the command that rebuilds a projection
+// from offset 0 in a fresh store and prints its digest; --twice folds the
+// log twice and compares; --verify compares the rebuilt store with the live
+// stores of running processes, partition by partition, each replayed to
+// exactly the live store's offsets.
+func replayFlags(fs *flag.FlagSet) runFunc {
 	name := fs.String("projection", "audit", `the projection to rebuild (replay --list names them), or "all"`)
 	list := fs.Bool("list", false, "list the projections and the topics each folds")
 	twice := fs.Bool("twice", false, "fold the log twice into fresh stores and require equal digests")
 	verify := fs.Bool("verify", false, "compare with the live stores of a running dev or run, per partition")
 	admin := fs.String("admin", "http://127.0.0.1:8082", "admin endpoints of the running processes, comma-separated (with --verify)")
 	progress := fs.Bool("progress", false, "print progress (records, events/s, ETA) to stderr; the default on a terminal")
-	if _, err := interspersed(fs, args); err != nil {
-		return err
-	}
-	if *list {
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PROJECTION\tTOPICS")
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		stdout, stderr := in.stdout, in.stderr
+		if *list {
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PROJECTION\tTOPICS")
+			for _, p := range platform.Projections() {
+				fmt.Fprintf(tw, "%s\t%s\n", p.Name(), p.Topics(g.topics))
+			}
+			return tw.Flush()
+		}
+		var chosen []projections.Projection
+		var names []string
 		for _, p := range platform.Projections() {
-			fmt.Fprintf(tw, "%s\t%s\n", p.Name(), p.Topics(g.topics))
-		}
-		return tw.Flush()
-	}
-	var chosen []projections.Projection
-	var names []string
-	for _, p := range platform.Projections() {
-		names = append(names, p.Name())
-		if p.Name() == *name || *name == "all" {
-			chosen = append(chosen, p)
-		}
-	}
-	if len(chosen) == 0 {
-		return fmt.Errorf("replay: unknown projection %q (%s, or all): %w", *name, strings.Join(names, ", "), errUsage)
-	}
-	if len(chosen) > 1 {
-		if *twice {
-			return fmt.Errorf("replay --twice takes one projection: %w", errUsage)
-		}
-		var errs []error
-		verified := 0
-		for _, p := range chosen {
-			sub := []string{"--projection", p.Name(), "--admin", *admin}
-			if *verify {
-				sub = append(sub, "--verify")
-			}
-			if *progress {
-				sub = append(sub, "--progress")
-			}
-			err := cmdReplay(ctx, g, sub, stdout, stderr)
-			switch {
-			case errors.Is(err, errNoLiveStore):
-				fmt.Fprintf(stdout, "%s: no live store at %s, not verified\n", p.Name(), *admin)
-			case err != nil:
-				errs = append(errs, fmt.Errorf("%s: %w", p.Name(), err))
-			default:
-				verified++
+			names = append(names, p.Name())
+			if p.Name() == *name || *name == "all" {
+				chosen = append(chosen, p)
 			}
 		}
-		if *verify && verified == 0 && len(errs) == 0 {
-			return fmt.Errorf("replay --verify: no live store of any projection at %s: %w", *admin, errNoLiveStore)
+		if len(chosen) == 0 {
+			return fmt.Errorf("replay: unknown projection %q (%s, or all): %w", *name, strings.Join(names, ", "), errUsage)
 		}
-		return errors.Join(errs...)
-	}
-	proj := chosen[0]
-	codec, _, err := g.codec()
-	if err != nil {
-		return err
-	}
-	conn, err := g.conn()
-	if err != nil {
-		return err
-	}
-	show := *progress || isTerminal(stderr)
-	fold := func(ends map[state.TopicPartition]int64) (*state.Store, host.Progress, error) {
-		if ends == nil {
-			// The last stable offsets now: the fold's end, and its ETA.
-			if ends, err = logEnds(ctx, conn, proj.Topics(g.topics)); err != nil {
+		if len(chosen) > 1 {
+			if *twice {
+				return fmt.Errorf("replay --twice takes one projection: %w", errUsage)
+			}
+			var errs []error
+			verified := 0
+			for _, p := range chosen {
+				sub := []string{"--projection", p.Name(), "--admin", *admin}
+				if *verify {
+					sub = append(sub, "--verify")
+				}
+				if *progress {
+					sub = append(sub, "--progress")
+				}
+				one := &command{name: "replay", flags: replayFlags}
+				fs, run := one.flagSet()
+				_, err := one.parse(fs, sub)
+				if err == nil {
+					err = run(ctx, g, &cmdInput{stdout: stdout, stderr: stderr})
+				}
+				switch {
+				case errors.Is(err, errNoLiveStore):
+					fmt.Fprintf(stdout, "%s: no live store at %s, not verified\n", p.Name(), *admin)
+				case err != nil:
+					errs = append(errs, fmt.Errorf("%s: %w", p.Name(), err))
+				default:
+					verified++
+				}
+			}
+			if *verify && verified == 0 && len(errs) == 0 {
+				return fmt.Errorf("replay --verify: no live store of any projection at %s: %w", *admin, errNoLiveStore)
+			}
+			return errors.Join(errs...)
+		}
+		proj := chosen[0]
+		codec, _, err := g.codec()
+		if err != nil {
+			return err
+		}
+		conn, err := g.reach(ctx, "to replay the log")
+		if err != nil {
+			return err
+		}
+		show := *progress || isTerminal(stderr)
+		fold := func(ends map[state.TopicPartition]int64) (*state.Store, host.Progress, error) {
+			if ends == nil {
+				// The last stable offsets now: the fold's end, and its ETA.
+				if ends, err = logEnds(ctx, conn, proj.Topics(g.topics)); err != nil {
+					return nil, host.Progress{}, err
+				}
+			}
+			st, err := state.Open("", &state.Options{FS: vfs.NewMem(), DisableWAL: true})
+			if err != nil {
 				return nil, host.Progress{}, err
 			}
+			opts := []host.Option{host.Sync(false)}
+			if show {
+				opts = append(opts, host.OnProgress(progressPrinter(stderr, proj.Name(), ends)))
+			}
+			prog, err := host.ReplayTo(ctx, proj, st, codec, conn, proj.Topics(g.topics), ends, opts...)
+			if show {
+				fmt.Fprintln(stderr)
+			}
+			if err != nil {
+				st.Close()
+				return nil, prog, err
+			}
+			return st, prog, nil
 		}
-		st, err := state.Open("", &state.Options{FS: vfs.NewMem(), DisableWAL: true})
+		if *verify {
+			return verifyLive(ctx, proj, splitList(*admin), fold, stdout)
+		}
+		digest := func(ends map[state.TopicPartition]int64) ([32]byte, host.Progress, error) {
+			st, prog, err := fold(ends)
+			if err != nil {
+				return [32]byte{}, prog, err
+			}
+			defer st.Close()
+			d, err := st.DigestAll()
+			return d, prog, err
+		}
+		d1, prog, err := digest(nil)
 		if err != nil {
-			return nil, host.Progress{}, err
+			return err
 		}
-		opts := []host.Option{host.Sync(false)}
-		if show {
-			opts = append(opts, host.OnProgress(progressPrinter(stderr, proj.Name(), ends)))
+		fmt.Fprintf(stdout, "%s: folded %d records (%d poison) from offset 0; digest %s\n",
+			*name, prog.Records, prog.Poison, hex.EncodeToString(d1[:]))
+		if !*twice {
+			return nil
 		}
-		prog, err := host.ReplayTo(ctx, proj, st, codec, conn, proj.Topics(g.topics), ends, opts...)
-		if show {
-			fmt.Fprintln(stderr)
-		}
+		// The second fold reads to where the first stopped, whatever was
+		// appended since.
+		d2, _, err := digest(prog.Offsets)
 		if err != nil {
-			st.Close()
-			return nil, prog, err
+			return err
 		}
-		return st, prog, nil
-	}
-	if *verify {
-		return verifyLive(ctx, proj, splitList(*admin), fold, stdout)
-	}
-	digest := func(ends map[state.TopicPartition]int64) ([32]byte, host.Progress, error) {
-		st, prog, err := fold(ends)
-		if err != nil {
-			return [32]byte{}, prog, err
+		if d1 != d2 {
+			fmt.Fprintf(stdout, "%s: second fold digest %s DIFFERS\n", *name, hex.EncodeToString(d2[:]))
+			return errNondeterministic
 		}
-		defer st.Close()
-		d, err := st.DigestAll()
-		return d, prog, err
-	}
-	d1, prog, err := digest(nil)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s: folded %d records (%d poison) from offset 0; digest %s\n",
-		*name, prog.Records, prog.Poison, hex.EncodeToString(d1[:]))
-	if !*twice {
+		fmt.Fprintf(stdout, "%s: second fold gives the same digest: deterministic\n", *name)
 		return nil
 	}
-	// The second fold reads to where the first stopped, whatever was
-	// appended since.
-	d2, _, err := digest(prog.Offsets)
-	if err != nil {
-		return err
-	}
-	if d1 != d2 {
-		fmt.Fprintf(stdout, "%s: second fold digest %s DIFFERS\n", *name, hex.EncodeToString(d2[:]))
-		return errNondeterministic
-	}
-	fmt.Fprintf(stdout, "%s: second fold gives the same digest: deterministic\n", *name)
-	return nil
 }
 
 // verifyLive compares every live store of proj served by the admin

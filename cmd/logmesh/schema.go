@@ -16,44 +16,53 @@ import (
 // errIncompatible makes `schema check` exit non-zero for a breaking change.
 var errIncompatible = errors.New("incompatible schema change")
 
-// cmdSchema governs contract changes against the registry.
-func cmdSchema(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("schema: want list, check or register: %w", errUsage)
-	}
-	cl, err := sr.NewClient(sr.URLs(g.registry))
-	if err != nil {
-		return fmt.Errorf("registry %s: %w", g.registry, err)
-	}
-	switch args[0] {
-	case "list":
-		return schemaList(ctx, cl, stdout)
-	case "check", "register":
-		fs := flag.NewFlagSet("schema "+args[0], flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		subject := fs.String("subject", "", "registry subject (for logmesh facts: the Avro full name)")
-		files, err := interspersed(fs, args[1:])
+// schemaListFlags registers the flags of schema list: none.
+func schemaListFlags(*flag.FlagSet) runFunc {
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		cl, err := g.registryClient()
 		if err != nil {
 			return err
 		}
-		if len(files) != 1 || *subject == "" {
-			return fmt.Errorf("schema %s FILE.avsc --subject S: %w", args[0], errUsage)
-		}
-		text, err := os.ReadFile(files[0])
+		return schemaList(ctx, cl, in.stdout)
+	}
+}
+
+// schemaCheckFlags registers the flags of schema check.
+func schemaCheckFlags(fs *flag.FlagSet) runFunc {
+	return schemaFileFlags(fs, func(ctx context.Context, cl *sr.Client, subject, text string, stdout io.Writer) error {
+		return schemaCheck(ctx, cl, subject, text, stdout)
+	})
+}
+
+// schemaRegisterFlags registers the flags of schema register.
+func schemaRegisterFlags(fs *flag.FlagSet) runFunc {
+	return schemaFileFlags(fs, func(ctx context.Context, cl *sr.Client, subject, text string, stdout io.Writer) error {
+		ss, err := cl.CreateSchema(ctx, subject, sr.Schema{Schema: text})
 		if err != nil {
-			return err
-		}
-		if args[0] == "check" {
-			return schemaCheck(ctx, cl, *subject, string(text), stdout)
-		}
-		ss, err := cl.CreateSchema(ctx, *subject, sr.Schema{Schema: string(text)})
-		if err != nil {
-			return fmt.Errorf("register %s: %w", *subject, err)
+			return fmt.Errorf("register %s: %w", subject, err)
 		}
 		fmt.Fprintf(stdout, "registered %s version %d id %d\n", ss.Subject, ss.Version, ss.ID)
 		return nil
-	default:
-		return fmt.Errorf("schema %q: want list, check or register: %w", args[0], errUsage)
+	})
+}
+
+// schemaFileFlags registers --subject and returns a run function that
+// reads FILE.avsc and hands it to do.
+func schemaFileFlags(fs *flag.FlagSet, do func(ctx context.Context, cl *sr.Client, subject, text string, stdout io.Writer) error) runFunc {
+	subject := fs.String("subject", "", "registry subject (for logmesh facts: the Avro full name); required")
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		if *subject == "" {
+			return usageError("schema: --subject S is required")
+		}
+		text, err := os.ReadFile(in.args[0])
+		if err != nil {
+			return err
+		}
+		cl, err := g.registryClient()
+		if err != nil {
+			return err
+		}
+		return do(ctx, cl, *subject, string(text), in.stdout)
 	}
 }
 

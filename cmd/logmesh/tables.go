@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -118,7 +117,7 @@ func (g global) catalog(ctx context.Context, warehouse string, s3 *s3Flags) (*ta
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	conn, err := g.conn()
+	conn, err := g.reach(ctx, "to read the tables")
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -127,7 +126,7 @@ func (g global) catalog(ctx context.Context, warehouse string, s3 *s3Flags) (*ta
 	}
 	ptrs, err := pointers.ReadPointersAt(ctx, conn, codec, g.topics, g.at)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, g.unreachableRegistry(ctx, err, "to read the tables", "")
 	}
 	wh, err := openWarehouse(ctx, warehouse, s3)
 	if err != nil {
@@ -143,57 +142,56 @@ func (g global) catalog(ctx context.Context, warehouse string, s3 *s3Flags) (*ta
 	return cat, ptrs, names, err
 }
 
-// cmdTables lists the tables with their current versions.
-func cmdTables(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tables", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// tablesFlags registers the flags of the command that lists the tables with
+// their current versions.
+func tablesFlags(fs *flag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print a JSON array")
 	warehouse := fs.String("warehouse", "", "the warehouse the tables live in: DIR or s3://bucket/prefix (default: the platform's)")
 	s3 := addS3Flags(fs)
-	if _, err := interspersed(fs, args); err != nil {
-		return err
-	}
-	cat, ptrs, names, err := g.catalog(ctx, *warehouse, s3)
-	if err != nil {
-		return err
-	}
-	defer ptrs.Close()
-	retired, err := g.retiredTables(ctx)
-	if err != nil {
-		return err
-	}
-	type row struct {
-		Name     string `json:"name"`
-		Version  int64  `json:"version"`
-		Rows     int64  `json:"rows"`
-		SchemaID int    `json:"schema_id"`
-		Location string `json:"location"`
-		Metadata string `json:"metadata_location"`
-		// Retired says which feed, retired when, loaded the table: it
-		// stays readable, and no file is loaded into it any more.
-		Retired string `json:"retired,omitempty"`
-	}
-	out := []row{}
-	for _, n := range names {
-		info, err := cat.Info(ctx, n)
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		stdout := in.stdout
+		cat, ptrs, names, err := g.catalog(ctx, *warehouse, s3)
 		if err != nil {
-			return fmt.Errorf("tables: %s: %w", n, err)
+			return err
 		}
-		out = append(out, row{info.Name, info.Version, info.Rows, info.SchemaID, info.Location, info.MetadataLocation, retired[n]})
-	}
-	if *asJSON {
-		return printJSON(stdout, out)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TABLE\tVERSION\tROWS\tSCHEMA ID\tSTATUS\tLOCATION")
-	for _, r := range out {
-		status := "live"
-		if r.Retired != "" {
-			status = "retired (" + r.Retired + ")"
+		defer ptrs.Close()
+		retired, err := g.retiredTables(ctx)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", r.Name, r.Version, r.Rows, r.SchemaID, status, r.Location)
+		type row struct {
+			Name     string `json:"name"`
+			Version  int64  `json:"version"`
+			Rows     int64  `json:"rows"`
+			SchemaID int    `json:"schema_id"`
+			Location string `json:"location"`
+			Metadata string `json:"metadata_location"`
+			// Retired says which feed, retired when, loaded the table: it
+			// stays readable, and no file is loaded into it any more.
+			Retired string `json:"retired,omitempty"`
+		}
+		out := []row{}
+		for _, n := range names {
+			info, err := cat.Info(ctx, n)
+			if err != nil {
+				return fmt.Errorf("tables: %s: %w", n, err)
+			}
+			out = append(out, row{info.Name, info.Version, info.Rows, info.SchemaID, info.Location, info.MetadataLocation, retired[n]})
+		}
+		if *asJSON {
+			return printJSON(stdout, out)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TABLE\tVERSION\tROWS\tSCHEMA ID\tSTATUS\tLOCATION")
+		for _, r := range out {
+			status := "live"
+			if r.Retired != "" {
+				status = "retired (" + r.Retired + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", r.Name, r.Version, r.Rows, r.SchemaID, status, r.Location)
+		}
+		return tw.Flush()
 	}
-	return tw.Flush()
 }
 
 // retiredTables returns the tables whose feeds are all retired (as of the
@@ -228,63 +226,58 @@ func (g global) retiredTables(ctx context.Context) (map[string]string, error) {
 	return out, nil
 }
 
-// cmdQuery runs SQL over the tables' current (or --as-of) snapshots.
-func cmdQuery(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("query", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// queryFlags registers the flags of the command that runs SQL over the
+// tables' current (or --as-of) snapshots.
+func queryFlags(fs *flag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print a JSON array of objects")
 	asCSV := fs.Bool("csv", false, "print CSV")
 	asOf := fs.Int64("as-of", 0, "read every table as of this version (0: current)")
 	warehouse := fs.String("warehouse", "", "the warehouse the tables live in: DIR or s3://bucket/prefix (default: the platform's)")
 	cache := fs.String("cache", "", "where files of an S3 warehouse are downloaded to (default <user cache dir>/logmesh/files)")
 	s3 := addS3Flags(fs)
-	sqls, err := interspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(sqls) != 1 {
-		return fmt.Errorf("query 'SQL': want one SQL argument: %w", errUsage)
-	}
-	cat, ptrs, names, err := g.catalog(ctx, *warehouse, s3)
-	if err != nil {
-		return err
-	}
-	defer ptrs.Close()
-	fc := &tables.FileCache{IO: cat.Warehouse().IO(), Dir: *cache}
-	var regs []query.Table
-	for _, n := range names {
-		files, err := cat.Files(ctx, n, *asOf)
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		sqls, stdout := in.args, in.stdout
+		cat, ptrs, names, err := g.catalog(ctx, *warehouse, s3)
 		if err != nil {
-			return fmt.Errorf("query: %s: %w", n, err)
+			return err
 		}
-		local := make([]string, 0, len(files))
-		for _, f := range files {
-			p, err := fc.Local(ctx, f)
+		defer ptrs.Close()
+		fc := &tables.FileCache{IO: cat.Warehouse().IO(), Dir: *cache}
+		var regs []query.Table
+		for _, n := range names {
+			files, err := cat.Files(ctx, n, *asOf)
 			if err != nil {
 				return fmt.Errorf("query: %s: %w", n, err)
 			}
-			local = append(local, p)
+			local := make([]string, 0, len(files))
+			for _, f := range files {
+				p, err := fc.Local(ctx, f)
+				if err != nil {
+					return fmt.Errorf("query: %s: %w", n, err)
+				}
+				local = append(local, p)
+			}
+			regs = append(regs, query.Table{Name: n, Files: local})
 		}
-		regs = append(regs, query.Table{Name: n, Files: local})
-	}
-	eng, err := query.Open(ctx)
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	if err := eng.Register(ctx, regs); err != nil {
-		return err
-	}
-	res, err := eng.Query(ctx, sqls[0])
-	if err != nil {
-		return err
-	}
-	switch {
-	case *asJSON:
-		return query.WriteJSON(stdout, res)
-	case *asCSV:
-		return query.WriteCSV(stdout, res)
-	default:
-		return query.WriteTable(stdout, res)
+		eng, err := query.Open(ctx)
+		if err != nil {
+			return err
+		}
+		defer eng.Close()
+		if err := eng.Register(ctx, regs); err != nil {
+			return err
+		}
+		res, err := eng.Query(ctx, sqls[0])
+		if err != nil {
+			return err
+		}
+		switch {
+		case *asJSON:
+			return query.WriteJSON(stdout, res)
+		case *asCSV:
+			return query.WriteCSV(stdout, res)
+		default:
+			return query.WriteTable(stdout, res)
+		}
 	}
 }

@@ -15,62 +15,60 @@ import (
 	"github.com/logmesh/logmesh/internal/confluent"
 )
 
-// cmdTail prints records from topics as they arrive: logmesh facts in their
-// typed form, any other Confluent-framed Avro value decoded with its
-// writer's schema from the registry. Records that decode neither way are
-// reported on stderr and count toward -n.
-func cmdTail(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// tailFlags registers the flags of the command that prints records from
+// topics as they arrive: logmesh facts in their typed form, any other
+// Confluent-framed Avro value decoded with its writer's schema from the
+// registry. Records that decode neither way are reported on stderr and
+// count toward -n.
+func tailFlags(fs *flag.FlagSet) runFunc {
 	fromStart := fs.Bool("from-beginning", false, "start at the first record instead of the newest")
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
 	limit := fs.Int("n", 0, "exit after this many records, undecodable ones included (0: run until Ctrl-C)")
-	topics, err := interspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	codec, srcl, err := g.codec()
-	if err != nil {
-		return err
-	}
-	conn, err := g.conn()
-	if err != nil {
-		return err
-	}
-	reset := kgo.NewOffset().AtEnd()
-	if *fromStart {
-		reset = kgo.NewOffset().AtStart()
-	}
-	opts := []kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(reset)}
-	if len(topics) == 0 {
-		// Every topic of the installation but the registry's own.
-		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(g.topics.All().Pattern))
-	} else {
-		opts = append(opts, kgo.ConsumeTopics(topics...))
-	}
-	cl, err := conn.Client(opts...)
-	if err != nil {
-		return fmt.Errorf("tail: %w", err)
-	}
-	defer cl.Close()
-	p := &printer{codec: codec, generic: confluent.NewDecoder(srcl), json: *asJSON, w: stdout}
-	seen := 0
-	for {
-		fetches := cl.PollFetches(ctx)
-		if ctx.Err() != nil || fetches.IsClientClosed() {
-			return nil
+	return func(ctx context.Context, g global, in *cmdInput) error {
+		topics, stdout, stderr := in.args, in.stdout, in.stderr
+		codec, srcl, err := g.codec()
+		if err != nil {
+			return err
 		}
-		for _, fe := range fetches.Errors() {
-			fmt.Fprintf(stderr, "tail: %s/%d: %v\n", fe.Topic, fe.Partition, fe.Err)
+		conn, err := g.reach(ctx, "to follow the log")
+		if err != nil {
+			return err
 		}
-		for it := fetches.RecordIter(); !it.Done(); {
-			r := it.Next()
-			if err := p.print(ctx, r); err != nil {
-				fmt.Fprintf(stderr, "tail: %s/%d@%d: %v\n", r.Topic, r.Partition, r.Offset, err)
-			}
-			seen++
-			if *limit > 0 && seen >= *limit {
+		reset := kgo.NewOffset().AtEnd()
+		if *fromStart {
+			reset = kgo.NewOffset().AtStart()
+		}
+		opts := []kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(reset)}
+		if len(topics) == 0 {
+			// Every topic of the installation but the registry's own.
+			opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(g.topics.All().Pattern))
+		} else {
+			opts = append(opts, kgo.ConsumeTopics(topics...))
+		}
+		cl, err := conn.Client(opts...)
+		if err != nil {
+			return fmt.Errorf("tail: %w", err)
+		}
+		defer cl.Close()
+		p := &printer{codec: codec, generic: confluent.NewDecoder(srcl), json: *asJSON, w: stdout}
+		seen := 0
+		for {
+			fetches := cl.PollFetches(ctx)
+			if ctx.Err() != nil || fetches.IsClientClosed() {
 				return nil
+			}
+			for _, fe := range fetches.Errors() {
+				fmt.Fprintf(stderr, "tail: %s/%d: %v\n", fe.Topic, fe.Partition, fe.Err)
+			}
+			for it := fetches.RecordIter(); !it.Done(); {
+				r := it.Next()
+				if err := p.print(ctx, r); err != nil {
+					fmt.Fprintf(stderr, "tail: %s/%d@%d: %v\n", r.Topic, r.Partition, r.Offset, err)
+				}
+				seen++
+				if *limit > 0 && seen >= *limit {
+					return nil
+				}
 			}
 		}
 	}
