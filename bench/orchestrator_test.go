@@ -34,6 +34,7 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/processors/orchestrator"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/processors/router"
 	"github.com/logmesh/logmesh/projections/orchestration"
 	"github.com/logmesh/logmesh/projections/projectiontest"
@@ -183,7 +184,7 @@ func BenchmarkOrchestratorLatency(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rt, err := router.New(f.codec, conn, router.Topics(names), router.Group(names.Prefix+".router"))
+		rt, err := router.New(proc.Config{Conn: conn, Topics: names, Group: names.Prefix + ".router"}, f.codec)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/logmesh/logmesh/processors/olpush"
 	"github.com/logmesh/logmesh/processors/orchestrator"
 	"github.com/logmesh/logmesh/processors/planner"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/processors/router"
 	"github.com/logmesh/logmesh/processors/runner"
 	"github.com/logmesh/logmesh/processors/scheduler"
@@ -264,6 +265,14 @@ func (e *Env) closeStores() error {
 		e.feeds = nil
 	}
 	return errors.Join(errs...)
+}
+
+// procConfig is the configuration of the named processor: the process's
+// connection, topics, logger and group-client options, and the processor's
+// consumer group.
+func (e *Env) procConfig(name string) proc.Config {
+	return proc.Config{Conn: e.Conn, Topics: e.Config.Topics, Group: e.Config.Group(name), Logger: e.Config.Logger,
+		ClientOpts: e.Config.groupOpts()}
 }
 
 func (e *Env) hostOpts() []host.Option {
@@ -563,8 +572,7 @@ func newScheduler(_ context.Context, e *Env) (Processor, error) {
 }
 
 func newRouter(_ context.Context, e *Env) (Processor, error) {
-	return router.New(e.Codec, e.Conn, router.Group(e.Config.Group("router")), router.Topics(e.Config.Topics),
-		router.Logger(e.Config.Logger), router.ClientOpts(e.Config.groupOpts()...),
+	return router.New(e.procConfig("router"), e.Codec,
 		router.Transactions(txn.TransactionalID(e.Config.Group("router")+"-"+e.Config.Instance),
 			e.Config.staticMember(e.Config.Group("router")+"-"+e.Config.Instance)))
 }
