@@ -179,8 +179,8 @@ func BenchmarkOrchestratorLatency(b *testing.B) {
 		}
 		st, closeStore := openStore(b, nil)
 		decided := newProgress[orchestrator.Stats]()
-		orch, err := orchestrator.New(st, f.codec, conn, orchestrator.Topics(names),
-			orchestrator.Group(names.Prefix+".orchestrator"), orchestrator.OnCommit(decided.set))
+		orch, err := orchestrator.New(proc.Config{Conn: conn, Topics: names, Group: names.Prefix + ".orchestrator"}, st, f.codec,
+			orchestrator.OnCommit(decided.set))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -516,7 +516,7 @@ func benchOrchestrator(b *testing.B, products int) {
 		run := func(want int) orchestrator.Stats {
 			b.Helper()
 			decided := newProgress[orchestrator.Stats]()
-			o, err := orchestrator.New(st, f.codec, conn, orchestrator.Topics(names), orchestrator.Group(group),
+			o, err := orchestrator.New(proc.Config{Conn: conn, Topics: names, Group: group}, st, f.codec,
 				orchestrator.OnCommit(decided.set))
 			if err != nil {
 				b.Fatal(err)

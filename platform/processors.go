@@ -441,8 +441,7 @@ func newOrchestrator(_ context.Context, e *Env) (Processor, error) {
 		return nil, err
 	}
 	group := e.Config.Group("orchestrator")
-	o, err := orchestrator.New(st, e.Codec, e.Conn, orchestrator.Group(group), orchestrator.Topics(e.Config.Topics),
-		orchestrator.Logger(e.Config.Logger), orchestrator.ClientOpts(e.Config.groupOpts()...),
+	o, err := orchestrator.New(e.procConfig("orchestrator"), st, e.Codec,
 		orchestrator.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance), e.Config.staticMember(group+"-"+e.Config.Instance)))
 	if err != nil {
 		return nil, err
