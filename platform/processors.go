@@ -456,9 +456,7 @@ func newRunner(ctx context.Context, e *Env) (Processor, error) {
 		return nil, err
 	}
 	group := e.Config.Group("runner")
-	opts := []runner.Option{runner.Group(group), runner.Topics(e.Config.Topics),
-		runner.Logger(e.Config.Logger), runner.ClientOpts(e.Config.groupOpts()...),
-		runner.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance), e.Config.staticMember(group+"-"+e.Config.Instance))}
+	opts := []runner.Option{runner.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance), e.Config.staticMember(group+"-"+e.Config.Instance))}
 	if e.Config.Mesh != nil {
 		// The mesh's external engines; a job on an engine this process
 		// does not know fails with that reason.
@@ -466,7 +464,7 @@ func newRunner(ctx context.Context, e *Env) (Processor, error) {
 			opts = append(opts, runner.WithLauncher(eng.Name, &runner.Command{Args: eng.Command, Dir: eng.Dir}))
 		}
 	}
-	return runner.New(wh, e.Codec, e.Conn, opts...)
+	return runner.New(e.procConfig("runner"), wh, e.Codec, opts...)
 }
 
 func newCatalog(ctx context.Context, e *Env) (Processor, error) {
