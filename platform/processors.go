@@ -427,12 +427,11 @@ func newNotifier(_ context.Context, e *Env) (Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []notifier.Option{notifier.Group(e.Config.Group("notifier")), notifier.Topics(e.Config.Topics),
-		notifier.Logger(e.Config.Logger), notifier.HostOpts(host.ClientOpts(e.Config.groupOpts()...))}
+	var opts []notifier.Option
 	if e.Config.Webhook != "" {
 		opts = append(opts, notifier.WithSink(notifier.Webhook(e.Config.Webhook, nil)))
 	}
-	return notifier.New(st, e.Codec, e.Conn, opts...)
+	return notifier.New(e.procConfig("notifier"), st, e.Codec, opts...)
 }
 
 func newOrchestrator(_ context.Context, e *Env) (Processor, error) {
