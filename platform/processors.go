@@ -559,8 +559,7 @@ func newOlpush(ctx context.Context, e *Env) (Processor, error) {
 	}
 	ns := openlineage.Namespaces{Job: cmp.Or(e.Config.Topics.Prefix, events.DefaultPrefix), Tables: "iceberg://" + strings.TrimPrefix(wh.Location(), "file://"),
 		Landing: e.Config.Landing}
-	return olpush.New(e.Config.OpenLineageURL, st, e.Codec, e.Conn, olpush.Group(e.Config.Group("olpush")), olpush.Topics(e.Config.Topics),
-		olpush.Namespaces(ns), olpush.Logger(e.Config.Logger), olpush.HostOpts(host.ClientOpts(e.Config.groupOpts()...)))
+	return olpush.New(e.procConfig("olpush"), e.Config.OpenLineageURL, st, e.Codec, olpush.Namespaces(ns))
 }
 
 func newScheduler(_ context.Context, e *Env) (Processor, error) {
