@@ -563,7 +563,7 @@ func newOlpush(ctx context.Context, e *Env) (Processor, error) {
 }
 
 func newScheduler(_ context.Context, e *Env) (Processor, error) {
-	return scheduler.New(e.Codec, e.Conn, scheduler.Topics(e.Config.Topics), scheduler.Logger(e.Config.Logger))
+	return scheduler.New(e.procConfig("scheduler"), e.Codec)
 }
 
 func newRouter(_ context.Context, e *Env) (Processor, error) {
