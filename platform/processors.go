@@ -383,9 +383,8 @@ func newPlanner(_ context.Context, e *Env) (Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := planner.New(st, e.Codec, e.Conn, planner.Group(e.Config.Group("planner")), planner.Topics(e.Config.Topics),
-		planner.Interval(e.Config.PlanInterval), planner.WithDefinitions(fv), planner.Logger(e.Config.Logger),
-		planner.ClientOpts(e.Config.groupOpts()...))
+	p, err := planner.New(e.procConfig("planner"), st, e.Codec,
+		planner.Interval(e.Config.PlanInterval), planner.WithDefinitions(fv))
 	if err != nil {
 		return nil, err
 	}
