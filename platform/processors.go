@@ -366,8 +366,7 @@ func newSpool(ctx context.Context, e *Env) (Processor, error) {
 		if err := e.Conn.EnsureTopics(ctx, topics...); err != nil {
 			return nil, fmt.Errorf("spool: %w", err)
 		}
-		return spool.New(fs, src, e.Codec, dec, e.Conn, spool.Group(e.Config.Group("spool")),
-			spool.Topics(e.Config.Topics), spool.Logger(e.Config.Logger), spool.ClientOpts(e.Config.groupOpts()...))
+		return spool.New(e.procConfig("spool"), fs, src, e.Codec, dec)
 	}
 	return RunFunc(func(ctx context.Context) error {
 		return spool.Live(ctx, topicFeeds{fv}, e.Config.ScanInterval, e.Config.Logger, start)
@@ -409,8 +408,7 @@ func newLoader(ctx context.Context, e *Env) (Processor, error) {
 		return nil, err
 	}
 	group := e.Config.Group("loader")
-	l, err := loader.New(fv, src, wh, e.Codec, e.Conn, loader.Group(group), loader.Topics(e.Config.Topics),
-		loader.Logger(e.Config.Logger), loader.ClientOpts(e.Config.groupOpts()...),
+	l, err := loader.New(e.procConfig("loader"), fv, src, wh, e.Codec,
 		loader.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance), e.Config.staticMember(group+"-"+e.Config.Instance)))
 	if err != nil {
 		return nil, err
