@@ -200,8 +200,7 @@ func (e *Env) Feeds() (*feeds.View, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.feeds == nil {
-		v, err := feeds.New(e.Codec, e.Conn, e.Config.Topics, feeds.Logger(e.Config.Logger),
-			feeds.ClientOpts(e.Config.groupOpts()...))
+		v, err := feeds.New(e.procConfig("feeds"), e.Codec)
 		if err != nil {
 			return nil, err
 		}
@@ -323,8 +322,8 @@ func newWatcher(ctx context.Context, e *Env) (Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := ingest.NewWatcher(src, e.Codec, e.Conn, ingest.Topics(e.Config.Topics), ingest.WithMatcher(fv),
-		ingest.Interval(e.Config.ScanInterval), ingest.Logger(e.Config.Logger))
+	w, err := ingest.NewWatcher(e.procConfig("watcher"), src, e.Codec, ingest.WithMatcher(fv),
+		ingest.Interval(e.Config.ScanInterval))
 	if err != nil {
 		return nil, err
 	}
