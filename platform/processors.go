@@ -476,14 +476,14 @@ func newCatalog(ctx context.Context, e *Env) (Processor, error) {
 		e.Config.Logger.Warn("catalog: no tokens file: every request is anonymous and reads nothing")
 	}
 	opts := []catalog.Option{catalog.Addr(cmp.Or(e.Config.CatalogAddr, "127.0.0.1:0")),
-		catalog.Topics(e.Config.Topics), catalog.Logger(e.Config.Logger), catalog.WithTokens(tokens),
+		catalog.WithTokens(tokens),
 		catalog.WithRules(catalog.Rules{OwnerGrants: e.Config.OwnerGrants}), catalog.WithApplier(e.Definer().CatalogApplier())}
 	if tc, err := catalogTLS(e.Config); err != nil {
 		return nil, err
 	} else if tc != nil {
 		opts = append(opts, catalog.TLS(tc))
 	}
-	srv, err := catalog.New(e.Codec, e.Conn, wh, opts...)
+	srv, err := catalog.New(e.procConfig("catalog"), e.Codec, wh, opts...)
 	if err != nil {
 		return nil, err
 	}
