@@ -165,8 +165,8 @@ func New(pc proc.Config, feeds Feeds, files Opener, wh *tables.Warehouse, codec 
 		return nil, err
 	}
 	l.bl = &batchLoader{log: l.log, feeds: feeds, parsers: cfg.parsers, files: files, writer: l.tables.Catalog, now: cfg.Clock}
-	topts := append([]txn.Option{txn.Name("loader"), txn.Logger(cfg.Logger), txn.ClientOpts(cfg.ClientOpts...)}, cfg.txnOpts...)
-	if l.loop, err = txn.New(cfg.Conn, cfg.Group, events.TopicNames(cfg.Topics.Batches()), codec, l, topts...); err != nil {
+	topts := append([]txn.Option{txn.Name("loader")}, cfg.txnOpts...)
+	if l.loop, err = txn.New(cfg.Config, events.TopicNames(cfg.Topics.Batches()), codec, l, topts...); err != nil {
 		l.tables.Close()
 		return nil, err
 	}

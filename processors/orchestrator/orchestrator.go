@@ -101,9 +101,9 @@ func New(pc proc.Config, store *state.Store, codec *events.Codec, opts ...Option
 	}
 	o := &Orchestrator{cfg: cfg, log: cfg.Logger.With("processor", "orchestrator"), codec: codec, conn: cfg.Conn, store: store,
 		next: map[state.TopicPartition]int64{}}
-	topts := append([]txn.Option{txn.Name("orchestrator"), txn.Logger(cfg.Logger), txn.ClientOpts(cfg.ClientOpts...),
+	topts := append([]txn.Option{txn.Name("orchestrator"),
 		txn.RecordsPerTransaction(500)}, cfg.txnOpts...)
-	loop, err := txn.New(cfg.Conn, cfg.Group, orchestration.Projection{}.Topics(cfg.Topics), codec, o, topts...)
+	loop, err := txn.New(cfg.Config, orchestration.Projection{}.Topics(cfg.Topics), codec, o, topts...)
 	if err != nil {
 		return nil, err
 	}

@@ -164,9 +164,9 @@ func New(pc proc.Config, codec *events.Codec, opts ...Option) (*Router, error) {
 		st.Close()
 		return nil, err
 	}
-	topts := append([]txn.Option{txn.Name("router"), txn.Logger(cfg.Logger), txn.ClientOpts(cfg.ClientOpts...),
+	topts := append([]txn.Option{txn.Name("router"),
 		txn.RecordsPerTransaction(cfg.perTxn)}, cfg.txnOpts...)
-	if r.loop, err = txn.New(cfg.Conn, cfg.Group, cfg.Topics.AllDomains(), codec, r, topts...); err != nil {
+	if r.loop, err = txn.New(cfg.Config, cfg.Topics.AllDomains(), codec, r, topts...); err != nil {
 		st.Close()
 		return nil, err
 	}

@@ -140,8 +140,8 @@ func New(pc proc.Config, wh *tables.Warehouse, codec *events.Codec, opts ...Opti
 	if _, ok := cfg.launchers["duckdb"]; !ok {
 		cfg.launchers["duckdb"] = &DuckDB{Cache: &tables.FileCache{IO: wh.IO()}}
 	}
-	topts := append([]txn.Option{txn.Name("runner"), txn.Logger(cfg.Logger), txn.ClientOpts(cfg.ClientOpts...)}, cfg.txnOpts...)
-	if r.loop, err = txn.New(cfg.Conn, cfg.Group, cfg.Topics.AllDomains(), codec, r, topts...); err != nil {
+	topts := append([]txn.Option{txn.Name("runner")}, cfg.txnOpts...)
+	if r.loop, err = txn.New(cfg.Config, cfg.Topics.AllDomains(), codec, r, topts...); err != nil {
 		r.tables.Close()
 		return nil, err
 	}
