@@ -161,7 +161,7 @@ func New(pc proc.Config, feeds Feeds, files Opener, wh *tables.Warehouse, codec 
 	}
 	l := &Loader{cfg: cfg, conn: cfg.Conn, log: cfg.Logger.With("processor", "loader"), codec: codec}
 	var err error
-	if l.tables, err = pointers.OpenTables(wh, codec, cfg.Conn, cfg.Topics, cfg.Clock, cfg.Logger, cfg.ClientOpts...); err != nil {
+	if l.tables, err = pointers.OpenTables(cfg.Config, wh, codec); err != nil {
 		return nil, err
 	}
 	l.bl = &batchLoader{log: l.log, feeds: feeds, parsers: cfg.parsers, files: files, writer: l.tables.Catalog, now: cfg.Clock}

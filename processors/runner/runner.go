@@ -134,7 +134,7 @@ func New(pc proc.Config, wh *tables.Warehouse, codec *events.Codec, opts ...Opti
 	}
 	r := &Runner{cfg: cfg, log: cfg.Logger.With("processor", "runner"), codec: codec}
 	var err error
-	if r.tables, err = pointers.OpenTables(wh, codec, cfg.Conn, cfg.Topics, cfg.Clock, cfg.Logger, cfg.ClientOpts...); err != nil {
+	if r.tables, err = pointers.OpenTables(cfg.Config, wh, codec); err != nil {
 		return nil, err
 	}
 	if _, ok := cfg.launchers["duckdb"]; !ok {
