@@ -34,6 +34,7 @@ import (
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/tables"
 )
 
@@ -105,7 +106,7 @@ func benchIngest(b *testing.B, format ingesttest.Format) {
 		iter++
 		batchID := group + "-" + strconv.Itoa(iter)
 		loaded := make(chan loader.Result, 16)
-		l, err := loader.New(loader.Static(m), src, wh, f.codec, kafkaconn.Plain(f.brokers...), loader.Group(group),
+		l, err := loader.New(proc.Config{Conn: kafkaconn.Plain(f.brokers...), Group: group}, loader.Static(m), src, wh, f.codec,
 			loader.OnBatch(func(r loader.Result) { loaded <- r }))
 		if err != nil {
 			b.Fatal(err)

@@ -34,6 +34,7 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/processors/orchestrator"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/processors/router"
 	"github.com/logmesh/logmesh/projections/orchestration"
 	"github.com/logmesh/logmesh/projections/projectiontest"
@@ -178,12 +179,12 @@ func BenchmarkOrchestratorLatency(b *testing.B) {
 		}
 		st, closeStore := openStore(b, nil)
 		decided := newProgress[orchestrator.Stats]()
-		orch, err := orchestrator.New(st, f.codec, conn, orchestrator.Topics(names),
-			orchestrator.Group(names.Prefix+".orchestrator"), orchestrator.OnCommit(decided.set))
+		orch, err := orchestrator.New(proc.Config{Conn: conn, Topics: names, Group: names.Prefix + ".orchestrator"}, st, f.codec,
+			orchestrator.OnCommit(decided.set))
 		if err != nil {
 			b.Fatal(err)
 		}
-		rt, err := router.New(f.codec, conn, router.Topics(names), router.Group(names.Prefix+".router"))
+		rt, err := router.New(proc.Config{Conn: conn, Topics: names, Group: names.Prefix + ".router"}, f.codec)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -515,7 +516,7 @@ func benchOrchestrator(b *testing.B, products int) {
 		run := func(want int) orchestrator.Stats {
 			b.Helper()
 			decided := newProgress[orchestrator.Stats]()
-			o, err := orchestrator.New(st, f.codec, conn, orchestrator.Topics(names), orchestrator.Group(group),
+			o, err := orchestrator.New(proc.Config{Conn: conn, Topics: names, Group: group}, st, f.codec,
 				orchestrator.OnCommit(decided.set))
 			if err != nil {
 				b.Fatal(err)

@@ -31,6 +31,7 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/pattern"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/processors/router"
 )
 
@@ -132,7 +133,7 @@ func benchRouter(b *testing.B, subs int) {
 		}
 		done := make(chan struct{})
 		var once sync.Once
-		rt, err := router.New(f.codec, conn, router.Topics(names), router.Group(group),
+		rt, err := router.New(proc.Config{Conn: conn, Topics: names, Group: group}, f.codec,
 			router.OnCommit(func(s router.Stats) {
 				if s.Records >= want.Records {
 					once.Do(func() { close(done) })

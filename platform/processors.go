@@ -28,6 +28,7 @@ import (
 	"github.com/logmesh/logmesh/processors/olpush"
 	"github.com/logmesh/logmesh/processors/orchestrator"
 	"github.com/logmesh/logmesh/processors/planner"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/processors/router"
 	"github.com/logmesh/logmesh/processors/runner"
 	"github.com/logmesh/logmesh/processors/scheduler"
@@ -199,8 +200,7 @@ func (e *Env) Feeds() (*feeds.View, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.feeds == nil {
-		v, err := feeds.New(e.Codec, e.Conn, e.Config.Topics, feeds.Logger(e.Config.Logger),
-			feeds.ClientOpts(e.Config.groupOpts()...))
+		v, err := feeds.New(e.procConfig("feeds"), e.Codec)
 		if err != nil {
 			return nil, err
 		}
@@ -266,6 +266,14 @@ func (e *Env) closeStores() error {
 	return errors.Join(errs...)
 }
 
+// procConfig is the configuration of the named processor: the process's
+// connection, topics, logger and group-client options, and the processor's
+// consumer group.
+func (e *Env) procConfig(name string) proc.Config {
+	return proc.Config{Conn: e.Conn, Topics: e.Config.Topics, Group: e.Config.Group(name), Logger: e.Config.Logger,
+		ClientOpts: e.Config.groupOpts()}
+}
+
 func (e *Env) hostOpts() []host.Option {
 	return []host.Option{host.Logger(e.Config.Logger), host.ClientOpts(e.Config.groupOpts()...)}
 }
@@ -314,8 +322,8 @@ func newWatcher(ctx context.Context, e *Env) (Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := ingest.NewWatcher(src, e.Codec, e.Conn, ingest.Topics(e.Config.Topics), ingest.WithMatcher(fv),
-		ingest.Interval(e.Config.ScanInterval), ingest.Logger(e.Config.Logger))
+	w, err := ingest.NewWatcher(e.procConfig("watcher"), src, e.Codec, ingest.WithMatcher(fv),
+		ingest.Interval(e.Config.ScanInterval))
 	if err != nil {
 		return nil, err
 	}
@@ -357,8 +365,7 @@ func newSpool(ctx context.Context, e *Env) (Processor, error) {
 		if err := e.Conn.EnsureTopics(ctx, topics...); err != nil {
 			return nil, fmt.Errorf("spool: %w", err)
 		}
-		return spool.New(fs, src, e.Codec, dec, e.Conn, spool.Group(e.Config.Group("spool")),
-			spool.Topics(e.Config.Topics), spool.Logger(e.Config.Logger), spool.ClientOpts(e.Config.groupOpts()...))
+		return spool.New(e.procConfig("spool"), fs, src, e.Codec, dec)
 	}
 	return RunFunc(func(ctx context.Context) error {
 		return spool.Live(ctx, topicFeeds{fv}, e.Config.ScanInterval, e.Config.Logger, start)
@@ -374,9 +381,8 @@ func newPlanner(_ context.Context, e *Env) (Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := planner.New(st, e.Codec, e.Conn, planner.Group(e.Config.Group("planner")), planner.Topics(e.Config.Topics),
-		planner.Interval(e.Config.PlanInterval), planner.WithDefinitions(fv), planner.Logger(e.Config.Logger),
-		planner.ClientOpts(e.Config.groupOpts()...))
+	p, err := planner.New(e.procConfig("planner"), st, e.Codec,
+		planner.Interval(e.Config.PlanInterval), planner.WithDefinitions(fv))
 	if err != nil {
 		return nil, err
 	}
@@ -401,8 +407,7 @@ func newLoader(ctx context.Context, e *Env) (Processor, error) {
 		return nil, err
 	}
 	group := e.Config.Group("loader")
-	l, err := loader.New(fv, src, wh, e.Codec, e.Conn, loader.Group(group), loader.Topics(e.Config.Topics),
-		loader.Logger(e.Config.Logger), loader.ClientOpts(e.Config.groupOpts()...),
+	l, err := loader.New(e.procConfig("loader"), fv, src, wh, e.Codec,
 		loader.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance), e.Config.staticMember(group+"-"+e.Config.Instance)))
 	if err != nil {
 		return nil, err
@@ -418,12 +423,11 @@ func newNotifier(_ context.Context, e *Env) (Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []notifier.Option{notifier.Group(e.Config.Group("notifier")), notifier.Topics(e.Config.Topics),
-		notifier.Logger(e.Config.Logger), notifier.HostOpts(host.ClientOpts(e.Config.groupOpts()...))}
+	var opts []notifier.Option
 	if e.Config.Webhook != "" {
 		opts = append(opts, notifier.WithSink(notifier.Webhook(e.Config.Webhook, nil)))
 	}
-	return notifier.New(st, e.Codec, e.Conn, opts...)
+	return notifier.New(e.procConfig("notifier"), st, e.Codec, opts...)
 }
 
 func newOrchestrator(_ context.Context, e *Env) (Processor, error) {
@@ -432,8 +436,7 @@ func newOrchestrator(_ context.Context, e *Env) (Processor, error) {
 		return nil, err
 	}
 	group := e.Config.Group("orchestrator")
-	o, err := orchestrator.New(st, e.Codec, e.Conn, orchestrator.Group(group), orchestrator.Topics(e.Config.Topics),
-		orchestrator.Logger(e.Config.Logger), orchestrator.ClientOpts(e.Config.groupOpts()...),
+	o, err := orchestrator.New(e.procConfig("orchestrator"), st, e.Codec,
 		orchestrator.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance), e.Config.staticMember(group+"-"+e.Config.Instance)))
 	if err != nil {
 		return nil, err
@@ -448,9 +451,7 @@ func newRunner(ctx context.Context, e *Env) (Processor, error) {
 		return nil, err
 	}
 	group := e.Config.Group("runner")
-	opts := []runner.Option{runner.Group(group), runner.Topics(e.Config.Topics),
-		runner.Logger(e.Config.Logger), runner.ClientOpts(e.Config.groupOpts()...),
-		runner.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance), e.Config.staticMember(group+"-"+e.Config.Instance))}
+	opts := []runner.Option{runner.Transactions(txn.TransactionalID(group+"-"+e.Config.Instance), e.Config.staticMember(group+"-"+e.Config.Instance))}
 	if e.Config.Mesh != nil {
 		// The mesh's external engines; a job on an engine this process
 		// does not know fails with that reason.
@@ -458,7 +459,7 @@ func newRunner(ctx context.Context, e *Env) (Processor, error) {
 			opts = append(opts, runner.WithLauncher(eng.Name, &runner.Command{Args: eng.Command, Dir: eng.Dir}))
 		}
 	}
-	return runner.New(wh, e.Codec, e.Conn, opts...)
+	return runner.New(e.procConfig("runner"), wh, e.Codec, opts...)
 }
 
 func newCatalog(ctx context.Context, e *Env) (Processor, error) {
@@ -475,14 +476,14 @@ func newCatalog(ctx context.Context, e *Env) (Processor, error) {
 		e.Config.Logger.Warn("catalog: no tokens file: every request is anonymous and reads nothing")
 	}
 	opts := []catalog.Option{catalog.Addr(cmp.Or(e.Config.CatalogAddr, "127.0.0.1:0")),
-		catalog.Topics(e.Config.Topics), catalog.Logger(e.Config.Logger), catalog.WithTokens(tokens),
+		catalog.WithTokens(tokens),
 		catalog.WithRules(catalog.Rules{OwnerGrants: e.Config.OwnerGrants}), catalog.WithApplier(e.Definer().CatalogApplier())}
 	if tc, err := catalogTLS(e.Config); err != nil {
 		return nil, err
 	} else if tc != nil {
 		opts = append(opts, catalog.TLS(tc))
 	}
-	srv, err := catalog.New(e.Codec, e.Conn, wh, opts...)
+	srv, err := catalog.New(e.procConfig("catalog"), e.Codec, wh, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -554,17 +555,15 @@ func newOlpush(ctx context.Context, e *Env) (Processor, error) {
 	}
 	ns := openlineage.Namespaces{Job: cmp.Or(e.Config.Topics.Prefix, events.DefaultPrefix), Tables: "iceberg://" + strings.TrimPrefix(wh.Location(), "file://"),
 		Landing: e.Config.Landing}
-	return olpush.New(e.Config.OpenLineageURL, st, e.Codec, e.Conn, olpush.Group(e.Config.Group("olpush")), olpush.Topics(e.Config.Topics),
-		olpush.Namespaces(ns), olpush.Logger(e.Config.Logger), olpush.HostOpts(host.ClientOpts(e.Config.groupOpts()...)))
+	return olpush.New(e.procConfig("olpush"), e.Config.OpenLineageURL, st, e.Codec, olpush.Namespaces(ns))
 }
 
 func newScheduler(_ context.Context, e *Env) (Processor, error) {
-	return scheduler.New(e.Codec, e.Conn, scheduler.Topics(e.Config.Topics), scheduler.Logger(e.Config.Logger))
+	return scheduler.New(e.procConfig("scheduler"), e.Codec)
 }
 
 func newRouter(_ context.Context, e *Env) (Processor, error) {
-	return router.New(e.Codec, e.Conn, router.Group(e.Config.Group("router")), router.Topics(e.Config.Topics),
-		router.Logger(e.Config.Logger), router.ClientOpts(e.Config.groupOpts()...),
+	return router.New(e.procConfig("router"), e.Codec,
 		router.Transactions(txn.TransactionalID(e.Config.Group("router")+"-"+e.Config.Instance),
 			e.Config.staticMember(e.Config.Group("router")+"-"+e.Config.Instance)))
 }

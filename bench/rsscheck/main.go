@@ -54,6 +54,7 @@ import (
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/tables"
 )
 
@@ -119,8 +120,9 @@ func run(out io.Writer, size, budget int64, heapProfile string, keep bool) error
 		return err
 	}
 	results := make(chan loader.Result, 1)
-	l, err := loader.New(loader.Static(m), src, wh, k.codec, kafkaconn.Plain(k.brokers...),
-		loader.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+	l, err := loader.New(proc.Config{Conn: kafkaconn.Plain(k.brokers...),
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))},
+		loader.Static(m), src, wh, k.codec,
 		loader.OnBatch(func(r loader.Result) { results <- r }))
 	if err != nil {
 		return err

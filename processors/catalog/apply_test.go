@@ -13,6 +13,7 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/processors/catalog"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/tables"
 )
 
@@ -55,7 +56,7 @@ func TestApplyEndpoint(t *testing.T) {
 	}
 	fake := &fakeApplier{}
 	tokens := catalog.Tokens{catalog.HashToken("tok-qa"): "qa", catalog.HashToken("tok-governance"): catalog.Governance}
-	srv, err := catalog.New(codec, c.Conn(), wh, catalog.Topics(r.names), catalog.WithTokens(tokens), catalog.WithApplier(fake.apply))
+	srv, err := catalog.New(proc.Config{Conn: c.Conn(), Topics: r.names}, codec, wh, catalog.WithTokens(tokens), catalog.WithApplier(fake.apply))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestApplyEndpoint(t *testing.T) {
 	}
 
 	// Without an applier the endpoint says so.
-	plain, err := catalog.New(codec, c.Conn(), wh, catalog.Topics(r.names), catalog.WithTokens(tokens))
+	plain, err := catalog.New(proc.Config{Conn: c.Conn(), Topics: r.names}, codec, wh, catalog.WithTokens(tokens))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/catalog"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/tables"
 )
 
@@ -85,8 +86,8 @@ func newRig(t *testing.T, rules catalog.Rules) *rig {
 	for _, p := range principals[:len(principals)-1] {
 		tokens[catalog.HashToken("tok-"+p)] = p
 	}
-	r.srv, err = catalog.New(codec, c.Conn(), wh, catalog.Topics(r.names), catalog.WithTokens(tokens), catalog.WithRules(rules),
-		catalog.Clock(func() time.Time { return judgedAt }))
+	r.srv, err = catalog.New(proc.Config{Conn: c.Conn(), Topics: r.names, Clock: func() time.Time { return judgedAt }},
+		codec, wh, catalog.WithTokens(tokens), catalog.WithRules(rules))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/logmesh/logmesh/processors/catalog"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/tables"
 )
 
@@ -72,8 +73,8 @@ func TestMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := catalog.New(r.codec, r.cluster.Conn(), wh, catalog.Topics(r.names), catalog.Addr("127.0.0.1:0"),
-		catalog.Clock(func() time.Time { return judgedAt }),
+	srv, err := catalog.New(proc.Config{Conn: r.cluster.Conn(), Topics: r.names, Clock: func() time.Time { return judgedAt }},
+		r.codec, wh, catalog.Addr("127.0.0.1:0"),
 		catalog.TLS(&tls.Config{Certificates: []tls.Certificate{authority.issue(t, "catalog", true)}, ClientCAs: pool,
 			ClientAuth: tls.VerifyClientCertIfGiven, MinVersion: tls.VersionTLS12}))
 	if err != nil {

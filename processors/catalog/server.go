@@ -44,6 +44,7 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/projections/catalog"
 	"github.com/logmesh/logmesh/projections/definitions"
@@ -59,15 +60,12 @@ const DefaultAddr = "127.0.0.1:8080"
 const PositionHeader = "Logmesh-Position"
 
 type config struct {
-	addr       string
-	names      events.Topics
-	logger     *slog.Logger
-	clientOpts []kgo.Opt
-	tokens     Tokens
-	tls        *tls.Config
-	rules      Rules
-	clock      func() time.Time
-	applier    Applier
+	proc.Config
+	addr    string
+	tokens  Tokens
+	tls     *tls.Config
+	rules   Rules
+	applier Applier
 }
 
 // Option configures a Server.
@@ -75,17 +73,6 @@ type Option func(*config)
 
 // Addr sets the listen address; default DefaultAddr.
 func Addr(a string) Option { return func(c *config) { c.addr = a } }
-
-// Topics sets the platform's topic names.
-func Topics(t events.Topics) Option { return func(c *config) { c.names = t } }
-
-// Logger sets the logger; the default discards.
-func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// ClientOpts adds franz-go options to the catalog's clients.
-func ClientOpts(opts ...kgo.Opt) Option {
-	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
-}
 
 // WithTokens sets the bearer tokens; without any, every request is
 // anonymous and reads nothing.
@@ -100,10 +87,6 @@ func TLS(cfg *tls.Config) Option { return func(c *config) { c.tls = cfg } }
 
 // WithRules sets the authorization rules.
 func WithRules(r Rules) Option { return func(c *config) { c.rules = r } }
-
-// Clock sets the clock grants are judged by and facts are stamped with;
-// default time.Now.
-func Clock(f func() time.Time) Option { return func(c *config) { c.clock = f } }
 
 // Server is the catalog. Create it with New; Run serves until ctx ends, or
 // mount Handler yourself.
@@ -124,19 +107,18 @@ type Server struct {
 	ln net.Listener
 }
 
-// New returns a catalog over conn, reading table metadata from wh.
-func New(codec *events.Codec, conn kafkaconn.Conn, wh *tables.Warehouse, opts ...Option) (*Server, error) {
-	cfg := config{addr: DefaultAddr, clock: time.Now, tokens: Tokens{}}
+// New returns a catalog over pc.Conn, reading table metadata from wh;
+// pc.Clock is the clock grants are judged by and facts are stamped with,
+// and pc.Group is not used (the catalog consumes in no group).
+func New(pc proc.Config, codec *events.Codec, wh *tables.Warehouse, opts ...Option) (*Server, error) {
+	cfg := config{Config: pc.WithDefaults(""), addr: DefaultAddr, tokens: Tokens{}}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if codec == nil || wh == nil {
 		return nil, errors.New("catalog: nil codec or warehouse")
 	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
-	}
-	s := &Server{cfg: cfg, log: cfg.logger.With("processor", "catalog"), codec: codec, conn: conn, wh: wh}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("processor", "catalog"), codec: codec, conn: cfg.Conn, wh: wh}
 	var err error
 	if s.store, s.view, err = s.openView(catalog.Projection{}); err != nil {
 		return nil, err
@@ -150,12 +132,12 @@ func (s *Server) Store() *state.Store { return s.store }
 // openView opens an in-memory store and a view of proj over the catalog's
 // topics.
 func (s *Server) openView(proj projections.Projection) (*state.Store, *host.View, error) {
-	st, err := state.Open("", &state.Options{FS: vfs.NewMem(), Logger: s.cfg.logger})
+	st, err := state.Open("", &state.Options{FS: vfs.NewMem(), Logger: s.cfg.Logger})
 	if err != nil {
 		return nil, nil, err
 	}
-	v, err := host.NewView(proj, st, s.codec, s.conn, catalog.Projection{}.Topics(s.cfg.names), host.Sync(false),
-		host.Logger(s.cfg.logger), host.ClientOpts(s.cfg.clientOpts...))
+	v, err := host.NewView(proj, st, s.codec, s.conn, catalog.Projection{}.Topics(s.cfg.Topics), host.Sync(false),
+		host.Logger(s.cfg.Logger), host.ClientOpts(s.cfg.ClientOpts...))
 	if err != nil {
 		st.Close()
 		return nil, nil, err
@@ -254,7 +236,7 @@ func (s *Server) read(ctx context.Context, r *http.Request, fn func(*snapshot) e
 		if _, err := s.view.CatchUp(ctx); err != nil {
 			return fmt.Errorf("catalog: catching up with the log: %w", err)
 		}
-		return s.with(s.store, s.cfg.clock(), fn)
+		return s.with(s.store, s.cfg.Clock(), fn)
 	}
 	var (
 		proj projections.Projection = catalog.Projection{}
@@ -448,7 +430,7 @@ func (s *Server) openTable(ctx context.Context, sn *snapshot, principal, table, 
 // deny records an AccessDenied.
 func (s *Server) deny(ctx context.Context, principal, action, resource, api, reason string) {
 	ev := &events.AccessDenied{
-		Envelope: events.Envelope{EventID: events.NewID(), OccurredAt: s.cfg.clock().UTC().Truncate(time.Microsecond),
+		Envelope: events.Envelope{EventID: events.NewID(), OccurredAt: s.cfg.Clock().UTC().Truncate(time.Microsecond),
 			Domain: events.DomainCentral, CorrelationID: events.DeriveID("access", principal, resource)},
 		Principal: principal, Action: action, Resource: resource, API: api, Reason: reason,
 	}
@@ -463,10 +445,10 @@ func (s *Server) emit(ctx context.Context, ev events.Event) error {
 	if err != nil {
 		return err
 	}
-	rec.Topic = s.cfg.names.For(ev)
+	rec.Topic = s.cfg.Topics.For(ev)
 	s.pmu.Lock()
 	if s.producer == nil {
-		if s.producer, err = s.conn.Client(s.cfg.clientOpts...); err != nil {
+		if s.producer, err = s.conn.Client(s.cfg.ClientOpts...); err != nil {
 			s.pmu.Unlock()
 			return err
 		}

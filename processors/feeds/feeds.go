@@ -29,31 +29,14 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/projections/definitions"
 	"github.com/logmesh/logmesh/state"
 )
-
-type config struct {
-	logger     *slog.Logger
-	clientOpts []kgo.Opt
-}
-
-// Option configures a View.
-type Option func(*config)
-
-// Logger sets the logger; the default discards.
-func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// ClientOpts adds franz-go options to the view's client.
-func ClientOpts(opts ...kgo.Opt) Option {
-	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
-}
 
 // View is the live feed definitions. Create it with New; it reads nothing
 // until the first CatchUp. Its methods are safe for concurrent use; Close
@@ -79,30 +62,25 @@ type retiredFeed struct {
 }
 
 // New returns a view of the definitions on every domain's bus of the
-// installation named by topics.
-func New(codec *events.Codec, conn kafkaconn.Conn, topics events.Topics, opts ...Option) (*View, error) {
-	var cfg config
-	for _, o := range opts {
-		o(&cfg)
-	}
+// installation named by pc.Topics, read through pc.Conn; pc.Group and
+// pc.Clock are not used (the view consumes in no group).
+func New(pc proc.Config, codec *events.Codec) (*View, error) {
+	cfg := pc.WithDefaults("")
 	if codec == nil {
 		return nil, errors.New("feeds: nil codec")
 	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
-	}
-	st, err := state.Open("", &state.Options{FS: vfs.NewMem(), Logger: cfg.logger})
+	st, err := state.Open("", &state.Options{FS: vfs.NewMem(), Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
 	proj := definitions.Projection{}
-	hv, err := host.NewView(proj, st, codec, conn, proj.Topics(topics), host.Sync(false),
-		host.Logger(cfg.logger), host.ClientOpts(cfg.clientOpts...))
+	hv, err := host.NewView(proj, st, codec, cfg.Conn, proj.Topics(cfg.Topics), host.Sync(false),
+		host.Logger(cfg.Logger), host.ClientOpts(cfg.ClientOpts...))
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	return &View{log: cfg.logger.With("view", "feeds"), store: st, view: hv, current: &mesh.Mesh{},
+	return &View{log: cfg.Logger.With("view", "feeds"), store: st, view: hv, current: &mesh.Mesh{},
 		hashes: map[string]string{}, products: map[string]definitions.Product{}, versions: map[string]*mesh.Feed{}}, nil
 }
 

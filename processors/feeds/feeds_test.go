@@ -10,6 +10,7 @@ import (
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/feeds"
+	"github.com/logmesh/logmesh/processors/proc"
 )
 
 const labMesh = `
@@ -61,7 +62,7 @@ func TestViewFollowsTheLog(t *testing.T) {
 			}
 		}
 	}
-	v, err := feeds.New(codec, c.Conn(), names)
+	v, err := feeds.New(proc.Config{Conn: c.Conn(), Topics: names}, codec)
 	if err != nil {
 		t.Fatal(err)
 	}

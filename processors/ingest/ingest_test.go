@@ -24,6 +24,7 @@ import (
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/processors/ingest"
+	"github.com/logmesh/logmesh/processors/proc"
 )
 
 // Environment of the S3 suite, as `deploy/minio/minio.sh env` prints it.
@@ -79,10 +80,10 @@ var tradesMatcher = ingest.MatcherFunc(func(key string) (string, string, bool) {
 // closed when the test ends.
 func (r *rig) watcher(t *testing.T, src ingest.Source, opts ...ingest.Option) *ingest.Watcher {
 	t.Helper()
-	w, err := ingest.NewWatcher(src, r.codec, r.cluster.Conn(), append([]ingest.Option{
+	pc := proc.Config{Conn: r.cluster.Conn(), Clock: func() time.Time { return landedAt }}
+	w, err := ingest.NewWatcher(pc, src, r.codec, append([]ingest.Option{
 		ingest.Domain(r.domain),
 		ingest.WithMatcher(tradesMatcher),
-		ingest.Clock(func() time.Time { return landedAt }),
 	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -495,11 +496,10 @@ func TestNewWatcherValidates(t *testing.T) {
 		{"no brokers", src, kafkaconn.Conn{}, nil},
 		{"bad interval", src, conn, []ingest.Option{ingest.Interval(0)}},
 		{"bad domain", src, conn, []ingest.Option{ingest.Domain("Raw!")}},
-		{"nil clock", src, conn, []ingest.Option{ingest.Clock(nil)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := ingest.NewWatcher(tt.src, codec, tt.conn, tt.opts...); err == nil {
+			if _, err := ingest.NewWatcher(proc.Config{Conn: tt.conn}, tt.src, codec, tt.opts...); err == nil {
 				t.Fatal("NewWatcher accepted bad arguments")
 			}
 		})

@@ -84,6 +84,7 @@ import (
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/logging"
 	"github.com/logmesh/logmesh/internal/logview"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/projections/audit"
 )
 
@@ -122,26 +123,14 @@ type Explainer interface {
 }
 
 type config struct {
-	names      events.Topics
-	clientOpts []kgo.Opt
-	interval   time.Duration
-	matcher    Matcher
-	logger     *slog.Logger
-	domain     string
-	clock      func() time.Time
+	proc.Config
+	interval time.Duration
+	matcher  Matcher
+	domain   string
 }
 
 // Option configures a Watcher.
 type Option func(*config)
-
-// Topics sets the installation's topic names. Default events.Topics{}.
-func Topics(t events.Topics) Option { return func(c *config) { c.names = t } }
-
-// ClientOpts adds franz-go options to the watcher's Kafka clients, after the
-// connection's own.
-func ClientOpts(opts ...kgo.Opt) Option {
-	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
-}
 
 // Interval sets the time between two scans of Run. Default DefaultInterval;
 // it must be positive.
@@ -154,15 +143,9 @@ func Interval(d time.Duration) Option { return func(c *config) { c.interval = d 
 // Explainer gives, if it has one.
 func WithMatcher(m Matcher) Option { return func(c *config) { c.matcher = m } }
 
-// Logger sets the logger; the default discards.
-func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
 // Domain sets the domain of the FileLanded events and so their topic,
 // the domain's events topic. Default events.DomainRaw.
 func Domain(name string) Option { return func(c *config) { c.domain = name } }
-
-// Clock sets the clock that stamps FileLanded.OccurredAt. Default time.Now.
-func Clock(now func() time.Time) Option { return func(c *config) { c.clock = now } }
 
 // StageMatch is the FileFailed stage of a file that no feed matches
 // (audit.StageMatch: UNMATCHED in the audit).
@@ -238,39 +221,36 @@ func (p seenObject) unchanged(o Object) bool {
 
 // NewWatcher validates its arguments and returns a Watcher over src that
 // encodes events with codec; it does not connect. If codec has no schema
-// ids yet, the first scan registers them (codec.Register).
-func NewWatcher(src Source, codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Watcher, error) {
+// ids yet, the first scan registers them (codec.Register). It talks to
+// Kafka through pc.Conn; pc.Clock stamps FileLanded.OccurredAt, and
+// pc.Group is not used (the watcher consumes in no group).
+func NewWatcher(pc proc.Config, src Source, codec *events.Codec, opts ...Option) (*Watcher, error) {
 	if src == nil || codec == nil {
 		return nil, errors.New("ingest: NewWatcher: nil Source or Codec")
 	}
-	cfg := config{interval: DefaultInterval, domain: events.DomainRaw, clock: time.Now}
+	cfg := config{Config: pc.WithDefaults(""), interval: DefaultInterval, domain: events.DomainRaw}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	switch {
-	case len(conn.Brokers()) == 0:
+	case len(cfg.Conn.Brokers()) == 0:
 		return nil, errors.New("ingest: NewWatcher: no brokers")
 	case cfg.interval <= 0:
 		return nil, fmt.Errorf("ingest: NewWatcher: Interval %v must be positive", cfg.interval)
-	case cfg.clock == nil:
-		return nil, errors.New("ingest: NewWatcher: nil Clock")
 	}
 	if err := events.ValidDomain(cfg.domain); err != nil {
 		return nil, fmt.Errorf("ingest: NewWatcher: %w", err)
 	}
-	log := cfg.logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	topic := cfg.names.Domain(cfg.domain)
-	view, err := logview.New(conn, events.TopicNames(topic), logview.Logger(log), logview.ClientOpts(cfg.clientOpts...))
+	log := cfg.Logger
+	topic := cfg.Topics.Domain(cfg.domain)
+	view, err := logview.New(cfg.Conn, events.TopicNames(topic), logview.Logger(log), logview.ClientOpts(cfg.ClientOpts...))
 	if err != nil {
 		return nil, fmt.Errorf("ingest: NewWatcher: %w", err)
 	}
 	w := &Watcher{
 		src:      src,
 		codec:    codec,
-		conn:     conn,
+		conn:     cfg.Conn,
 		cfg:      cfg,
 		log:      log.With("source", src.Name()),
 		topic:    topic,
@@ -519,7 +499,7 @@ func (w *Watcher) retry(ctx context.Context, req *events.FileRetryRequested, id 
 	case sum != want:
 		return fail(fmt.Sprintf("the file %s changed: its content has checksum %s now, not %s; the new content lands as a new file", key, sum, want))
 	}
-	ev := Landed(w.src, o, sum, w.cfg.domain, w.cfg.clock())
+	ev := Landed(w.src, o, sum, w.cfg.domain, w.cfg.Clock())
 	ev.Envelope.EventID, ev.Envelope.CausationID, ev.Attempt = events.AttemptID(id, n), req.Envelope.EventID, n
 	if ft, ok := w.spooled[id]; ok {
 		// A run of a topic feed: no key pattern takes it; its feed is
@@ -584,7 +564,7 @@ func (w *Watcher) produce(ctx context.Context, o Object, sum, id string) (fed bo
 	if err != nil {
 		return false, err
 	}
-	ev := Landed(w.src, o, sum, w.cfg.domain, w.cfg.clock())
+	ev := Landed(w.src, o, sum, w.cfg.domain, w.cfg.Clock())
 	evs := []events.Event{ev}
 	if w.cfg.matcher != nil {
 		if feed, table, ok := w.cfg.matcher.Match(o.Key); ok {
@@ -672,7 +652,7 @@ func (w *Watcher) failed(key, sum, id string, n int32, cause, stage, reason stri
 	return &events.FileFailed{
 		Envelope: events.Envelope{
 			EventID:       events.DeriveID(events.AttemptParts(n, "file-failed", id, stage)...),
-			OccurredAt:    w.cfg.clock().UTC(),
+			OccurredAt:    w.cfg.Clock().UTC(),
 			Domain:        w.cfg.domain,
 			CorrelationID: id,
 			CausationID:   cause,
@@ -764,7 +744,7 @@ func (w *Watcher) client(ctx context.Context) (*kgo.Client, error) {
 		kgo.RequiredAcks(kgo.AllISRAcks()), // the default, stated: idempotent, acks=all
 		kgo.DefaultProduceTopic(w.topic),
 		kgo.WithLogger(logging.Kafka(w.log)),
-	}, w.cfg.clientOpts...)...)
+	}, w.cfg.ClientOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: kafka client: %w", err)
 	}

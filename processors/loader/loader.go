@@ -39,6 +39,7 @@ import (
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/processors/pointers"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/processors/txn"
 	"github.com/logmesh/logmesh/tables"
 )
@@ -47,42 +48,20 @@ import (
 const DefaultGroup = "logmesh.loader"
 
 type config struct {
-	group      string
-	names      events.Topics
-	txnOpts    []txn.Option
-	clientOpts []kgo.Opt
-	logger     *slog.Logger
-	clock      func() time.Time
-	parsers    *formats.Registry
-	progress   func(Result)
+	proc.Config
+	txnOpts  []txn.Option
+	parsers  *formats.Registry
+	progress func(Result)
 }
 
 // Option configures a Loader.
 type Option func(*config)
-
-// Group sets the consumer group. Default DefaultGroup.
-func Group(g string) Option { return func(c *config) { c.group = g } }
-
-// Topics sets the installation's topic names. Default events.Topics{}.
-func Topics(t events.Topics) Option { return func(c *config) { c.names = t } }
 
 // Transactions adds options to the loader's transactional loop
 // (txn.TransactionalID, txn.MaxAttempts, txn.Backoff, ...).
 func Transactions(opts ...txn.Option) Option {
 	return func(c *config) { c.txnOpts = append(c.txnOpts, opts...) }
 }
-
-// ClientOpts adds franz-go options (a session timeout, say) to the loader's
-// clients, after the connection's own.
-func ClientOpts(opts ...kgo.Opt) Option {
-	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
-}
-
-// Logger sets the logger; the default discards.
-func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// Clock sets the source of occurred-at times. Default time.Now.
-func Clock(now func() time.Time) Option { return func(c *config) { c.clock = now } }
 
 // Parsers sets the format registry, for custom parsers. Default
 // formats.NewRegistry().
@@ -164,34 +143,30 @@ func (s staticFeeds) Visibility(product string) (string, bool) {
 
 // New returns a Loader for the feeds of feeds, reading landed files
 // through files, writing tables into wh, and talking to Kafka through
-// conn.
-func New(feeds Feeds, files Opener, wh *tables.Warehouse, codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Loader, error) {
-	cfg := config{group: DefaultGroup, clock: time.Now}
+// pc.Conn in pc.Group (default DefaultGroup); pc.Clock is the source of
+// occurred-at times.
+func New(pc proc.Config, feeds Feeds, files Opener, wh *tables.Warehouse, codec *events.Codec, opts ...Option) (*Loader, error) {
+	cfg := config{Config: pc.WithDefaults(DefaultGroup)}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	switch {
 	case feeds == nil || files == nil || wh == nil || codec == nil:
 		return nil, errors.New("loader: nil feeds, files, warehouse or codec")
-	case len(conn.Brokers()) == 0:
+	case len(cfg.Conn.Brokers()) == 0:
 		return nil, errors.New("loader: no brokers")
-	case cfg.clock == nil:
-		return nil, errors.New("loader: nil clock")
-	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.parsers == nil {
 		cfg.parsers = formats.NewRegistry()
 	}
-	l := &Loader{cfg: cfg, conn: conn, log: cfg.logger.With("processor", "loader"), codec: codec}
+	l := &Loader{cfg: cfg, conn: cfg.Conn, log: cfg.Logger.With("processor", "loader"), codec: codec}
 	var err error
-	if l.tables, err = pointers.OpenTables(wh, codec, conn, cfg.names, cfg.clock, cfg.logger, cfg.clientOpts...); err != nil {
+	if l.tables, err = pointers.OpenTables(cfg.Config, wh, codec); err != nil {
 		return nil, err
 	}
-	l.bl = &batchLoader{log: l.log, feeds: feeds, parsers: cfg.parsers, files: files, writer: l.tables.Catalog, now: cfg.clock}
-	topts := append([]txn.Option{txn.Name("loader"), txn.Logger(cfg.logger), txn.ClientOpts(cfg.clientOpts...)}, cfg.txnOpts...)
-	if l.loop, err = txn.New(conn, cfg.group, events.TopicNames(cfg.names.Batches()), codec, l, topts...); err != nil {
+	l.bl = &batchLoader{log: l.log, feeds: feeds, parsers: cfg.parsers, files: files, writer: l.tables.Catalog, now: cfg.Clock}
+	topts := append([]txn.Option{txn.Name("loader")}, cfg.txnOpts...)
+	if l.loop, err = txn.New(cfg.Config, events.TopicNames(cfg.Topics.Batches()), codec, l, topts...); err != nil {
 		l.tables.Close()
 		return nil, err
 	}
@@ -369,7 +344,7 @@ func (l *Loader) records(evs []events.Event, res *Result) ([]*kgo.Record, error)
 		if err != nil {
 			return nil, fmt.Errorf("loader: encode %s: %w", e.Name(), err)
 		}
-		rec.Topic = l.cfg.names.For(e)
+		rec.Topic = l.cfg.Topics.For(e)
 		outs = append(outs, rec)
 	}
 	res.EventsOutput = len(outs)

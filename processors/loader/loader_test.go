@@ -19,6 +19,7 @@ import (
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/processors/txn"
 	"github.com/logmesh/logmesh/tables"
 )
@@ -69,6 +70,8 @@ type rig struct {
 	src     *ingest.LocalSource
 	wh      *tables.Warehouse
 	mesh    *mesh.Mesh
+	// clientOpts are added to the loader's clients.
+	clientOpts []kgo.Opt
 }
 
 func newRig(t *testing.T) *rig {
@@ -139,16 +142,15 @@ func (r *rig) run(t *testing.T, n int, opts ...loader.Option) []loader.Result {
 	defer cancel()
 	done := 0
 	var results []loader.Result
-	l, err := loader.New(loader.Static(r.mesh), r.src, r.wh, r.codec, r.cluster.Conn(), append([]loader.Option{loader.Topics(r.names),
-		loader.Group(r.group),
-		loader.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
-		loader.OnBatch(func(res loader.Result) {
-			t.Logf("batch: %+v", res)
-			results = append(results, res)
-			if done++; done == n {
-				cancel()
-			}
-		})}, opts...)...)
+	pc := proc.Config{Conn: r.cluster.Conn(), Topics: r.names, Group: r.group, ClientOpts: r.clientOpts,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	l, err := loader.New(pc, loader.Static(r.mesh), r.src, r.wh, r.codec, append([]loader.Option{loader.OnBatch(func(res loader.Result) {
+		t.Logf("batch: %+v", res)
+		results = append(results, res)
+		if done++; done == n {
+			cancel()
+		}
+	})}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,8 +278,8 @@ func TestLoaderGivesUpOnACommitThatCannotSucceed(t *testing.T) {
 	r.planFor(t, "lab.trades", "labtrades", "lab-1", f)
 	opts := []loader.Option{
 		loader.Transactions(txn.MaxAttempts(2), txn.Backoff(10*time.Millisecond, 10*time.Millisecond)),
-		loader.ClientOpts(kgo.UnknownTopicRetries(1), kgo.ProduceRequestTimeout(5*time.Second)),
 	}
+	r.clientOpts = []kgo.Opt{kgo.UnknownTopicRetries(1), kgo.ProduceRequestTimeout(5 * time.Second)}
 	res := r.run(t, 1, opts...)
 	if len(res) != 1 || !res[0].GaveUp || res[0].FailedFiles != 1 {
 		t.Fatalf("results %+v, want the batch given up with its file failed", res)

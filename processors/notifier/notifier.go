@@ -27,9 +27,9 @@ import (
 	"time"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/retry"
 	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/state"
 )
@@ -50,10 +50,8 @@ type SinkFunc func(ctx context.Context, inc *events.IncidentOpened) error
 func (f SinkFunc) Deliver(ctx context.Context, inc *events.IncidentOpened) error { return f(ctx, inc) }
 
 type config struct {
-	group      string
-	names      events.Topics
+	proc.Config
 	sinks      []Sink
-	logger     *slog.Logger
 	backoff    time.Duration
 	maxBackoff time.Duration
 	hostOpts   []host.Option
@@ -62,17 +60,8 @@ type config struct {
 // Option configures a Notifier.
 type Option func(*config)
 
-// Group sets the consumer group. Default DefaultGroup.
-func Group(g string) Option { return func(c *config) { c.group = g } }
-
-// Topics sets the installation's topic names. Default events.Topics{}.
-func Topics(t events.Topics) Option { return func(c *config) { c.names = t } }
-
 // WithSink adds a sink. Without one, incidents are only logged.
 func WithSink(s Sink) Option { return func(c *config) { c.sinks = append(c.sinks, s) } }
-
-// Logger sets the logger; the default discards.
-func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // Backoff sets the wait after a sink's first failure, doubled after each
 // further one up to max. Defaults 1s and 1m.
@@ -80,7 +69,7 @@ func Backoff(first, max time.Duration) Option {
 	return func(c *config) { c.backoff, c.maxBackoff = first, max }
 }
 
-// HostOpts adds options to the notifier's host (host.ClientOpts, host.Sync).
+// HostOpts adds options to the notifier's host (host.Sync, say).
 func HostOpts(opts ...host.Option) Option {
 	return func(c *config) { c.hostOpts = append(c.hostOpts, opts...) }
 }
@@ -92,22 +81,21 @@ type Notifier struct {
 	h *host.Host
 }
 
-// New returns a notifier whose delivered-incident state lives in store.
-func New(store *state.Store, codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Notifier, error) {
-	cfg := config{group: DefaultGroup, backoff: time.Second, maxBackoff: time.Minute}
+// New returns a notifier over pc.Conn, consuming in pc.Group (default
+// DefaultGroup), whose delivered-incident state lives in store; pc.Clock is
+// not used.
+func New(pc proc.Config, store *state.Store, codec *events.Codec, opts ...Option) (*Notifier, error) {
+	cfg := config{Config: pc.WithDefaults(DefaultGroup), backoff: time.Second, maxBackoff: time.Minute}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if cfg.backoff <= 0 || cfg.maxBackoff < cfg.backoff {
 		return nil, fmt.Errorf("notifier: backoff %v up to %v", cfg.backoff, cfg.maxBackoff)
 	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
-	}
-	d := &delivery{cfg: cfg, log: cfg.logger.With("processor", "notifier")}
+	d := &delivery{cfg: cfg, log: cfg.Logger.With("processor", "notifier")}
 	// Small batches: a crash redelivers at most one batch's incidents.
-	h, err := host.New(d, store, codec, conn, cfg.group, d.Topics(cfg.names),
-		append([]host.Option{host.Logger(cfg.logger), host.MaxPollRecords(100)}, cfg.hostOpts...)...)
+	h, err := host.New(d, store, codec, cfg.Conn, cfg.Group, d.Topics(cfg.Topics),
+		append([]host.Option{host.Logger(cfg.Logger), host.ClientOpts(cfg.ClientOpts...), host.MaxPollRecords(100)}, cfg.hostOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("notifier: %w", err)
 	}

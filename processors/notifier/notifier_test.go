@@ -22,6 +22,7 @@ import (
 	"github.com/logmesh/logmesh/internal/proctest"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/processors/notifier"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/state"
 )
 
@@ -90,11 +91,12 @@ func TestNotifierChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := notifier.New(st, kafkatest.CodecAt(t, os.Getenv(envRegistry)), kafkaconn.Plain(strings.Split(os.Getenv(envBrokers), ",")...),
-		notifier.Group(os.Getenv(envGroup)), notifier.Topics(events.Topics{Prefix: os.Getenv(envPrefix)}),
+	n, err := notifier.New(proc.Config{Conn: kafkaconn.Plain(strings.Split(os.Getenv(envBrokers), ",")...),
+		Group: os.Getenv(envGroup), Topics: events.Topics{Prefix: os.Getenv(envPrefix)},
+		ClientOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second)}}, st, kafkatest.CodecAt(t, os.Getenv(envRegistry)),
 		notifier.WithSink(notifier.Webhook(os.Getenv(envWebhook), nil)),
 		notifier.Backoff(20*time.Millisecond, 100*time.Millisecond),
-		notifier.HostOpts(host.MaxPollRecords(5), host.ClientOpts(kgo.SessionTimeout(6*time.Second))))
+		notifier.HostOpts(host.MaxPollRecords(5)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +176,7 @@ func TestNotifierKilledWhileTheWebhookFails(t *testing.T) {
 			doneOnce.Do(func() { close(done) })
 		}
 	}
-	n, err := notifier.New(st, codec, c.Conn(), notifier.Group(group), notifier.Topics(names),
+	n, err := notifier.New(proc.Config{Conn: c.Conn(), Group: group, Topics: names}, st, codec,
 		notifier.WithSink(notifier.Webhook(srv.URL, nil)), notifier.Backoff(20*time.Millisecond, 100*time.Millisecond),
 		notifier.HostOpts(host.MaxPollRecords(5)))
 	if err != nil {
@@ -237,7 +239,7 @@ func TestCloseWhileTheSinkIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	n, err := notifier.New(st, codec, c.Conn(), notifier.Group(kafkatest.Unique("g")), notifier.Topics(names),
+	n, err := notifier.New(proc.Config{Conn: c.Conn(), Group: kafkatest.Unique("g"), Topics: names}, st, codec,
 		notifier.WithSink(down), notifier.Backoff(10*time.Millisecond, 20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

@@ -24,10 +24,10 @@ import (
 	"time"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/openlineage"
 	"github.com/logmesh/logmesh/internal/retry"
 	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/state"
 )
@@ -36,10 +36,8 @@ import (
 const DefaultGroup = "logmesh.olpush"
 
 type config struct {
-	group      string
-	names      events.Topics
+	proc.Config
 	ns         openlineage.Namespaces
-	logger     *slog.Logger
 	client     *http.Client
 	backoff    time.Duration
 	maxBackoff time.Duration
@@ -49,25 +47,16 @@ type config struct {
 // Option configures a Pusher.
 type Option func(*config)
 
-// Group sets the consumer group; default DefaultGroup.
-func Group(g string) Option { return func(c *config) { c.group = g } }
-
-// Topics sets the platform's topic names.
-func Topics(t events.Topics) Option { return func(c *config) { c.names = t } }
-
 // Namespaces sets the OpenLineage namespaces; default job "logmesh",
 // tables "iceberg://logmesh", landing "landing".
 func Namespaces(ns openlineage.Namespaces) Option { return func(c *config) { c.ns = ns } }
-
-// Logger sets the logger; the default discards.
-func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // Backoff sets the first and the longest wait between attempts.
 func Backoff(first, max time.Duration) Option {
 	return func(c *config) { c.backoff, c.maxBackoff = first, max }
 }
 
-// HostOpts adds options to the host.
+// HostOpts adds options to the host (host.Sync, say).
 func HostOpts(opts ...host.Option) Option {
 	return func(c *config) { c.hostOpts = append(c.hostOpts, opts...) }
 }
@@ -79,9 +68,10 @@ type Pusher struct {
 
 // New returns a pusher POSTing to url (an OpenLineage receiver's lineage
 // endpoint, such as Marquez's http://HOST:5000/api/v1/lineage), with its
-// state in store.
-func New(url string, store *state.Store, codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Pusher, error) {
-	cfg := config{group: DefaultGroup, backoff: time.Second, maxBackoff: time.Minute, client: &http.Client{Timeout: 10 * time.Second},
+// state in store, over pc.Conn and consuming in pc.Group (default
+// DefaultGroup); pc.Clock is not used.
+func New(pc proc.Config, url string, store *state.Store, codec *events.Codec, opts ...Option) (*Pusher, error) {
+	cfg := config{Config: pc.WithDefaults(DefaultGroup), backoff: time.Second, maxBackoff: time.Minute, client: &http.Client{Timeout: 10 * time.Second},
 		ns: openlineage.Namespaces{Job: "logmesh", Tables: "iceberg://logmesh", Landing: "landing"}}
 	for _, o := range opts {
 		o(&cfg)
@@ -89,12 +79,9 @@ func New(url string, store *state.Store, codec *events.Codec, conn kafkaconn.Con
 	if url == "" {
 		return nil, fmt.Errorf("olpush: no receiver URL")
 	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
-	}
-	p := &push{cfg: cfg, url: url, log: cfg.logger.With("processor", "olpush")}
-	h, err := host.New(p, store, codec, conn, cfg.group, p.Topics(cfg.names),
-		append([]host.Option{host.Logger(cfg.logger), host.MaxPollRecords(100)}, cfg.hostOpts...)...)
+	p := &push{cfg: cfg, url: url, log: cfg.Logger.With("processor", "olpush")}
+	h, err := host.New(p, store, codec, cfg.Conn, cfg.Group, p.Topics(cfg.Topics),
+		append([]host.Option{host.Logger(cfg.Logger), host.ClientOpts(cfg.ClientOpts...), host.MaxPollRecords(100)}, cfg.hostOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("olpush: %w", err)
 	}

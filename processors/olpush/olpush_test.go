@@ -14,6 +14,7 @@ import (
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/internal/openlineage"
 	"github.com/logmesh/logmesh/processors/olpush"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/state"
 )
 
@@ -95,7 +96,7 @@ func TestPushAtLeastOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		p, err := olpush.New(srv.URL, st, codec, c.Conn(), olpush.Topics(names), olpush.Group(names.Prefix+".olpush"),
+		p, err := olpush.New(proc.Config{Conn: c.Conn(), Topics: names, Group: names.Prefix + ".olpush"}, srv.URL, st, codec,
 			olpush.Backoff(10*time.Millisecond, 50*time.Millisecond))
 		if err != nil {
 			t.Fatal(err)

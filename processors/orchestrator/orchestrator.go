@@ -32,6 +32,7 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/logview"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/processors/txn"
 	"github.com/logmesh/logmesh/projections/orchestration"
 	"github.com/logmesh/logmesh/state"
@@ -42,10 +43,7 @@ import (
 const DefaultGroup = "logmesh-orchestrator"
 
 type config struct {
-	group    string
-	names    events.Topics
-	logger   *slog.Logger
-	clientOp []kgo.Opt
+	proc.Config
 	txnOpts  []txn.Option
 	progress func(Stats)
 	sync     bool
@@ -53,20 +51,6 @@ type config struct {
 
 // Option configures an Orchestrator.
 type Option func(*config)
-
-// Group sets the consumer group; default DefaultGroup.
-func Group(g string) Option { return func(c *config) { c.group = g } }
-
-// Topics sets the platform's topic names.
-func Topics(t events.Topics) Option { return func(c *config) { c.names = t } }
-
-// Logger sets the logger; the default discards.
-func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// ClientOpts adds franz-go options to the orchestrator's clients.
-func ClientOpts(opts ...kgo.Opt) Option {
-	return func(c *config) { c.clientOp = append(c.clientOp, opts...) }
-}
 
 // Transactions adds options to the transactional loop (its transactional
 // id, say).
@@ -104,23 +88,22 @@ type Orchestrator struct {
 	stats Stats
 }
 
-// New returns an orchestrator keeping its state in store (the caller's).
-func New(store *state.Store, codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Orchestrator, error) {
-	cfg := config{group: DefaultGroup, sync: true}
+// New returns an orchestrator over pc.Conn, consuming in pc.Group (default
+// DefaultGroup) and keeping its state in store (the caller's); pc.Clock is
+// not used.
+func New(pc proc.Config, store *state.Store, codec *events.Codec, opts ...Option) (*Orchestrator, error) {
+	cfg := config{Config: pc.WithDefaults(DefaultGroup), sync: true}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if store == nil || codec == nil {
 		return nil, errors.New("orchestrator: nil store or codec")
 	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
-	}
-	o := &Orchestrator{cfg: cfg, log: cfg.logger.With("processor", "orchestrator"), codec: codec, conn: conn, store: store,
+	o := &Orchestrator{cfg: cfg, log: cfg.Logger.With("processor", "orchestrator"), codec: codec, conn: cfg.Conn, store: store,
 		next: map[state.TopicPartition]int64{}}
-	topts := append([]txn.Option{txn.Name("orchestrator"), txn.Logger(cfg.logger), txn.ClientOpts(cfg.clientOp...),
+	topts := append([]txn.Option{txn.Name("orchestrator"),
 		txn.RecordsPerTransaction(500)}, cfg.txnOpts...)
-	loop, err := txn.New(conn, cfg.group, orchestration.Projection{}.Topics(cfg.names), codec, o, topts...)
+	loop, err := txn.New(cfg.Config, orchestration.Projection{}.Topics(cfg.Topics), codec, o, topts...)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +175,7 @@ func (o *Orchestrator) Handle(ctx context.Context, rec *kgo.Record, ev events.Ev
 		if err != nil {
 			return nil, fmt.Errorf("orchestrator: encode %s: %w", d.Name(), err)
 		}
-		r.Topic = o.cfg.names.For(d)
+		r.Topic = o.cfg.Topics.For(d)
 		outs = append(outs, r)
 		switch e := d.(type) {
 		case *events.JobStarted:
@@ -212,8 +195,8 @@ func (o *Orchestrator) Handle(ctx context.Context, rec *kgo.Record, ev events.Ev
 // transaction's state, dropping their decisions.
 func (o *Orchestrator) refold(ctx context.Context, tp state.TopicPartition, from, end int64) (int, error) {
 	start := func(topic string, p int32) (int64, bool, error) { return from, true, nil }
-	view, err := logview.New(o.conn, events.TopicNames(tp.Topic), logview.From(start), logview.Logger(o.cfg.logger),
-		logview.ClientOpts(o.cfg.clientOp...))
+	view, err := logview.New(o.conn, events.TopicNames(tp.Topic), logview.From(start), logview.Logger(o.cfg.Logger),
+		logview.ClientOpts(o.cfg.ClientOpts...))
 	if err != nil {
 		return 0, err
 	}

@@ -47,7 +47,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -62,6 +61,7 @@ import (
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/logging"
 	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/projections/audit"
 	"github.com/logmesh/logmesh/state"
 )
@@ -110,26 +110,16 @@ type Definitions interface {
 }
 
 type config struct {
-	defs       Definitions
-	clientOpts []kgo.Opt
-	interval   time.Duration
-	threshold  int64
-	policy     Policy
-	logger     *slog.Logger
-	clock      func() time.Time
-	group      string
-	names      events.Topics
-	hostOpts   []host.Option
+	proc.Config
+	defs      Definitions
+	interval  time.Duration
+	threshold int64
+	policy    Policy
+	hostOpts  []host.Option
 }
 
 // Option configures a Planner.
 type Option func(*config)
-
-// ClientOpts adds franz-go options to every client the planner creates,
-// after the connection's own.
-func ClientOpts(opts ...kgo.Opt) Option {
-	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
-}
 
 // Interval sets how often Run plans every pending file. Default 10 s.
 func Interval(d time.Duration) Option { return func(c *config) { c.interval = d } }
@@ -149,22 +139,6 @@ func WithPolicy(p Policy) Option { return func(c *config) { c.policy = p } }
 // loads it with. Default none: WithPolicy's limits, and batches without a
 // hash.
 func WithDefinitions(d Definitions) Option { return func(c *config) { c.defs = d } }
-
-// Logger sets the logger; the default discards.
-func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// Clock sets the source of the occurred-at time stamped on BatchPlanned
-// events. Default time.Now. It is not used for scheduling.
-func Clock(now func() time.Time) Option { return func(c *config) { c.clock = now } }
-
-// Group sets the consumer group of the planner's host. Default
-// "logmesh.planner".
-func Group(name string) Option { return func(c *config) { c.group = name } }
-
-// Topics sets the installation's topic names: files land on the raw
-// domain's events topic, batches go to its batches topic. Default
-// events.Topics{}.
-func Topics(t events.Topics) Option { return func(c *config) { c.names = t } }
 
 // HostOpts adds options to the planner's host (host.Sync,
 // host.MaxPollRecords, ...). Client options, logger and progress callback
@@ -209,13 +183,16 @@ type Planner struct {
 	closed bool
 }
 
-// New validates its arguments and returns a Planner; it does not connect.
-func New(store *state.Store, codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Planner, error) {
+// New validates its arguments and returns a Planner over pc.Conn; it does
+// not connect. Files land on pc.Topics' raw domain's events topic and
+// batches go to its batches topic; the planner's host consumes in pc.Group
+// (default DefaultGroup); pc.Clock stamps the occurred-at time of
+// BatchPlanned events and is not used for scheduling.
+func New(pc proc.Config, store *state.Store, codec *events.Codec, opts ...Option) (*Planner, error) {
 	cfg := config{
+		Config:    pc.WithDefaults(DefaultGroup),
 		interval:  DefaultInterval,
 		threshold: DefaultThreshold,
-		clock:     time.Now,
-		group:     DefaultGroup,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -225,31 +202,24 @@ func New(store *state.Store, codec *events.Codec, conn kafkaconn.Conn, opts ...O
 		return nil, errors.New("planner: nil store")
 	case codec == nil:
 		return nil, errors.New("planner: nil codec")
-	case len(conn.Brokers()) == 0:
+	case len(cfg.Conn.Brokers()) == 0:
 		return nil, errors.New("planner: no brokers")
 	case cfg.interval <= 0:
 		return nil, fmt.Errorf("planner: interval %v, want > 0", cfg.interval)
 	case cfg.threshold <= 0:
 		return nil, fmt.Errorf("planner: threshold %d, want > 0", cfg.threshold)
-	case cfg.clock == nil:
-		return nil, errors.New("planner: nil clock")
-	case cfg.group == "":
-		return nil, errors.New("planner: no consumer group")
 	}
 	if cfg.policy == nil {
 		cfg.policy = func(string) (int, int64) { return DefaultMaxFiles, DefaultMaxBytes }
 	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	return &Planner{
 		store:        store,
 		codec:        codec,
-		conn:         conn,
+		conn:         cfg.Conn,
 		cfg:          cfg,
-		batchesTopic: cfg.names.Batches(),
-		topics:       audit.Projection{}.Topics(cfg.names),
-		log:          cfg.logger.With("processor", "planner"),
+		batchesTopic: cfg.Topics.Batches(),
+		topics:       audit.Projection{}.Topics(cfg.Topics),
+		log:          cfg.Logger.With("processor", "planner"),
 		inflight:     map[string]bool{},
 	}, nil
 }
@@ -263,8 +233,8 @@ func (p *Planner) client() (*kgo.Client, error) {
 	}
 	if p.cl == nil {
 		cl, err := p.conn.Client(append([]kgo.Opt{
-			kgo.WithLogger(logging.Kafka(p.cfg.logger)),
-		}, p.cfg.clientOpts...)...)
+			kgo.WithLogger(logging.Kafka(p.cfg.Logger)),
+		}, p.cfg.ClientOpts...)...)
 		if err != nil {
 			return nil, fmt.Errorf("planner: client: %w", err)
 		}
@@ -312,9 +282,9 @@ func (p *Planner) Run(ctx context.Context) error {
 		return ErrClosed
 	}
 	progress := make(chan struct{}, 1)
-	h, err := host.New(audit.Projection{}, p.store, p.codec, p.conn, p.cfg.group, p.topics, append(slices.Clone(p.cfg.hostOpts),
-		host.ClientOpts(p.cfg.clientOpts...),
-		host.Logger(p.cfg.logger),
+	h, err := host.New(audit.Projection{}, p.store, p.codec, p.conn, p.cfg.Group, p.topics, append(slices.Clone(p.cfg.hostOpts),
+		host.ClientOpts(p.cfg.ClientOpts...),
+		host.Logger(p.cfg.Logger),
 		host.OnProgress(func(host.Progress) {
 			select {
 			case progress <- struct{}{}:
@@ -529,8 +499,8 @@ func (p *Planner) PlanOnce(ctx context.Context) (batches int, err error) {
 		return 0, err
 	}
 	if _, err := host.Replay(ctx, audit.Projection{}, p.store, p.codec, p.conn, p.topics, append(slices.Clone(p.cfg.hostOpts),
-		host.ClientOpts(p.cfg.clientOpts...),
-		host.Logger(p.cfg.logger))...); err != nil {
+		host.ClientOpts(p.cfg.ClientOpts...),
+		host.Logger(p.cfg.Logger))...); err != nil {
 		return 0, fmt.Errorf("planner: catch up: %w", err)
 	}
 	return p.plan(ctx, false)
@@ -685,7 +655,7 @@ func (p *Planner) batch(table, trigger string, files []audit.File) *events.Batch
 	return &events.BatchPlanned{
 		Envelope: events.Envelope{
 			EventID:       events.DeriveID(events.NameBatchPlanned, id),
-			OccurredAt:    p.cfg.clock().UTC().Truncate(time.Microsecond),
+			OccurredAt:    p.cfg.Clock().UTC().Truncate(time.Microsecond),
 			Domain:        events.DomainRaw,
 			CorrelationID: id,
 			// The batch exists because its last file landed.

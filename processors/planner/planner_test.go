@@ -18,6 +18,7 @@ import (
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/processors/planner"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/projections/audit"
 	"github.com/logmesh/logmesh/state"
 )
@@ -85,12 +86,11 @@ func policy(table string) (int, int64) {
 
 func (r *rig) planner(t *testing.T, st *state.Store, opts ...planner.Option) *planner.Planner {
 	t.Helper()
-	p, err := planner.New(st, r.codec, r.cluster.Conn(), append([]planner.Option{
-		planner.Topics(r.names),
-		planner.Group(kafkatest.Unique("planner")),
+	pc := proc.Config{Conn: r.cluster.Conn(), Topics: r.names, Group: kafkatest.Unique("planner"),
+		Clock: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }}
+	p, err := planner.New(pc, st, r.codec, append([]planner.Option{
 		planner.WithPolicy(policy),
 		planner.HostOpts(host.Sync(false)),
-		planner.Clock(func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }),
 	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -536,25 +536,24 @@ func TestNewValidates(t *testing.T) {
 		t.Skip("codec needs a registry client:", err)
 	}
 	conn := kafkaconn.Plain("x:1")
-	if _, err := planner.New(st, codec, kafkaconn.Conn{}); err == nil {
+	if _, err := planner.New(proc.Config{}, st, codec); err == nil {
 		t.Error("no brokers accepted")
 	}
 	for name, opts := range map[string][]planner.Option{
 		"zero interval": {planner.Interval(0)},
 		"bad threshold": {planner.Threshold(-1)},
-		"no group":      {planner.Group("")},
 	} {
-		if _, err := planner.New(st, codec, conn, opts...); err == nil {
+		if _, err := planner.New(proc.Config{Conn: conn}, st, codec, opts...); err == nil {
 			t.Errorf("%s: New accepted it", name)
 		}
 	}
-	if _, err := planner.New(nil, codec, conn); err == nil {
+	if _, err := planner.New(proc.Config{Conn: conn}, nil, codec); err == nil {
 		t.Error("nil store accepted")
 	}
-	if _, err := planner.New(st, nil, conn); err == nil {
+	if _, err := planner.New(proc.Config{Conn: conn}, st, nil); err == nil {
 		t.Error("nil codec accepted")
 	}
-	p, err := planner.New(st, codec, conn)
+	p, err := planner.New(proc.Config{Conn: conn}, st, codec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,14 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/processors/proc"
 	ptrproj "github.com/logmesh/logmesh/projections/pointers"
 	"github.com/logmesh/logmesh/state"
 	"github.com/logmesh/logmesh/tables"
@@ -34,9 +33,14 @@ type Tables struct {
 	once    sync.Once
 }
 
-// OpenTables returns the table writer over wh; clock stamps its commits.
-func OpenTables(wh *tables.Warehouse, codec *events.Codec, conn kafkaconn.Conn, names events.Topics, clock func() time.Time,
-	logger *slog.Logger, clientOpts ...kgo.Opt) (*Tables, error) {
+// OpenTables returns the table writer over wh.
+//
+// It reads through pc.Conn, with pc.ClientOpts and pc.Logger; pc.Clock is
+// the clock of the table commits, and pc.Group is not used. Unset fields
+// take proc's defaults.
+func OpenTables(pc proc.Config, wh *tables.Warehouse, codec *events.Codec) (*Tables, error) {
+	pc = pc.WithDefaults("")
+	conn, names, clock, logger := pc.Conn, pc.Topics, pc.Clock, pc.Logger
 	st, err := state.Open("", &state.Options{FS: vfs.NewMem(), Logger: logger})
 	if err != nil {
 		return nil, err
@@ -44,7 +48,7 @@ func OpenTables(wh *tables.Warehouse, codec *events.Codec, conn kafkaconn.Conn, 
 	t := &Tables{log: logger, ptrs: &Pointers{st: st}, commits: &collector{}}
 	proj := ptrproj.Projection{}
 	if t.view, err = host.NewView(proj, st, codec, conn, proj.Topics(names), host.Sync(false),
-		host.Logger(logger), host.ClientOpts(clientOpts...)); err != nil {
+		host.Logger(logger), host.ClientOpts(pc.ClientOpts...)); err != nil {
 		st.Close()
 		return nil, err
 	}

@@ -59,9 +59,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/pattern"
 	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/processors/txn"
 	"github.com/logmesh/logmesh/projections/definitions"
 	"github.com/logmesh/logmesh/state"
@@ -80,35 +80,18 @@ const DefaultGroup = "logmesh.router"
 const HeaderFrom = "logmesh.route.from"
 
 type config struct {
-	group      string
-	names      events.Topics
-	logger     *slog.Logger
-	txnOpts    []txn.Option
-	clientOpts []kgo.Opt
-	perTxn     int
-	progress   func(Stats)
+	proc.Config
+	txnOpts  []txn.Option
+	perTxn   int
+	progress func(Stats)
 }
 
 // Option configures a Router.
 type Option func(*config)
 
-// Group sets the consumer group. Default DefaultGroup.
-func Group(g string) Option { return func(c *config) { c.group = g } }
-
-// Topics sets the installation's topic names. Default events.Topics{}.
-func Topics(t events.Topics) Option { return func(c *config) { c.names = t } }
-
-// Logger sets the logger; the default discards.
-func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
 // Transactions adds options to the router's transactional loop.
 func Transactions(opts ...txn.Option) Option {
 	return func(c *config) { c.txnOpts = append(c.txnOpts, opts...) }
-}
-
-// ClientOpts adds franz-go options to the router's clients.
-func ClientOpts(opts ...kgo.Opt) Option {
-	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
 }
 
 // RecordsPerTransaction bounds the records routed in one transaction.
@@ -158,34 +141,32 @@ type Router struct {
 	closed bool
 }
 
-// New returns a router over conn.
-func New(codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Router, error) {
-	cfg := config{group: DefaultGroup, perTxn: 500}
+// New returns a router over pc.Conn, consuming in pc.Group (default
+// DefaultGroup); pc.Clock is not used.
+func New(pc proc.Config, codec *events.Codec, opts ...Option) (*Router, error) {
+	cfg := config{Config: pc.WithDefaults(DefaultGroup), perTxn: 500}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if codec == nil {
 		return nil, errors.New("router: nil codec")
 	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
-	}
-	st, err := state.Open("", &state.Options{FS: vfs.NewMem(), Logger: cfg.logger})
+	st, err := state.Open("", &state.Options{FS: vfs.NewMem(), Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
-	r := &Router{cfg: cfg, log: cfg.logger.With("processor", "router"), codec: codec, store: st,
+	r := &Router{cfg: cfg, log: cfg.Logger.With("processor", "router"), codec: codec, store: st,
 		products: map[string]definitions.Product{}, grants: map[string]definitions.Grant{},
 		subs: pattern.NewSet[string](indexFields...), subDom: map[string]string{}}
 	proj := definitions.Projection{}
-	if r.view, err = host.NewView(proj, st, codec, conn, proj.Topics(cfg.names), host.Sync(false),
-		host.Logger(cfg.logger), host.ClientOpts(cfg.clientOpts...)); err != nil {
+	if r.view, err = host.NewView(proj, st, codec, cfg.Conn, proj.Topics(cfg.Topics), host.Sync(false),
+		host.Logger(cfg.Logger), host.ClientOpts(cfg.ClientOpts...)); err != nil {
 		st.Close()
 		return nil, err
 	}
-	topts := append([]txn.Option{txn.Name("router"), txn.Logger(cfg.logger), txn.ClientOpts(cfg.clientOpts...),
+	topts := append([]txn.Option{txn.Name("router"),
 		txn.RecordsPerTransaction(cfg.perTxn)}, cfg.txnOpts...)
-	if r.loop, err = txn.New(conn, cfg.group, cfg.names.AllDomains(), codec, r, topts...); err != nil {
+	if r.loop, err = txn.New(cfg.Config, cfg.Topics.AllDomains(), codec, r, topts...); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -297,7 +278,7 @@ func (r *Router) rebuild() error {
 // Handle implements txn.Handler.
 func (r *Router) Handle(_ context.Context, rec *kgo.Record, ev events.Event) ([]*kgo.Record, error) {
 	r.pending.Records++
-	from, ok := r.cfg.names.DomainOf(rec.Topic)
+	from, ok := r.cfg.Topics.DomainOf(rec.Topic)
 	if !ok {
 		return nil, nil
 	}
@@ -335,7 +316,7 @@ func (r *Router) orchestration(rec *kgo.Record, ev events.Event, from, product s
 		return r.refuse(rec, ev, from, product, "", fmt.Sprintf("domain %s published a fact about product %s, which domain %s owns", from, product, def.Owner))
 	}
 	r.pending.Delivered++
-	return []*kgo.Record{r.copyTo(rec, r.cfg.names.Inbox(from), from)}, nil
+	return []*kgo.Record{r.copyTo(rec, r.cfg.Topics.Inbox(from), from)}, nil
 }
 
 // fromDomain handles a fact on domain from's own bus.
@@ -354,7 +335,7 @@ func (r *Router) fromDomain(rec *kgo.Record, ev events.Event, from, product, cla
 	}
 	var outs []*kgo.Record
 	if def.Visibility == events.VisibilityEnterprise {
-		outs = append(outs, r.copyTo(rec, r.cfg.names.Central(), product))
+		outs = append(outs, r.copyTo(rec, r.cfg.Topics.Central(), product))
 		r.pending.Forwarded++
 	}
 	deliver := slices.Contains(r.readers[product], from) // its own products read it
@@ -366,7 +347,7 @@ func (r *Router) fromDomain(rec *kgo.Record, ev events.Event, from, product, cla
 		deliver = r.subscribed(doc, from)
 	}
 	if deliver {
-		outs = append(outs, r.copyTo(rec, r.cfg.names.Inbox(from), from))
+		outs = append(outs, r.copyTo(rec, r.cfg.Topics.Inbox(from), from))
 		r.pending.Delivered++
 	}
 	return outs, nil
@@ -381,7 +362,7 @@ func (r *Router) fromCentral(rec *kgo.Record, ev events.Event, product, owner st
 	switch ev.(type) {
 	case *events.ProductPublished, *events.ProductRetired:
 		if events.ValidDomain(owner) == nil && owner != events.DomainCentral {
-			outs = append(outs, r.copyTo(rec, r.cfg.names.Inbox(owner), owner))
+			outs = append(outs, r.copyTo(rec, r.cfg.Topics.Inbox(owner), owner))
 			r.pending.Delivered++
 		}
 	}
@@ -411,7 +392,7 @@ func (r *Router) fromCentral(rec *kgo.Record, ev events.Event, product, owner st
 	r.subs.Matches(doc, func(id string) { consider(r.subDom[id]) })
 	slices.Sort(domains)
 	for _, d := range domains {
-		outs = append(outs, r.copyTo(rec, r.cfg.names.Inbox(d), d))
+		outs = append(outs, r.copyTo(rec, r.cfg.Topics.Inbox(d), d))
 	}
 	r.pending.Delivered += int64(len(domains))
 	return outs, nil
@@ -450,7 +431,7 @@ func (r *Router) refuse(rec *kgo.Record, ev events.Event, from, product, claimed
 	if err != nil {
 		return nil, fmt.Errorf("router: encode RouteRefused: %w", err)
 	}
-	out.Topic = r.cfg.names.Central()
+	out.Topic = r.cfg.Topics.Central()
 	out.Key = []byte(product)
 	r.pending.Refused++
 	return []*kgo.Record{out}, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/internal/proctest"
 	"github.com/logmesh/logmesh/mesh"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/processors/router"
 	"github.com/logmesh/logmesh/processors/txn"
 )
@@ -109,10 +110,10 @@ func refreshed(from, product string, round int) *events.ProductRefreshed {
 }
 
 // start runs a router until the test ends.
-func (r *rig) start(opts ...router.Option) *router.Router {
+func (r *rig) start(clientOpts []kgo.Opt, opts ...router.Option) *router.Router {
 	r.t.Helper()
-	rt, err := router.New(r.codec, r.cluster.Conn(), append([]router.Option{router.Topics(r.names),
-		router.Group(r.names.Prefix + ".router"), router.Transactions(txn.Backoff(10*time.Millisecond, 50*time.Millisecond))}, opts...)...)
+	pc := proc.Config{Conn: r.cluster.Conn(), Topics: r.names, Group: r.names.Prefix + ".router", ClientOpts: clientOpts}
+	rt, err := router.New(pc, r.codec, append([]router.Option{router.Transactions(txn.Backoff(10*time.Millisecond, 50*time.Millisecond))}, opts...)...)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -208,7 +209,7 @@ func (r *rig) refused() []*events.RouteRefused {
 // spoofed fact is dropped and recorded.
 func TestRoutingMatrix(t *testing.T) {
 	r := newRig(t)
-	r.start()
+	r.start(nil)
 	products := []string{"eq.private", "eq.ungranted", "eq.public", "eq.revoked", "eq.retired"}
 	for _, p := range products {
 		r.produce(refreshed("eq", p, 1))
@@ -294,9 +295,9 @@ func TestRouterChild(t *testing.T) {
 		t.Skip("run as a child process by TestRouterKilledMidStream")
 	}
 	names := events.Topics{Prefix: os.Getenv(envPrefix)}
-	rt, err := router.New(kafkatest.CodecAt(t, os.Getenv(envRegistry)), kafkaconn.Plain(strings.Split(os.Getenv(envBrokers), ",")...),
-		router.Topics(names), router.Group(names.Prefix+".router"), router.RecordsPerTransaction(50),
-		router.ClientOpts(kgo.SessionTimeout(6*time.Second)),
+	rt, err := router.New(proc.Config{Conn: kafkaconn.Plain(strings.Split(os.Getenv(envBrokers), ",")...),
+		Topics: names, Group: names.Prefix + ".router", ClientOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second)}},
+		kafkatest.CodecAt(t, os.Getenv(envRegistry)), router.RecordsPerTransaction(50),
 		router.OnCommit(func(s router.Stats) { fmt.Printf("routed %d\n", s.Records) }))
 	if err != nil {
 		t.Fatal(err)
@@ -323,7 +324,7 @@ func TestRouterKilledMidStream(t *testing.T) {
 	}), "half the refreshes routed")
 	child.Kill()
 
-	r.start(router.ClientOpts(kgo.SessionTimeout(6 * time.Second)))
+	r.start([]kgo.Opt{kgo.SessionTimeout(6 * time.Second)})
 	want := make([]string, 0, n)
 	for i := 1; i <= n; i++ {
 		want = append(want, fmt.Sprintf("eq.public/%d", i))
@@ -372,7 +373,7 @@ grants:
 // for another's product there either.
 func TestInputsAndOrchestrationFacts(t *testing.T) {
 	r := newRigWith(t, readersMesh)
-	r.start()
+	r.start(nil)
 	r.produce(refreshed("eq", "eq.public", 1), refreshed("eq", "eq.hidden", 1))
 	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	r.produce(

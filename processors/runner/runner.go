@@ -32,10 +32,10 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/formats"
-	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/validate"
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/pointers"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/processors/txn"
 	"github.com/logmesh/logmesh/tables"
 )
@@ -70,42 +70,20 @@ type Launcher interface {
 }
 
 type config struct {
-	group      string
-	names      events.Topics
-	logger     *slog.Logger
-	clientOpts []kgo.Opt
-	txnOpts    []txn.Option
-	clock      func() time.Time
-	progress   func(Result)
-	launchers  map[string]Launcher
-	defaultTO  time.Duration
+	proc.Config
+	txnOpts   []txn.Option
+	progress  func(Result)
+	launchers map[string]Launcher
+	defaultTO time.Duration
 }
 
 // Option configures a Runner.
 type Option func(*config)
 
-// Group sets the consumer group; default DefaultGroup.
-func Group(g string) Option { return func(c *config) { c.group = g } }
-
-// Topics sets the platform's topic names.
-func Topics(t events.Topics) Option { return func(c *config) { c.names = t } }
-
-// Logger sets the logger; the default discards.
-func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// ClientOpts adds franz-go options to the runner's clients.
-func ClientOpts(opts ...kgo.Opt) Option {
-	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
-}
-
 // Transactions adds options to the transactional loop.
 func Transactions(opts ...txn.Option) Option {
 	return func(c *config) { c.txnOpts = append(c.txnOpts, opts...) }
 }
-
-// Clock sets the clock of JobFinished and of the table commits; default
-// time.Now.
-func Clock(f func() time.Time) Option { return func(c *config) { c.clock = f } }
 
 // WithLauncher runs jobs whose JobStarted.runner is name with l; "duckdb"
 // is the embedded DuckDB launcher unless replaced.
@@ -143,28 +121,27 @@ type Runner struct {
 	pending *Result
 }
 
-// New returns a runner writing into wh.
-func New(wh *tables.Warehouse, codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Runner, error) {
-	cfg := config{group: DefaultGroup, clock: time.Now, launchers: map[string]Launcher{}, defaultTO: DefaultTimeout}
+// New returns a runner over pc.Conn, consuming in pc.Group (default
+// DefaultGroup) and writing into wh; pc.Clock is the clock of JobFinished
+// and of the table commits.
+func New(pc proc.Config, wh *tables.Warehouse, codec *events.Codec, opts ...Option) (*Runner, error) {
+	cfg := config{Config: pc.WithDefaults(DefaultGroup), launchers: map[string]Launcher{}, defaultTO: DefaultTimeout}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if wh == nil || codec == nil {
 		return nil, errors.New("runner: nil warehouse or codec")
 	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
-	}
-	r := &Runner{cfg: cfg, log: cfg.logger.With("processor", "runner"), codec: codec}
+	r := &Runner{cfg: cfg, log: cfg.Logger.With("processor", "runner"), codec: codec}
 	var err error
-	if r.tables, err = pointers.OpenTables(wh, codec, conn, cfg.names, cfg.clock, cfg.logger, cfg.clientOpts...); err != nil {
+	if r.tables, err = pointers.OpenTables(cfg.Config, wh, codec); err != nil {
 		return nil, err
 	}
 	if _, ok := cfg.launchers["duckdb"]; !ok {
 		cfg.launchers["duckdb"] = &DuckDB{Cache: &tables.FileCache{IO: wh.IO()}}
 	}
-	topts := append([]txn.Option{txn.Name("runner"), txn.Logger(cfg.logger), txn.ClientOpts(cfg.clientOpts...)}, cfg.txnOpts...)
-	if r.loop, err = txn.New(conn, cfg.group, cfg.names.AllDomains(), codec, r, topts...); err != nil {
+	topts := append([]txn.Option{txn.Name("runner")}, cfg.txnOpts...)
+	if r.loop, err = txn.New(cfg.Config, cfg.Topics.AllDomains(), codec, r, topts...); err != nil {
 		r.tables.Close()
 		return nil, err
 	}
@@ -190,7 +167,7 @@ func (r *Runner) Handle(ctx context.Context, rec *kgo.Record, ev events.Event) (
 		return nil, nil
 	}
 	if js.NotBefore != nil {
-		if wait := js.NotBefore.Sub(r.cfg.clock()); wait > 0 {
+		if wait := js.NotBefore.Sub(r.cfg.Clock()); wait > 0 {
 			r.log.Info("retry waits for its backoff", "product", js.Product, "job", js.JobID, "attempt", js.Attempt, "wait", wait)
 			t := time.NewTimer(wait)
 			select {
@@ -204,7 +181,7 @@ func (r *Runner) Handle(ctx context.Context, rec *kgo.Record, ev events.Event) (
 	if err := r.tables.CatchUp(ctx); err != nil {
 		return nil, fmt.Errorf("runner: table pointers: %w", err)
 	}
-	start := r.cfg.clock()
+	start := r.cfg.Clock()
 	res := &Result{JobID: js.JobID, Product: js.Product, Attempt: js.Attempt}
 	version, rows, err := r.run(ctx, js)
 	if ctx.Err() != nil {
@@ -216,11 +193,11 @@ func (r *Runner) Handle(ctx context.Context, rec *kgo.Record, ev events.Event) (
 			version.MetadataLocation = tc.MetadataLocation
 		}
 	}
-	res.Duration = r.cfg.clock().Sub(start)
+	res.Duration = r.cfg.Clock().Sub(start)
 	fin := &events.JobFinished{
 		Envelope: events.Envelope{
 			EventID:       events.DeriveID("job-finished", js.JobID, fmt.Sprint(js.Attempt)),
-			OccurredAt:    r.cfg.clock().UTC(),
+			OccurredAt:    r.cfg.Clock().UTC(),
 			Domain:        js.OwnerDomain,
 			CorrelationID: js.JobID,
 			CausationID:   js.Envelope.EventID,
@@ -249,7 +226,7 @@ func (r *Runner) Handle(ctx context.Context, rec *kgo.Record, ev events.Event) (
 		if err != nil {
 			return nil, fmt.Errorf("runner: encode %s: %w", e.Name(), err)
 		}
-		out.Topic = r.cfg.names.For(e)
+		out.Topic = r.cfg.Topics.For(e)
 		outs = append(outs, out)
 	}
 	r.mu.Lock()

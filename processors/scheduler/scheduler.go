@@ -33,6 +33,7 @@ import (
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/trigger"
 	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/projections/definitions"
 	"github.com/logmesh/logmesh/state"
 )
@@ -42,30 +43,13 @@ import (
 const DefaultInterval = time.Second
 
 type config struct {
-	names      events.Topics
-	logger     *slog.Logger
-	clientOpts []kgo.Opt
-	clock      func() time.Time
-	interval   time.Duration
-	progress   func(*events.RunRequested)
+	proc.Config
+	interval time.Duration
+	progress func(*events.RunRequested)
 }
 
 // Option configures a Scheduler.
 type Option func(*config)
-
-// Topics sets the platform's topic names.
-func Topics(t events.Topics) Option { return func(c *config) { c.names = t } }
-
-// Logger sets the logger; the default discards.
-func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// ClientOpts adds franz-go options to the scheduler's clients.
-func ClientOpts(opts ...kgo.Opt) Option {
-	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
-}
-
-// Clock sets the clock schedules are due by; default time.Now.
-func Clock(f func() time.Time) Option { return func(c *config) { c.clock = f } }
 
 // Interval sets how often the scheduler looks; default DefaultInterval.
 func Interval(d time.Duration) Option { return func(c *config) { c.interval = d } }
@@ -98,27 +82,26 @@ type Scheduler struct {
 	closed bool
 }
 
-// New returns a scheduler over conn.
-func New(codec *events.Codec, conn kafkaconn.Conn, opts ...Option) (*Scheduler, error) {
-	cfg := config{clock: time.Now, interval: DefaultInterval}
+// New returns a scheduler over pc.Conn; pc.Clock is the clock schedules
+// are due by, and pc.Group is not used (the scheduler consumes in no
+// group).
+func New(pc proc.Config, codec *events.Codec, opts ...Option) (*Scheduler, error) {
+	cfg := config{Config: pc.WithDefaults(""), interval: DefaultInterval}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if codec == nil {
 		return nil, errors.New("scheduler: nil codec")
 	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
-	}
-	st, err := state.Open("", &state.Options{FS: vfs.NewMem(), Logger: cfg.logger})
+	st, err := state.Open("", &state.Options{FS: vfs.NewMem(), Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
-	s := &Scheduler{cfg: cfg, log: cfg.logger.With("processor", "scheduler"), codec: codec, conn: conn, store: st,
+	s := &Scheduler{cfg: cfg, log: cfg.Logger.With("processor", "scheduler"), codec: codec, conn: cfg.Conn, store: st,
 		last: map[string]time.Time{}}
 	proj := definitions.Projection{}
-	if s.view, err = host.NewView(proj, st, codec, conn, proj.Topics(cfg.names), host.Sync(false),
-		host.Logger(cfg.logger), host.ClientOpts(cfg.clientOpts...)); err != nil {
+	if s.view, err = host.NewView(proj, st, codec, cfg.Conn, proj.Topics(cfg.Topics), host.Sync(false),
+		host.Logger(cfg.Logger), host.ClientOpts(cfg.ClientOpts...)); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -144,7 +127,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if err := s.codec.Register(ctx); err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
-	cl, err := s.conn.Client(s.cfg.clientOpts...)
+	cl, err := s.conn.Client(s.cfg.ClientOpts...)
 	if err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
@@ -190,7 +173,7 @@ func (s *Scheduler) Tick(ctx context.Context, cl *kgo.Client) error {
 			return err
 		}
 	}
-	now := s.cfg.clock().UTC()
+	now := s.cfg.Clock().UTC()
 	for _, p := range s.products {
 		after := p.since
 		if last, ok := s.last[p.name]; ok && last.After(after) {
@@ -205,7 +188,7 @@ func (s *Scheduler) Tick(ctx context.Context, cl *kgo.Client) error {
 		if err != nil {
 			return err
 		}
-		rec.Topic = s.cfg.names.For(ev)
+		rec.Topic = s.cfg.Topics.For(ev)
 		if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 			return fmt.Errorf("product %s due %s: %w", p.name, due.Format(time.RFC3339), err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/processors/scheduler"
 )
 
@@ -89,7 +90,7 @@ func (r *rig) requests() []string {
 
 func (r *rig) scheduler() *scheduler.Scheduler {
 	r.t.Helper()
-	s, err := scheduler.New(r.codec, r.cluster.Conn(), scheduler.Topics(r.names), scheduler.Clock(r.clock))
+	s, err := scheduler.New(proc.Config{Conn: r.cluster.Conn(), Topics: r.names, Clock: r.clock}, r.codec)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func TestRun(t *testing.T) {
 	r.publish(0, "book", "*/5 * * * *", "schedule")
 	r.now.Store(7)
 	got := make(chan *events.RunRequested, 4)
-	s, err := scheduler.New(r.codec, r.cluster.Conn(), scheduler.Topics(r.names), scheduler.Clock(r.clock),
+	s, err := scheduler.New(proc.Config{Conn: r.cluster.Conn(), Topics: r.names, Clock: r.clock}, r.codec,
 		scheduler.Interval(10*time.Millisecond), scheduler.OnRequested(func(e *events.RunRequested) { got <- e }))
 	if err != nil {
 		t.Fatal(err)

@@ -59,6 +59,7 @@ import (
 	"github.com/logmesh/logmesh/internal/logging"
 	"github.com/logmesh/logmesh/internal/logview"
 	"github.com/logmesh/logmesh/processors/ingest"
+	"github.com/logmesh/logmesh/processors/proc"
 )
 
 // DefaultGroup is the spool's consumer group unless Group says otherwise.
@@ -81,38 +82,20 @@ type Feed struct {
 }
 
 type config struct {
-	group      string
-	names      events.Topics
+	proc.Config
 	domain     string
-	logger     *slog.Logger
-	clientOpts []kgo.Opt
 	maxRecords int
 	maxBytes   int64
 	backoff    time.Duration
-	clock      func() time.Time
 	onLanded   func(Stats)
 }
 
 // Option configures a Spool.
 type Option func(*config)
 
-// Group sets the consumer group; default DefaultGroup.
-func Group(g string) Option { return func(c *config) { c.group = g } }
-
-// Topics sets the platform's topic names; default events.Topics{}.
-func Topics(t events.Topics) Option { return func(c *config) { c.names = t } }
-
 // Domain sets the domain whose bus files are landed on, the landing
 // watcher's; default events.DomainRaw.
 func Domain(d string) Option { return func(c *config) { c.domain = d } }
-
-// Logger sets the logger; the default discards.
-func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// ClientOpts adds franz-go options to the spool's client.
-func ClientOpts(opts ...kgo.Opt) Option {
-	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
-}
 
 // MaxRecords bounds the records of one staged file; default
 // DefaultMaxRecords.
@@ -128,9 +111,6 @@ func Backoff(d time.Duration) Option { return func(c *config) { c.backoff = d } 
 
 // OnLanded calls fn with the spool's counts after each file it landed.
 func OnLanded(fn func(Stats)) Option { return func(c *config) { c.onLanded = fn } }
-
-// Clock sets the clock of the FileLanded events; default time.Now.
-func Clock(f func() time.Time) Option { return func(c *config) { c.clock = f } }
 
 // Spool stages the records of topic feeds as landed files. Create it with
 // New; Run it once.
@@ -158,26 +138,25 @@ type Stats struct {
 }
 
 // New returns a spool of feeds (each with a topic) that stages into src and
-// lands on the landing bus; dec decodes the upstream records.
-func New(feeds []Feed, src ingest.Source, codec *events.Codec, dec *confluent.Decoder, conn kafkaconn.Conn, opts ...Option) (*Spool, error) {
-	cfg := config{group: DefaultGroup, domain: events.DomainRaw, maxRecords: DefaultMaxRecords, maxBytes: DefaultMaxBytes,
-		backoff: DefaultBackoff, clock: time.Now}
+// lands on the landing bus; dec decodes the upstream records. It reads
+// through pc.Conn in pc.Group (default DefaultGroup); pc.Clock is the
+// clock of the FileLanded events.
+func New(pc proc.Config, feeds []Feed, src ingest.Source, codec *events.Codec, dec *confluent.Decoder, opts ...Option) (*Spool, error) {
+	cfg := config{Config: pc.WithDefaults(DefaultGroup), domain: events.DomainRaw, maxRecords: DefaultMaxRecords,
+		maxBytes: DefaultMaxBytes, backoff: DefaultBackoff}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	switch {
 	case src == nil || codec == nil || dec == nil:
 		return nil, errors.New("spool: New: nil Source, Codec or Decoder")
-	case len(conn.Brokers()) == 0:
+	case len(cfg.Conn.Brokers()) == 0:
 		return nil, errors.New("spool: New: no brokers")
 	case cfg.maxRecords < 1 || cfg.maxBytes < 1:
 		return nil, fmt.Errorf("spool: New: MaxRecords %d and MaxBytes %d must be positive", cfg.maxRecords, cfg.maxBytes)
 	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
-	}
-	s := &Spool{feeds: map[string]Feed{}, src: src, codec: codec, dec: dec, conn: conn, cfg: cfg,
-		log: cfg.logger.With("processor", "spool"), bus: cfg.names.Domain(cfg.domain), next: map[logview.TP]int64{}}
+	s := &Spool{feeds: map[string]Feed{}, src: src, codec: codec, dec: dec, conn: cfg.Conn, cfg: cfg,
+		log: cfg.Logger.With("processor", "spool"), bus: cfg.Topics.Domain(cfg.domain), next: map[logview.TP]int64{}}
 	for _, f := range feeds {
 		if f.Topic == "" || f.Name == "" || f.Table == "" {
 			return nil, fmt.Errorf("spool: New: feed %+v needs a name, a table and a topic", f)
@@ -187,7 +166,7 @@ func New(feeds []Feed, src ingest.Source, codec *events.Codec, dec *confluent.De
 		}
 		s.feeds[f.Topic] = f
 	}
-	view, err := logview.New(conn, events.TopicNames(s.bus), logview.Logger(cfg.logger))
+	view, err := logview.New(cfg.Conn, events.TopicNames(s.bus), logview.Logger(cfg.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("spool: New: %w", err)
 	}
@@ -216,15 +195,15 @@ func (s *Spool) Run(ctx context.Context) error {
 		topics = append(topics, t)
 	}
 	cl, err := s.conn.Client(append([]kgo.Opt{
-		kgo.ConsumerGroup(s.cfg.group),
+		kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeTopics(topics...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.AdjustFetchOffsetsFn(s.resume),
-		kgo.WithLogger(logging.Kafka(s.cfg.logger)),
-	}, s.cfg.clientOpts...)...)
+		kgo.WithLogger(logging.Kafka(s.cfg.Logger)),
+	}, s.cfg.ClientOpts...)...)
 	if err != nil {
 		return fmt.Errorf("spool: client: %w", err)
 	}
@@ -437,7 +416,7 @@ func (s *Spool) land(ctx context.Context, cl *kgo.Client, f Feed, p int32, from,
 	}
 	sum := sha256.Sum256(data)
 	ev := ingest.Landed(s.src, ingest.Object{Key: key, Size: int64(len(data)), ContentType: ContentType},
-		hex.EncodeToString(sum[:]), s.cfg.domain, s.cfg.clock())
+		hex.EncodeToString(sum[:]), s.cfg.domain, s.cfg.Clock())
 	ev.Feed, ev.Table = &f.Name, &f.Table
 	rec, err := s.codec.Record(ev)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/internal/proctest"
 	"github.com/logmesh/logmesh/processors/ingest"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/processors/spool"
 )
 
@@ -106,9 +107,9 @@ func (r *rig) newSpool(opts ...spool.Option) *spool.Spool {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	s, err := spool.New([]spool.Feed{r.feed()}, r.src, r.codec, dec, r.cluster.Conn(),
-		append([]spool.Option{spool.Topics(r.names), spool.Group(r.names.Prefix + ".spool"), spool.MaxRecords(7),
-			spool.ClientOpts(kgo.SessionTimeout(6 * time.Second))}, opts...)...)
+	s, err := spool.New(proc.Config{Conn: r.cluster.Conn(), Topics: r.names, Group: r.names.Prefix + ".spool",
+		ClientOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second)}}, []spool.Feed{r.feed()}, r.src, r.codec, dec,
+		append([]spool.Option{spool.MaxRecords(7)}, opts...)...)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -298,9 +299,9 @@ func TestSpoolChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	feed := spool.Feed{Name: "orders", Table: "raw.orders", Topic: os.Getenv(envTopic)}
-	s, err := spool.New([]spool.Feed{feed}, src, kafkatest.CodecAt(t, os.Getenv(envRegistry)), dec,
-		kafkaconn.Plain(strings.Split(os.Getenv(envBrokers), ",")...), spool.Topics(names),
-		spool.Group(names.Prefix+".spool"), spool.MaxRecords(3), spool.ClientOpts(kgo.SessionTimeout(6*time.Second)),
+	s, err := spool.New(proc.Config{Conn: kafkaconn.Plain(strings.Split(os.Getenv(envBrokers), ",")...), Topics: names,
+		Group: names.Prefix + ".spool", ClientOpts: []kgo.Opt{kgo.SessionTimeout(6 * time.Second)}},
+		[]spool.Feed{feed}, src, kafkatest.CodecAt(t, os.Getenv(envRegistry)), dec, spool.MaxRecords(3),
 		spool.OnLanded(func(st spool.Stats) { fmt.Printf("staged %d\n", st.Records) }))
 	if err != nil {
 		t.Fatal(err)

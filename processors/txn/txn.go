@@ -37,6 +37,7 @@ import (
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/internal/logging"
 	"github.com/logmesh/logmesh/processors/host"
+	"github.com/logmesh/logmesh/processors/proc"
 )
 
 // ErrNotCommitted wraps the cause handed to GiveUp when the record's
@@ -95,11 +96,10 @@ const (
 )
 
 type config struct {
+	proc.Config
 	name        string
 	txnID       string
 	instanceID  string
-	logger      *slog.Logger
-	clientOpts  []kgo.Opt
 	maxAttempts int
 	backoff     time.Duration
 	maxBackoff  time.Duration
@@ -124,15 +124,6 @@ func TransactionalID(id string) Option { return func(c *config) { c.txnID = id }
 // static member that stops does not leave the group; its partitions move
 // after the session timeout unless it comes back.
 func StaticMember(id string) Option { return func(c *config) { c.instanceID = id } }
-
-// Logger sets the logger; the default discards.
-func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// ClientOpts adds franz-go options to the session's client, after the
-// connection's own.
-func ClientOpts(opts ...kgo.Opt) Option {
-	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
-}
 
 // MaxAttempts sets how often a record is tried before the loop gives up on
 // it. Default DefaultMaxAttempts; it must be >= 1.
@@ -178,12 +169,17 @@ type position struct {
 }
 
 // New validates its arguments and returns a Loop; it does not connect.
-func New(conn kafkaconn.Conn, group string, topics events.TopicSet, dec Decoder, h Handler, opts ...Option) (*Loop, error) {
-	cfg := config{name: "txn", maxAttempts: DefaultMaxAttempts, backoff: DefaultBackoff, maxBackoff: DefaultMaxBackoff,
+//
+// The loop consumes topics in pc.Group (required: a loop has no default
+// group) through pc.Conn, with pc.ClientOpts added to its session's client
+// and pc.Logger as its logger; pc.Topics and pc.Clock are not used.
+func New(pc proc.Config, topics events.TopicSet, dec Decoder, h Handler, opts ...Option) (*Loop, error) {
+	cfg := config{Config: pc.WithDefaults(""), name: "txn", maxAttempts: DefaultMaxAttempts, backoff: DefaultBackoff, maxBackoff: DefaultMaxBackoff,
 		maxPoll: 1, txnTimeout: 60 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	conn, group := cfg.Conn, cfg.Group
 	switch {
 	case len(conn.Brokers()) == 0:
 		return nil, errors.New("txn: no brokers")
@@ -203,11 +199,8 @@ func New(conn kafkaconn.Conn, group string, topics events.TopicSet, dec Decoder,
 	if cfg.txnID == "" {
 		cfg.txnID = group + "-" + events.NewID()
 	}
-	if cfg.logger == nil {
-		cfg.logger = slog.New(slog.DiscardHandler)
-	}
 	return &Loop{conn: conn, group: group, topics: topics, dec: dec, h: h, cfg: cfg,
-		log: cfg.logger.With("processor", cfg.name), attempts: map[position]failure{}}, nil
+		log: cfg.Logger.With("processor", cfg.name), attempts: map[position]failure{}}, nil
 }
 
 // Run consumes until ctx ends and returns nil then. See the package
@@ -233,8 +226,8 @@ func (l *Loop) Run(ctx context.Context) error {
 		// not hold those back for the default 5s (an inbox has one busy
 		// partition, so every restart waited that long).
 		kgo.FetchMaxWait(500*time.Millisecond),
-		kgo.WithLogger(logging.Kafka(l.cfg.logger)),
-	), l.cfg.clientOpts...)...)...)
+		kgo.WithLogger(logging.Kafka(l.cfg.Logger)),
+	), l.cfg.ClientOpts...)...)...)
 	if err != nil {
 		return fmt.Errorf("txn: %s: session: %w", l.cfg.name, err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/processors/txn"
 )
 
@@ -106,9 +107,9 @@ func TestLoop(t *testing.T) {
 	}
 
 	h := &echo{codec: codec, out: out, flaky: map[string]int{"k1": 2}, broken: map[string]bool{"k4": true}, calls: map[string]int{}}
-	l, err := txn.New(c.Conn(), kafkatest.Unique("g"), events.TopicNames(in), codec, h,
-		txn.MaxAttempts(3), txn.Backoff(10*time.Millisecond, 40*time.Millisecond),
-		txn.ClientOpts(kgo.ProduceRequestTimeout(2*time.Second), kgo.UnknownTopicRetries(1)))
+	l, err := txn.New(proc.Config{Conn: c.Conn(), Group: kafkatest.Unique("g"),
+		ClientOpts: []kgo.Opt{kgo.ProduceRequestTimeout(2 * time.Second), kgo.UnknownTopicRetries(1)}},
+		events.TopicNames(in), codec, h, txn.MaxAttempts(3), txn.Backoff(10*time.Millisecond, 40*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
