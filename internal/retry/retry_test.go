@@ -30,6 +30,7 @@ type logged struct {
 type recorder struct {
 	mu      sync.Mutex
 	records []logged
+	warned  chan struct{} // if not nil, signalled after each WARN record
 }
 
 var _ slog.Handler = (*recorder)(nil)
@@ -45,6 +46,12 @@ func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
 	r.mu.Lock()
 	r.records = append(r.records, l)
 	r.mu.Unlock()
+	if r.warned != nil && l.level == slog.LevelWarn {
+		select {
+		case r.warned <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
@@ -164,8 +171,8 @@ func TestDoContext(t *testing.T) {
 		ctx func() (context.Context, context.CancelFunc)
 		// fn is the function retried; cancel ends Do's context.
 		fn func(ctx context.Context, call int, cancel context.CancelFunc) error
-		// cancelAfterFirst cancels from the test once the first call
-		// returned, while Do waits an hour for the second.
+		// cancelAfterFirst cancels from the test once the first failure
+		// is logged, while Do waits an hour for the second call.
 		cancelAfterFirst bool
 		want             error // nil: Do succeeds
 		calls            int
@@ -214,10 +221,9 @@ func TestDoContext(t *testing.T) {
 			if !tc.cancelAfterFirst {
 				first = time.Millisecond
 			}
-			rec := &recorder{}
+			rec := &recorder{warned: make(chan struct{}, 1)}
 			var mu sync.Mutex
 			n := 0
-			returned := make(chan struct{}, 1)
 			fn := func(fctx context.Context) error {
 				if fctx != ctx {
 					t.Errorf("fn got a context other than Do's")
@@ -226,21 +232,18 @@ func TestDoContext(t *testing.T) {
 				n++
 				call := n
 				mu.Unlock()
-				defer func() {
-					select {
-					case returned <- struct{}{}:
-					default:
-					}
-				}()
 				return tc.fn(fctx, call, cancel)
 			}
 			done := make(chan error, 1)
 			go func() { done <- retry.Do(ctx, first, time.Hour, slog.New(rec), "push", fn) }()
 			if tc.cancelAfterFirst {
+				// Do logs the failure, then waits: cancelling before the
+				// log would end Do before its wait, as "cancelled while fn
+				// runs" does.
 				select {
-				case <-returned:
+				case <-rec.warned:
 				case <-time.After(waitTimeout):
-					t.Fatal("fn was never called")
+					t.Fatal("Do never logged a failure")
 				}
 				cancel()
 			}
