@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -204,10 +205,50 @@ func (run *running) stop(t *testing.T) {
 	}
 }
 
+// settled waits until no transaction is open on wm's bus: its last stable
+// offsets have reached its high watermarks. On a real broker the markers
+// of a committed transaction are written after the commit returns, so a
+// read_committed read right after it may stop short of the decisions.
+func (r *rig) settled() {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	adm := kadm.NewClient(r.cl)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ends, err := adm.ListEndOffsets(ctx, r.names.Domain(owner))
+		if err == nil {
+			err = ends.Error()
+		}
+		stable, serr := adm.ListCommittedOffsets(ctx, r.names.Domain(owner))
+		if serr == nil {
+			serr = stable.Error()
+		}
+		if err == nil && serr == nil {
+			open := false
+			ends.Each(func(o kadm.ListedOffset) {
+				if lso, ok := stable.Lookup(o.Topic, o.Partition); !ok || lso.Offset != o.Offset {
+					open = true
+				}
+			})
+			if !open {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			r.t.Fatalf("wm's bus never settled: %v, %v", err, serr)
+		case <-tick.C:
+		}
+	}
+}
+
 // started reads wm's bus (read_committed) and returns every JobStarted on
 // it, repeats included; it fails on any other decision.
 func (r *rig) started() []*events.JobStarted {
 	r.t.Helper()
+	r.settled()
 	var out []*events.JobStarted
 	for _, rec := range kafkatest.ReadAll(r.t, r.cluster.Brokers, r.names.Domain(owner)) {
 		ev, err := r.codec.Decode(context.Background(), rec.Value)
