@@ -3,6 +3,7 @@ GO      ?= go
 DATA    ?= ./.logmesh
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
+FUZZTIME ?= 10s
 
 .PHONY: run build test vet test-kafka test-s3 test-e2e-real test-spark bench fuzz clean
 
@@ -41,11 +42,9 @@ test-spark:
 bench:
 	$(GO) run ./bench/report
 
-## fuzz: a short run of every fuzz target
+## fuzz: every fuzz target of the module (found by deploy/fuzz.sh with go test -list), FUZZTIME each; stops at the first failure
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./events/
-	for t in FuzzCSV FuzzJSON FuzzNDJSON FuzzXML FuzzFixedWidth; do \
-		$(GO) test -run '^$$' -fuzz $$t -fuzztime 15s ./internal/formats/ || exit 1; done
+	GO='$(GO)' FUZZTIME='$(FUZZTIME)' bash deploy/fuzz.sh
 
 clean:
 	rm -rf bin $(DATA)

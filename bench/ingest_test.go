@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/logmesh/logmesh/internal/formats"
 	"github.com/logmesh/logmesh/internal/ingesttest"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/logview"
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/ingest"
 	"github.com/logmesh/logmesh/processors/loader"
@@ -39,6 +41,10 @@ import (
 )
 
 var ingestRows = flag.Int("bench.ingestrows", 5_000_000, "CSV rows ingested by one iteration of the ingest benchmarks")
+
+// ingestRounds numbers the calls of the loader benchmarks in the process,
+// for their topic prefixes (go test -count calls a benchmark again).
+var ingestRounds atomic.Int64
 
 // ingestFile generates the benchmark file in format under a directory
 // removed when b ends, untimed, and returns the directory and the file's
@@ -82,7 +88,13 @@ func benchIngest(b *testing.B, format ingesttest.Format) {
 		b.Fatal(err)
 	}
 	defer cl.Close()
-	if err := kafkaconn.Plain(f.brokers...).EnsureTopics(ctx, events.DefaultTopics()...); err != nil {
+	// Each call (a round of -count) has topics of its own: the tables it
+	// commits are in a warehouse of its own, which the pointers an earlier
+	// round left on the log know nothing of (a loader on those would fail
+	// to commit), and its batch ids start again at 1.
+	names := events.Topics{Prefix: "benchingest-" + string(format) + "-" + strconv.FormatInt(ingestRounds.Add(1), 10)}
+	conn := kafkaconn.Plain(f.brokers...)
+	if err := conn.EnsureTopics(ctx, names.Specs(events.DefaultPartitions)...); err != nil {
 		b.Fatal(err)
 	}
 	src, err := ingest.NewLocalSource(landing)
@@ -97,16 +109,16 @@ func benchIngest(b *testing.B, format ingesttest.Format) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// One group for every iteration: each new loader resumes after the
-	// batches of the iterations before.
-	group := "bench-ingest-" + string(format)
+	// One group for every iteration of the round: each new loader resumes
+	// after the batches of the iterations before.
+	group := names.Prefix + ".loader"
 	iter := 0
 	for b.Loop() {
 		b.StopTimer()
 		iter++
 		batchID := group + "-" + strconv.Itoa(iter)
 		loaded := make(chan loader.Result, 16)
-		l, err := loader.New(proc.Config{Conn: kafkaconn.Plain(f.brokers...), Group: group}, loader.Static(m), src, wh, f.codec,
+		l, err := loader.New(proc.Config{Conn: conn, Topics: names, Group: group}, loader.Static(m), src, wh, f.codec,
 			loader.OnBatch(func(r loader.Result) { loaded <- r }))
 		if err != nil {
 			b.Fatal(err)
@@ -121,13 +133,13 @@ func benchIngest(b *testing.B, format ingesttest.Format) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rec.Topic = events.BatchesTopic
+		rec.Topic = names.Batches()
 		b.StartTimer()
 		if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 			b.Fatal(err)
 		}
 		var res loader.Result
-		for res.BatchID != batchID { // a new group sees the other format's batches first, done
+		for res.BatchID != batchID {
 			select {
 			case res = <-loaded:
 			case err := <-ran:
@@ -142,7 +154,7 @@ func benchIngest(b *testing.B, format ingesttest.Format) {
 		if res.BatchID != batchID || res.FailedFiles != 0 || res.Version == 0 {
 			b.Fatalf("batch result %+v; want %s committed with no failed file", res, batchID)
 		}
-		fp, err := ingesttest.FileProcessed(ctx, f.codec, f.brokers, batchID)
+		fp, err := fileProcessed(ctx, f.codec, conn, names, batchID)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -153,6 +165,26 @@ func benchIngest(b *testing.B, format ingesttest.Format) {
 		b.StartTimer()
 	}
 	reportRows(b)
+}
+
+// fileProcessed returns the FileProcessed of batchID on the raw bus of names.
+// The loader calls OnBatch after the batch's transaction commits, so the
+// event is on the log already: one read to the end finds it.
+func fileProcessed(ctx context.Context, codec *events.Codec, conn kafkaconn.Conn, names events.Topics, batchID string) (*events.FileProcessed, error) {
+	recs, err := logview.ReadAll(ctx, conn, events.TopicNames(names.Domain(events.DomainRaw)))
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		ev, err := codec.Decode(ctx, r.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		}
+		if fp, ok := ev.(*events.FileProcessed); ok && fp.BatchID == batchID {
+			return fp, nil
+		}
+	}
+	return nil, fmt.Errorf("no FileProcessed for batch %s on %s", batchID, names.Domain(events.DomainRaw))
 }
 
 // ingestBatch is the BatchPlanned the planner would produce for file.

@@ -2,10 +2,25 @@ package main
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 )
+
+// asOfNow returns a moment for --at between the facts on the log and the
+// facts to come. Facts are stamped with this machine's wall clock and kept
+// to the microsecond (Avro timestamp-micros): every fact produced before
+// the call occurred at or before the moment, and the call returns once the
+// clock is past it at that resolution (a microsecond at most), so every
+// fact produced after the call occurred after it.
+func asOfNow() time.Time {
+	at := time.Now().Round(0) // the wall clock alone, as facts have it
+	for !time.Now().Truncate(time.Microsecond).After(at) {
+		runtime.Gosched()
+	}
+	return at
+}
 
 // --at answers a listing as the log stood at that moment: a grant made
 // after it is not there.
@@ -14,9 +29,7 @@ func TestListingsAt(t *testing.T) {
 	if _, err := c.run("apply", "-f", writeMesh(t, shareMesh)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
-	before := time.Now().UTC().Format(time.RFC3339Nano)
-	time.Sleep(20 * time.Millisecond)
+	before := asOfNow().UTC().Format(time.RFC3339Nano)
 	if _, err := c.run("grant", "equities.positions", "--to", "raw", "--purpose", "audit"); err != nil {
 		t.Fatal(err)
 	}

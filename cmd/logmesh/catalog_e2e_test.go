@@ -47,9 +47,7 @@ func TestCatalogIcebergClientEndToEnd(t *testing.T) {
 	e.land("a/1.csv", "id,v\nk1,1\nk2,2\n")
 	e.land("b/1.csv", "id,w\nk1,10\n")
 	e.awaitTable("raw.a", 1)
-	time.Sleep(20 * time.Millisecond)
-	between := time.Now().UTC().Format(time.RFC3339Nano)
-	time.Sleep(20 * time.Millisecond)
+	between := asOfNow().UTC().Format(time.RFC3339Nano)
 	e.land("a/2.csv", "id,v\nk3,3\n")
 	e.awaitTable("raw.a", 2)
 	// The CLI as of between the versions: tables and query see version 1.

@@ -274,17 +274,40 @@ func readAll(t *testing.T, e *e2e) map[string][]events.Event {
 
 func TestE2EIngestion(t *testing.T) {
 	e := startE2E(t, e2eConfig(t))
-	for _, f := range e2eFiles {
-		e.land(f.key, f.content)
-	}
-	e.files(len(e2eFiles))
 	// The same file again (same key, same content) is not landed twice.
-	// An absence cannot be awaited: give the watcher a few scans.
+	// An absence is awaited through a presence: trades/t2.csv lands last,
+	// after trades/t1.csv is put again. A scan lists the landing area in
+	// key order (a put is atomic) and reconciles the keys one by one, so
+	// the scan that lands t2.csv has looked at t1.csv's second copy before.
+	const last = "trades/t2.csv"
+	for _, f := range e2eFiles {
+		if f.key != last {
+			e.land(f.key, f.content)
+		}
+	}
+	e.files(len(e2eFiles) - 1)
 	e.land(e2eFiles[0].key, e2eFiles[0].content)
-	time.Sleep(4 * e.cfg.ScanInterval)
-	checkE2E(t, e)
+	for _, f := range e2eFiles {
+		if f.key == last {
+			e.land(f.key, f.content)
+		}
+	}
+	checkE2E(t, e) // awaits t2.csv's outcome
 	if out, err := e.run("files", "--json"); err != nil || strings.Count(out, `"key": "trades/t1.csv"`) != 1 {
 		t.Errorf("trades/t1.csv landed again: %v", err)
+	}
+	// On the log too: one FileLanded, not a second one with the same id
+	// (which readers drop as a repeat).
+	landings := 0
+	for _, r := range kafkatest.ReadAll(t, e.p.Brokers, events.DomainTopic("raw")) {
+		if ev, err := e.p.Codec.Decode(context.Background(), r.Value); err == nil {
+			if fl, ok := ev.(*events.FileLanded); ok && fl.Key == e2eFiles[0].key {
+				landings++
+			}
+		}
+	}
+	if landings != 1 {
+		t.Errorf("%d FileLanded of %s on the log, want 1", landings, e2eFiles[0].key)
 	}
 
 	// Another engine reads the same table with no logmesh code.

@@ -198,7 +198,7 @@ func TestE2EOrchestration(t *testing.T) {
 
 	// raw.c: wm.three has all three inputs (staggered over minutes of log)
 	// and runs once; wm.strict fails on "x" twice, then opens an incident.
-	time.Sleep(2500 * time.Millisecond) // raw.b is now older than wm.recent's max input age
+	e.awaitOlder("raw.b", 1, 2*time.Second) // older than wm.recent's max input age
 	e.land("c/1.csv", "id,x\nk1,7\nk2,oops\n")
 	ts, tf := e.awaitFinished("wm.three", 1)
 	if len(ts) != 1 || tf[0].Status != events.StatusSucceeded || pinned(ts[0]) != "raw.a@2,raw.b@1,raw.c@1" {
@@ -386,6 +386,39 @@ func (e *e2e) awaitInboxFact(match func(events.Event) bool) {
 			e.t.Fatal("the fact never reached wm's inbox")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// awaitOlder waits until the refresh of input to version in wm's inbox is
+// older than age by this machine's clock. A max input age is weighed at
+// the time of the fact that would fire the product (projections/
+// orchestration), and the loader stamps that fact with this clock (the
+// platform takes no injected one): once awaitOlder returns, a file landed
+// next is committed, and refreshed, after input's refresh has aged past
+// age. It waits only for what is left of age, often nothing.
+func (e *e2e) awaitOlder(input string, version int64, age time.Duration) {
+	e.t.Helper()
+	var at time.Time
+	for _, rec := range kafkatest.ReadAll(e.t, e.p.Brokers, events.InboxTopic("wm")) {
+		ev, err := e.p.Codec.Decode(context.Background(), rec.Value)
+		if err != nil {
+			continue
+		}
+		if pr, ok := ev.(*events.ProductRefreshed); ok && pr.Product == input && pr.Version == version {
+			at = pr.Envelope.OccurredAt
+			if pr.DataAsOf != nil {
+				at = *pr.DataAsOf // what the orchestration weighs
+			}
+		}
+	}
+	if at.IsZero() {
+		e.t.Fatalf("wm's inbox has no refresh of %s version %d", input, version)
+	}
+	// Older than age: strictly, at the log's microseconds.
+	if left := time.Until(at.Add(age + time.Microsecond)); left > 0 {
+		aged := time.NewTimer(left)
+		defer aged.Stop()
+		<-aged.C
 	}
 }
 

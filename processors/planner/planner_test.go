@@ -454,7 +454,8 @@ func TestRunRestart(t *testing.T) {
 
 	// Restart on the same store, with files landed while it was down.
 	down := r.land(t, quotes, 10)
-	start(t, r.planner(t, st, planner.Interval(50*time.Millisecond)))
+	restarted := r.planner(t, st, planner.Interval(50*time.Millisecond))
+	start(t, restarted)
 	if b := r.read(t, 1)[0]; fmt.Sprint(keys(b)) != fmt.Sprint(fileKeys(down)) {
 		t.Fatalf("restarted run planned %v, want %v", keys(b), fileKeys(down))
 	}
@@ -469,9 +470,14 @@ func TestRunRestart(t *testing.T) {
 		t.Fatalf("restarted run planned %v, want %v", planned, fileKeys(late))
 	}
 	r.checkOnce(t)
-	// Several more intervals pass; nothing else is planned.
+	// Several more ticks; nothing else is planned. PlanOnce on a running
+	// planner is one tick of its interval, run now and awaited.
 	before := r.batchCount(t)
-	time.Sleep(300 * time.Millisecond) // waiting for something not to happen
+	for i := range 3 {
+		if n, err := restarted.PlanOnce(context.Background()); err != nil || n != 0 {
+			t.Fatalf("tick %d with nothing new landed: planned %d batches, %v", i+1, n, err)
+		}
+	}
 	if c := r.batchCount(t); c != before {
 		t.Fatalf("%d batches on the topic, then %d with nothing new landed", before, c)
 	}
