@@ -17,8 +17,9 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkatest"
-	"github.com/logmesh/logmesh/internal/mesh"
+	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/orchestrator"
+	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/processors/txn"
 	"github.com/logmesh/logmesh/state"
 )
@@ -153,7 +154,7 @@ type running struct {
 func (r *rig) start(st *state.Store) *running {
 	r.t.Helper()
 	run := &running{done: make(chan error, 1), committed: make(chan struct{}, 1)}
-	o, err := orchestrator.New(st, r.codec, r.cluster.Conn(), orchestrator.Topics(r.names), orchestrator.Group(r.group),
+	o, err := orchestrator.New(proc.Config{Conn: r.cluster.Conn(), Topics: r.names, Group: r.group}, st, r.codec,
 		orchestrator.Transactions(txn.Backoff(10*time.Millisecond, 50*time.Millisecond)),
 		orchestrator.OnCommit(func(orchestrator.Stats) {
 			select {
