@@ -112,7 +112,7 @@ func TestApply(t *testing.T) {
 	if int64(len(planLines(out, '+'))) != all || !strings.Contains(out, fmt.Sprintf("applied %d definitions", all)) {
 		t.Fatalf("apply:\n%s", out)
 	}
-	out, err = c.run("tail", "--from-beginning", "--json", "-n", strconv.FormatInt(all+1, 10), events.CentralTopic, events.DomainTopic(events.DomainRaw)) // and the LocationsDefined
+	out, err = c.run("tail", "--from-beginning", "--json", "-n", strconv.FormatInt(all+2, 10), events.CentralTopic, events.DomainTopic(events.DomainRaw)) // and the LocationsDefined and InstallationDefined
 	if err != nil {
 		t.Fatal(err)
 	}
