@@ -71,32 +71,125 @@ func (p Policy) Manual() bool { return p.kind == Manual }
 // Fires reports whether the policy fires, given which inputs count as
 // refreshed since the last run (fresh), every input of the product
 // (inputs), the input whose refresh is being considered ("" for none) and
-// whether the schedule is due.
+// whether the schedule is due. "any" fires only for the refresh being
+// considered.
 func (p Policy) Fires(inputs []string, fresh func(input string) bool, refreshed string, scheduleDue bool) bool {
+	if p.kind == Any {
+		f := fresh
+		fresh = func(in string) bool { return in == refreshed && f(in) }
+	}
+	fires, _ := p.weigh(inputs, fresh, scheduleDue, nil)
+	return fires
+}
+
+// Explain weighs the policy as Fires does, for no refresh in particular
+// ("any" fires when some input is fresh), and says what it still needs to
+// fire, one sentence each, such as "all: raw.securities has not refreshed
+// since version 1"; none when it fires. why(name) is the clause saying why
+// name (an input, or Schedule) does not hold, name included, such as
+// "raw.securities has not refreshed since version 1" or "the schedule is
+// not due".
+func (p Policy) Explain(inputs []string, fresh func(input string) bool, scheduleDue bool, why func(name string) string) (bool, []string) {
+	if why == nil {
+		why = func(name string) string { return name + " does not hold" }
+	}
+	return p.weigh(inputs, fresh, scheduleDue, why)
+}
+
+// weigh is the one evaluation of a policy behind Fires and Explain; with a
+// nil why it says nothing.
+func (p Policy) weigh(inputs []string, fresh func(string) bool, scheduleDue bool, why func(string) string) (bool, []string) {
+	holds := func(name string) bool {
+		if name == Schedule {
+			return scheduleDue
+		}
+		return fresh(name)
+	}
+	var needs []string
+	say := func(format string, args ...any) {
+		if why != nil {
+			needs = append(needs, fmt.Sprintf(format, args...))
+		}
+	}
 	switch p.kind {
 	case All:
 		if len(inputs) == 0 {
-			return false
+			say("all: the product has no inputs")
+			return false, needs
 		}
+		fires := true
 		for _, in := range inputs {
-			if !fresh(in) {
-				return false
+			if !holds(in) {
+				fires = false
+				if why != nil {
+					say("all: %s", why(in))
+				}
 			}
 		}
-		return true
+		return fires, needs
 	case Any:
-		return refreshed != "" && fresh(refreshed)
-	case Schedule:
-		return scheduleDue
-	case "expr":
-		return p.root.eval(func(name string) bool {
-			if name == Schedule {
-				return scheduleDue
+		for _, in := range inputs {
+			if holds(in) {
+				return true, nil
 			}
-			return fresh(name)
-		})
+		}
+		say("any: none of %s has refreshed since the last run", strings.Join(inputs, ", "))
+		return false, needs
+	case Schedule:
+		if scheduleDue {
+			return true, nil
+		}
+		if why != nil {
+			say("schedule: %s", why(Schedule))
+		}
+		return false, needs
+	case Manual:
+		say("manual: it runs only when asked (logmesh run-product)")
+		return false, needs
+	case "expr":
+		if p.root.eval(holds) {
+			return true, nil
+		}
+		if why != nil {
+			for _, c := range p.root.conjuncts() {
+				if c.eval(holds) {
+					continue
+				}
+				var clauses []string
+				for _, name := range c.leaves() {
+					if !holds(name) {
+						clauses = append(clauses, why(name))
+					}
+				}
+				say("expression: %q is false: %s", c.String(), strings.Join(clauses, "; "))
+			}
+		}
+		return false, needs
 	}
-	return false
+	say("the policy is not valid: it never fires")
+	return false, needs
+}
+
+// conjuncts returns the parts of n joined by its top-level "and"s.
+func (n *node) conjuncts() []*node {
+	if n.op == "and" {
+		return append(n.left.conjuncts(), n.right.conjuncts()...)
+	}
+	return []*node{n}
+}
+
+// leaves returns the names in n, in order, each once.
+func (n *node) leaves() []string {
+	if n.op == "" {
+		return []string{n.name}
+	}
+	out := n.left.leaves()
+	for _, name := range n.right.leaves() {
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // UsesSchedule reports whether the policy can fire on the schedule: it is
