@@ -41,6 +41,16 @@ func TestPolicies(t *testing.T) {
 		if got := p.Fires(inputs, fresh(tc.fresh...), tc.refreshed, tc.schedule); got != tc.want {
 			t.Errorf("%q with fresh %v, refreshed %q, schedule %v: %v, want %v", tc.policy, tc.fresh, tc.refreshed, tc.schedule, got, tc.want)
 		}
+		// Explain weighs the same, for no refresh in particular: "any"
+		// fires for any fresh input; it needs something iff it does not fire.
+		want := tc.want
+		if tc.policy == "any" {
+			want = len(tc.fresh) > 0
+		}
+		fires, needs := p.Explain(inputs, fresh(tc.fresh...), tc.schedule, nil)
+		if fires != want || fires != (len(needs) == 0) {
+			t.Errorf("%q with fresh %v, schedule %v: Explain %v %q, want %v", tc.policy, tc.fresh, tc.schedule, fires, needs, want)
+		}
 	}
 	if p, _ := Parse("(raw.a or raw.b) and raw.c", inputs); p.String() != "(raw.a or raw.b) and raw.c" {
 		t.Errorf("String: %s", p)

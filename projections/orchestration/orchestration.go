@@ -104,7 +104,8 @@ type Product struct {
 	Mode         string   `json:"mode"`
 	Inputs       []string `json:"inputs"` // tables and products, not topics
 	Trigger      string   `json:"trigger"`
-	Engine       string   `json:"engine,omitempty"` // "" for duckdb
+	Schedule     string   `json:"schedule,omitempty"` // cron, for a policy that names the schedule
+	Engine       string   `json:"engine,omitempty"`   // "" for duckdb
 	MaxInputAge  int64    `json:"max_input_age_s,omitempty"`
 	Timeout      int64    `json:"timeout_s,omitempty"`
 	RetryMax     int32    `json:"retry_max"`
@@ -287,6 +288,7 @@ func publish(s projections.Store, e *events.ProductPublished) error {
 	}
 	old := p.Inputs
 	p.Owner, p.Visibility, p.OutputTable, p.Mode, p.Trigger = e.OwnerDomain, e.Visibility, e.OutputTable, e.Mode, e.Trigger
+	p.Schedule = deref(e.Schedule)
 	p.Transform, p.OutputSchema, p.Engine = deref(e.Transform), deref(e.OutputSchema), deref(e.Engine)
 	p.PrimaryKey = slices.Clone(e.PrimaryKey)
 	p.Inputs = nil
@@ -384,25 +386,7 @@ func (p *Product) policy(now time.Time) (trigger.Policy, func(string) bool) {
 	if err != nil {
 		pol = trigger.Policy{} // refused at apply; never fires
 	}
-	at := now.UnixMicro()
-	return pol, func(in string) bool {
-		sn, ok := p.Seen[in]
-		if !ok {
-			return false
-		}
-		if p.MaxInputAge > 0 && at-sn.At > p.MaxInputAge*1e6 {
-			return false
-		}
-		if p.Job != nil {
-			for _, pin := range p.Job.Inputs {
-				if pin.Name == in && sn.Version <= pin.Version {
-					return false
-				}
-			}
-		}
-		last, ran := p.Last[in]
-		return !ran || sn.Version > last
-	}
+	return pol, func(in string) bool { return p.input(in, now).Fresh }
 }
 
 // scheduled handles the scheduler's RunRequested: the schedule is due at
