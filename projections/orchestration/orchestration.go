@@ -186,8 +186,12 @@ func put(s projections.Store, p *Product) error {
 	return s.Set(productKey(p.Name), b)
 }
 
-func productKey(name string) []byte  { return []byte("p/" + name) }
-func readersKey(input string) []byte { return []byte("r/" + input) }
+func productKey(name string) []byte { return []byte("p/" + name) }
+
+// ProductKey is the key of product's state in a store Get reads, for a
+// host that scans a store of many partitions for it.
+func ProductKey(product string) []byte { return productKey(product) }
+func readersKey(input string) []byte   { return []byte("r/" + input) }
 
 // readers returns the products of the scope that read input.
 func readers(s projections.Store, input string) ([]string, error) {
