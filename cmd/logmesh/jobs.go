@@ -252,12 +252,22 @@ func incidentsFlags(fs *flag.FlagSet) runFunc {
 // of each attempt.
 func whyFlags(fs *flag.FlagSet) runFunc {
 	job := fs.String("job", "", "the job to explain (default: the product's latest)")
+	pending := fs.Bool("pending", false, "what the product's trigger waits for now (or --at): \"why not yet\"")
+	asJSON := fs.Bool("json", false, "with --pending, print a JSON object (the shape of GET /v1/products/{product}/pending)")
 	return func(ctx context.Context, g global, in *cmdInput) error {
 		pos, stdout := in.args, in.stdout
 		product := pos[0]
 		owner, _, ok := strings.Cut(product, ".")
 		if !ok {
 			return fmt.Errorf("why: %q is not domain.name: %w", product, errUsage)
+		}
+		switch {
+		case *pending && *job != "":
+			return fmt.Errorf("why: --pending is about the next run, --job about one that started: not both: %w", errUsage)
+		case *pending:
+			return whyPending(ctx, g, product, *asJSON, stdout)
+		case *asJSON:
+			return fmt.Errorf("why: --json goes with --pending: %w", errUsage)
 		}
 		own, err := g.readFacts(ctx, events.TopicNames(g.topics.Domain(owner)), events.NameJobStarted, events.NameJobFinished,
 			events.NameIncidentOpened, events.NameIncidentResolved)

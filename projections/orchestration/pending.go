@@ -171,11 +171,13 @@ func PendingAt(p *Product, at time.Time) Pending {
 	}
 	fires, needs := pol.Explain(p.Inputs, fresh, p.Due, why)
 	out.WaitingFor = append(out.WaitingFor, needs...)
-	if pol.String() != trigger.All && !pol.Manual() {
-		// A run pins a version of every input ("all" has said so).
+	if !pol.Manual() {
+		// A run pins a version of every input; say so of those the policy
+		// has not named already.
+		said := strings.Join(needs, "\n")
 		var none []string
 		for _, in := range p.Inputs {
-			if states[in].LastSeen == nil {
+			if states[in].LastSeen == nil && !strings.Contains(said, states[in].Reason) {
 				none = append(none, in)
 			}
 		}
