@@ -40,6 +40,7 @@ const (
 //	GET    /v1/domains
 //	GET    /v1/products[?domain=D]          the products the caller may see
 //	GET    /v1/products/{product}
+//	GET    /v1/products/{product}/pending   what its trigger waits for ("why not yet")
 //	GET    /v1/tables                       the tables the caller may read
 //	GET    /v1/tables/{table}               versions, metadata locations
 //	GET    /v1/grants[?product=P][&revoked=true]
@@ -85,6 +86,7 @@ func routes() []route {
 		{"GET", "/v1/domains", (*Server).domains},
 		{"GET", "/v1/products", (*Server).products},
 		{"GET", "/v1/products/{product}", (*Server).productDetail},
+		{"GET", "/v1/products/{product}/pending", (*Server).productPending},
 		{"GET", "/v1/tables", (*Server).tablesList},
 		{"GET", "/v1/tables/{table}", (*Server).tableDetail},
 		{"GET", "/v1/grants", (*Server).grants},
