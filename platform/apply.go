@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -81,6 +82,49 @@ type ApplyInput struct {
 	// the files are read and before anything is planned or emitted; its
 	// error is returned as is.
 	Authorize func(domains []string) error
+	// Progress, if set, is called as the long parts of the apply advance:
+	// once at the start of each stage (Done 0) and after each unit of it.
+	// Calls are never concurrent.
+	Progress func(ApplyProgress)
+}
+
+// Stages of ApplyProgress, in the order an apply goes through them.
+const (
+	StageContracts = "checking contracts"    // one registry check per new or changed product
+	StageClaims    = "claiming domains"      // one claim per changed domain
+	StageRegister  = "registering contracts" // one registration per new or changed product
+	StageEmit      = "emitting definitions"  // one per definition event
+)
+
+// ApplyProgress is how far an apply is: Done units of Total in Stage.
+type ApplyProgress struct {
+	Stage       string
+	Done, Total int
+}
+
+// stage returns a tick for a stage of total units, having reported its
+// start; nil without a progress function or with nothing to do.
+func (in ApplyInput) stage(name string, total int) func() {
+	if in.Progress == nil || total == 0 {
+		return nil
+	}
+	done := 0
+	in.Progress(ApplyProgress{Stage: name, Total: total})
+	return func() {
+		done++
+		in.Progress(ApplyProgress{Stage: name, Done: done, Total: total})
+	}
+}
+
+// contracts counts the steps that carry a product's contract.
+func contracts(steps []Step) int {
+	n := 0
+	for _, s := range steps {
+		if pp, ok := s.Event.(*events.ProductPublished); ok && pp.OutputSchema != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // ApplyReport is a plan and what came of it.
@@ -309,7 +353,7 @@ func (d *Definer) Apply(ctx context.Context, in ApplyInput) (*ApplyReport, error
 			DomainName: r, RetiredBy: by, Reason: &reason}})
 	}
 	rep.Problems = append(rep.Problems, feedProblems(current, want, fileDomains)...)
-	if rep.Changes, err = ContractChanges(ctx, d.Registry, rep.Steps, want); err != nil {
+	if rep.Changes, err = contractChanges(ctx, d.Registry, rep.Steps, want, in.stage(StageContracts, contracts(rep.Steps))); err != nil {
 		return rep, err
 	}
 	refused := 0
@@ -333,12 +377,12 @@ func (d *Definer) Apply(ctx context.Context, in ApplyInput) (*ApplyReport, error
 		rep.Outcome = fmt.Sprintf("dry run: %s would be applied, nothing emitted", plural(n))
 		return rep, nil
 	}
-	return rep, d.apply(ctx, rep, view, st, current, want, by, at)
+	return rep, d.apply(ctx, in, rep, view, st, current, want, by, at)
 }
 
 // apply claims the domains the plan changes and, if every claim wins,
 // emits the plan.
-func (d *Definer) apply(ctx context.Context, rep *ApplyReport, view *host.View, st *state.Store, current map[definitionKey]definition,
+func (d *Definer) apply(ctx context.Context, in ApplyInput, rep *ApplyReport, view *host.View, st *state.Store, current map[definitionKey]definition,
 	want []events.Event, by string, at time.Time) error {
 	var changed []string
 	for _, s := range rep.Steps {
@@ -391,7 +435,7 @@ func (d *Definer) apply(ctx context.Context, rep *ApplyReport, view *host.View, 
 		return err
 	}
 	defer cl.Close()
-	if err := d.produce(ctx, cl, claims); err != nil {
+	if err := d.produce(ctx, cl, claims, in.stage(StageClaims, len(claims))); err != nil {
 		return fmt.Errorf("platform: produce the claims: %w", err)
 	}
 	rep.Applied = len(claims)
@@ -415,7 +459,7 @@ func (d *Definer) apply(ctx context.Context, rep *ApplyReport, view *host.View, 
 		rep.Outcome = "refused: another apply won; nothing of this plan emitted beyond its claims"
 		return fmt.Errorf("%s: %w", strings.Join(lost, "; "), ErrRaced)
 	}
-	ids, err := RegisterContracts(ctx, d.Registry, rep.Steps)
+	ids, err := registerContracts(ctx, d.Registry, rep.Steps, in.stage(StageRegister, contracts(rep.Steps)))
 	if err != nil {
 		return err
 	}
@@ -433,7 +477,7 @@ func (d *Definer) apply(ctx context.Context, rep *ApplyReport, view *host.View, 
 		}
 	}
 	stampInstallation(rest, installation)
-	if err := d.produce(ctx, cl, rest); err != nil {
+	if err := d.produce(ctx, cl, rest, in.stage(StageEmit, len(rest))); err != nil {
 		return fmt.Errorf("platform: emit definitions: %w", err)
 	}
 	rep.Applied += len(rest)
@@ -441,8 +485,9 @@ func (d *Definer) apply(ctx context.Context, rep *ApplyReport, view *host.View, 
 	return nil
 }
 
-// produce emits evs, each to its topic, and waits for them.
-func (d *Definer) produce(ctx context.Context, cl *kgo.Client, evs []events.Event) error {
+// produce emits evs, each to its topic, and waits for them, calling tick
+// (if set) as each is acknowledged.
+func (d *Definer) produce(ctx context.Context, cl *kgo.Client, evs []events.Event, tick func()) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -455,7 +500,28 @@ func (d *Definer) produce(ctx context.Context, cl *kgo.Client, evs []events.Even
 		r.Topic = d.Topics.For(ev)
 		recs = append(recs, r)
 	}
-	return cl.ProduceSync(ctx, recs...).FirstErr()
+	if tick == nil {
+		return cl.ProduceSync(ctx, recs...).FirstErr()
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	wg.Add(len(recs))
+	for _, r := range recs {
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			defer wg.Done()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && first == nil {
+				first = err
+			}
+			tick()
+		})
+	}
+	wg.Wait()
+	return first
 }
 
 // unmatched returns the UNMATCHED files of the audit that a feed the

@@ -72,6 +72,12 @@ func orNone(s []string) []string {
 // changed product of steps; want are all the definitions being applied,
 // for the products downstream of each.
 func ContractChanges(ctx context.Context, cl *sr.Client, steps []Step, want []events.Event) ([]ContractChange, error) {
+	return contractChanges(ctx, cl, steps, want, nil)
+}
+
+// contractChanges is ContractChanges, calling tick (if set) after each
+// product's contract is checked.
+func contractChanges(ctx context.Context, cl *sr.Client, steps []Step, want []events.Event, tick func()) ([]ContractChange, error) {
 	var readers []*events.ProductPublished
 	for _, ev := range want {
 		if pp, ok := ev.(*events.ProductPublished); ok {
@@ -91,6 +97,9 @@ func ContractChanges(ctx context.Context, cl *sr.Client, steps []Step, want []ev
 		case errors.As(err, &re) && re.StatusCode == http.StatusNotFound:
 			c.First, c.Compatible = true, true
 			out = append(out, c)
+			if tick != nil {
+				tick()
+			}
 			continue
 		case err != nil:
 			return nil, fmt.Errorf("the contract of %s in the registry: %w", pp.Product, err)
@@ -115,6 +124,9 @@ func ContractChanges(ctx context.Context, cl *sr.Client, steps []Step, want []ev
 			}
 		}
 		out = append(out, c)
+		if tick != nil {
+			tick()
+		}
 	}
 	return out, nil
 }

@@ -218,6 +218,12 @@ func ContractSubject(table string) string { return "logmesh.tables." + table }
 // RegisterContracts registers each new or changed product's contract under
 // its table's subject, so the next change is checked against it.
 func RegisterContracts(ctx context.Context, cl *sr.Client, steps []Step) (map[string]int, error) {
+	return registerContracts(ctx, cl, steps, nil)
+}
+
+// registerContracts is RegisterContracts, calling tick (if set) after
+// each contract is registered.
+func registerContracts(ctx context.Context, cl *sr.Client, steps []Step, tick func()) (map[string]int, error) {
 	ids := map[string]int{}
 	for _, s := range steps {
 		pp, ok := s.Event.(*events.ProductPublished)
@@ -233,6 +239,9 @@ func RegisterContracts(ctx context.Context, cl *sr.Client, steps []Step) (map[st
 			return nil, fmt.Errorf("register the contract of %s: %w", pp.Product, err)
 		}
 		ids[pp.OutputTable] = ss.ID
+		if tick != nil {
+			tick()
+		}
 	}
 	return ids, nil
 }

@@ -5,9 +5,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/platform"
@@ -93,8 +96,10 @@ func applyFlags(fs *flag.FlagSet) runFunc {
 			return err
 		}
 		d := &platform.Definer{Conn: conn, Codec: codec, Registry: srcl, Topics: g.topics}
+		progress, done := applyProgress(in.stderr, g.log)
 		rep, err := d.Apply(ctx, platform.ApplyInput{Name: cmp.Or(*file, "apply"), Sources: srcs, RetireDomains: retire,
-			By: "cli:" + whoami(), PlanOnly: *dryRun})
+			By: "cli:" + whoami(), PlanOnly: *dryRun, Progress: progress})
+		done()
 		if rep != nil {
 			for _, l := range rep.Lines() {
 				fmt.Fprintln(stdout, l)
@@ -105,6 +110,22 @@ func applyFlags(fs *flag.FlagSet) runFunc {
 		}
 		return nil
 	}
+}
+
+// applyProgress returns apply's progress function and what to call when
+// it is done: on a terminal, a line on stderr (the stage, done of total,
+// rate, ETA); otherwise one structured log line per finished stage, at
+// debug level (-v), and nothing else.
+func applyProgress(stderr io.Writer, log *slog.Logger) (func(platform.ApplyProgress), func()) {
+	if isTerminal(stderr) {
+		m := newApplyMeter(stderr, time.Now)
+		return m.update, m.finish
+	}
+	return func(p platform.ApplyProgress) {
+		if p.Done == p.Total {
+			log.Debug("apply", "stage", p.Stage, "done", p.Done, "total", p.Total)
+		}
+	}, func() {}
 }
 
 // whoami names the user running the command, for the definitions it

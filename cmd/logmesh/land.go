@@ -121,42 +121,23 @@ func landingLocation(ctx context.Context, g global, flagValue string, timeout ti
 // landMeter shows Copy's progress on one line of a terminal: files done of
 // the total, bytes, rate and ETA, at most five times a second and when the
 // last file is done. It is not safe for concurrent use.
-type landMeter struct {
-	w           io.Writer
-	now         func() time.Time
-	start, last time.Time
-	shown       bool
-}
+type landMeter struct{ *meter }
 
 func newLandMeter(w io.Writer, now func() time.Time) *landMeter {
-	return &landMeter{w: w, now: now, start: now()}
+	return &landMeter{newMeter(w, now, 200*time.Millisecond)}
 }
 
 // update is an ingest.Copy progress function.
 func (m *landMeter) update(p ingest.Progress) {
-	t := m.now()
-	if p.Files < p.TotalFiles && m.shown && t.Sub(m.last) < 200*time.Millisecond {
+	finished := p.Files >= p.TotalFiles
+	el, ok := m.due(finished)
+	if !ok {
 		return
 	}
-	m.last, m.shown = t, true
-	el := max(t.Sub(m.start).Seconds(), 1e-3)
 	rate := float64(p.Bytes) / el
-	eta := "0s"
-	if p.Files < p.TotalFiles {
-		eta = "?"
-		if p.Bytes > 0 {
-			eta = time.Duration(float64(p.TotalBytes-p.Bytes) / rate * float64(time.Second)).Round(time.Second).String()
-		}
-	}
-	fmt.Fprintf(m.w, "\rlanding: %d/%d files, %s of %s, %s/s, %.0f files/s, ETA %s   ",
-		p.Files, p.TotalFiles, humanBytes(p.Bytes), humanBytes(p.TotalBytes), humanBytes(int64(rate)), float64(p.Files)/el, eta)
-}
-
-// finish ends the progress line.
-func (m *landMeter) finish() {
-	if m.shown {
-		fmt.Fprintln(m.w)
-	}
+	m.draw(fmt.Sprintf("landing: %d/%d files, %s of %s, %s/s, %.0f files/s, ETA %s",
+		p.Files, p.TotalFiles, humanBytes(p.Bytes), humanBytes(p.TotalBytes), humanBytes(int64(rate)), float64(p.Files)/el,
+		eta(p.Bytes, p.TotalBytes, el, finished)))
 }
 
 // humanBytes renders n bytes as "512 B", "3.1 KiB", "5.2 MiB".
