@@ -42,7 +42,9 @@ overlaps another domain's feed, a contract change the registry refuses, or a
 domain that cannot be retired refuses the whole plan; of two applies racing
 for one domain, the log takes one and refuses the other ("plan again").
 With --catalog, the catalog plans and applies the files as the token's
-principal: a domain's token changes only its own domain, governance any.`
+principal: a domain's token changes only its own domain, governance any.
+On a terminal, progress (the stage, done of total, rate, ETA) goes to
+stderr; piped, nothing but the plan (-v logs each finished stage).`
 
 // applyFlags registers the flags of the command that plans mesh files (-f:
 // a file, or a folder of *.yaml and *.yml files read as one mesh) against
