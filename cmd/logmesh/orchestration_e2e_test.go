@@ -195,6 +195,11 @@ func TestE2EOrchestration(t *testing.T) {
 	if s, _ := e.jobs("wm.totals"); len(s) != 1 {
 		t.Fatalf("wm.totals ran %d times after raw.a alone changed, want once", len(s))
 	}
+	// Why not yet: raw.b.
+	if out, err := e.run("why", "wm.totals", "--pending"); err != nil || !strings.Contains(out, "  all: raw.b has not refreshed since version 1\n") ||
+		!strings.Contains(out, "* raw.a  last seen version 2, pinned version 1") {
+		t.Errorf("why wm.totals --pending: %v\n%s", err, out)
+	}
 
 	// raw.c: wm.three has all three inputs (staggered over minutes of log)
 	// and runs once; wm.strict fails on "x" twice, then opens an incident.
