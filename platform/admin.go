@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/logmesh/logmesh/state"
 )
@@ -35,7 +36,14 @@ type StoreInfo struct {
 
 // AdminHandler serves a process's admin endpoint:
 //
-//	GET /healthz                                 200 "ok"
+//	GET /healthz                                 200 "ok" (kept for older probes; same as /livez)
+//	GET /livez                                   200 "ok" while the process runs; it asks nothing outside the process
+//	GET /readyz                                  200 "ok" once Kafka answers a metadata request, the schema
+//	                                             registry answers, and every live projection store of the
+//	                                             process has folded up to the end offsets its topics had when
+//	                                             readiness was first asked; until then 503 with one reason a
+//	                                             line ("kafka: ...", "registry: ...", "audit: catching up (...)")
+//	GET /metrics                                 Prometheus metrics (logmesh_*, kprom client metrics, lag)
 //	GET /v1/processors                           the processors this process runs: name, state, error
 //	GET /v1/stores                               the live projection stores
 //	GET /v1/stores/{processor}/checkpoints       a live store's per-partition offsets and digests
@@ -43,7 +51,21 @@ type StoreInfo struct {
 // Errors are JSON {"error": reason} with a 4xx or 5xx status.
 func AdminHandler(env *Env, processors func() []ProcessorStatus) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+	mux.HandleFunc("GET /healthz", ok)
+	mux.HandleFunc("GET /livez", ok)
+	ready := &readiness{env: env}
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		reasons := ready.check(r.Context())
+		if len(reasons) > 0 {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready:\n" + strings.Join(reasons, "\n") + "\n"))
+			return
+		}
+		ok(w, r)
+	})
+	mux.Handle("GET /metrics", env.Metrics.Handler())
 	mux.HandleFunc("GET /v1/processors", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, processors())
 	})

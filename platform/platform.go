@@ -21,6 +21,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/metrics"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/projections/definitions"
 	"github.com/logmesh/logmesh/state"
@@ -87,6 +88,8 @@ func Start(ctx context.Context, cfg Config, names ...string) (_ *Platform, err e
 	if err := conn.Ping(ctx, 15*time.Second); err != nil {
 		return nil, err
 	}
+	met := metrics.New()
+	conn = conn.WithHooks(met.Hooks)
 	codec, reg, err := newCodec(ctx, cfg.RegistryURL)
 	if err != nil {
 		return nil, err
@@ -94,7 +97,7 @@ func Start(ctx context.Context, cfg Config, names ...string) (_ *Platform, err e
 	if err := conn.EnsureTopics(ctx, cfg.Topics.Specs(cfg.Partitions, cfg.domains()...)...); err != nil {
 		return nil, fmt.Errorf("platform: %w", err)
 	}
-	env := &Env{Config: cfg, Conn: conn, Codec: codec, Registry: reg}
+	env := &Env{Config: cfg, Conn: conn, Codec: codec, Registry: reg, Metrics: met}
 	p := &Platform{Env: env, log: cfg.Logger, status: &statuses{}, done: make(chan struct{}), errc: make(chan error, 1)}
 	defer func() {
 		if err != nil {

@@ -13,11 +13,14 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/confluent"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/metrics"
 	"github.com/logmesh/logmesh/internal/openlineage"
 	"github.com/logmesh/logmesh/processors/catalog"
 	"github.com/logmesh/logmesh/processors/feeds"
@@ -146,6 +149,9 @@ type Env struct {
 	Codec *events.Codec
 	// Registry is the schema registry's client.
 	Registry *sr.Client
+	// Metrics is the process's Prometheus registry and metrics, served on
+	// the admin endpoint's /metrics; nil records nothing.
+	Metrics *metrics.Metrics
 
 	mu        sync.Mutex
 	feeds     *feeds.View
@@ -153,6 +159,8 @@ type Env struct {
 	warehouse *tables.Warehouse
 	stores    map[string]*state.Store
 	live      []liveStore
+	adm       *kadm.Client
+	admClient *kgo.Client
 	// catalogURL is the catalog's base URL once it listens.
 	catalogURL string
 }
@@ -259,6 +267,10 @@ func (e *Env) closeStores() error {
 		errs = append(errs, st.Close())
 	}
 	e.stores = nil
+	if e.admClient != nil {
+		e.admClient.Close()
+		e.adm, e.admClient = nil, nil
+	}
 	if e.feeds != nil {
 		errs = append(errs, e.feeds.Close())
 		e.feeds = nil
@@ -266,12 +278,37 @@ func (e *Env) closeStores() error {
 	return errors.Join(errs...)
 }
 
+// admin returns the process's admin client, made once; closed with the
+// stores.
+func (e *Env) admin() (*kadm.Client, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.adm == nil {
+		cl, err := e.Conn.Client()
+		if err != nil {
+			return nil, err
+		}
+		e.adm, e.admClient = kadm.NewClient(cl), cl
+	}
+	return e.adm, nil
+}
+
+// projectionTopics is the topic set the named projection folds.
+func (e *Env) projectionTopics(name string) events.TopicSet {
+	for _, p := range Projections() {
+		if p.Name() == name {
+			return p.Topics(e.Config.Topics)
+		}
+	}
+	return events.TopicSet{}
+}
+
 // procConfig is the configuration of the named processor: the process's
 // connection, topics, logger and group-client options, and the processor's
 // consumer group.
 func (e *Env) procConfig(name string) proc.Config {
 	return proc.Config{Conn: e.Conn, Topics: e.Config.Topics, Group: e.Config.Group(name), Logger: e.Config.Logger,
-		ClientOpts: e.Config.groupOpts()}
+		ClientOpts: e.Config.groupOpts(), Metrics: e.Metrics}
 }
 
 func (e *Env) hostOpts() []host.Option {

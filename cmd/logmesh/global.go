@@ -52,6 +52,7 @@ var globalFlags = []globalFlag{
 	{name: "sasl-user", env: "LOGMESH_SASL_USER", usage: "SASL user"},
 	{name: "sasl-password", env: "LOGMESH_SASL_PASSWORD", usage: "SASL password (prefer the environment variable)"},
 	{name: "at", env: "LOGMESH_AT", usage: "an RFC 3339 time: products, subscriptions, files, jobs, incidents, tables and query as they stood then"},
+	{name: "log-format", env: "LOGMESH_LOG_FORMAT", def: "text", usage: "log format on stderr: text or json"},
 	{name: "v", boolean: true, usage: "verbose logging"},
 }
 
@@ -130,8 +131,12 @@ func parseGlobal(args []string, stderr io.Writer) (global, []string, error) {
 		registry:   *vals["registry"],
 		topics:     events.Topics{Prefix: *vals["topic-prefix"]},
 		verbose:    *bools["v"],
-		log:        slog.New(logging.Quiet(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}), libLevel)),
 	}
+	h, err := logHandler(*vals["log-format"], stderr, level)
+	if err != nil {
+		return global{}, nil, err
+	}
+	g.log = slog.New(logging.Quiet(h, libLevel))
 	if v := *vals["at"]; v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
@@ -140,6 +145,19 @@ func parseGlobal(args []string, stderr io.Writer) (global, []string, error) {
 		g.at = t
 	}
 	return g, rest, nil
+}
+
+// logHandler is the slog handler of --log-format: "text" (the default) or
+// "json", one object a line.
+func logHandler(format string, w io.Writer, level slog.Level) (slog.Handler, error) {
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(format) {
+	case "", "text":
+		return slog.NewTextHandler(w, opts), nil
+	case "json":
+		return slog.NewJSONHandler(w, opts), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json: %w", format, errUsage)
 }
 
 // conn returns the connection setting of the global flags.

@@ -72,6 +72,7 @@ type Conn struct {
 	opts      []kgo.Opt
 	mechanism string
 	user      string
+	hooks     func() []kgo.Hook
 }
 
 // New validates cfg, loads its certificates and returns the Conn. It does
@@ -223,7 +224,21 @@ func (c Conn) Brokers() []string { return append([]string(nil), c.brokers...) }
 // Opts returns the client options of the connection (seed brokers, client
 // id, TLS, SASL), to which a client adds its own. The slice is the caller's.
 func (c Conn) Opts(extra ...kgo.Opt) []kgo.Opt {
-	return append(append(make([]kgo.Opt, 0, len(c.opts)+len(extra)), c.opts...), extra...)
+	out := append(make([]kgo.Opt, 0, len(c.opts)+len(extra)+1), c.opts...)
+	if c.hooks != nil {
+		if hs := c.hooks(); len(hs) > 0 {
+			out = append(out, kgo.WithHooks(hs...))
+		}
+	}
+	return append(out, extra...)
+}
+
+// WithHooks returns a copy of c whose Opts add the hooks hooks returns,
+// called once for each client (the process's metrics: each client gets
+// its own kprom plugin). hooks must be safe for concurrent use.
+func (c Conn) WithHooks(hooks func() []kgo.Hook) Conn {
+	c.hooks = hooks
+	return c
 }
 
 // Client returns a new client with the connection's options and extra. The

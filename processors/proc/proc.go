@@ -18,6 +18,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/metrics"
 )
 
 // ErrNoBrokers is returned by Config.Validate when the connection names no
@@ -47,6 +48,10 @@ type Config struct {
 	// added to each of the processor's clients, after the connection's
 	// own. Default none.
 	ClientOpts []kgo.Opt
+	// Metrics is the process's metrics registry, which the processor
+	// records its counters and histograms into. Default nil, which
+	// records nothing.
+	Metrics *metrics.Metrics
 }
 
 // WithDefaults returns c with every unset field but Conn given its default;

@@ -1,0 +1,147 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/logmesh/logmesh/state"
+)
+
+// probeTimeout bounds each check of /readyz.
+const probeTimeout = 5 * time.Second
+
+// readiness answers /readyz: Kafka answers a metadata request, the schema
+// registry answers, and every live store of the process has folded its
+// topics up to the end offsets they had when readiness was first asked
+// (once caught up, a store stays caught up: later lag is a metric, not
+// unreadiness). Safe for concurrent use.
+type readiness struct {
+	env *Env
+
+	mu      sync.Mutex
+	targets map[string]map[state.TopicPartition]int64 // per live store, the end offsets seen first
+	caught  map[string]bool
+}
+
+// check returns nil when the process is ready, or every reason it is not.
+func (r *readiness) check(ctx context.Context) []string {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	var reasons []string
+	adm, err := r.env.admin()
+	if err == nil {
+		_, err = adm.BrokerMetadata(ctx)
+	}
+	if err != nil {
+		reasons = append(reasons, fmt.Sprintf("kafka: %v", err))
+	}
+	if r.env.Registry != nil {
+		if _, err := r.env.Registry.SupportedTypes(ctx); err != nil {
+			reasons = append(reasons, fmt.Sprintf("schema registry: %v", err))
+		}
+	}
+	if len(reasons) > 0 {
+		return reasons
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.targets == nil {
+		r.targets, r.caught = map[string]map[state.TopicPartition]int64{}, map[string]bool{}
+	}
+	for _, l := range r.env.liveStores() {
+		if r.caught[l.processor] {
+			continue
+		}
+		ends, ok := r.targets[l.processor]
+		if !ok {
+			if ends, err = r.endOffsets(ctx, adm, l.projection); err != nil {
+				reasons = append(reasons, fmt.Sprintf("%s: end offsets: %v", l.processor, err))
+				continue
+			}
+			r.targets[l.processor] = ends
+		}
+		behind, err := behindBy(l.store(), ends)
+		if err != nil {
+			reasons = append(reasons, fmt.Sprintf("%s: %v", l.processor, err))
+			continue
+		}
+		if len(behind) > 0 {
+			reasons = append(reasons, fmt.Sprintf("%s: catching up (%s)", l.processor, strings.Join(behind, ", ")))
+			continue
+		}
+		r.caught[l.processor] = true
+	}
+	return reasons
+}
+
+// endOffsets lists the end offsets of the topics of the named projection.
+func (r *readiness) endOffsets(ctx context.Context, adm *kadm.Client, projection string) (map[state.TopicPartition]int64, error) {
+	var set = r.env.projectionTopics(projection)
+	match, err := set.Compile()
+	if err != nil {
+		return nil, err
+	}
+	topics, err := adm.ListTopics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, t := range topics.Names() {
+		if match(t) {
+			names = append(names, t)
+		}
+	}
+	out := map[state.TopicPartition]int64{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	ends, err := adm.ListEndOffsets(ctx, names...)
+	if err != nil {
+		return nil, err
+	}
+	if err := ends.Error(); err != nil {
+		return nil, err
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		out[state.TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.Offset
+	})
+	return out, nil
+}
+
+// behindBy names each partition whose stored offset is short of its end
+// in ends, with how far.
+func behindBy(st *state.Store, ends map[state.TopicPartition]int64) ([]string, error) {
+	var out []string
+	for _, tp := range slicesSortedTP(ends) {
+		end := ends[tp]
+		if end <= 0 {
+			continue
+		}
+		next, ok, err := st.Offset(tp.Topic, tp.Partition)
+		if err != nil {
+			return nil, fmt.Errorf("stored offset of %s/%d: %w", tp.Topic, tp.Partition, err)
+		}
+		if !ok {
+			next = 0
+		}
+		if next < end {
+			out = append(out, fmt.Sprintf("%s/%d at %d of %d", tp.Topic, tp.Partition, next, end))
+		}
+	}
+	return out, nil
+}
+
+func slicesSortedTP(m map[state.TopicPartition]int64) []state.TopicPartition {
+	out := make([]state.TopicPartition, 0, len(m))
+	for tp := range m {
+		out = append(out, tp)
+	}
+	slices.SortFunc(out, state.TopicPartition.Compare)
+	return out
+}
