@@ -126,6 +126,10 @@ type Config struct {
 	// endpoint (health, processors, the live stores' checkpoints for
 	// `logmesh replay --verify`).
 	AdminAddr string
+	// LagOf names processors, run elsewhere, whose consumer lag this
+	// process's /metrics also reports (beside its own processors'). For a
+	// monitoring process, and for tests. Default none.
+	LagOf []string
 	// DefinedBy names the process in the LocationsDefined it records.
 	// Default "logmesh".
 	DefinedBy string

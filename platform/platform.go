@@ -139,6 +139,9 @@ func Start(ctx context.Context, cfg Config, names ...string) (_ *Platform, err e
 		procs = append(procs, proc)
 		p.Names = append(p.Names, s.Name)
 	}
+	if err := p.registerCollectors(); err != nil {
+		return nil, err
+	}
 	if cfg.AdminAddr != "" {
 		if err := p.serveAdmin(cfg.AdminAddr); err != nil {
 			return nil, err
