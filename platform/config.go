@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/metrics"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/txn"
@@ -149,6 +150,10 @@ type Config struct {
 	Instance string
 	// Logger; the default discards.
 	Logger *slog.Logger
+	// Metrics is the process's metrics registry, served on the admin
+	// endpoint's /metrics. Default: a fresh one per Start (StartDev shares
+	// one between the built-in registry and the processors).
+	Metrics *metrics.Metrics
 }
 
 // S3 is an S3-compatible object store (AWS S3, MinIO).

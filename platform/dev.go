@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/metrics"
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/catalog"
 	"github.com/logmesh/logmesh/processors/ingest"
@@ -107,7 +108,7 @@ func StartEmbedded(ctx context.Context, ec EmbeddedConfig) (_ *Embedded, err err
 	if err != nil {
 		return nil, fmt.Errorf("platform: registry listener: %w", err)
 	}
-	e.server = &http.Server{Handler: e.registry.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	e.server = &http.Server{Handler: cfg.Metrics.RegistryHandler(e.registry.Handler()), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = e.server.Serve(ln) }()
 	e.RegistryURL = "http://" + ln.Addr().String()
 	cfg.Logger.Info("schema registry up", "url", e.RegistryURL)
@@ -182,6 +183,9 @@ func StartDev(ctx context.Context, dc DevConfig) (_ *Dev, err error) {
 		if err := ensureDevTokens(cfg.CatalogTokens, cfg.Mesh); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New() // shared by the registry and the processors
 	}
 	emb, err := StartEmbedded(ctx, EmbeddedConfig{DataDir: cfg.DataDir, KafkaPort: dc.KafkaPort, RegistryPort: dc.RegistryPort,
 		External: cfg.Kafka, Config: cfg})

@@ -88,7 +88,10 @@ func Start(ctx context.Context, cfg Config, names ...string) (_ *Platform, err e
 	if err := conn.Ping(ctx, 15*time.Second); err != nil {
 		return nil, err
 	}
-	met := metrics.New()
+	met := cfg.Metrics
+	if met == nil {
+		met = metrics.New()
+	}
 	conn = conn.WithHooks(met.Hooks)
 	codec, reg, err := newCodec(ctx, cfg.RegistryURL)
 	if err != nil {

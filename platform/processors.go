@@ -312,7 +312,7 @@ func (e *Env) procConfig(name string) proc.Config {
 }
 
 func (e *Env) hostOpts() []host.Option {
-	return []host.Option{host.Logger(e.Config.Logger), host.ClientOpts(e.Config.groupOpts()...)}
+	return []host.Option{host.Logger(e.Config.Logger), host.ClientOpts(e.Config.groupOpts()...), host.WithMetrics(e.Metrics)}
 }
 
 // projectionHost builds a processor that hosts proj over its topics in

@@ -97,7 +97,7 @@ func TestE2EMetrics(t *testing.T) {
 
 	// The audit starts in a process of its own, on the same cluster.
 	acfg := e.p.Env.Config
-	acfg.DataDir, acfg.AdminAddr, acfg.RecordMesh, acfg.LagOf = t.TempDir(), "", false, nil
+	acfg.DataDir, acfg.AdminAddr, acfg.RecordMesh, acfg.LagOf, acfg.Metrics = t.TempDir(), "", false, nil, nil
 	ap, err := platform.Start(context.Background(), acfg, "audit")
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +132,24 @@ func TestE2EMetrics(t *testing.T) {
 			t.Fatalf("logmesh_files = %v, logmesh files = %v", got, want)
 		}
 		time.Sleep(250 * time.Millisecond) // polling a condition, not a timed assertion
+	}
+	// What the loader, the planner's host and the registry recorded.
+	fams := scrape(t, e.p.AdminURL)
+	for _, c := range []struct {
+		name  string
+		match map[string]string
+	}{
+		{"logmesh_rows_written_total", nil},
+		{"logmesh_rows_rejected_total", nil},
+		{"logmesh_batch_duration_seconds", map[string]string{"outcome": "ok"}},
+		{"logmesh_batch_duration_seconds", map[string]string{"outcome": "failed"}}, // over-threshold.csv, garbled.csv
+		{"logmesh_projection_apply_seconds", map[string]string{"projection": "audit"}},
+		{"logmesh_registry_requests_total", nil},
+		{"logmesh_files_recorded_total", nil},
+	} {
+		if n, _ := fams.Sum(c.name, c.match); n <= 0 {
+			t.Errorf("%s%v = %v, want > 0", c.name, c.match, n)
+		}
 	}
 	total := 0.0
 	for _, s := range slices.Sorted(maps.Keys(want)) {

@@ -76,7 +76,7 @@ func New() *Metrics {
 	m.apply = hist("projection_apply_seconds", "Time a projection host took to fold one batch of records into its store.",
 		prometheus.ExponentialBuckets(0.0001, 4, 10), "projection")
 	m.catalog = counter("catalog_requests_total", "Requests the catalog served, by status code.", "code")
-	m.landed = counter("files_recorded_total", "Landed files the watcher or spool recorded, by status (LANDED or UNMATCHED).", "status")
+	m.landed = counter("files_recorded_total", "Landed files the watcher recorded, by whether a feed matched them (matched, unmatched).", "match")
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: Namespace}))
 	return m
 }
@@ -168,12 +168,13 @@ func (m *Metrics) Refused(reason string) {
 	m.refusals.WithLabelValues(reason).Inc()
 }
 
-// FileRecorded counts one landed file recorded with status.
-func (m *Metrics) FileRecorded(status string) {
+// FileRecorded counts one landed file the watcher recorded; match is
+// "matched" or "unmatched".
+func (m *Metrics) FileRecorded(match string) {
 	if m == nil {
 		return
 	}
-	m.landed.WithLabelValues(status).Inc()
+	m.landed.WithLabelValues(match).Inc()
 }
 
 // Applied observes one batch folded into projection's store in d.

@@ -35,6 +35,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/metrics"
 	"github.com/logmesh/logmesh/internal/logging"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/state"
@@ -78,6 +79,7 @@ type config struct {
 	deadLetter func(topic string) string
 	progress   func(Progress)
 	ensureDLQ  bool
+	metrics    *metrics.Metrics
 }
 
 // Option configures a Host.
@@ -88,6 +90,11 @@ type Option func(*config)
 func ClientOpts(opts ...kgo.Opt) Option {
 	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
 }
+
+// WithMetrics records the time each batch takes to fold and commit
+// (logmesh_projection_apply_seconds{projection}) into m. Default nil:
+// nothing is recorded.
+func WithMetrics(m *metrics.Metrics) Option { return func(c *config) { c.metrics = m } }
 
 // Logger sets the logger; the default discards.
 func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -342,10 +349,12 @@ func (h *Host) commit(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches) 
 			next[state.TopicPartition{Topic: p.Topic, Partition: p.Partition}] = p.Records[len(p.Records)-1].Offset + 1
 		}
 	})
+	start := time.Now()
 	prog, err := foldBatch(ctx, h.proj, h.store, h.dec, recs, next, h.cfg.sync, poison, true)
 	if err != nil || prog.Records == 0 {
 		return err
 	}
+	h.cfg.metrics.Applied(h.proj.Name(), time.Since(start))
 	if h.cfg.progress != nil {
 		prog.Assigned = h.Assigned()
 		h.cfg.progress(prog)

@@ -415,6 +415,11 @@ func (w *Watcher) reconcile(ctx context.Context, o Object) (bool, error) {
 	}
 	w.remember(o.Key, sum, w.src.Name(), o.Version, id, 1, fed)
 	w.seen[o.Key] = now
+	if fed {
+		w.cfg.Metrics.FileRecorded("matched")
+	} else {
+		w.cfg.Metrics.FileRecorded("unmatched")
+	}
 	w.log.Info("file landed", "file", o.Key, "size", o.Size, "checksum", sum, "event_id", id)
 	return true, nil
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/formats"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/metrics"
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/processors/pointers"
@@ -80,6 +81,11 @@ type Result struct {
 	Skipped      bool // the table already had this batch
 	GaveUp       bool // the batch failed too often; its files failed
 	EventsOutput int
+	// RowsWritten and RowsRejected sum the batch's files' loaded and
+	// rejected records.
+	RowsWritten, RowsRejected int64
+	// Took is how long the batch took to load, before its commit.
+	Took time.Duration
 }
 
 // Loader consumes batches and writes tables. Create it with New and run it
@@ -274,6 +280,7 @@ func (l *Loader) Handle(ctx context.Context, r *kgo.Record, ev events.Event) ([]
 	if err != nil {
 		return nil, err
 	}
+	res.Took = time.Since(start)
 	log.Info("batch loaded", "files", len(b.Files), "failed", res.FailedFiles, "version", res.Version, "events", len(evs), "took", time.Since(start))
 	l.setPending(res)
 	return outs, nil
@@ -315,8 +322,29 @@ func (l *Loader) Committed(ctx context.Context, produced []*kgo.Record) {
 	res := l.pending
 	l.pending = nil
 	l.mu.Unlock()
+	if res != nil {
+		l.observe(*res)
+	}
 	if res != nil && l.cfg.progress != nil {
 		l.cfg.progress(*res)
+	}
+}
+
+// observe records a committed batch's metrics: its rows by table and its
+// duration, outcome "failed" if any file failed or the batch gave up.
+func (l *Loader) observe(res Result) {
+	if res.Skipped || res.BatchID == "" {
+		return
+	}
+	m := l.cfg.Metrics
+	m.RowsWritten(res.Table, res.RowsWritten)
+	m.RowsRejected(res.Table, res.RowsRejected)
+	outcome := metrics.OutcomeOK
+	if res.GaveUp || res.FailedFiles > 0 {
+		outcome = metrics.OutcomeFailed
+	}
+	if !res.GaveUp { // a batch given up on was not timed
+		m.BatchDone(outcome, res.Took)
 	}
 }
 
@@ -337,8 +365,13 @@ func (l *Loader) setPending(res *Result) {
 func (l *Loader) records(evs []events.Event, res *Result) ([]*kgo.Record, error) {
 	outs := make([]*kgo.Record, 0, len(evs))
 	for _, e := range evs {
-		if _, ok := e.(*events.FileFailed); ok {
+		switch e := e.(type) {
+		case *events.FileFailed:
 			res.FailedFiles++
+			res.RowsRejected += e.RecordsRejected
+		case *events.FileProcessed:
+			res.RowsWritten += e.RecordsLoaded
+			res.RowsRejected += e.RecordsRejected
 		}
 		rec, err := l.codec.Record(e)
 		if err != nil {

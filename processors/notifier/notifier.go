@@ -95,7 +95,7 @@ func New(pc proc.Config, store *state.Store, codec *events.Codec, opts ...Option
 	d := &delivery{cfg: cfg, log: cfg.Logger.With("processor", "notifier")}
 	// Small batches: a crash redelivers at most one batch's incidents.
 	h, err := host.New(d, store, codec, cfg.Conn, cfg.Group, d.Topics(cfg.Topics),
-		append([]host.Option{host.Logger(cfg.Logger), host.ClientOpts(cfg.ClientOpts...), host.MaxPollRecords(100)}, cfg.hostOpts...)...)
+		append([]host.Option{host.Logger(cfg.Logger), host.ClientOpts(cfg.ClientOpts...), host.MaxPollRecords(100), host.WithMetrics(cfg.Metrics)}, cfg.hostOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("notifier: %w", err)
 	}

@@ -81,7 +81,7 @@ func New(pc proc.Config, url string, store *state.Store, codec *events.Codec, op
 	}
 	p := &push{cfg: cfg, url: url, log: cfg.Logger.With("processor", "olpush")}
 	h, err := host.New(p, store, codec, cfg.Conn, cfg.Group, p.Topics(cfg.Topics),
-		append([]host.Option{host.Logger(cfg.Logger), host.ClientOpts(cfg.ClientOpts...), host.MaxPollRecords(100)}, cfg.hostOpts...)...)
+		append([]host.Option{host.Logger(cfg.Logger), host.ClientOpts(cfg.ClientOpts...), host.MaxPollRecords(100), host.WithMetrics(cfg.Metrics)}, cfg.hostOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("olpush: %w", err)
 	}

@@ -285,6 +285,7 @@ func (p *Planner) Run(ctx context.Context) error {
 	h, err := host.New(audit.Projection{}, p.store, p.codec, p.conn, p.cfg.Group, p.topics, append(slices.Clone(p.cfg.hostOpts),
 		host.ClientOpts(p.cfg.ClientOpts...),
 		host.Logger(p.cfg.Logger),
+		host.WithMetrics(p.cfg.Metrics),
 		host.OnProgress(func(host.Progress) {
 			select {
 			case progress <- struct{}{}:

@@ -132,9 +132,10 @@ type Router struct {
 	granted  map[string]bool     // products with a grant (live or not) to some domain
 	readers  map[string][]string // product or table → domains of live products that read it, sorted
 
-	pending Stats // of the transaction in flight
-	mu      sync.Mutex
-	stats   Stats
+	pending  Stats    // of the transaction in flight
+	refusals []string // the refusal kinds of the transaction in flight
+	mu       sync.Mutex
+	stats    Stats
 
 	runMu  sync.Mutex
 	stop   context.CancelFunc
@@ -434,7 +435,22 @@ func (r *Router) refuse(rec *kgo.Record, ev events.Event, from, product, claimed
 	out.Topic = r.cfg.Topics.Central()
 	out.Key = []byte(product)
 	r.pending.Refused++
+	r.refusals = append(r.refusals, refusalKind(reason))
 	return []*kgo.Record{out}, nil
+}
+
+// refusalKind is the reason label of logmesh_router_refusals_total: one of
+// a few kinds, not the reason's text (which names products and domains).
+func refusalKind(reason string) string {
+	switch {
+	case strings.Contains(reason, "is not published"):
+		return "not_published"
+	case strings.Contains(reason, "claims owner"):
+		return "claimed_owner"
+	case strings.Contains(reason, "which domain"):
+		return "not_owner"
+	}
+	return "other"
 }
 
 // copyTo is a copy of rec for topic, with the given key: the product on
@@ -457,14 +473,19 @@ func (r *Router) Committed(context.Context, []*kgo.Record) {
 	r.stats.Refused += r.pending.Refused
 	s := r.stats
 	r.mu.Unlock()
-	r.pending = Stats{}
+	r.cfg.Metrics.Delivered("central", int(r.pending.Forwarded))
+	r.cfg.Metrics.Delivered("inbox", int(r.pending.Delivered))
+	for _, k := range r.refusals {
+		r.cfg.Metrics.Refused(k)
+	}
+	r.pending, r.refusals = Stats{}, r.refusals[:0]
 	if r.cfg.progress != nil {
 		r.cfg.progress(s)
 	}
 }
 
 // Aborted implements txn.Aborter: the transaction's counters do not count.
-func (r *Router) Aborted(context.Context) { r.pending = Stats{} }
+func (r *Router) Aborted(context.Context) { r.pending, r.refusals = Stats{}, r.refusals[:0] }
 
 var (
 	_ txn.Handler   = (*Router)(nil)

@@ -31,6 +31,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/metrics"
 	"github.com/logmesh/logmesh/internal/formats"
 	"github.com/logmesh/logmesh/internal/validate"
 	"github.com/logmesh/logmesh/mesh"
@@ -366,6 +367,13 @@ func (r *Runner) Committed(ctx context.Context, produced []*kgo.Record) {
 	res := r.pending
 	r.pending = nil
 	r.mu.Unlock()
+	if res != nil {
+		outcome := metrics.OutcomeOK
+		if res.Status != events.StatusSucceeded {
+			outcome = metrics.OutcomeFailed
+		}
+		r.cfg.Metrics.JobDone(outcome, res.Duration)
+	}
 	if res != nil && r.cfg.progress != nil {
 		r.cfg.progress(*res)
 	}
