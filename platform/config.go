@@ -25,8 +25,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/metrics"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/metrics"
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/txn"
 	"github.com/logmesh/logmesh/tables"

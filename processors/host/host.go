@@ -35,8 +35,8 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
-	"github.com/logmesh/logmesh/internal/metrics"
 	"github.com/logmesh/logmesh/internal/logging"
+	"github.com/logmesh/logmesh/internal/metrics"
 	"github.com/logmesh/logmesh/projections"
 	"github.com/logmesh/logmesh/state"
 )

@@ -31,8 +31,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
-	"github.com/logmesh/logmesh/internal/metrics"
 	"github.com/logmesh/logmesh/internal/formats"
+	"github.com/logmesh/logmesh/internal/metrics"
 	"github.com/logmesh/logmesh/internal/validate"
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/processors/pointers"
