@@ -12,6 +12,9 @@ package metrics
 
 import (
 	"net/http"
+	"regexp"
+	"slices"
+	"sync"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -37,6 +40,8 @@ const (
 // safe for concurrent use. A nil *Metrics records nothing.
 type Metrics struct {
 	reg      *prometheus.Registry
+	mu       sync.Mutex
+	own      []prometheus.Collector // what New and Register registered
 	clients  atomic.Int64
 	rows     *prometheus.CounterVec
 	rejected *prometheus.CounterVec
@@ -57,11 +62,13 @@ func New() *Metrics {
 	m := &Metrics{reg: reg}
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
+		m.own = append(m.own, c)
 		reg.MustRegister(c)
 		return c
 	}
 	hist := func(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
 		h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: name, Help: help, Buckets: buckets}, labels)
+		m.own = append(m.own, h)
 		reg.MustRegister(h)
 		return h
 	}
@@ -95,7 +102,44 @@ func (m *Metrics) Register(c prometheus.Collector) error {
 	if m == nil {
 		return nil
 	}
-	return m.reg.Register(c)
+	if err := m.reg.Register(c); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.own = append(m.own, c)
+	m.mu.Unlock()
+	return nil
+}
+
+// fqName is the name in a Desc's String().
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// Described returns the names of every metric New and Register registered,
+// sorted, whether or not a series exists yet (a vector with no child is
+// absent from a scrape). kprom's client metrics are not among them: they
+// appear in a scrape once a client made requests.
+func (m *Metrics) Described() []string {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	own := slices.Clone(m.own)
+	m.mu.Unlock()
+	ch := make(chan *prometheus.Desc)
+	go func() {
+		for _, c := range own {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	var out []string
+	for d := range ch {
+		if sm := fqName.FindStringSubmatch(d.String()); sm != nil {
+			out = append(out, sm[1])
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Handler serves the registry in the Prometheus exposition format.
