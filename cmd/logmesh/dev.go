@@ -39,7 +39,7 @@ func addProcFlags(fs *flag.FlagSet, admin string) *procFlags {
 	fs.DurationVar(&f.plan, "plan-interval", 10*time.Second, "how often the planner batches landed files")
 	fs.DurationVar(&f.scan, "scan-interval", 2*time.Second, "how often the watcher lists the landing area")
 	fs.StringVar(&f.webhook, "webhook", "", "URL that receives a POST of every incident (the notifier)")
-	fs.StringVar(&f.admin, "admin-addr", admin, `host:port of the admin endpoint (health, live stores for replay --verify); "" for none`)
+	fs.StringVar(&f.admin, "admin-addr", admin, `host:port of the admin endpoint (/livez, /readyz, /metrics, live stores for replay --verify); "" for none`)
 	fs.StringVar(&f.groups, "group-prefix", "logmesh", "first part of every consumer group (<prefix>.<processor>)")
 	fs.IntVar(&f.partitions, "partitions", 6, "partitions of each topic created")
 	fs.BoolVar(&f.recordMesh, "record-mesh", false, "record the mesh's new and changed definitions on the log at start (dev always does)")
