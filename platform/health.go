@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/logmesh/logmesh/internal/lag"
 	"github.com/logmesh/logmesh/state"
 )
 
@@ -66,7 +67,7 @@ func (r *readiness) check(ctx context.Context) []string {
 			}
 			r.targets[l.processor] = ends
 		}
-		behind, err := behindBy(l.store(), ends)
+		behind, err := r.behindBy(ctx, l.store(), ends)
 		if err != nil {
 			reasons = append(reasons, fmt.Sprintf("%s: %v", l.processor, err))
 			continue
@@ -115,9 +116,12 @@ func (r *readiness) endOffsets(ctx context.Context, adm *kadm.Client, projection
 }
 
 // behindBy names each partition whose stored offset is short of its end
-// in ends, with how far.
-func behindBy(st *state.Store, ends map[state.TopicPartition]int64) ([]string, error) {
-	var out []string
+// in ends, with how far. A partition followed by nothing but transaction
+// markers (a store's offset moves past the records it folds, and a
+// transaction's commit marker is no record) is not behind: lag.Ages reads
+// what is left to tell.
+func (r *readiness) behindBy(ctx context.Context, st *state.Store, ends map[state.TopicPartition]int64) ([]string, error) {
+	var parts []lag.Partition
 	for _, tp := range slicesSortedTP(ends) {
 		end := ends[tp]
 		if end <= 0 {
@@ -128,10 +132,24 @@ func behindBy(st *state.Store, ends map[state.TopicPartition]int64) ([]string, e
 			return nil, fmt.Errorf("stored offset of %s/%d: %w", tp.Topic, tp.Partition, err)
 		}
 		if !ok {
-			next = 0
+			next = -1
 		}
 		if next < end {
-			out = append(out, fmt.Sprintf("%s/%d at %d of %d", tp.Topic, tp.Partition, next, end))
+			parts = append(parts, lag.Partition{Topic: tp.Topic, Partition: tp.Partition, Committed: next, End: end,
+				Records: lag.Records(next, 0, end)})
+		}
+	}
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	actx, cancel := context.WithTimeout(ctx, probeTimeout/2)
+	defer cancel()
+	// Unread partitions stay behind; the error says only that none was read.
+	_ = lag.Ages(actx, r.env.Conn.WithHooks(nil).Client, parts, time.Now())
+	var out []string
+	for _, p := range parts {
+		if p.Records > 0 {
+			out = append(out, fmt.Sprintf("%s/%d at %d of %d", p.Topic, p.Partition, max(p.Committed, 0), p.End))
 		}
 	}
 	return out, nil

@@ -134,3 +134,47 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Errorf("the second platform counts the first's bytes: %v", n)
 	}
 }
+
+// A store whose offset stops after a transaction's last record, before its
+// commit marker (as the orchestrator's does), has caught up.
+func TestReadyzPastTransactionMarkers(t *testing.T) {
+	ctx := context.Background()
+	d := startBare(t)
+	landed := &events.FileLanded{
+		Envelope: events.Envelope{EventID: events.NewID(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), Domain: "raw", CorrelationID: "b.csv"},
+		Key:      "b.csv", Source: events.SourceLocal, Size: 10, Checksum: strings.Repeat("cd", 32),
+	}
+	rec, err := d.Env.Codec.Record(landed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Topic, rec.Partition = d.Env.Config.Topics.For(landed), 0
+	kc, err := d.Env.Conn.Client(kgo.TransactionalID("readyz-test"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	if err := kc.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := kc.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := kc.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Open("", &state.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	b := st.NewBatch()
+	b.SetOffset(rec.Topic, 0, rec.Offset+1) // the marker is at rec.Offset+1
+	if err := b.Commit(false); err != nil {
+		t.Fatal(err)
+	}
+	d.Env.serveLive("orchestrator", audit.Projection{}.Name(), func() *state.Store { return st })
+	if code, body := get(t, d.AdminURL+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz = %d %q, want 200: only a marker is left", code, body)
+	}
+}
