@@ -14,8 +14,8 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"sync"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
