@@ -13,11 +13,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/examples"
 	"github.com/logmesh/logmesh/platform"
 )
 
@@ -479,4 +482,597 @@ func toString(v any) string {
 		b, _ := yaml.Marshal(v)
 		return strings.TrimSpace(string(b))
 	}
+}
+
+// k8sDoc is one manifest document, with its raw YAML for typed decoding.
+type k8sDoc struct {
+	file string
+	kind string
+	name string
+	raw  []byte
+}
+
+// loadK8s reads every document of every manifest under deploy/k8s.
+func loadK8s(t *testing.T) []k8sDoc {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(k8sDir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests under %s: %v", k8sDir, err)
+	}
+	var out []k8sDoc
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		for {
+			var m map[string]any
+			if err := dec.Decode(&m); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if m == nil {
+				continue
+			}
+			raw, err := yaml.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var meta struct {
+				Kind     string `yaml:"kind"`
+				Metadata struct {
+					Name string `yaml:"name"`
+				} `yaml:"metadata"`
+			}
+			if err := yaml.Unmarshal(raw, &meta); err != nil {
+				t.Fatal(err)
+			}
+			if meta.Kind == "" {
+				t.Errorf("%s: a document with no kind", f)
+			}
+			out = append(out, k8sDoc{file: filepath.Base(f), kind: meta.Kind, name: meta.Metadata.Name, raw: raw})
+		}
+	}
+	return out
+}
+
+func (d k8sDoc) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := yaml.Unmarshal(d.raw, v); err != nil {
+		t.Fatalf("%s %s/%s: %v", d.file, d.kind, d.name, err)
+	}
+}
+
+type k8sProbe struct {
+	HTTPGet *struct {
+		Path string `yaml:"path"`
+		Port any    `yaml:"port"`
+	} `yaml:"httpGet"`
+}
+
+type k8sContainer struct {
+	Name  string   `yaml:"name"`
+	Image string   `yaml:"image"`
+	Args  []string `yaml:"args"`
+	Env   []struct {
+		Name  string `yaml:"name"`
+		Value string `yaml:"value"`
+	} `yaml:"env"`
+	EnvFrom []struct {
+		ConfigMapRef *struct {
+			Name string `yaml:"name"`
+		} `yaml:"configMapRef"`
+		SecretRef *struct {
+			Name string `yaml:"name"`
+		} `yaml:"secretRef"`
+	} `yaml:"envFrom"`
+	Ports []struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	} `yaml:"ports"`
+	LivenessProbe  *k8sProbe `yaml:"livenessProbe"`
+	ReadinessProbe *k8sProbe `yaml:"readinessProbe"`
+	StartupProbe   *k8sProbe `yaml:"startupProbe"`
+	VolumeMounts   []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+	} `yaml:"volumeMounts"`
+}
+
+type k8sDeployment struct {
+	Metadata struct {
+		Name        string            `yaml:"name"`
+		Annotations map[string]string `yaml:"annotations"`
+	} `yaml:"metadata"`
+	Spec struct {
+		Replicas *int `yaml:"replicas"`
+		Selector struct {
+			MatchLabels map[string]string `yaml:"matchLabels"`
+		} `yaml:"selector"`
+		Template struct {
+			Metadata struct {
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"metadata"`
+			Spec struct {
+				Containers []k8sContainer `yaml:"containers"`
+				Volumes    []struct {
+					Name     string         `yaml:"name"`
+					EmptyDir map[string]any `yaml:"emptyDir"`
+					Secret   *struct {
+						SecretName string `yaml:"secretName"`
+					} `yaml:"secret"`
+					PVC map[string]any `yaml:"persistentVolumeClaim"`
+				} `yaml:"volumes"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+type k8sTopic struct {
+	Spec struct {
+		TopicName  string         `yaml:"topicName"`
+		Partitions int32          `yaml:"partitions"`
+		Config     map[string]any `yaml:"config"`
+	} `yaml:"spec"`
+}
+
+type k8sACL struct {
+	Resource struct {
+		Type        string `yaml:"type"`
+		Name        string `yaml:"name"`
+		PatternType string `yaml:"patternType"`
+	} `yaml:"resource"`
+	Operations []string `yaml:"operations"`
+}
+
+type k8sUser struct {
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+	Spec struct {
+		Authorization struct {
+			Type string   `yaml:"type"`
+			ACLs []k8sACL `yaml:"acls"`
+		} `yaml:"authorization"`
+	} `yaml:"spec"`
+}
+
+// probePort resolves a probe's port (a number or a container port's name).
+func probePort(c k8sContainer, port any) int {
+	switch p := port.(type) {
+	case string:
+		for _, cp := range c.Ports {
+			if cp.Name == p {
+				return cp.ContainerPort
+			}
+		}
+	case uint64:
+		return int(p)
+	case int64:
+		return int(p)
+	case int:
+		return p
+	}
+	return 0
+}
+
+func exampleDomains(t *testing.T) []string {
+	t.Helper()
+	m, err := examples.Mesh()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range m.Domains {
+		out = append(out, d.Name)
+	}
+	return out
+}
+
+func TestDeployK8s(t *testing.T) {
+	docs := loadK8s(t)
+	env := readEnv(t)
+	topicNames := events.Topics{}
+	catalogPort, _, _ := cliDefaults(t)
+
+	configMaps := map[string]map[string]string{}
+	secrets := map[string]map[string]string{}
+	var deployments []k8sDeployment
+	topics := map[string]k8sTopic{}
+	users := map[string]k8sUser{}
+	services := map[string]struct {
+		Spec struct {
+			Selector map[string]string `yaml:"selector"`
+			Ports    []struct {
+				Port       int `yaml:"port"`
+				TargetPort any `yaml:"targetPort"`
+			} `yaml:"ports"`
+		} `yaml:"spec"`
+	}{}
+	for _, d := range docs {
+		switch d.kind {
+		case "ConfigMap":
+			var cm struct {
+				Data map[string]string `yaml:"data"`
+			}
+			d.decode(t, &cm)
+			configMaps[d.name] = cm.Data
+		case "Secret":
+			var s struct {
+				StringData map[string]string `yaml:"stringData"`
+			}
+			d.decode(t, &s)
+			secrets[d.name] = s.StringData
+		case "Deployment":
+			var dep k8sDeployment
+			d.decode(t, &dep)
+			deployments = append(deployments, dep)
+		case "KafkaTopic":
+			var kt k8sTopic
+			d.decode(t, &kt)
+			if _, dup := topics[kt.Spec.TopicName]; dup {
+				t.Errorf("topic %s defined twice", kt.Spec.TopicName)
+			}
+			topics[kt.Spec.TopicName] = kt
+		case "KafkaUser":
+			var u k8sUser
+			d.decode(t, &u)
+			users[u.Metadata.Name] = u
+		case "Service":
+			s := services[d.name]
+			d.decode(t, &s)
+			services[d.name] = s
+		}
+	}
+
+	// The shared environment: every variable is read by the code.
+	shared, ok := configMaps["logmesh-env"]
+	if !ok {
+		t.Fatalf("no ConfigMap logmesh-env")
+	}
+	for k := range shared {
+		if !env[k] {
+			t.Errorf("ConfigMap logmesh-env: %s is read by no code", k)
+		}
+	}
+	for k := range secrets["logmesh-secrets"] {
+		if !env[k] {
+			t.Errorf("Secret logmesh-secrets: %s is read by no code", k)
+		}
+	}
+
+	seen := map[string][]string{}
+	var registryTopic string
+	for _, dep := range deployments {
+		where := "Deployment " + dep.Metadata.Name
+		spec := dep.Spec.Template.Spec
+		for k, v := range dep.Spec.Selector.MatchLabels {
+			if dep.Spec.Template.Metadata.Labels[k] != v {
+				t.Errorf("%s: the selector %s=%s does not select its own pods", where, k, v)
+			}
+		}
+		if len(spec.Containers) != 1 {
+			t.Errorf("%s: %d containers, want 1", where, len(spec.Containers))
+			continue
+		}
+		c := spec.Containers[0]
+		if !isLogmesh(c.Image) {
+			if !pinnedImage(c.Image) {
+				t.Errorf("%s: image %s is not pinned to a tag", where, c.Image)
+			}
+			for _, e := range c.Env {
+				if e.Name == "SCHEMA_REGISTRY_KAFKASTORE_TOPIC" {
+					registryTopic = e.Value
+				}
+			}
+			continue
+		}
+		for _, e := range c.Env {
+			if !env[e.Name] {
+				t.Errorf("%s: environment variable %s is read by no code", where, e.Name)
+			}
+		}
+		for _, ef := range c.EnvFrom {
+			if ef.ConfigMapRef != nil && configMaps[ef.ConfigMapRef.Name] == nil {
+				t.Errorf("%s: envFrom ConfigMap %s does not exist", where, ef.ConfigMapRef.Name)
+			}
+			if ef.SecretRef != nil && secrets[ef.SecretRef.Name] == nil {
+				t.Errorf("%s: envFrom Secret %s does not exist", where, ef.SecretRef.Name)
+			}
+		}
+		for _, v := range spec.Volumes {
+			if v.Secret != nil && secrets[v.Secret.SecretName] == nil {
+				t.Errorf("%s: volume %s: Secret %s does not exist", where, v.Name, v.Secret.SecretName)
+			}
+		}
+		vals := checkLogmeshArgs(t, where, c.Args, seen)
+		if vals == nil || len(c.Args) < 2 || c.Args[0] != "run" {
+			continue
+		}
+		if len(c.Args) > 2 && !strings.HasPrefix(c.Args[2], "-") {
+			t.Errorf("%s: runs several processors; want one Deployment per processor", where)
+		}
+		name := c.Args[1]
+
+		// The admin endpoint: container port, probes, scrape annotations.
+		if vals["log-format"] != "json" {
+			t.Errorf("%s: want --log-format json", where)
+		}
+		addr := vals["admin-addr"]
+		if addr == "" {
+			t.Errorf("%s: no --admin-addr", where)
+			continue
+		}
+		admin, _ := strconv.Atoi(portOf(t, addr))
+		if !slices.ContainsFunc(c.Ports, func(p struct {
+			Name          string `yaml:"name"`
+			ContainerPort int    `yaml:"containerPort"`
+		}) bool {
+			return p.ContainerPort == admin
+		}) {
+			t.Errorf("%s: no containerPort %d for the admin endpoint", where, admin)
+		}
+		for _, pr := range []struct {
+			what  string
+			probe *k8sProbe
+			path  string
+		}{{"livenessProbe", c.LivenessProbe, livePath}, {"readinessProbe", c.ReadinessProbe, readyPath}} {
+			switch {
+			case pr.probe == nil || pr.probe.HTTPGet == nil:
+				t.Errorf("%s: no %s httpGet", where, pr.what)
+			case pr.probe.HTTPGet.Path != pr.path:
+				t.Errorf("%s: %s on %s, want %s", where, pr.what, pr.probe.HTTPGet.Path, pr.path)
+			case probePort(c, pr.probe.HTTPGet.Port) != admin:
+				t.Errorf("%s: %s on port %v, want the admin port %d", where, pr.what, pr.probe.HTTPGet.Port, admin)
+			}
+		}
+		if sp := c.StartupProbe; sp != nil && sp.HTTPGet != nil {
+			if probePort(c, sp.HTTPGet.Port) != admin || !slices.Contains(adminEndpoints, sp.HTTPGet.Path) {
+				t.Errorf("%s: startupProbe %s on %v, want an admin endpoint on %d", where, sp.HTTPGet.Path, sp.HTTPGet.Port, admin)
+			}
+		}
+		ann := dep.Spec.Template.Metadata.Annotations
+		if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/port"] != strconv.Itoa(admin) || ann["prometheus.io/path"] != metricsPath {
+			t.Errorf("%s: scrape annotations %v, want port %d path %s", where, ann, admin, metricsPath)
+		}
+		for _, p := range []string{ann["prometheus.io/path"], c.LivenessProbe.HTTPGet.Path, c.ReadinessProbe.HTTPGet.Path} {
+			if !slices.Contains(adminEndpoints, p) {
+				t.Errorf("%s: %s is not an endpoint the deploy test checks on platform.AdminHandler", where, p)
+			}
+		}
+
+		// The state store: --data on an emptyDir or a PVC, with the reason.
+		data := vals["data"]
+		var volName string
+		for _, m := range c.VolumeMounts {
+			if m.MountPath == data {
+				volName = m.Name
+			}
+		}
+		if data == "" || volName == "" {
+			t.Errorf("%s: --data %q is not on a volume", where, data)
+		} else {
+			for _, v := range spec.Volumes {
+				if v.Name == volName && v.EmptyDir == nil && v.PVC == nil {
+					t.Errorf("%s: the state volume %s is neither an emptyDir nor a PVC", where, volName)
+				}
+			}
+		}
+		if !strings.Contains(dep.Metadata.Annotations["logmesh.io/state-store"], "rebuild") {
+			t.Errorf("%s: logmesh.io/state-store does not say that the store rebuilds from the log", where)
+		}
+		for _, flagName := range []string{"tokens", "tls-ca"} {
+			path := vals[flagName]
+			if flagName == "tls-ca" {
+				path = cmpOrStr(path, shared["LOGMESH_TLS_CA"])
+			}
+			if path != "" && !slices.ContainsFunc(c.VolumeMounts, func(m struct {
+				Name      string `yaml:"name"`
+				MountPath string `yaml:"mountPath"`
+			}) bool {
+				return strings.HasPrefix(path, m.MountPath+"/")
+			}) {
+				t.Errorf("%s: --%s %s is on no mounted volume", where, flagName, path)
+			}
+		}
+
+		// Replicas, bounded by the partitions of the input topics.
+		replicas := 1
+		if dep.Spec.Replicas != nil {
+			replicas = *dep.Spec.Replicas
+		}
+		inputs := parseTopicSet(dep.Metadata.Annotations["logmesh.io/input-topics"])
+		if spec, _ := lookupProcessor(name); spec.Projection != nil {
+			if got, want := inputs.String(), spec.Projection.Topics(topicNames).String(); got != want {
+				t.Errorf("%s: logmesh.io/input-topics %s, but the %s projection reads %s", where, got, spec.Projection.Name(), want)
+			}
+		}
+		switch scaling := dep.Metadata.Annotations["logmesh.io/scaling"]; scaling {
+		case "single":
+			if replicas != 1 {
+				t.Errorf("%s: replicas %d, want 1 (scaling single)", where, replicas)
+			}
+		case "view":
+		case "partitions":
+			match, err := inputs.Compile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			bound := int32(-1)
+			for n, kt := range topics {
+				if match(n) && (bound < 0 || kt.Spec.Partitions < bound) {
+					bound = kt.Spec.Partitions
+				}
+			}
+			if bound < 0 {
+				t.Errorf("%s: input topics %s match no topic of the manifests", where, inputs)
+			} else if int32(replicas) > bound {
+				t.Errorf("%s: replicas %d > %d, the partitions of its input topics %s", where, replicas, bound, inputs)
+			}
+		default:
+			t.Errorf("%s: logmesh.io/scaling %q, want partitions, single or view", where, scaling)
+		}
+
+		if name == "catalog" {
+			p := catalogPort
+			if ca := vals["catalog-addr"]; ca != "" {
+				p = portOf(t, ca)
+			}
+			svc, ok := services["catalog"]
+			if !ok {
+				t.Errorf("no Service catalog")
+			}
+			for k, v := range svc.Spec.Selector {
+				if dep.Spec.Template.Metadata.Labels[k] != v {
+					t.Errorf("Service catalog does not select %s (%s=%s)", where, k, v)
+				}
+			}
+			if len(svc.Spec.Ports) == 0 || strconv.Itoa(probePort(c, svc.Spec.Ports[0].TargetPort)) != p {
+				t.Errorf("Service catalog: targetPort %v, want the catalog's port %s", svc.Spec.Ports, p)
+			}
+		}
+	}
+	for _, n := range platform.ProcessorNames() {
+		if len(seen[n]) != 1 {
+			t.Errorf("processor %s: %d Deployments (%v), want 1", n, len(seen[n]), seen[n])
+		}
+	}
+
+	// The registry: a Service where LOGMESH_REGISTRY points.
+	ru, err := url.Parse(shared["LOGMESH_REGISTRY"])
+	if err != nil || ru.Host == "" {
+		t.Fatalf("LOGMESH_REGISTRY %q: %v", shared["LOGMESH_REGISTRY"], err)
+	}
+	host, _, _ := strings.Cut(ru.Hostname(), ".")
+	if svc, ok := services[host]; !ok || len(svc.Spec.Ports) == 0 || strconv.Itoa(svc.Spec.Ports[0].Port) != ru.Port() {
+		t.Errorf("LOGMESH_REGISTRY %s: no Service %s on port %s", ru, host, ru.Port())
+	}
+
+	// Topics: exactly the code's, for the example mesh's domains.
+	want := topicNames.Specs(events.DefaultPartitions, exampleDomains(t)...)
+	for _, ws := range want {
+		kt, ok := topics[ws.Name]
+		if !ok {
+			t.Errorf("topic %s (events.Topics.Specs) has no KafkaTopic", ws.Name)
+			continue
+		}
+		if kt.Spec.Partitions != ws.Partitions {
+			t.Errorf("topic %s: %d partitions, the code creates %d", ws.Name, kt.Spec.Partitions, ws.Partitions)
+		}
+		for k, v := range ws.Configs {
+			if got := toString(kt.Spec.Config[k]); got != *v {
+				t.Errorf("topic %s: %s=%q, the code sets %q", ws.Name, k, got, *v)
+			}
+		}
+		for k := range kt.Spec.Config {
+			if _, ok := ws.Configs[k]; !ok && k != "min.insync.replicas" {
+				t.Errorf("topic %s: config %s is not one the code sets", ws.Name, k)
+			}
+		}
+	}
+	for n, kt := range topics {
+		if slices.ContainsFunc(want, func(s events.TopicSpec) bool { return s.Name == n }) {
+			continue
+		}
+		if n != registryTopic || kt.Spec.Partitions != 1 || toString(kt.Spec.Config["cleanup.policy"]) != "compact" {
+			t.Errorf("topic %s is neither one the code creates nor the registry's compacted one-partition topic (%q)", n, registryTopic)
+		}
+	}
+
+	// ACLs: the platform's principal covers every topic, group and
+	// transactional id the processors use; each domain's principal reads
+	// its inbox, writes its events topic, and touches no other topic.
+	platformUser, ok := users[shared["LOGMESH_SASL_USER"]]
+	if !ok {
+		t.Errorf("no KafkaUser %q (LOGMESH_SASL_USER)", shared["LOGMESH_SASL_USER"])
+	}
+	cfg := platform.Config{}
+	for _, n := range platform.ProcessorNames() {
+		for _, need := range []struct{ typ, name, op string }{
+			{"group", cfg.Group(n), "Read"},
+			{"transactionalId", cfg.Group(n) + "-instance", "Write"},
+			{"topic", topicNames.Central(), "Write"},
+			{"topic", topicNames.Inbox("any"), "Read"},
+		} {
+			if !allows(platformUser.Spec.Authorization.ACLs, need.typ, need.name, need.op) {
+				t.Errorf("KafkaUser %s: no %s on %s %s (processor %s)", platformUser.Metadata.Name, need.op, need.typ, need.name, n)
+			}
+		}
+	}
+	for _, d := range exampleDomains(t) {
+		if d == events.DomainRaw || d == events.DomainCentral {
+			continue
+		}
+		u, ok := users[d]
+		if !ok {
+			t.Errorf("domain %s has no KafkaUser", d)
+			continue
+		}
+		acls := u.Spec.Authorization.ACLs
+		if !allows(acls, "topic", topicNames.Inbox(d), "Read") || !allows(acls, "topic", topicNames.Domain(d), "Write") {
+			t.Errorf("KafkaUser %s: want Read on %s and Write on %s", d, topicNames.Inbox(d), topicNames.Domain(d))
+		}
+		for _, other := range exampleDomains(t) {
+			if other == d {
+				continue
+			}
+			for _, tp := range []string{topicNames.Domain(other), topicNames.Inbox(other)} {
+				if allows(acls, "topic", tp, "Read") || allows(acls, "topic", tp, "Write") {
+					t.Errorf("KafkaUser %s may read or write %s, another domain's topic", d, tp)
+				}
+			}
+		}
+	}
+}
+
+// allows reports whether the ACLs allow op on the resource.
+func allows(acls []k8sACL, typ, name, op string) bool {
+	for _, a := range acls {
+		if a.Resource.Type != typ {
+			continue
+		}
+		hit := a.Resource.Name == "*" || a.Resource.Name == name ||
+			a.Resource.PatternType == "prefix" && strings.HasPrefix(name, a.Resource.Name)
+		if hit && (slices.Contains(a.Operations, op) || slices.Contains(a.Operations, "All")) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseTopicSet reads a TopicSet in the form TopicSet.String writes:
+// comma-separated names and at most one /pattern/.
+func parseTopicSet(s string) events.TopicSet {
+	var ts events.TopicSet
+	for len(s) > 0 {
+		if strings.HasPrefix(s, "/") {
+			end := strings.LastIndex(s, "/")
+			ts.Pattern = s[1:end]
+			s = strings.TrimPrefix(s[end+1:], ",")
+			continue
+		}
+		name, rest, _ := strings.Cut(s, ",")
+		ts.Names = append(ts.Names, name)
+		s = rest
+	}
+	return ts
+}
+
+func lookupProcessor(name string) (platform.Spec, bool) {
+	for _, s := range platform.Processors() {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return platform.Spec{}, false
+}
+
+func cmpOrStr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
