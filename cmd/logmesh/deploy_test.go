@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"flag"
+	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -23,6 +24,15 @@ import (
 	"github.com/logmesh/logmesh/examples"
 	"github.com/logmesh/logmesh/platform"
 )
+
+// checker is what the checks report to: a *testing.T, or a recorder in
+// the test that shows the checks catch broken files.
+type checker interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Fatal(args ...any)
+}
 
 // The deploy test: deploy/Dockerfile, deploy/compose/compose.yaml and the
 // manifests under deploy/k8s are checked against the CLI itself (its
@@ -75,12 +85,17 @@ type composeFileT struct {
 	Volumes  map[string]any            `yaml:"volumes"`
 }
 
-func loadCompose(t *testing.T) composeFileT {
+func loadCompose(t checker) composeFileT {
 	t.Helper()
 	b, err := os.ReadFile(composeFile)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return parseCompose(t, b)
+}
+
+func parseCompose(t checker, b []byte) composeFileT {
+	t.Helper()
 	var c composeFileT
 	if err := yaml.Unmarshal(b, &c); err != nil {
 		t.Fatalf("%s: %v", composeFile, err)
@@ -137,7 +152,7 @@ func globalValues(args []string) map[string]string {
 // readEnv returns every environment variable the code reads: the global
 // flags' variables and each literal name passed to os.Getenv, os.LookupEnv
 // or envOr in the module's non-test sources.
-func readEnv(t *testing.T) map[string]bool {
+func readEnv(t checker) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
 	for _, f := range globalFlags {
@@ -179,7 +194,7 @@ func readEnv(t *testing.T) map[string]bool {
 // routed reports whether the admin endpoint routes GET path (anything but
 // a 404 of the mux). A *http.ServeMux is asked for its pattern without
 // running the handler; any other handler is run.
-func routed(t *testing.T, h http.Handler, path string) bool {
+func routed(t checker, h http.Handler, path string) bool {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	if mux, ok := h.(*http.ServeMux); ok {
@@ -208,7 +223,7 @@ func TestDeployAdminEndpointsExist(t *testing.T) {
 }
 
 // portOf returns the port of a host:port listen address.
-func portOf(t *testing.T, addr string) string {
+func portOf(t checker, addr string) string {
 	t.Helper()
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -220,7 +235,7 @@ func portOf(t *testing.T, addr string) string {
 // cliDefaults returns the ports the CLI uses by default: the catalog's
 // (--catalog-addr), the registry's (--registry) and the dev admin
 // endpoint's (dev --admin-addr).
-func cliDefaults(t *testing.T) (catalog, registry, admin string) {
+func cliDefaults(t checker) (catalog, registry, admin string) {
 	t.Helper()
 	c, _ := lookup(commands(), []string{"dev"})
 	fset, _ := c.flagSet()
@@ -318,7 +333,7 @@ func isLogmesh(image string) bool {
 // checkLogmeshArgs parses a logmesh command line as the CLI does, records
 // in seen the processors a run names, and returns the flags given (nil if
 // the line does not parse).
-func checkLogmeshArgs(t *testing.T, where string, args []string, seen map[string][]string) map[string]string {
+func checkLogmeshArgs(t checker, where string, args []string, seen map[string][]string) map[string]string {
 	t.Helper()
 	c, pos, vals, err := parseLogmesh(args)
 	if err != nil {
@@ -340,8 +355,11 @@ func checkLogmeshArgs(t *testing.T, where string, args []string, seen map[string
 	return vals
 }
 
-func TestDeployCompose(t *testing.T) {
-	c := loadCompose(t)
+func TestDeployCompose(t *testing.T) { checkCompose(t, loadCompose(t)) }
+
+// checkCompose checks a parsed compose file against the CLI.
+func checkCompose(t checker, c composeFileT) {
+	t.Helper()
 	env := readEnv(t)
 	catalogPort, _, _ := cliDefaults(t)
 	seen := map[string][]string{}
@@ -493,7 +511,7 @@ type k8sDoc struct {
 }
 
 // loadK8s reads every document of every manifest under deploy/k8s.
-func loadK8s(t *testing.T) []k8sDoc {
+func loadK8s(t checker) []k8sDoc {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(k8sDir, "*.yaml"))
 	if err != nil || len(files) == 0 {
@@ -505,6 +523,16 @@ func loadK8s(t *testing.T) []k8sDoc {
 		if err != nil {
 			t.Fatal(err)
 		}
+		out = append(out, parseK8s(t, f, b)...)
+	}
+	return out
+}
+
+// parseK8s parses the documents of one manifest file.
+func parseK8s(t checker, f string, b []byte) []k8sDoc {
+	t.Helper()
+	var out []k8sDoc
+	{
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		for {
 			var m map[string]any
@@ -538,7 +566,7 @@ func loadK8s(t *testing.T) []k8sDoc {
 	return out
 }
 
-func (d k8sDoc) decode(t *testing.T, v any) {
+func (d k8sDoc) decode(t checker, v any) {
 	t.Helper()
 	if err := yaml.Unmarshal(d.raw, v); err != nil {
 		t.Fatalf("%s %s/%s: %v", d.file, d.kind, d.name, err)
@@ -659,7 +687,7 @@ func probePort(c k8sContainer, port any) int {
 	return 0
 }
 
-func exampleDomains(t *testing.T) []string {
+func exampleDomains(t checker) []string {
 	t.Helper()
 	m, err := examples.Mesh()
 	if err != nil {
@@ -672,8 +700,11 @@ func exampleDomains(t *testing.T) []string {
 	return out
 }
 
-func TestDeployK8s(t *testing.T) {
-	docs := loadK8s(t)
+func TestDeployK8s(t *testing.T) { checkK8s(t, loadK8s(t)) }
+
+// checkK8s checks the parsed manifests against the CLI and the code.
+func checkK8s(t checker, docs []k8sDoc) {
+	t.Helper()
 	env := readEnv(t)
 	topicNames := events.Topics{}
 	catalogPort, _, _ := cliDefaults(t)
@@ -1075,4 +1106,131 @@ func cmpOrStr(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// recorder is a checker that keeps what it is told; Fatal and Fatalf stop
+// the check (run recovers).
+type recorder struct{ errs []string }
+
+// fatalStop is the panic value of a recorder's Fatal.
+type fatalStop struct{}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.Errorf(format, args...)
+	panic(fatalStop{})
+}
+func (r *recorder) Fatal(args ...any) {
+	r.errs = append(r.errs, fmt.Sprint(args...))
+	panic(fatalStop{})
+}
+
+// run runs check against r, stopping at a Fatal.
+func (r *recorder) run(check func(checker)) {
+	defer func() {
+		if v := recover(); v != nil {
+			if _, ok := v.(fatalStop); !ok {
+				panic(v)
+			}
+		}
+	}()
+	check(r)
+}
+
+func (r *recorder) has(sub string) bool {
+	return slices.ContainsFunc(r.errs, func(e string) bool { return strings.Contains(e, sub) })
+}
+
+// TestDeployChecksCatch shows that the deploy checks fail on broken
+// files: each case breaks the real compose file or a real manifest in one
+// place and wants the error that names it, which the unbroken file does
+// not give.
+func TestDeployChecksCatch(t *testing.T) {
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	compose := read(composeFile)
+	k8sFiles := map[string]string{}
+	files, err := filepath.Glob(filepath.Join(k8sDir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		k8sFiles[filepath.Base(f)] = read(f)
+	}
+	checkComposeText := func(text string) *recorder {
+		r := &recorder{}
+		r.run(func(c checker) { checkCompose(c, parseCompose(c, []byte(text))) })
+		return r
+	}
+	checkK8sText := func(file, text string) *recorder {
+		r := &recorder{}
+		r.run(func(c checker) {
+			var docs []k8sDoc
+			for name, body := range k8sFiles {
+				if name == file {
+					body = text
+				}
+				docs = append(docs, parseK8s(c, name, []byte(body))...)
+			}
+			checkK8s(c, docs)
+		})
+		return r
+	}
+	tests := []struct {
+		name      string
+		file      string // "compose" or a manifest under deploy/k8s
+		old, new  string // the first old is replaced by new
+		wantError string
+	}{
+		{"a processor without a compose service", "compose", `"run", "notifier"`, `"run", "audit"`, "processor notifier has no compose service"},
+		{"an unknown processor", "compose", `"run", "notifier"`, `"run", "notifyer"`, "run notifyer: no such processor"},
+		{"a flag the CLI lacks", "compose", `"--data", "/var/lib/logmesh"`, `"--data", "/var/lib/logmesh", "--frobnicate"`, "flag provided but not defined: -frobnicate"},
+		{"an environment variable no code reads", "compose", "LOGMESH_CLIENT_ID: logmesh-olpush", "LOGMESH_CLIENTID: logmesh-olpush", "LOGMESH_CLIENTID is read by no code"},
+		{"an unpinned image", "compose", "apache/kafka:4.1.1", "apache/kafka:latest", "image apache/kafka:latest is not pinned"},
+		{"a health check on another port", "compose", "http://127.0.0.1:8082/readyz", "http://127.0.0.1:8083/readyz", "healthcheck"},
+		{"one transaction-state replica too many", "compose", "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: 1", "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: 2", "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"},
+		{"a processor without a Deployment", "processors.yaml", "- run\n        - notifier", "- run\n        - audit", "processor notifier: 0 Deployments"},
+		{"replicas beyond the partitions", "processors.yaml", "replicas: 2", "replicas: 7", "replicas 7 > 6"},
+		{"a readiness probe on a wrong path", "processors.yaml", "path: /readyz", "path: /ready", "readinessProbe on /ready, want /readyz"},
+		{"a probe on another port", "processors.yaml", "port: admin", "port: 9999", "on port 9999"},
+		{"input topics that are not the projection's", "processors.yaml", "logmesh.io/input-topics: logmesh.raw.events,logmesh.raw.batches", "logmesh.io/input-topics: logmesh.raw.events", "projection reads"},
+		{"a topic with other partitions than the code's", "topics.yaml", "partitions: 6", "partitions: 3", "partitions, the code creates 6"},
+		{"a compacted fact topic", "topics.yaml", "cleanup.policy: delete", "cleanup.policy: compact", "cleanup.policy=\"compact\", the code sets \"delete\""},
+		{"a domain reading another's inbox", "users.yaml", "name: logmesh.wealth.inbox", "name: logmesh.research.inbox", "KafkaUser wealth may read or write logmesh.research.inbox"},
+		{"a ConfigMap variable no code reads", "config.yaml", "LOGMESH_TOPIC_PREFIX: logmesh", "LOGMESH_PREFIX: logmesh", "LOGMESH_PREFIX is read by no code"},
+	}
+	baseCompose := checkComposeText(compose)
+	baseK8s := checkK8sText("", "")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base, text := baseCompose, compose
+			if tt.file != "compose" {
+				base, text = baseK8s, k8sFiles[tt.file]
+			}
+			if !strings.Contains(text, tt.old) {
+				t.Fatalf("%s has no %q to break", tt.file, tt.old)
+			}
+			if base.has(tt.wantError) {
+				t.Fatalf("the unbroken files already give %q", tt.wantError)
+			}
+			broken := strings.Replace(text, tt.old, tt.new, 1)
+			var got *recorder
+			if tt.file == "compose" {
+				got = checkComposeText(broken)
+			} else {
+				got = checkK8sText(tt.file, broken)
+			}
+			if !got.has(tt.wantError) {
+				t.Errorf("broken %s: no error with %q; got %q", tt.file, tt.wantError, got.errs)
+			}
+		})
+	}
 }
