@@ -72,6 +72,7 @@ func (s *Server) Handler() http.Handler {
 		fail(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (see /openapi.json)", r.Method, r.URL.Path))
 	})
 	s.iceberg(mux)
+	s.mountConsole(mux)
 	return mux
 }
 

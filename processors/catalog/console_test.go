@@ -1,0 +1,160 @@
+package catalog_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/logmesh/logmesh/processors/catalog"
+)
+
+// consoleGet signs in to the console as principal and gets path, returning
+// the status and the page.
+func (r *rig) consoleGet(principal, path string) (int, string) {
+	r.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	cl := &http.Client{Jar: jar}
+	resp, err := cl.PostForm(r.url+"/console/login", url.Values{"token": {"tok-" + principal}})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		r.t.Fatalf("login as %s: %d", principal, resp.StatusCode)
+	}
+	resp, err = cl.Get(r.url + path)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return resp.StatusCode, b.String()
+}
+
+// Every console page answers what the API answers the same token: a
+// domain without a grant of a private product sees it in neither; the
+// product page of a product one may not see is refused as the API refuses.
+func TestConsoleAuthorization(t *testing.T) {
+	r := newRig(t, catalog.Rules{})
+	tests := []struct {
+		principal, path string
+		status          int
+		has, hasNot     []string
+	}{
+		{"own", "/console/", 200, []string{"own.pub", "own.priv"}, nil},
+		{"d", "/console/", 200, []string{"own.pub"}, []string{"own.priv"}},
+		{"governance", "/console/", 200, []string{"own.pub", "own.priv"}, nil},
+		{"d", "/console/products/own.priv", 403, []string{"may not read-metadata own.priv"}, []string{`id="contract"`}},
+		{"own", "/console/products/own.priv", 200, []string{`id="contract"`, "own.priv"}, nil},
+		{"a", "/console/products/own.pub", 200, []string{`id="contract"`}, nil},
+		{"d", "/console/files", 200, []string{`id="files"`}, nil},
+		{"d", "/console/lineage", 200, []string{`id="graph"`}, nil},
+		{"d", "/console/api/lineage/graph", 200, []string{"product:own.pub"}, []string{"own.priv"}},
+		{"own", "/console/api/lineage/graph", 200, []string{"product:own.pub", "product:own.priv"}, nil},
+		{"d", "/console/api/products/own.priv", 403, nil, []string{"own.priv\",\"owner"}},
+		{"d", "/console/incidents", 200, []string{"Incidents"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.principal+tt.path, func(t *testing.T) {
+			status, body := r.consoleGet(tt.principal, tt.path)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d:\n%s", status, tt.status, body)
+			}
+			for _, s := range tt.has {
+				if !strings.Contains(body, s) {
+					t.Errorf("page lacks %q:\n%s", s, body)
+				}
+			}
+			for _, s := range tt.hasNot {
+				if strings.Contains(body, s) {
+					t.Errorf("page shows %q:\n%s", s, body)
+				}
+			}
+		})
+	}
+	// And the API itself says the same.
+	if status, body, _ := r.call("d", "GET", "/v1/products/own.priv", ""); status != http.StatusForbidden {
+		t.Errorf("API: d reads own.priv: %d %s", status, body)
+	}
+}
+
+// Without a token the console sends one to sign in; a bad token does not
+// sign in.
+func TestConsoleLogin(t *testing.T) {
+	r := newRig(t, catalog.Rules{})
+	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := cl.Get(r.url + "/console/files")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/console/login") {
+		t.Fatalf("no token: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, err = cl.PostForm(r.url+"/console/login", url.Values{"token": {"wrong"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+		t.Fatalf("bad token: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+}
+
+// The lineage graph: a domain sees the products it may see; around a node
+// at depth 1 only its neighbours; a node it may not see is not found.
+func TestLineageGraphAPI(t *testing.T) {
+	r := newRig(t, catalog.Rules{})
+	graph := func(principal, q string) (int, catalog.GraphView) {
+		status, body, _ := r.call(principal, "GET", "/v1/lineage/graph"+q, "")
+		var g catalog.GraphView
+		if status == 200 {
+			if err := json.Unmarshal([]byte(body), &g); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return status, g
+	}
+	ids := func(g catalog.GraphView) string {
+		var s []string
+		for _, n := range g.Nodes {
+			s = append(s, n.ID)
+		}
+		return strings.Join(s, ",")
+	}
+	tests := []struct {
+		principal, q string
+		status       int
+		nodes        string
+	}{
+		{"own", "", 200, "product:own.priv,topic:t,product:own.pub"},
+		{"d", "", 200, "product:own.pub,topic:t"},
+		{"d", "?node=product:own.priv", 404, ""},
+		{"own", "?node=product:own.pub&depth=1", 200, "topic:t,product:own.pub"},
+		{"own", "?node=product:own.pub&depth=2", 200, "product:own.priv,topic:t,product:own.pub"},
+		{"own", "?node=product:own.pub&depth=0", 200, "product:own.pub"},
+		{"own", "?depth=x", 400, ""},
+		{"anonymous", "", 401, ""},
+	}
+	for _, tt := range tests {
+		status, g := graph(tt.principal, tt.q)
+		if status != tt.status {
+			t.Errorf("%s %s: status %d, want %d", tt.principal, tt.q, status, tt.status)
+			continue
+		}
+		if status == 200 && ids(g) != tt.nodes {
+			t.Errorf("%s %s: nodes %s, want %s", tt.principal, tt.q, ids(g), tt.nodes)
+		}
+	}
+}
