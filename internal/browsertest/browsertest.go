@@ -95,10 +95,10 @@ func (b *Browser) Run(name string, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// Shot writes a full screenshot of the page as step name's PNG.
+// Shot writes a full screenshot of the page as step name's PNG (quality 100 is PNG; less is JPEG).
 func (b *Browser) Shot(name string) {
 	b.t.Helper()
-	png, err := chromedp.Run(b.Ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(b.Ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return
