@@ -8,6 +8,10 @@
   var q = new URLSearchParams();
   if (me.dataset.node) { q.set("node", me.dataset.node); q.set("depth", me.dataset.depth || "1"); }
   if (me.dataset.asOf) { q.set("as_of", me.dataset.asOf); }
+  function fail(msg) {
+    status.textContent = "error: " + msg;
+    status.setAttribute("data-done", "error");
+  }
   function el(name, attrs, parent) {
     var e = document.createElementNS(NS, name);
     for (var k in attrs) { e.setAttribute(k, attrs[k]); }
@@ -24,7 +28,7 @@
   fetch("/console/api/lineage/graph?" + q.toString(), { credentials: "same-origin" })
     .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
     .then(function (res) {
-      if (!res.ok) { status.textContent = "error: " + (res.body.error ? res.body.error.reason : "unknown"); return; }
+      if (!res.ok) { fail(res.body.error ? res.body.error.reason : "unknown"); return; }
       var data = res.body;
       var g = new dagre.graphlib.Graph();
       g.setGraph({ rankdir: "LR", nodesep: 8, ranksep: 60 });
@@ -54,5 +58,5 @@
       status.textContent = data.nodes.length + " nodes, " + data.edges.length + " edges";
       status.setAttribute("data-done", "true");
     })
-    .catch(function (err) { status.textContent = "error: " + err; });
+    .catch(function (err) { fail(String(err)); });
 })();
