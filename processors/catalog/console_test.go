@@ -1,14 +1,19 @@
 package catalog_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/kafkatest"
 	"github.com/logmesh/logmesh/processors/catalog"
+	"github.com/logmesh/logmesh/projections/audit"
 )
 
 // consoleGet signs in to the console as principal and gets path, returning
@@ -156,5 +161,56 @@ func TestLineageGraphAPI(t *testing.T) {
 		if status == 200 && ids(g) != tt.nodes {
 			t.Errorf("%s %s: nodes %s, want %s", tt.principal, tt.q, ids(g), tt.nodes)
 		}
+	}
+}
+
+// POST /v1/files/{file}/retry: who may retry which file, and which files
+// can be retried.
+func TestFileRetryAPI(t *testing.T) {
+	r := newRig(t, catalog.Rules{})
+	pub, priv, junk := auditFile{"pub/1.csv", "own.pub"}, auditFile{"priv/1.csv", "own.priv"}, auditFile{"junk/1.bin", ""}
+	for i, f := range []auditFile{pub, priv, junk} {
+		r.landFile(f, t0.Add(time.Hour+time.Duration(i)*time.Minute))
+	}
+	sum := junk.sum()
+	r.produce(
+		&events.FileFailed{Envelope: events.Envelope{EventID: "failed-priv", OccurredAt: t0.Add(2 * time.Hour), Domain: events.DomainRaw, CorrelationID: priv.id()},
+			FileKey: priv.key, FileChecksum: new(priv.sum()), Table: new(priv.table), Stage: "parse", Reason: "bad row", Attempt: 1},
+		&events.FileFailed{Envelope: events.Envelope{EventID: "unmatched-junk", OccurredAt: t0.Add(2 * time.Hour), Domain: events.DomainRaw, CorrelationID: junk.id()},
+			FileKey: junk.key, FileChecksum: &sum, Stage: audit.StageMatch, Reason: "no feed matches", Attempt: 1},
+	)
+	tests := []struct {
+		principal, file string
+		status          int
+	}{
+		{"anonymous", priv.id(), 401},
+		{"d", priv.id(), 403},          // not d's file
+		{"d", junk.id(), 403},          // unmatched files are governance's
+		{"own", pub.id(), 409},         // still being loaded
+		{"own", "no-such-file", 404},   //
+		{"own", priv.id(), 202},        // FAILED, own's
+		{"own", priv.id(), 409},        // the retry is pending now
+		{"governance", junk.id(), 202}, // UNMATCHED
+		{"governance", junk.id(), 409}, // pending
+	}
+	for _, tt := range tests {
+		status, body, _ := r.call(tt.principal, "POST", "/v1/files/"+tt.file+"/retry", "")
+		if status != tt.status {
+			t.Errorf("%s retries %s: %d %s, want %d", tt.principal, tt.file, status, body, tt.status)
+		}
+	}
+	var retries []*events.FileRetryRequested
+	for _, rec := range kafkatest.ReadAll(t, r.cluster.Brokers, r.names.Domain(events.DomainRaw)) {
+		ev, err := r.codec.Decode(context.Background(), rec.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rr, ok := ev.(*events.FileRetryRequested); ok {
+			retries = append(retries, rr)
+		}
+	}
+	if len(retries) != 2 || retries[0].FileKey != priv.key || retries[0].Attempt != 2 || retries[0].RequestedBy != "own" ||
+		retries[1].FileKey != junk.key || retries[1].RequestedBy != catalog.Governance {
+		t.Errorf("the retries requested: %+v", retries)
 	}
 }

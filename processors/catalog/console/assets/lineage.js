@@ -33,7 +33,7 @@
       var g = new dagre.graphlib.Graph();
       g.setGraph({ rankdir: "LR", nodesep: 8, ranksep: 60 });
       g.setDefaultEdgeLabel(function () { return {}; });
-      data.nodes.forEach(function (n) { g.setNode(n.id, { width: Math.min(220, 20 + 6 * n.label.length), height: 22, n: n }); });
+      data.nodes.forEach(function (n) { g.setNode(n.id, { width: Math.min(360, 16 + 6.5 * (n.label.length + (n.status ? n.status.length + 3 : 0))), height: 22, n: n }); });
       data.edges.forEach(function (e) { g.setEdge(e.from, e.to, { label: e.label || "", width: e.label ? 20 : 0, height: e.label ? 10 : 0 }); });
       dagre.layout(g);
       var gg = g.graph();
