@@ -51,6 +51,7 @@ const (
 //	POST   /v1/apply[?plan=true]            {files, retire_domains}: plan and apply mesh files
 //	GET    /v1/lineage/graph[?node=N][&depth=D]  files → tables → products, around a node
 //	POST   /v1/files/{file}/retry[?reason=R]  redrive an UNMATCHED or FAILED file
+//	GET    /v1/incidents[?state=open|resolved]  the incidents the caller may see
 //	GET    /console/...                     the web console (package console)
 //	GET    /iceberg/v1/config, namespaces, tables, load table
 //
@@ -101,6 +102,7 @@ func routes() []route {
 		{"POST", "/v1/apply", (*Server).applyPost},
 		{"GET", "/v1/lineage/graph", (*Server).lineageGraph},
 		{"POST", "/v1/files/{file}/retry", (*Server).fileRetry},
+		{"GET", "/v1/incidents", (*Server).incidentsList},
 	}
 }
 

@@ -214,3 +214,50 @@ func TestFileRetryAPI(t *testing.T) {
 		t.Errorf("the retries requested: %+v", retries)
 	}
 }
+
+// GET /v1/incidents and the incidents page: open and resolved, each seen
+// by governance and the domain it concerns only.
+func TestIncidents(t *testing.T) {
+	r := newRig(t, catalog.Rules{})
+	prod := "own.priv"
+	r.produce(
+		&events.IncidentOpened{Envelope: events.Envelope{EventID: "inc-1", OccurredAt: t0.Add(time.Hour), Domain: "own"},
+			IncidentID: "i-1", Severity: "critical", SubjectKind: "product", Subject: prod, Product: &prod, Summary: "the job failed every attempt"},
+		&events.IncidentOpened{Envelope: events.Envelope{EventID: "inc-2", OccurredAt: t0.Add(time.Hour), Domain: "own"},
+			IncidentID: "i-2", Severity: "warning", SubjectKind: "product", Subject: prod, Product: &prod, Summary: "late"},
+		&events.IncidentResolved{Envelope: events.Envelope{EventID: "inc-2r", OccurredAt: t0.Add(2 * time.Hour), Domain: "own"},
+			IncidentID: "i-2", Resolution: "a later success", ResolvedBy: "job-9"},
+	)
+	tests := []struct {
+		principal, q string
+		want         string
+	}{
+		{"governance", "", "i-1:open,i-2:resolved"},
+		{"own", "", "i-1:open,i-2:resolved"},
+		{"own", "?state=open", "i-1:open"},
+		{"d", "", ""},
+		{"own", "?as_of=" + t0.Add(90*time.Minute).Format(time.RFC3339), "i-1:open,i-2:open"},
+	}
+	for _, tt := range tests {
+		status, body, _ := r.call(tt.principal, "GET", "/v1/incidents"+tt.q, "")
+		var pg struct {
+			Items []catalog.IncidentView `json:"items"`
+		}
+		if status != 200 || json.Unmarshal([]byte(body), &pg) != nil {
+			t.Fatalf("%s: %d %s", tt.principal, status, body)
+		}
+		var got []string
+		for _, i := range pg.Items {
+			got = append(got, i.ID+":"+i.State)
+		}
+		if strings.Join(got, ",") != tt.want {
+			t.Errorf("%s %s: %v, want %s", tt.principal, tt.q, got, tt.want)
+		}
+	}
+	if status, page := r.consoleGet("own", "/console/incidents"); status != 200 || !strings.Contains(page, `data-id="i-1"`) || !strings.Contains(page, "a later success") {
+		t.Errorf("own's incidents page: %d\n%s", status, page)
+	}
+	if status, page := r.consoleGet("d", "/console/incidents"); status != 200 || strings.Contains(page, `data-id="i-1"`) {
+		t.Errorf("d's incidents page shows own's incidents: %d\n%s", status, page)
+	}
+}
