@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: run build test vet test-kafka test-s3 test-e2e-real test-spark bench fuzz clean
+.PHONY: run build test vet test-kafka test-s3 test-e2e-real test-browser test-spark bench fuzz clean
 
 ## run: start the platform on its embedded defaults (Kafka, registry, warehouse under $(DATA))
 run:
@@ -33,6 +33,10 @@ test-s3:
 ## test-e2e-real: the ingestion end-to-end suite with every topic on a real Kafka and every file in a real MinIO
 test-e2e-real:
 	bash deploy/test-e2e-real.sh
+
+## test-browser: the web console in headless Chromium (chromedp; installs Debian's chromium when absent); screenshots under .artifacts/browser/
+test-browser:
+	bash deploy/chromium/test.sh
 
 ## test-spark: Apache Spark 3.5 (pyspark + Iceberg's Spark runtime) reads a dev platform's Iceberg REST catalog with a domain's token
 test-spark:

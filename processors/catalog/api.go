@@ -49,6 +49,10 @@ const (
 //	GET    /v1/lineage/runs[?product=P]     OpenLineage RunEvents of product jobs
 //	GET    /v1/files[?status=S][&table=T]   the file audit: the files the caller may read
 //	POST   /v1/apply[?plan=true]            {files, retire_domains}: plan and apply mesh files
+//	GET    /v1/lineage/graph[?node=N][&depth=D]  files → tables → products, around a node
+//	POST   /v1/files/{file}/retry[?reason=R]  redrive an UNMATCHED or FAILED file
+//	GET    /v1/incidents[?state=open|resolved]  the incidents the caller may see
+//	GET    /console/...                     the web console (package console)
 //	GET    /iceberg/v1/config, namespaces, tables, load table
 //
 // Lists take page_size and page_token; GETs take as_of. Errors are JSON
@@ -69,6 +73,7 @@ func (s *Server) Handler() http.Handler {
 		fail(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (see /openapi.json)", r.Method, r.URL.Path))
 	})
 	s.iceberg(mux)
+	s.mountConsole(mux)
 	return mux
 }
 
@@ -95,6 +100,9 @@ func routes() []route {
 		{"GET", "/v1/lineage/runs", (*Server).lineageRuns},
 		{"GET", "/v1/files", (*Server).filesList},
 		{"POST", "/v1/apply", (*Server).applyPost},
+		{"GET", "/v1/lineage/graph", (*Server).lineageGraph},
+		{"POST", "/v1/files/{file}/retry", (*Server).fileRetry},
+		{"GET", "/v1/incidents", (*Server).incidentsList},
 	}
 }
 

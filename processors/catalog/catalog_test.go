@@ -59,6 +59,19 @@ type rig struct {
 
 func newRig(t *testing.T, rules catalog.Rules) *rig {
 	t.Helper()
+	r := newRigMesh(t, rules, authMesh, func(r *rig) {
+		r.produce(&events.ShareRevoked{Envelope: events.Envelope{EventID: "revoke-b", OccurredAt: t0.Add(time.Minute), Domain: events.DomainCentral},
+			GrantID: events.DeriveID("grant", "own.pub", "b"), Product: "own.pub", OwnerDomain: "own", GranteeDomain: "b", RevokedBy: "test"})
+		r.commit("own.pub", 1, t0.Add(2*time.Minute))
+		r.commit("own.priv", 1, t0.Add(2*time.Minute))
+	})
+	return r
+}
+
+// newRigMesh is newRig on the mesh meshYAML, with more facts produced by
+// more before the catalog starts.
+func newRigMesh(t *testing.T, rules catalog.Rules, meshYAML string, more func(*rig)) *rig {
+	t.Helper()
 	ctx := context.Background()
 	c := kafkatest.New(t)
 	codec, _ := kafkatest.Codec(t)
@@ -69,15 +82,12 @@ func newRig(t *testing.T, rules catalog.Rules) *rig {
 	if err := c.Conn().EnsureTopics(ctx, r.names.Specs(1, "own", "a", "b", "c", "d")...); err != nil {
 		t.Fatal(err)
 	}
-	m, err := mesh.Parse([]byte(authMesh), "mesh.yaml", ".")
+	m, err := mesh.Parse([]byte(meshYAML), "mesh.yaml", ".")
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.produce(m.Definitions(t0)...)
-	r.produce(&events.ShareRevoked{Envelope: events.Envelope{EventID: "revoke-b", OccurredAt: t0.Add(time.Minute), Domain: events.DomainCentral},
-		GrantID: events.DeriveID("grant", "own.pub", "b"), Product: "own.pub", OwnerDomain: "own", GranteeDomain: "b", RevokedBy: "test"})
-	r.commit("own.pub", 1, t0.Add(2*time.Minute))
-	r.commit("own.priv", 1, t0.Add(2*time.Minute))
+	more(r)
 	wh, err := tables.OpenWarehouse(ctx, r.wh, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -43,6 +43,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/processors/catalog/console"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/processors/proc"
 	"github.com/logmesh/logmesh/projections"
@@ -66,6 +67,7 @@ type config struct {
 	tls     *tls.Config
 	rules   Rules
 	applier Applier
+	lag     func(ctx context.Context) ([]console.ProcessorLag, error)
 }
 
 // Option configures a Server.

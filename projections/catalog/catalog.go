@@ -3,9 +3,9 @@
 // table's versions and the file audit, folded from every domain's bus into
 // one store so that one log position describes them all. It is the
 // composition of projections/definitions, projections/pointers and
-// projections/audit, plus job attempts and ingestion batches of its own;
+// projections/audit, plus job attempts, ingestion batches and incidents of its own;
 // their keys do not overlap (definitions "d/", pointers "c/", "v/", "b/",
-// audit "f/", "s/", this package "ib/", "r/"), and their readers
+// audit "f/", "s/", this package "ib/", "in/", "r/"), and their readers
 // (definitions.All, pointers.Versions, audit.ByStatus, ...) read a catalog
 // store as they read their own.
 //
@@ -52,7 +52,8 @@ func (Projection) Topics(t events.Topics) events.TopicSet {
 func (Projection) Handles(name string) bool {
 	return definitions.Projection{}.Handles(name) || pointers.Projection{}.Handles(name) || audit.Projection{}.Handles(name) ||
 		name == events.NameJobStarted || name == events.NameJobFinished || name == events.NameBatchPlanned ||
-		name == events.NameFileProcessed || name == events.NameFileFailed
+		name == events.NameFileProcessed || name == events.NameFileFailed ||
+		name == events.NameIncidentOpened || name == events.NameIncidentResolved
 }
 
 // Apply folds a definition, a TableCommitted, a job attempt's start or
@@ -67,6 +68,9 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 		return err
 	}
 	if err := (pointers.Projection{}).Apply(s, ev); err != nil {
+		return err
+	}
+	if err := applyIncident(s, ev); err != nil {
 		return err
 	}
 	switch e := ev.(type) {

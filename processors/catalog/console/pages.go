@@ -1,0 +1,209 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+)
+
+// overview: domains, products with freshness against their objective,
+// consumer lag, files by status in the last hour and day.
+func (c *Console) overview(r *http.Request, tok string, asOf url.Values, v *view) (string, error) {
+	ctx := r.Context()
+	domains, err := c.list(ctx, tok, "/v1/domains", asOf)
+	if err != nil {
+		return "", err
+	}
+	products, err := c.list(ctx, tok, "/v1/products", asOf)
+	if err != nil {
+		return "", err
+	}
+	now := c.opts.Clock()
+	type productRow struct {
+		P                  map[string]any
+		Age, Objective     string
+		Late               bool
+		LastRun, RunStatus string
+	}
+	var rows []productRow
+	for _, p := range products {
+		row := productRow{P: p}
+		if f, ok := p["freshness_seconds"].(float64); ok && f > 0 {
+			row.Objective = (time.Duration(f) * time.Second).String()
+		}
+		if cur, ok := p["current"].(map[string]any); ok {
+			if t, err := time.Parse(time.RFC3339Nano, str(cur["committed_at"])); err == nil {
+				age := now.Sub(t)
+				row.Age, row.LastRun, row.RunStatus = age.Truncate(time.Second).String(), t.UTC().Format(time.RFC3339), "committed"
+				if f, ok := p["freshness_seconds"].(float64); ok && f > 0 && age > time.Duration(f)*time.Second {
+					row.Late = true
+				}
+			}
+		}
+		rows = append(rows, row)
+	}
+	type counts struct{ Hour, Day map[string]int }
+	fc := counts{Hour: map[string]int{}, Day: map[string]int{}}
+	files, ferr := c.list(ctx, tok, "/v1/files", asOf)
+	for _, f := range files {
+		t, err := time.Parse(time.RFC3339Nano, str(f["landed_at"]))
+		if err != nil {
+			continue
+		}
+		st := str(f["status"])
+		if now.Sub(t) <= time.Hour {
+			fc.Hour[st]++
+		}
+		if now.Sub(t) <= 24*time.Hour {
+			fc.Day[st]++
+		}
+	}
+	var lag []ProcessorLag
+	lagNote := ""
+	if c.opts.Lag == nil {
+		lagNote = "not available"
+	} else if lag, err = c.opts.Lag(ctx); err != nil {
+		lagNote = "not available: " + err.Error()
+	}
+	filesNote := ""
+	if ferr != nil {
+		filesNote = "not available: " + ferr.Error()
+	}
+	v.Title = "Overview"
+	v.Data = map[string]any{"Domains": domains, "Products": rows, "Files": fc, "FilesNote": filesNote, "Lag": lag, "LagNote": lagNote}
+	return "overview", nil
+}
+
+// files: the file audit, filtered by status, feed, table and landing time.
+func (c *Console) files(r *http.Request, tok string, asOf url.Values, v *view) (string, error) {
+	q := r.URL.Query()
+	aq := url.Values{}
+	for k, vs := range asOf {
+		aq[k] = vs
+	}
+	if s := q.Get("status"); s != "" {
+		aq.Set("status", s)
+	}
+	if t := q.Get("table"); t != "" {
+		aq.Set("table", t)
+	}
+	files, err := c.list(r.Context(), tok, "/v1/files", aq)
+	if err != nil {
+		return "", err
+	}
+	feed, sinceStr := q.Get("feed"), q.Get("since")
+	var sinceT time.Time
+	if sinceStr != "" {
+		if sinceT, err = time.Parse(time.RFC3339, sinceStr); err != nil {
+			return "", &apiError{Status: http.StatusBadRequest, Reason: "since must be an RFC 3339 time"}
+		}
+	}
+	var out []map[string]any
+	for _, f := range files {
+		if feed != "" && str(f["feed"]) != feed {
+			continue
+		}
+		if !sinceT.IsZero() {
+			t, err := time.Parse(time.RFC3339Nano, str(f["landed_at"]))
+			if err != nil || t.Before(sinceT) {
+				continue
+			}
+		}
+		st := str(f["status"])
+		f["retryable"] = (st == "UNMATCHED" || st == "FAILED") && num(f["retry_requested"]) <= num(f["attempt"])
+		out = append(out, f)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return str(out[i]["landed_at"]) > str(out[j]["landed_at"]) })
+	v.Title = "File audit"
+	v.Data = map[string]any{"Files": out, "Status": q.Get("status"), "Table": q.Get("table"), "Feed": feed, "Since": sinceStr,
+		"Retried": q.Get("retried"), "RetryError": q.Get("retry_error")}
+	return "files", nil
+}
+
+// lineage: the graph page; its JavaScript reads /console/api/lineage/graph.
+func (c *Console) lineage(r *http.Request, _ string, _ url.Values, v *view) (string, error) {
+	q := r.URL.Query()
+	depth := q.Get("depth")
+	if depth == "" {
+		depth = "1"
+	}
+	v.Title = "Lineage"
+	v.Data = map[string]any{"Node": q.Get("node"), "Depth": depth}
+	return "lineage", nil
+}
+
+// product: a product's contract, versions, runs, why not yet, grants.
+func (c *Console) product(r *http.Request, tok string, asOf url.Values, v *view) (string, error) {
+	ctx := r.Context()
+	name := r.PathValue("product")
+	var p map[string]any
+	if err := c.call(ctx, tok, http.MethodGet, "/v1/products/"+url.PathEscape(name), asOf, &p); err != nil {
+		return "", err
+	}
+	d := map[string]any{"Product": p}
+	var pending map[string]any
+	if err := c.call(ctx, tok, http.MethodGet, "/v1/products/"+url.PathEscape(name)+"/pending", asOf, &pending); err != nil {
+		d["PendingNote"] = "not available: " + err.Error()
+	} else {
+		d["Pending"] = pending
+	}
+	if table := str(p["output_table"]); table != "" && p["readable"] == true {
+		var t map[string]any
+		if err := c.call(ctx, tok, http.MethodGet, "/v1/tables/"+url.PathEscape(table), asOf, &t); err == nil {
+			d["Table"] = t
+		} else {
+			d["TableNote"] = err.Error()
+		}
+	}
+	rq := url.Values{"product": {name}}
+	for k, vs := range asOf {
+		rq[k] = vs
+	}
+	if runs, err := c.list(ctx, tok, "/v1/lineage/runs", rq); err == nil {
+		d["Runs"] = runs
+	} else {
+		d["RunsNote"] = err.Error()
+	}
+	v.Title = name
+	v.Data = d
+	return "product", nil
+}
+
+// incidents: open and resolved incidents, when the catalog records them.
+func (c *Console) incidents(r *http.Request, tok string, asOf url.Values, v *view) (string, error) {
+	var inc []map[string]any
+	var note string
+	var ae *apiError
+	if list, err := c.list(r.Context(), tok, "/v1/incidents", asOf); err == nil {
+		inc = list
+	} else if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		note = "not available: the catalog does not record incidents yet"
+	} else {
+		return "", err
+	}
+	v.Title = "Incidents"
+	v.Data = map[string]any{"Incidents": inc, "Note": note}
+	return "incidents", nil
+}
+
+// tail: a topic's events, when the catalog streams them.
+func (c *Console) tail(r *http.Request, _ string, _ url.Values, v *view) (string, error) {
+	v.Title = "Live tail"
+	v.Data = map[string]any{"Topic": r.URL.Query().Get("topic")}
+	return "tail", nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func num(v any) float64 {
+	f, _ := v.(float64)
+	return f
+}
+
+var _ = strings.TrimSpace
