@@ -11,6 +11,11 @@
 # nothing under testdata (Go keeps its generated corpus in GOCACHE), and
 # the script checks that: a tree changed by a passing run fails it.
 #
+# One failure is not a finding: Go 1.26's coordinator can fail a target
+# with a bare "context deadline exceeded" at the -fuzztime boundary on a
+# starved machine (go.dev/issue/75804). It writes no input; when the
+# corpus then replays clean, the target counts as passed, said so.
+#
 # Environment: GO (default go), FUZZTIME (default 10s; anything -fuzztime
 # takes, such as 1000x), FUZZPKGS (default ./...: the packages to search).
 set -euo pipefail
@@ -59,11 +64,30 @@ for entry in "${targets[@]}"; do
 	name=${entry#* }
 	echo "--- fuzz $name ($pkg)"
 	t0=$SECONDS
-	if ! $GO test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg"; then
-		echo "fuzz: FAILED: $name in $pkg (the failing input is under its testdata/fuzz/$name/;" \
-			"rerun it with: $GO test -run '^$name\$' $pkg)" >&2
-		exit 1
+	dir=$($GO list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$name
+	inputs_before=$(ls "$dir" 2>/dev/null || true)
+	log=$(mktemp)
+	status=0
+	$GO test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg" >"$log" 2>&1 || status=$?
+	cat "$log"
+	if ((status != 0)); then
+		# Go 1.26's fuzz coordinator can fail a target with a bare
+		# "context deadline exceeded" at the -fuzztime boundary when a
+		# starved worker misses its stop (go.dev/issue/75804, fixed in
+		# Go 1.27). That failure writes no input. Only then, and only
+		# if the seeds and the corpus replay clean, it is a pass.
+		inputs_after=$(ls "$dir" 2>/dev/null || true)
+		if [[ $inputs_after == "$inputs_before" ]] && grep -q '^    context deadline exceeded$' "$log" &&
+			$GO test -run "^${name}\$" "$pkg" >/dev/null; then
+			echo "--- $name: the coordinator's deadline race (go.dev/issue/75804), no failing input; its corpus replays clean"
+		else
+			rm -f "$log"
+			echo "fuzz: FAILED: $name in $pkg (the failing input is under its testdata/fuzz/$name/;" \
+				"rerun it with: $GO test -run '^$name\$' $pkg)" >&2
+			exit 1
+		fi
 	fi
+	rm -f "$log"
 	echo "--- $name passed ($((SECONDS - t0))s with the build)"
 done
 
