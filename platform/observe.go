@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/lag"
+	"github.com/logmesh/logmesh/processors/catalog/console"
 	"github.com/logmesh/logmesh/projections/audit"
 	"github.com/logmesh/logmesh/projections/orchestration"
 	"github.com/logmesh/logmesh/state"
@@ -110,4 +112,33 @@ func (p *Platform) registerCollectors() error {
 		return fmt.Errorf("platform: files metrics: %w", err)
 	}
 	return nil
+}
+
+// consoleLag is the console overview's consumer lag: every processor of
+// the mesh that consumes in a group, its records behind summed over the
+// partitions it reads, measured with the process's admin client against
+// the log start (lag.Measure).
+func consoleLag(e *Env) func(ctx context.Context) ([]console.ProcessorLag, error) {
+	return func(ctx context.Context) ([]console.ProcessorLag, error) {
+		adm, err := e.admin()
+		if err != nil {
+			return nil, err
+		}
+		names := ProcessorNames()
+		groups := LagGroups(e.Config, names...)
+		parts, err := lag.Measure(ctx, adm, groups)
+		if err != nil {
+			return nil, err
+		}
+		behind := map[string]int64{}
+		for _, p := range parts {
+			behind[p.Group] += p.Records
+		}
+		out := make([]console.ProcessorLag, 0, len(groups))
+		for _, g := range groups {
+			i := slices.IndexFunc(names, func(n string) bool { return e.Config.Group(n) == g.Name })
+			out = append(out, console.ProcessorLag{Processor: names[i], Group: g.Name, Lag: behind[g.Name]})
+		}
+		return out, nil
+	}
 }
