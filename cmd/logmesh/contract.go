@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"strings"
@@ -102,7 +101,7 @@ func (g global) contractFromLog(ctx context.Context, name string) (*odcs.Contrac
 	if pub == nil {
 		return nil, fmt.Errorf("contract: the ProductPublished event %s of %s is not on %s: %w", def.EventID, name, g.topics.Domain(def.Domain), errMesh)
 	}
-	p := productOf(pub)
+	p := mesh.ProductFromEvent(pub)
 	opts := []odcs.Option{odcs.WithDefinitionHash(pub.DefinitionHash)}
 	if p.Kind == mesh.KindSourceAligned {
 		feed, err := g.feedOf(ctx, st, p)
@@ -136,40 +135,12 @@ func (g global) feedOf(ctx context.Context, st meshState, p *mesh.Product) (*mes
 		if !ok || !live[e.Envelope.EventID] || e.Table != p.Output.Table {
 			continue
 		}
-		feed := &mesh.Feed{Name: e.Feed, Table: e.Table, Schema: e.Schema, PrimaryKey: e.PrimaryKey,
-			RejectThreshold: e.RejectThreshold, OrderingField: deref(e.OrderingField)}
-		for _, r := range e.Rules {
-			mr := mesh.Rule{Field: r.Field, Rule: r.Rule, Value: deref(r.Arg)}
-			if r.Rule == mesh.RuleEnum && r.Arg != nil {
-				mr.Value = ""
-				if err := json.Unmarshal([]byte(*r.Arg), &mr.Values); err != nil {
-					return nil, fmt.Errorf("contract: feed %s: enum rule on %s: %w", e.Feed, r.Field, err)
-				}
-			}
-			feed.Rules = append(feed.Rules, mr)
+		feed, err := mesh.FeedFromEvent(e)
+		if err != nil {
+			return nil, fmt.Errorf("contract: feed %s: %w", e.Feed, err)
 		}
-		return feed, nil
+		return &feed, nil
 	}
 	return nil, nil
 }
 
-// productOf rebuilds the fields of a product the contract reads from its
-// ProductPublished event.
-func productOf(e *events.ProductPublished) *mesh.Product {
-	p := &mesh.Product{
-		Name: e.Product, Domain: e.OwnerDomain, Kind: e.Kind, Description: deref(e.Description),
-		Output:     mesh.Output{Table: e.OutputTable, Schema: deref(e.OutputSchema), PrimaryKey: e.PrimaryKey, Mode: e.Mode},
-		Visibility: e.Visibility, Owners: e.Owners, Contacts: e.Contacts, Tags: e.Tags,
-	}
-	if e.FreshnessSeconds != nil {
-		p.Freshness = time.Duration(*e.FreshnessSeconds) * time.Second
-	}
-	for _, in := range e.Inputs {
-		if t, ok := strings.CutPrefix(in, "topic:"); ok {
-			p.Inputs = append(p.Inputs, mesh.Input{Name: t, Kind: mesh.InputTopic})
-		} else {
-			p.Inputs = append(p.Inputs, mesh.Input{Name: in, Kind: mesh.InputTable})
-		}
-	}
-	return p
-}

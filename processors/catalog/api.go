@@ -92,6 +92,7 @@ func routes() []route {
 		{"GET", "/v1/products", (*Server).products},
 		{"GET", "/v1/products/{product}", (*Server).productDetail},
 		{"GET", "/v1/products/{product}/pending", (*Server).productPending},
+		{"GET", "/v1/products/{product}/contract", (*Server).productContract},
 		{"GET", "/v1/tables", (*Server).tablesList},
 		{"GET", "/v1/tables/{table}", (*Server).tableDetail},
 		{"GET", "/v1/grants", (*Server).grants},
@@ -214,6 +215,11 @@ type ProductView struct {
 	Current  *VersionView `json:"current,omitempty"`
 	// Grants are the product's live grants, for its owner and governance.
 	Grants []GrantView `json:"grants,omitempty"`
+	// Definition is the definition in force, and History every
+	// definition the product was published with, oldest first: in the
+	// product's detail only.
+	Definition *DefinitionView    `json:"definition,omitempty"`
+	History    []DefinitionChange `json:"history,omitempty"`
 }
 
 // VersionView is one version of a table.
@@ -270,6 +276,16 @@ func (s *Server) productView(sn *snapshot, d *definitions.Definition, principal 
 		}
 		if ok {
 			v.Current = versionView(cur)
+		}
+	}
+	if detail {
+		h, pub, err := history(sn, d)
+		if err != nil {
+			return v, err
+		}
+		v.History = h
+		if pub != nil {
+			v.Definition = definitionView(pub)
 		}
 	}
 	if detail && (principal == Governance || principal == p.Owner) {

@@ -5,7 +5,7 @@
 // composition of projections/definitions, projections/pointers and
 // projections/audit, plus job attempts, ingestion batches and incidents of its own;
 // their keys do not overlap (definitions "d/", pointers "c/", "v/", "b/",
-// audit "f/", "s/", this package "ib/", "in/", "r/"), and their readers
+// audit "f/", "s/", this package "ib/", "in/", "pd/", "r/"), and their readers
 // (definitions.All, pointers.Versions, audit.ByStatus, ...) read a catalog
 // store as they read their own.
 //
@@ -71,6 +71,9 @@ func (Projection) Apply(s projections.Store, ev events.Event) error {
 		return err
 	}
 	if err := applyIncident(s, ev); err != nil {
+		return err
+	}
+	if err := applyPublished(s, ev); err != nil {
 		return err
 	}
 	switch e := ev.(type) {

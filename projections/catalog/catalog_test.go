@@ -84,7 +84,8 @@ func fold(t *testing.T, p projections.Projection, evs []events.Event) projection
 
 // The catalog holds exactly what its parts hold, each part's keys apart
 // from the others': the definitions, the pointers and the audit folded on
-// their own, and the catalog's own job attempts and batches.
+// their own, and the catalog's own job attempts, batches and published
+// definitions.
 func TestCatalogIsItsPartsWithoutOverlap(t *testing.T) {
 	evs := history(t)
 	got := fold(t, catalog.Projection{}, evs)
@@ -103,7 +104,7 @@ func TestCatalogIsItsPartsWithoutOverlap(t *testing.T) {
 	parts := map[string]int{}
 	for k := range got {
 		o, ok := owner[k]
-		if !ok && (strings.HasPrefix(k, "ib/") || strings.HasPrefix(k, "r/")) {
+		if !ok && (strings.HasPrefix(k, "ib/") || strings.HasPrefix(k, "r/") || strings.HasPrefix(k, "pd/")) {
 			o, ok = "catalog", true
 		}
 		if !ok {
