@@ -143,4 +143,3 @@ func (g global) feedOf(ctx context.Context, st meshState, p *mesh.Product) (*mes
 	}
 	return nil, nil
 }
-
