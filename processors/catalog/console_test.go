@@ -62,7 +62,9 @@ func TestConsoleAuthorization(t *testing.T) {
 		{"governance", "/console/", 200, []string{"own.pub", "own.priv"}, nil},
 		{"d", "/console/products/own.priv", 403, []string{"may not read-metadata own.priv"}, []string{`id="contract"`}},
 		{"own", "/console/products/own.priv", 200, []string{`id="contract"`, "own.priv"}, nil},
-		{"a", "/console/products/own.pub", 200, []string{`id="contract"`}, nil},
+		{"a", "/console/products/own.pub", 200, []string{`id="contract"`, "<pre><code>SELECT 1</code></pre>", `&#34;name&#34;: &#34;x&#34;`, `id="history"`, `id="incidents"`, `id="odcs"`}, nil},
+		{"a", "/console/api/products/own.pub/contract?format=yaml", 200, []string{"kind: DataContract"}, nil},
+		{"d", "/console/api/products/own.priv/contract", 403, nil, []string{"DataContract"}},
 		{"d", "/console/files", 200, []string{`id="files"`}, nil},
 		{"d", "/console/lineage", 200, []string{`id="graph"`}, nil},
 		{"d", "/console/api/lineage/graph", 200, []string{"product:own.pub"}, []string{"own.priv"}},
@@ -259,5 +261,13 @@ func TestIncidents(t *testing.T) {
 	}
 	if status, page := r.consoleGet("d", "/console/incidents"); status != 200 || strings.Contains(page, `data-id="i-1"`) {
 		t.Errorf("d's incidents page shows own's incidents: %d\n%s", status, page)
+	}
+	// The product's page lists its own incidents, and another's none.
+	if status, page := r.consoleGet("own", "/console/products/own.priv"); status != 200 ||
+		!strings.Contains(page, "the job failed every attempt") || !strings.Contains(page, "a later success") {
+		t.Errorf("own.priv's page lacks its incidents: %d\n%s", status, page)
+	}
+	if status, page := r.consoleGet("own", "/console/products/own.pub"); status != 200 || strings.Contains(page, "the job failed every attempt") {
+		t.Errorf("own.pub's page shows own.priv's incidents: %d\n%s", status, page)
 	}
 }

@@ -1,6 +1,8 @@
 package console
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -167,6 +169,22 @@ func (c *Console) product(r *http.Request, tok string, asOf url.Values, v *view)
 	} else {
 		d["RunsNote"] = err.Error()
 	}
+	// The incidents of the product, open and resolved, of those the
+	// token may see.
+	if all, err := c.list(ctx, tok, "/v1/incidents", asOf); err == nil {
+		var mine []map[string]any
+		for _, i := range all {
+			if str(i["product"]) == name || (str(i["table"]) != "" && str(i["table"]) == str(p["output_table"])) {
+				mine = append(mine, i)
+			}
+		}
+		d["Incidents"] = mine
+	} else {
+		d["IncidentsNote"] = "not available: " + err.Error()
+	}
+	if def, ok := p["definition"].(map[string]any); ok {
+		d["Schema"] = indentJSON(str(def["output_schema"]))
+	}
 	v.Title = name
 	v.Data = d
 	return "product", nil
@@ -194,6 +212,15 @@ func (c *Console) tail(r *http.Request, _ string, _ url.Values, v *view) (string
 	v.Title = "Live tail"
 	v.Data = map[string]any{"Topic": r.URL.Query().Get("topic")}
 	return "tail", nil
+}
+
+// indentJSON is s indented, or s itself if it is not JSON.
+func indentJSON(s string) string {
+	var b bytes.Buffer
+	if err := json.Indent(&b, []byte(s), "", "  "); err != nil {
+		return s
+	}
+	return b.String()
 }
 
 func str(v any) string {
