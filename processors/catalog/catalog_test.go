@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -433,9 +434,20 @@ func TestLineageRuns(t *testing.T) {
 		t.Errorf("d's lineage lists own.priv: %d %s", status, body)
 	}
 	// As of between the start and the end: START only.
-	_, body, _ = r.call("own", "GET", "/v1/lineage/runs?product=own.priv&as_of="+t0.Add(3*time.Minute+30*time.Second).Format(time.RFC3339), "")
+	mid := t0.Add(3*time.Minute + 30*time.Second).Format(time.RFC3339)
+	_, body, _ = r.call("own", "GET", "/v1/lineage/runs?product=own.priv&as_of="+mid, "")
 	if strings.Count(body, `"eventType"`) != 1 {
 		t.Errorf("as of the run's middle: %s", body)
+	}
+	// The product page shows the attempt once, why it ran and what it wrote.
+	run := regexp.MustCompile(`<tr class="run" data-job="job-1"><td>job-1</td><td>1</td><td>(\w+)</td><td>[^<]*</td><td>inputs: own.pub v1 </td><td>[^<]*</td><td>(\d*)</td>`)
+	_, page := r.consoleGet("own", "/console/products/own.priv")
+	if m := run.FindAllStringSubmatch(page, -1); len(m) != 1 || m[0][1] != "COMPLETE" || m[0][2] != "3" {
+		t.Errorf("own.priv's page, jobs: %v\n%s", m, page)
+	}
+	_, page = r.consoleGet("own", "/console/products/own.priv?as_of="+mid)
+	if m := run.FindAllStringSubmatch(page, -1); len(m) != 1 || m[0][1] != "START" || m[0][2] != "" {
+		t.Errorf("own.priv's page as of the run's middle, jobs: %v\n%s", m, page)
 	}
 }
 

@@ -164,9 +164,9 @@ func (c *Console) product(r *http.Request, tok string, asOf url.Values, v *view)
 	for k, vs := range asOf {
 		rq[k] = vs
 	}
-	if runs, err := c.list(ctx, tok, "/v1/lineage/runs", rq); err == nil {
-		d["Runs"] = runs
-	} else {
+	if runs, err := c.list(ctx, tok, "/v1/lineage/runs", rq); err != nil {
+		d["RunsNote"] = err.Error()
+	} else if d["Runs"], err = runRows(runs); err != nil {
 		d["RunsNote"] = err.Error()
 	}
 	// The incidents of the product, open and resolved, of those the
