@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -269,5 +270,47 @@ func TestIncidents(t *testing.T) {
 	}
 	if status, page := r.consoleGet("own", "/console/products/own.pub"); status != 200 || strings.Contains(page, "the job failed every attempt") {
 		t.Errorf("own.pub's page shows own.priv's incidents: %d\n%s", status, page)
+	}
+}
+
+// An edge into a product is labelled with the input version its latest
+// run pinned, and with the input's current version once it moved on;
+// before any run, with the current one. As of any moment.
+func TestLineageGraphPinned(t *testing.T) {
+	const m = `domains:
+  - name: own
+products:
+  - {name: up, domain: own, visibility: enterprise, inputs: ["topic:t"], transform: "SELECT 1", output: {schema: {type: record, name: U, fields: [{name: x, type: string}]}}}
+  - {name: down, domain: own, visibility: enterprise, inputs: ["own.up"], transform: "SELECT x FROM up", output: {schema: {type: record, name: D, fields: [{name: x, type: string}]}}}
+`
+	r := newRigMesh(t, catalog.Rules{}, m, func(r *rig) {
+		r.commit("own.up", 1, t0.Add(2*time.Minute))
+		r.produce(&events.JobStarted{Envelope: events.Envelope{EventID: "js1", OccurredAt: t0.Add(3 * time.Minute), Domain: "own"},
+			JobID: "job-1", Product: "own.down", Attempt: 1, Trigger: "inputs", OutputTable: "own.down", TransformHash: "h", Runner: "duckdb",
+			Inputs:      []events.InputVersion{{Name: "own.up", Table: "own.up", Version: 1, SnapshotID: 100}},
+			OwnerDomain: "own", Visibility: "enterprise", Mode: "append", PrimaryKey: []string{}, Transform: new("SELECT x FROM up")})
+		r.commit("own.up", 2, t0.Add(4*time.Minute))
+	})
+	for _, c := range []struct {
+		asOf time.Duration
+		want string
+	}{
+		{150 * time.Second, "now v1"},
+		{210 * time.Second, "v1"},
+		{0, "v1 (now v2)"},
+	} {
+		q := "?node=product:own.down"
+		if c.asOf != 0 {
+			q += "&as_of=" + t0.Add(c.asOf).Format(time.RFC3339)
+		}
+		status, body, _ := r.call("governance", "GET", "/v1/lineage/graph"+q, "")
+		var g catalog.GraphView
+		if err := json.Unmarshal([]byte(body), &g); err != nil || status != 200 {
+			t.Fatalf("%s: %d %v %s", q, status, err, body)
+		}
+		i := slices.IndexFunc(g.Edges, func(e catalog.GraphEdge) bool { return e.From == "product:own.up" && e.To == "product:own.down" })
+		if i < 0 || g.Edges[i].Label != c.want {
+			t.Errorf("%s: edges %+v, want own.up → own.down labelled %q", q, g.Edges, c.want)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/projections/audit"
+	catalogproj "github.com/logmesh/logmesh/projections/catalog"
 	"github.com/logmesh/logmesh/projections/definitions"
 	"github.com/logmesh/logmesh/projections/pointers"
 )
@@ -27,8 +28,9 @@ type GraphNode struct {
 }
 
 // GraphEdge is an edge of the lineage graph, labelled with the version it
-// pins: the table version a file made, the version of an input a product
-// reads now.
+// pins: the table version a file made; the version of an input the
+// product's latest run pinned ("v3", "v3 (now v4)" once the input moved
+// on), or the input's current one before any run ("now v4").
 type GraphEdge struct {
 	From  string `json:"from"`
 	To    string `json:"to"`
@@ -120,6 +122,23 @@ func (s *Server) graph(sn *snapshot, principal string) (GraphView, error) {
 		}
 		id := "product:" + d.Name
 		add(GraphNode{ID: id, Kind: "product", Label: d.Name})
+		pins, err := pinned(sn, d.Name)
+		if err != nil {
+			return g, err
+		}
+		version := func(input, table string) string {
+			now := version(table)
+			p, ok := pins[input]
+			switch {
+			case !ok && now == "":
+				return ""
+			case !ok:
+				return "now " + now
+			case now == "" || now == p:
+				return p
+			}
+			return p + " (now " + now + ")"
+		}
 		for _, in := range d.Product.Inputs {
 			var from GraphNode
 			var label string
@@ -131,13 +150,13 @@ func (s *Server) graph(sn *snapshot, principal string) (GraphView, error) {
 					if !s.cfg.rules.SeeProduct(principal, p.Product) {
 						continue
 					}
-					from, label = GraphNode{ID: "product:" + p.Name, Kind: "product", Label: p.Name}, version(p.Product.OutputTable)
+					from, label = GraphNode{ID: "product:" + p.Name, Kind: "product", Label: p.Name}, version(in, p.Product.OutputTable)
 				} else {
 					n, ok := tableNode(in)
 					if !ok {
 						continue
 					}
-					from, label = n, version(in)
+					from, label = n, version(in, in)
 				}
 			}
 			add(from)
@@ -169,6 +188,28 @@ func (s *Server) graph(sn *snapshot, principal string) (GraphView, error) {
 		g.Edges = append(g.Edges, GraphEdge{From: id, To: n.ID, Label: label})
 	}
 	return g, nil
+}
+
+// pinned returns the input versions ("v3" by input name) the latest
+// started run of product pinned, none before its first run.
+func pinned(sn *snapshot, product string) (map[string]string, error) {
+	runs, err := catalogproj.Runs(sn.st, product)
+	if err != nil {
+		return nil, err
+	}
+	var latest *events.JobStarted
+	for _, r := range runs {
+		if s := r.Started; s != nil && (latest == nil || s.Envelope.OccurredAt.After(latest.Envelope.OccurredAt)) {
+			latest = s
+		}
+	}
+	out := map[string]string{}
+	if latest != nil {
+		for _, in := range latest.Inputs {
+			out[in.Name] = "v" + strconv.FormatInt(in.Version, 10)
+		}
+	}
+	return out, nil
 }
 
 // around returns the part of g within depth edges of node, either way.
