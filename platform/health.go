@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/logmesh/logmesh/internal/lag"
 	"github.com/logmesh/logmesh/state"
@@ -21,7 +23,12 @@ const probeTimeout = 5 * time.Second
 // registry answers, and every live store of the process has folded its
 // topics up to the end offsets they had when readiness was first asked
 // (once caught up, a store stays caught up: later lag is a metric, not
-// unreadiness). Safe for concurrent use.
+// unreadiness). A store of a processor that consumes in a consumer group
+// holds only the partitions its instance is assigned; a partition another
+// instance folds counts as caught up once the group's committed offset
+// reached the end (the group commits with each instance's state, decision
+// 0001), so several instances of a processor all become ready. Safe for
+// concurrent use.
 type readiness struct {
 	env *Env
 
@@ -67,7 +74,14 @@ func (r *readiness) check(ctx context.Context) []string {
 			}
 			r.targets[l.processor] = ends
 		}
-		behind, err := r.behindBy(ctx, l.store(), ends)
+		var committed map[state.TopicPartition]int64
+		if !slices.Contains(noGroup, l.processor) {
+			if committed, err = r.committed(ctx, adm, r.env.Config.Group(l.processor)); err != nil {
+				reasons = append(reasons, fmt.Sprintf("%s: committed offsets: %v", l.processor, err))
+				continue
+			}
+		}
+		behind, err := r.behindBy(ctx, l.store(), ends, committed)
 		if err != nil {
 			reasons = append(reasons, fmt.Sprintf("%s: %v", l.processor, err))
 			continue
@@ -115,12 +129,32 @@ func (r *readiness) endOffsets(ctx context.Context, adm *kadm.Client, projection
 	return out, nil
 }
 
-// behindBy names each partition whose stored offset is short of its end
-// in ends, with how far. A partition followed by nothing but transaction
+// committed returns the committed offsets of group.
+func (r *readiness) committed(ctx context.Context, adm *kadm.Client, group string) (map[state.TopicPartition]int64, error) {
+	out := map[state.TopicPartition]int64{}
+	resp, err := adm.FetchOffsets(ctx, group)
+	if err == nil {
+		err = resp.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return out, nil // a group that never committed
+	}
+	if err != nil {
+		return nil, err
+	}
+	resp.Each(func(o kadm.OffsetResponse) {
+		out[state.TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.At
+	})
+	return out, nil
+}
+
+// behindBy names each partition whose stored offset (or, further, its
+// group's committed offset in committed) is short of its end in ends,
+// with how far. A partition followed by nothing but transaction
 // markers (a store's offset moves past the records it folds, and a
 // transaction's commit marker is no record) is not behind: lag.Ages reads
 // what is left to tell.
-func (r *readiness) behindBy(ctx context.Context, st *state.Store, ends map[state.TopicPartition]int64) ([]string, error) {
+func (r *readiness) behindBy(ctx context.Context, st *state.Store, ends, committed map[state.TopicPartition]int64) ([]string, error) {
 	var parts []lag.Partition
 	for _, tp := range slicesSortedTP(ends) {
 		end := ends[tp]
@@ -133,6 +167,9 @@ func (r *readiness) behindBy(ctx context.Context, st *state.Store, ends map[stat
 		}
 		if !ok {
 			next = -1
+		}
+		if c, ok := committed[tp]; ok {
+			next = max(next, c)
 		}
 		if next < end {
 			parts = append(parts, lag.Partition{Topic: tp.Topic, Partition: tp.Partition, Committed: next, End: end,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
@@ -176,5 +177,61 @@ func TestReadyzPastTransactionMarkers(t *testing.T) {
 	d.Env.serveLive("orchestrator", audit.Projection{}.Name(), func() *state.Store { return st })
 	if code, body := get(t, d.AdminURL+"/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz = %d %q, want 200: only a marker is left", code, body)
+	}
+}
+
+// A store of one instance of a processor that consumes in a group holds
+// only its partitions: a partition the group committed up to its end (as
+// another instance folded it) does not hold /readyz back; one the group
+// has not reached does.
+func TestReadyzPartitionsOfOtherInstances(t *testing.T) {
+	ctx := context.Background()
+	d := startBare(t)
+	landed := &events.FileLanded{
+		Envelope: events.Envelope{EventID: events.NewID(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), Domain: "raw", CorrelationID: "c.csv"},
+		Key:      "c.csv", Source: events.SourceLocal, Size: 10, Checksum: strings.Repeat("ef", 32),
+	}
+	rec, err := d.Env.Codec.Record(landed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Topic, rec.Partition = d.Env.Config.Topics.For(landed), 0
+	kc, err := d.Env.Conn.Client(kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	if err := kc.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Open("", &state.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d.Env.serveLive("audit", audit.Projection{}.Name(), func() *state.Store { return st })
+	adm, err := d.Env.admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := func(at int64) {
+		t.Helper()
+		var os kadm.Offsets
+		os.Add(kadm.Offset{Topic: rec.Topic, Partition: 0, At: at, LeaderEpoch: -1})
+		resp, err := adm.CommitOffsets(ctx, d.Env.Config.Group("audit"), os)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(rec.Offset) // the group is short of the record
+	if code, body := get(t, d.AdminURL+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "audit: catching up") {
+		t.Fatalf("/readyz with the group behind = %d %q, want 503", code, body)
+	}
+	commit(rec.Offset + 1)
+	if code, body := get(t, d.AdminURL+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz with the group at the end = %d %q, want 200", code, body)
 	}
 }
