@@ -21,7 +21,7 @@
   function href(n) {
     var asOf = me.dataset.asOf ? "&as_of=" + encodeURIComponent(me.dataset.asOf) : "";
     if (n.kind === "product") { return "/console/products/" + encodeURIComponent(n.label) + (asOf ? "?" + asOf.slice(1) : ""); }
-    if (n.kind === "file") { return "/console/files?" + asOf.slice(1); }
+    if (n.kind === "file") { return "/console/files?" + asOf.slice(1) + "#file-" + encodeURIComponent(n.id.slice("file:".length)); }
     if (n.kind === "table") { return "/console/files?table=" + encodeURIComponent(n.label) + asOf; }
     return "/console/lineage?node=" + encodeURIComponent(n.id) + asOf;
   }
