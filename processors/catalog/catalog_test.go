@@ -445,6 +445,17 @@ func TestLineageRuns(t *testing.T) {
 	if m := run.FindAllStringSubmatch(page, -1); len(m) != 1 || m[0][1] != "COMPLETE" || m[0][2] != "3" {
 		t.Errorf("own.priv's page, jobs: %v\n%s", m, page)
 	}
+	// The overview's last run of own.priv is that attempt, succeeded; as of
+	// its middle, running.
+	lastRun := regexp.MustCompile(`own\.priv</a></td><td>own</td>\s*<td>[^<]*</td><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td>`)
+	_, page = r.consoleGet("own", "/console/")
+	if m := lastRun.FindStringSubmatch(page); m == nil || m[1] != t0.Add(3*time.Minute).Format(time.RFC3339) || m[2] != "succeeded" {
+		t.Errorf("overview, own.priv's last run: %v\n%s", m, page)
+	}
+	_, page = r.consoleGet("own", "/console/?as_of="+mid)
+	if m := lastRun.FindStringSubmatch(page); m == nil || m[2] != "running" {
+		t.Errorf("overview as of the run's middle, own.priv's last run: %v\n%s", m, page)
+	}
 	_, page = r.consoleGet("own", "/console/products/own.priv?as_of="+mid)
 	if m := run.FindAllStringSubmatch(page, -1); len(m) != 1 || m[0][1] != "START" || m[0][2] != "" {
 		t.Errorf("own.priv's page as of the run's middle, jobs: %v\n%s", m, page)

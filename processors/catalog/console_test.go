@@ -263,6 +263,14 @@ func TestIncidents(t *testing.T) {
 	if status, page := r.consoleGet("d", "/console/incidents"); status != 200 || strings.Contains(page, `data-id="i-1"`) {
 		t.Errorf("d's incidents page shows own's incidents: %d\n%s", status, page)
 	}
+	// The overview counts the open ones the token may see.
+	if status, page := r.consoleGet("own", "/console/"); status != 200 || !strings.Contains(page, `<p id="open-incidents">1 open`) ||
+		!strings.Contains(page, "the job failed every attempt") || strings.Contains(page, "<td>late</td>") {
+		t.Errorf("own's overview, open incidents: %d\n%s", status, page)
+	}
+	if status, page := r.consoleGet("d", "/console/"); status != 200 || !strings.Contains(page, `<p id="open-incidents">0 open`) {
+		t.Errorf("d's overview, open incidents: %d\n%s", status, page)
+	}
 	// The product's page lists its own incidents, and another's none.
 	if status, page := r.consoleGet("own", "/console/products/own.priv"); status != 200 ||
 		!strings.Contains(page, "the job failed every attempt") || !strings.Contains(page, "a later success") {

@@ -30,16 +30,37 @@ func (c *Console) overview(r *http.Request, tok string, asOf url.Values, v *view
 		Late               bool
 		LastRun, RunStatus string
 	}
+	// The last attempt of each product's job, from the runs the token may
+	// read (newest first).
+	last := map[string]runRow{}
+	runsNote := ""
+	if evs, err := c.list(ctx, tok, "/v1/lineage/runs", asOf); err != nil {
+		runsNote = "runs not available: " + err.Error()
+	} else if runs, err := runRows(evs); err != nil {
+		runsNote = "runs not available: " + err.Error()
+	} else {
+		for _, r := range runs {
+			if _, ok := last[r.Job]; !ok {
+				last[r.Job] = r
+			}
+		}
+	}
 	var rows []productRow
 	for _, p := range products {
 		row := productRow{P: p}
+		if r, ok := last[str(p["name"])]; ok {
+			row.LastRun, row.RunStatus = r.Started.UTC().Format(time.RFC3339), runState(r)
+		}
 		if f, ok := p["freshness_seconds"].(float64); ok && f > 0 {
 			row.Objective = (time.Duration(f) * time.Second).String()
 		}
 		if cur, ok := p["current"].(map[string]any); ok {
 			if t, err := time.Parse(time.RFC3339Nano, str(cur["committed_at"])); err == nil {
 				age := now.Sub(t)
-				row.Age, row.LastRun, row.RunStatus = age.Truncate(time.Second).String(), t.UTC().Format(time.RFC3339), "committed"
+				row.Age = age.Truncate(time.Second).String()
+				if row.LastRun == "" { // a source-aligned product: its loads
+					row.LastRun, row.RunStatus = t.UTC().Format(time.RFC3339), "committed"
+				}
 				if f, ok := p["freshness_seconds"].(float64); ok && f > 0 && age > time.Duration(f)*time.Second {
 					row.Late = true
 				}
@@ -74,8 +95,14 @@ func (c *Console) overview(r *http.Request, tok string, asOf url.Values, v *view
 	if ferr != nil {
 		filesNote = "not available: " + ferr.Error()
 	}
+	open, err := c.list(ctx, tok, "/v1/incidents", withQuery(asOf, "state", "open"))
+	incNote := ""
+	if err != nil {
+		incNote = "not available: " + err.Error()
+	}
 	v.Title = "Overview"
-	v.Data = map[string]any{"Domains": domains, "Products": rows, "Files": fc, "FilesNote": filesNote, "Lag": lag, "LagNote": lagNote}
+	v.Data = map[string]any{"Domains": domains, "Products": rows, "RunsNote": runsNote, "Files": fc, "FilesNote": filesNote,
+		"Lag": lag, "LagNote": lagNote, "Open": open, "OpenNote": incNote}
 	return "overview", nil
 }
 
@@ -212,6 +239,32 @@ func (c *Console) tail(r *http.Request, _ string, _ url.Values, v *view) (string
 	v.Title = "Live tail"
 	v.Data = map[string]any{"Topic": r.URL.Query().Get("topic")}
 	return "tail", nil
+}
+
+// runState says where a job's attempt stands.
+func runState(r runRow) string {
+	switch r.State {
+	case "COMPLETE":
+		return "succeeded"
+	case "FAIL":
+		if r.Retry {
+			return "failed, will retry"
+		}
+		return "failed"
+	case "START":
+		return "running"
+	}
+	return strings.ToLower(r.State)
+}
+
+// withQuery is q with k set to v, q unchanged.
+func withQuery(q url.Values, k, v string) url.Values {
+	out := url.Values{}
+	for kk, vs := range q {
+		out[kk] = vs
+	}
+	out.Set(k, v)
+	return out
 }
 
 // indentJSON is s indented, or s itself if it is not JSON.

@@ -13,6 +13,7 @@ import (
 // runRow is one attempt of a product's job on the product page: where it
 // stands, and why it ran (its trigger and the input versions it pinned).
 type runRow struct {
+	Job      string // the OpenLineage job: the product's name for its jobs
 	JobID    string
 	Attempt  int32
 	State    string // START, COMPLETE, FAIL, ...
@@ -48,6 +49,7 @@ func runRows(events []map[string]any) ([]runRow, error) {
 			byRun[ev.Run.RunID] = r
 			order = append(order, ev.Run.RunID)
 		}
+		r.Job = ev.Job.Name
 		if f := ev.Run.Facets.Job; f != nil {
 			r.JobID, r.Attempt, r.Trigger = f.JobID, f.Attempt, f.Trigger
 			if f.DurationMs != nil {
