@@ -208,3 +208,40 @@ func TestTailTransactions(t *testing.T) {
 		t.Errorf("the newest: %s", body)
 	}
 }
+
+// The console's Live tail: the topics one may tail in its datalist, the
+// newest records server-rendered (newest first, escaped) with the cursor
+// its script polls from; another domain's topic is refused as the API
+// refuses it.
+func TestConsoleTail(t *testing.T) {
+	r := newRig(t, catalog.Rules{})
+	own := r.names.Domain("own")
+	ev := committed("markup-1", t0.Add(time.Hour))
+	ev.Operation = "<b>append</b>"
+	r.produce(ev)
+	status, page := r.consoleGet("governance", "/console/tail?topic="+url.QueryEscape(own))
+	if status != 200 {
+		t.Fatalf("governance's tail of %s: %d\n%s", own, status, page)
+	}
+	first := strings.Index(page, `data-event-id="markup-1"`)
+	second := strings.Index(page, `data-event-id="`+events.DeriveID("tc", "own.priv", "1")+`"`)
+	for _, s := range []string{`<option value="` + own + `">`, `<option value="` + r.names.Central() + `">`, `id="tail-status"`,
+		`src="/console/assets/tail.js"`, `data-next="0:3"`, `data-name="` + (&events.TableCommitted{}).Name() + `"`, `<code>{&#34;event&#34;:`} {
+		if !strings.Contains(page, s) {
+			t.Errorf("the page lacks %s:\n%s", s, page)
+		}
+	}
+	if first < 0 || second < 0 || first > second || strings.Contains(page, "<b>append</b>") {
+		t.Errorf("the rows are not newest first, or not escaped:\n%s", page)
+	}
+	status, page = r.consoleGet("d", "/console/tail")
+	if status != 200 || !strings.Contains(page, `<option value="`+r.names.Domain("d")+`">`) || strings.Contains(page, `<option value="`+own+`">`) {
+		t.Errorf("d's tail page: %d\n%s", status, page)
+	}
+	if status, page := r.consoleGet("d", "/console/tail?topic="+url.QueryEscape(own)); status != 403 || !strings.Contains(page, "may not tail") {
+		t.Errorf("d's tail of own's topic: %d\n%s", status, page)
+	}
+	if status, body := r.consoleGet("governance", "/console/api/tail?topic="+url.QueryEscape(own)+"&after=0:2"); status != 200 || !strings.Contains(body, `"event_id": "markup-1"`) {
+		t.Errorf("the script's poll: %d %s", status, body)
+	}
+}
