@@ -29,7 +29,7 @@
     tr.dataset.eventId = r.event_id || "";
     cell(tr, "", String(r.partition));
     cell(tr, "", String(r.offset));
-    cell(tr, "", r.occurred_at || r.timestamp || "");
+    cell(tr, "time", r.occurred_at || r.timestamp || "");
     cell(tr, "name", r.name || "");
     cell(tr, "event-id", r.event_id || "");
     if (r.error) {
