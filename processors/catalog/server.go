@@ -18,6 +18,11 @@
 // position, the opaque token every answer carries in its Logmesh-Position
 // header (the catalog folded to exactly that point of the log). An as-of
 // answer folds the log again into a fresh store: its cost is the log's.
+//
+// Live tail: GET /v1/tail reads a topic straight from the log (no group,
+// read_committed) and answers its records decoded (package readout);
+// governance tails any topic of the installation, a domain its own events
+// topic. It is live and takes no as_of.
 package catalog
 
 import (

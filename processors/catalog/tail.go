@@ -269,8 +269,8 @@ func (s *Server) fetchTail(ctx context.Context, topic string, parts map[int32]*t
 		if wctx.Err() != nil {
 			break
 		}
-		for _, fe := range fs.Errors() {
-			return nil, fmt.Errorf("catalog: tailing %s/%d: %w", fe.Topic, fe.Partition, fe.Err)
+		if errs := fs.Errors(); len(errs) > 0 {
+			return nil, fmt.Errorf("catalog: tailing %s/%d: %w", errs[0].Topic, errs[0].Partition, errs[0].Err)
 		}
 		for it := fs.RecordIter(); !it.Done(); {
 			rec := it.Next()
