@@ -520,6 +520,10 @@ func newCatalog(ctx context.Context, e *Env) (Processor, error) {
 	} else if tc != nil {
 		opts = append(opts, catalog.TLS(tc))
 	}
+	if e.Registry != nil {
+		// The live tail decodes any Confluent-framed Avro value, not facts only.
+		opts = append(opts, catalog.WithConfluent(confluent.NewDecoder(e.Registry)))
+	}
 	srv, err := catalog.New(e.procConfig("catalog"), e.Codec, wh, opts...)
 	if err != nil {
 		return nil, err

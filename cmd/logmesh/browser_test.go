@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/browsertest"
 	"github.com/logmesh/logmesh/platform"
 )
@@ -91,5 +95,38 @@ func TestBrowserRetryUnmatched(t *testing.T) {
 	}
 	if n := browsertest.Eval[int](b, `document.querySelectorAll('tr.file[data-key="lab2/late.csv"] button.retry').length`); n != 0 {
 		t.Errorf("a PROCESSED file still has a Retry button")
+	}
+}
+
+// The Live tail follows the raw domain's bus by polling: a file landed
+// after the page opened appears as a new row, its FileLanded with the
+// file's id as event id, and the status counts it.
+func TestBrowserLiveTail(t *testing.T) {
+	b, e, url, tok := browserE2E(t)
+	b.Login(url, tok)
+	topic := events.Topics{}.Domain(events.DomainRaw)
+	b.Run("tail-open", chromedp.Navigate(url+"/console/tail?topic="+topic), chromedp.WaitVisible(chromedp.CSS("#tail-status")))
+	if n := browsertest.Eval[int](b, fmt.Sprintf(`document.querySelectorAll('#tail-topics option[value=%q]').length`, topic)); n != 1 {
+		t.Errorf("the topics to tail do not offer %s", topic)
+	}
+	const key, content = "lab/tail.csv", "id,qty\nT1,1\n"
+	sum := sha256.Sum256([]byte(content))
+	row := fmt.Sprintf(`tr.rec.new[data-event-id=%q][data-name=%q]`, events.DeriveID(key, hex.EncodeToString(sum[:])), (&events.FileLanded{}).Name())
+	if n := browsertest.Eval[int](b, fmt.Sprintf(`document.querySelectorAll(%q).length`, row)); n != 0 {
+		t.Fatalf("the file's row is there before it landed")
+	}
+	e.landCLI(key, content)
+	ctx, cancel := context.WithTimeout(b.Ctx, 90*time.Second)
+	defer cancel()
+	err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(row)))
+	b.Shot("tail-landed")
+	if err != nil {
+		t.Fatalf("no row of %s's FileLanded appeared by polling: %v (status: %s)", key, err, b.Text("#tail-status"))
+	}
+	if got := b.Text(row + " td.value code"); !strings.Contains(got, `"key":"`+key+`"`) {
+		t.Errorf("the row's value: %s", got)
+	}
+	if got := b.Text("#tail-status"); !strings.Contains(got, "records") || !strings.Contains(got, "last polled") {
+		t.Errorf("the status says %q", got)
 	}
 }

@@ -2,17 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"regexp"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/internal/confluent"
+	"github.com/logmesh/logmesh/internal/readout"
 )
 
 // tailFlags registers the flags of the command that prints records from
@@ -50,7 +48,7 @@ func tailFlags(fs *flag.FlagSet) runFunc {
 			return fmt.Errorf("tail: %w", err)
 		}
 		defer cl.Close()
-		p := &printer{codec: codec, generic: confluent.NewDecoder(srcl), json: *asJSON, w: stdout}
+		p := &printer{dec: readout.New(codec, confluent.NewDecoder(srcl)), json: *asJSON, w: stdout}
 		seen := 0
 		for {
 			fetches := cl.PollFetches(ctx)
@@ -74,66 +72,29 @@ func tailFlags(fs *flag.FlagSet) runFunc {
 	}
 }
 
-var dlqTopic = regexp.MustCompile(`\.dlq$`)
-
 // printer prints one record per line.
 type printer struct {
-	codec   *events.Codec
-	generic *confluent.Decoder
-	json    bool
-	w       io.Writer
+	dec  *readout.Decoder
+	json bool
+	w    io.Writer
 }
 
+// print prints r: a fact with its time, name and id, any other Avro value
+// with its record's timestamp, schema name and id.
 func (p *printer) print(ctx context.Context, r *kgo.Record) error {
-	ev, err := p.codec.Decode(ctx, r.Value)
-	if err != nil {
-		if errors.Is(err, events.ErrUnknownEvent) || len(r.Value) < 5 || r.Value[0] != 0 {
-			return p.printGeneric(ctx, r)
-		}
-		if dlqTopic.MatchString(r.Topic) {
-			return fmt.Errorf("dead letter (%s): %w", header(r, "logmesh.dlq.reason"), err)
-		}
-		return err
-	}
-	b, err := events.JSON(ev)
+	ro, err := p.dec.Decode(ctx, r)
 	if err != nil {
 		return err
 	}
-	if p.json {
-		_, err = fmt.Fprintf(p.w, "%s\n", b)
-		return err
+	switch {
+	case p.json:
+		_, err = fmt.Fprintf(p.w, "%s\n", ro.JSON)
+	case ro.Fact:
+		_, err = fmt.Fprintf(p.w, "%s[%d]@%d %s %s %s %s\n", r.Topic, r.Partition, r.Offset,
+			ro.OccurredAt.UTC().Format(time.RFC3339Nano), ro.Name, ro.EventID, ro.JSON)
+	default:
+		_, err = fmt.Fprintf(p.w, "%s[%d]@%d %s %s schema-id=%d %s\n", r.Topic, r.Partition, r.Offset,
+			r.Timestamp.UTC().Format(time.RFC3339Nano), ro.Name, ro.SchemaID, ro.JSON)
 	}
-	m := ev.Meta()
-	_, err = fmt.Fprintf(p.w, "%s[%d]@%d %s %s %s %s\n", r.Topic, r.Partition, r.Offset,
-		m.OccurredAt.UTC().Format(time.RFC3339Nano), ev.Name(), m.EventID, b)
 	return err
-}
-
-// printGeneric prints a Confluent-framed Avro value that is not a logmesh
-// fact, decoded with its writer's schema.
-func (p *printer) printGeneric(ctx context.Context, r *kgo.Record) error {
-	name, v, id, err := p.generic.Decode(ctx, r.Value)
-	if err != nil {
-		return err
-	}
-	b, err := confluent.JSON(v)
-	if err != nil {
-		return fmt.Errorf("schema id %d: %w", id, err)
-	}
-	if p.json {
-		_, err = fmt.Fprintf(p.w, "%s\n", b)
-		return err
-	}
-	_, err = fmt.Fprintf(p.w, "%s[%d]@%d %s %s schema-id=%d %s\n", r.Topic, r.Partition, r.Offset,
-		r.Timestamp.UTC().Format(time.RFC3339Nano), name, id, b)
-	return err
-}
-
-func header(r *kgo.Record, key string) string {
-	for _, h := range r.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
 }

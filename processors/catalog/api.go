@@ -52,6 +52,8 @@ const (
 //	GET    /v1/lineage/graph[?node=N][&depth=D]  files → tables → products, around a node
 //	POST   /v1/files/{file}/retry[?reason=R]  redrive an UNMATCHED or FAILED file
 //	GET    /v1/incidents[?state=open|resolved]  the incidents the caller may see
+//	GET    /v1/tail?topic=T[&limit=N][&after=C]  a topic's newest records, or those after cursor C
+//	GET    /v1/tail/topics                  the topics the caller may tail
 //	GET    /console/...                     the web console (package console)
 //	GET    /iceberg/v1/config, namespaces, tables, load table
 //
@@ -104,6 +106,8 @@ func routes() []route {
 		{"GET", "/v1/lineage/graph", (*Server).lineageGraph},
 		{"POST", "/v1/files/{file}/retry", (*Server).fileRetry},
 		{"GET", "/v1/incidents", (*Server).incidentsList},
+		{"GET", "/v1/tail", (*Server).tail},
+		{"GET", "/v1/tail/topics", (*Server).tailTopics},
 	}
 }
 

@@ -18,6 +18,11 @@
 // position, the opaque token every answer carries in its Logmesh-Position
 // header (the catalog folded to exactly that point of the log). An as-of
 // answer folds the log again into a fresh store: its cost is the log's.
+//
+// Live tail: GET /v1/tail reads a topic straight from the log (no group,
+// read_committed) and answers its records decoded (package readout);
+// governance tails any topic of the installation, a domain its own events
+// topic. It is live and takes no as_of.
 package catalog
 
 import (
@@ -42,7 +47,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logmesh/logmesh/events"
+	"github.com/logmesh/logmesh/internal/confluent"
 	"github.com/logmesh/logmesh/internal/kafkaconn"
+	"github.com/logmesh/logmesh/internal/readout"
 	"github.com/logmesh/logmesh/processors/catalog/console"
 	"github.com/logmesh/logmesh/processors/host"
 	"github.com/logmesh/logmesh/processors/proc"
@@ -68,6 +75,7 @@ type config struct {
 	rules   Rules
 	applier Applier
 	lag     func(ctx context.Context) ([]console.ProcessorLag, error)
+	generic *confluent.Decoder
 }
 
 // Option configures a Server.
@@ -96,8 +104,10 @@ type Server struct {
 	cfg   config
 	log   *slog.Logger
 	codec *events.Codec
-	conn  kafkaconn.Conn
-	wh    *tables.Warehouse
+	// readout decodes the records GET /v1/tail answers.
+	readout *readout.Decoder
+	conn    kafkaconn.Conn
+	wh      *tables.Warehouse
 
 	mu    sync.Mutex // the live store and view
 	store *state.Store
@@ -120,7 +130,8 @@ func New(pc proc.Config, codec *events.Codec, wh *tables.Warehouse, opts ...Opti
 	if codec == nil || wh == nil {
 		return nil, errors.New("catalog: nil codec or warehouse")
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("processor", "catalog"), codec: codec, conn: cfg.Conn, wh: wh}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("processor", "catalog"), codec: codec, readout: readout.New(codec, cfg.generic),
+		conn: cfg.Conn, wh: wh}
 	var err error
 	if s.store, s.view, err = s.openView(catalog.Projection{}); err != nil {
 		return nil, err
@@ -448,16 +459,26 @@ func (s *Server) emit(ctx context.Context, ev events.Event) error {
 		return err
 	}
 	rec.Topic = s.cfg.Topics.For(ev)
-	s.pmu.Lock()
-	if s.producer == nil {
-		if s.producer, err = s.conn.Client(s.cfg.ClientOpts...); err != nil {
-			s.pmu.Unlock()
-			return err
-		}
+	cl, err := s.client()
+	if err != nil {
+		return err
 	}
-	cl := s.producer
-	s.pmu.Unlock()
 	return cl.ProduceSync(ctx, rec).FirstErr()
+}
+
+// client returns the server's shared client (producing facts, listing
+// offsets), made on first use; close closes it.
+func (s *Server) client() (*kgo.Client, error) {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if s.producer == nil {
+		cl, err := s.conn.Client(s.cfg.ClientOpts...)
+		if err != nil {
+			return nil, err
+		}
+		s.producer = cl
+	}
+	return s.producer, nil
 }
 
 // readMetadata returns the bytes of a table's metadata file.

@@ -2,10 +2,12 @@ package console
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -234,10 +236,58 @@ func (c *Console) incidents(r *http.Request, tok string, asOf url.Values, v *vie
 	return "incidents", nil
 }
 
-// tail: a topic's events, when the catalog streams them.
-func (c *Console) tail(r *http.Request, _ string, _ url.Values, v *view) (string, error) {
+// tailRecord is a record of GET /v1/tail.
+type tailRecord struct {
+	Partition  int32           `json:"partition"`
+	Offset     int64           `json:"offset"`
+	Timestamp  string          `json:"timestamp"`
+	Name       string          `json:"name"`
+	EventID    string          `json:"event_id"`
+	OccurredAt string          `json:"occurred_at"`
+	Value      json.RawMessage `json:"value"`
+	Error      string          `json:"error"`
+}
+
+// Time is when the record's fact occurred, else the record's timestamp.
+func (r tailRecord) Time() string { return cmp.Or(r.OccurredAt, r.Timestamp) }
+
+// ValueText is the decoded value as compact JSON.
+func (r tailRecord) ValueText() string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, r.Value); err != nil {
+		return string(r.Value)
+	}
+	return b.String()
+}
+
+// tail: the newest records of a topic, newest first, and the topics one
+// may tail; its JavaScript polls /console/api/tail for newer records. The
+// tail is live: it ignores as_of.
+func (c *Console) tail(r *http.Request, tok string, _ url.Values, v *view) (string, error) {
+	ctx := r.Context()
+	topic := r.URL.Query().Get("topic")
+	d := map[string]any{"Topic": topic}
+	var topics struct {
+		Topics []string `json:"topics"`
+	}
+	if err := c.call(ctx, tok, http.MethodGet, "/v1/tail/topics", nil, &topics); err != nil {
+		d["TopicsNote"] = "the topics are not available: " + err.Error()
+	}
+	d["Topics"] = topics.Topics
 	v.Title = "Live tail"
-	v.Data = map[string]any{"Topic": r.URL.Query().Get("topic")}
+	v.Data = d
+	if topic == "" {
+		return "tail", nil
+	}
+	var t struct {
+		Records []tailRecord `json:"records"`
+		Next    string       `json:"next"`
+	}
+	if err := c.call(ctx, tok, http.MethodGet, "/v1/tail", url.Values{"topic": {topic}}, &t); err != nil {
+		return "", err
+	}
+	slices.Reverse(t.Records)
+	d["Records"], d["Next"] = t.Records, t.Next
 	return "tail", nil
 }
 
