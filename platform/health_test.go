@@ -47,6 +47,32 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// landedRecord is the record of a FileLanded of key, on its topic.
+func landedRecord(t *testing.T, d *Dev, key string) *kgo.Record {
+	t.Helper()
+	landed := &events.FileLanded{
+		Envelope: events.Envelope{EventID: events.NewID(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), Domain: "raw", CorrelationID: key},
+		Key:      key, Source: events.SourceLocal, Size: 10, Checksum: strings.Repeat("ab", 32),
+	}
+	rec, err := d.Env.Codec.Record(landed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Topic = d.Env.Config.Topics.For(landed)
+	return rec
+}
+
+// memStore is an empty in-memory store, closed with t.
+func memStore(t *testing.T) *state.Store {
+	t.Helper()
+	st, err := state.Open("", &state.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
 // /livez and /healthz answer 200; /readyz is 503 naming the store that has
 // not caught up, and 200 once it has folded up to the end offsets.
 func TestLivezReadyz(t *testing.T) {
@@ -62,15 +88,7 @@ func TestLivezReadyz(t *testing.T) {
 	}
 
 	// A fact on a topic the audit folds, and an audit store short of it.
-	landed := &events.FileLanded{
-		Envelope: events.Envelope{EventID: events.NewID(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), Domain: "raw", CorrelationID: "a.csv"},
-		Key:      "a.csv", Source: events.SourceLocal, Size: 10, Checksum: strings.Repeat("ab", 32),
-	}
-	rec, err := d.Env.Codec.Record(landed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.Topic = d.Env.Config.Topics.For(landed)
+	rec := landedRecord(t, d, "a.csv")
 	kc, err := d.Env.Conn.Client(kgo.ProducerLinger(0))
 	if err != nil {
 		t.Fatal(err)
@@ -79,11 +97,7 @@ func TestLivezReadyz(t *testing.T) {
 	if err := kc.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	st, err := state.Open("", &state.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := memStore(t)
 	d.Env.serveLive("audit", audit.Projection{}.Name(), func() *state.Store { return st })
 
 	code, body := get(t, d.AdminURL+"/readyz")
@@ -141,15 +155,8 @@ func TestMetricsEndpoint(t *testing.T) {
 func TestReadyzPastTransactionMarkers(t *testing.T) {
 	ctx := context.Background()
 	d := startBare(t)
-	landed := &events.FileLanded{
-		Envelope: events.Envelope{EventID: events.NewID(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), Domain: "raw", CorrelationID: "b.csv"},
-		Key:      "b.csv", Source: events.SourceLocal, Size: 10, Checksum: strings.Repeat("cd", 32),
-	}
-	rec, err := d.Env.Codec.Record(landed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.Topic, rec.Partition = d.Env.Config.Topics.For(landed), 0
+	rec := landedRecord(t, d, "b.csv")
+	rec.Partition = 0
 	kc, err := d.Env.Conn.Client(kgo.TransactionalID("readyz-test"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
@@ -164,11 +171,7 @@ func TestReadyzPastTransactionMarkers(t *testing.T) {
 	if err := kc.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
-	st, err := state.Open("", &state.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := memStore(t)
 	b := st.NewBatch()
 	b.SetOffset(rec.Topic, 0, rec.Offset+1) // the marker is at rec.Offset+1
 	if err := b.Commit(false); err != nil {
@@ -187,15 +190,8 @@ func TestReadyzPastTransactionMarkers(t *testing.T) {
 func TestReadyzPartitionsOfOtherInstances(t *testing.T) {
 	ctx := context.Background()
 	d := startBare(t)
-	landed := &events.FileLanded{
-		Envelope: events.Envelope{EventID: events.NewID(), OccurredAt: time.Now().UTC().Truncate(time.Microsecond), Domain: "raw", CorrelationID: "c.csv"},
-		Key:      "c.csv", Source: events.SourceLocal, Size: 10, Checksum: strings.Repeat("ef", 32),
-	}
-	rec, err := d.Env.Codec.Record(landed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.Topic, rec.Partition = d.Env.Config.Topics.For(landed), 0
+	rec := landedRecord(t, d, "c.csv")
+	rec.Partition = 0
 	kc, err := d.Env.Conn.Client(kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
@@ -204,11 +200,7 @@ func TestReadyzPartitionsOfOtherInstances(t *testing.T) {
 	if err := kc.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	st, err := state.Open("", &state.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := memStore(t)
 	d.Env.serveLive("audit", audit.Projection{}.Name(), func() *state.Store { return st })
 	adm, err := d.Env.admin()
 	if err != nil {

@@ -323,16 +323,27 @@ func (s *Server) products(ctx context.Context, w http.ResponseWriter, r *http.Re
 	})
 }
 
+// visibleProduct returns the live product name as principal may see it:
+// 404 if there is none, 403 (recorded) if it is another domain's private
+// one.
+func (s *Server) visibleProduct(ctx context.Context, sn *snapshot, principal, name string) (*definitions.Definition, error) {
+	d, ok := sn.product(name)
+	if !ok {
+		return nil, fmt.Errorf("no product %s: %w", name, ErrNotFound)
+	}
+	if !s.cfg.rules.SeeProduct(principal, d.Product) {
+		return nil, s.forbidden(ctx, principal, "read-metadata", name, "catalog",
+			fmt.Sprintf("the product is visible to domain %s only", d.Product.Owner))
+	}
+	return d, nil
+}
+
 func (s *Server) productDetail(ctx context.Context, w http.ResponseWriter, r *http.Request, principal string) error {
 	name := r.PathValue("product")
 	return s.read(ctx, r, func(sn *snapshot) error {
-		d, ok := sn.product(name)
-		if !ok {
-			return fmt.Errorf("no product %s: %w", name, ErrNotFound)
-		}
-		if !s.cfg.rules.SeeProduct(principal, d.Product) {
-			return s.forbidden(ctx, principal, "read-metadata", name, "catalog",
-				fmt.Sprintf("the product is visible to domain %s only", d.Product.Owner))
+		d, err := s.visibleProduct(ctx, sn, principal, name)
+		if err != nil {
+			return err
 		}
 		v, err := s.productView(sn, d, principal, true)
 		if err != nil {

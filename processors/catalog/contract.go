@@ -80,13 +80,9 @@ func (s *Server) productContract(ctx context.Context, w http.ResponseWriter, r *
 		return fmt.Errorf("format %q: want json or yaml: %w", format, errBadRequest)
 	}
 	return s.read(ctx, r, func(sn *snapshot) error {
-		d, ok := sn.product(name)
-		if !ok {
-			return fmt.Errorf("no product %s: %w", name, ErrNotFound)
-		}
-		if !s.cfg.rules.SeeProduct(principal, d.Product) {
-			return s.forbidden(ctx, principal, "read-metadata", name, "catalog",
-				fmt.Sprintf("the product is visible to domain %s only", d.Product.Owner))
+		d, err := s.visibleProduct(ctx, sn, principal, name)
+		if err != nil {
+			return err
 		}
 		_, pub, err := history(sn, d)
 		if err != nil {

@@ -22,13 +22,9 @@ func (s *Server) productPending(ctx context.Context, w http.ResponseWriter, r *h
 		owner string
 	)
 	if err := s.read(ctx, r, func(sn *snapshot) error {
-		d, ok := sn.product(name)
-		if !ok {
-			return fmt.Errorf("no product %s: %w", name, ErrNotFound)
-		}
-		if !s.cfg.rules.SeeProduct(principal, d.Product) {
-			return s.forbidden(ctx, principal, "read-metadata", name, "catalog",
-				fmt.Sprintf("the product is visible to domain %s only", d.Product.Owner))
+		d, err := s.visibleProduct(ctx, sn, principal, name)
+		if err != nil {
+			return err
 		}
 		if d.Product.Kind != "consumer-aligned" {
 			return fmt.Errorf("product %s is %s: its feed loads it, no trigger runs it: %w", name, d.Product.Kind, ErrNotFound)
