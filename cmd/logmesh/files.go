@@ -261,7 +261,7 @@ func filesRetryFlags(fs *flag.FlagSet) runFunc {
 			case f.Checksum == "":
 				fmt.Fprintf(stdout, "%s is %s but its checksum is unknown (it was never seen landing); land it again instead\n", f.Key, f.Status)
 			default:
-				reqs = append(reqs, retryRequest(f, grantor(*by), *reason, time.Now()))
+				reqs = append(reqs, audit.RetryRequest(f, grantor(*by), *reason, time.Now()))
 			}
 		}
 		if len(reqs) > 0 {
@@ -284,34 +284,6 @@ func filesRetryFlags(fs *flag.FlagSet) runFunc {
 		}
 		return nil
 	}
-}
-
-// retryRequest is the FileRetryRequested of f's next attempt: on the raw
-// domain's bus, correlated with (and so keyed by) the file id, caused by
-// the outcome that ended its latest attempt, with an id derived from the
-// file and the attempt, so that two requests of one attempt are one.
-func retryRequest(f audit.File, by, reason string, now time.Time) *events.FileRetryRequested {
-	n := events.Attempt(f.Attempt) + 1
-	var cause string
-	for _, st := range f.Timeline {
-		if st.Attempt == f.Attempt && st.Status == f.Status {
-			cause = st.EventID
-		}
-	}
-	ev := &events.FileRetryRequested{
-		Envelope: events.Envelope{
-			EventID:       events.DeriveID("retry", f.ID, strconv.Itoa(int(n))),
-			OccurredAt:    now.UTC().Truncate(time.Microsecond),
-			Domain:        events.DomainRaw,
-			CorrelationID: f.ID,
-			CausationID:   cause,
-		},
-		FileKey: f.Key, FileChecksum: f.Checksum, Attempt: n, RequestedBy: by,
-	}
-	if reason != "" {
-		ev.Reason = &reason
-	}
-	return ev
 }
 
 // emitAll produces evs to the raw domain's bus in one produce call, each

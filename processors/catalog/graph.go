@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/logmesh/logmesh/events"
 	"github.com/logmesh/logmesh/projections/audit"
@@ -274,7 +273,7 @@ func (s *Server) fileRetry(ctx context.Context, w http.ResponseWriter, r *http.R
 		case f.Status != audit.StatusUnmatched && f.Status != audit.StatusFailed:
 			return &httpError{status: http.StatusConflict, reason: fmt.Sprintf("%s is %s: only UNMATCHED and FAILED files can be retried", f.Key, cmp.Or(f.Status, "not landed"))}
 		}
-		req = retryRequest(f, principal, reason, s.cfg.Clock())
+		req = audit.RetryRequest(f, principal, reason, s.cfg.Clock())
 		return nil
 	})
 	if err != nil {
@@ -285,31 +284,4 @@ func (s *Server) fileRetry(ctx context.Context, w http.ResponseWriter, r *http.R
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"file": id, "key": req.FileKey, "attempt": req.Attempt, "event_id": req.Envelope.EventID})
 	return nil
-}
-
-// retryRequest is the FileRetryRequested of f's next attempt, as
-// `logmesh files retry` makes it: its id derived from the file and the
-// attempt, so that two requests of one attempt are one.
-func retryRequest(f audit.File, by, reason string, now time.Time) *events.FileRetryRequested {
-	n := events.Attempt(f.Attempt) + 1
-	var cause string
-	for _, st := range f.Timeline {
-		if st.Attempt == f.Attempt && st.Status == f.Status {
-			cause = st.EventID
-		}
-	}
-	ev := &events.FileRetryRequested{
-		Envelope: events.Envelope{
-			EventID:       events.DeriveID("retry", f.ID, strconv.Itoa(int(n))),
-			OccurredAt:    now.UTC().Truncate(time.Microsecond),
-			Domain:        events.DomainRaw,
-			CorrelationID: f.ID,
-			CausationID:   cause,
-		},
-		FileKey: f.Key, FileChecksum: f.Checksum, Attempt: n, RequestedBy: by,
-	}
-	if reason != "" {
-		ev.Reason = &reason
-	}
-	return ev
 }
