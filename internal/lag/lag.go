@@ -22,12 +22,14 @@
 package lag
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -175,25 +177,9 @@ func Measure(ctx context.Context, adm *kadm.Client, groups []Group) ([]Partition
 		}
 	}
 	slices.SortFunc(out, func(a, b Partition) int {
-		if a.Group != b.Group {
-			return compare(a.Group, b.Group)
-		}
-		if a.Topic != b.Topic {
-			return compare(a.Topic, b.Topic)
-		}
-		return int(a.Partition - b.Partition)
+		return cmp.Or(strings.Compare(a.Group, b.Group), strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 	})
 	return out, nil
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // NewClient makes a Kafka client from options (kafkaconn.Conn.Client).
