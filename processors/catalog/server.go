@@ -68,6 +68,9 @@ type config struct {
 	rules   Rules
 	applier Applier
 	lag     func(ctx context.Context) ([]console.ProcessorLag, error)
+	// contracts and txnID serve the Iceberg write path (iceberg_commit.go).
+	contracts Contracts
+	txnID     string
 }
 
 // Option configures a Server.
@@ -105,6 +108,9 @@ type Server struct {
 
 	pmu      sync.Mutex
 	producer *kgo.Client
+	txn      *kgo.Client // the transactional producer of Iceberg commits
+
+	cmu sync.Mutex // one Iceberg write at a time
 
 	ln net.Listener
 }
@@ -197,6 +203,9 @@ func (s *Server) close() {
 	s.pmu.Lock()
 	if s.producer != nil {
 		s.producer.Close()
+	}
+	if s.txn != nil {
+		s.txn.Close()
 	}
 	s.pmu.Unlock()
 }
