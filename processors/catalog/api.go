@@ -54,6 +54,7 @@ const (
 //	GET    /v1/incidents[?state=open|resolved]  the incidents the caller may see
 //	GET    /console/...                     the web console (package console)
 //	GET    /iceberg/v1/config, namespaces, tables, load table
+//	POST   /iceberg/v1/namespaces/{ns}/tables[/{table}]  create, commit (Iceberg)
 //
 // Lists take page_size and page_token; GETs take as_of. Errors are JSON
 // {"error": {"code": N, "reason": "..."}} (Iceberg's shape under /iceberg).

@@ -3,7 +3,9 @@
 // audit, folded from every domain's bus) that knows every domain, product,
 // table, version, grant, subscription and landed file, enforces who may
 // read what, and answers as of any moment; and, on the same state and rules, an Iceberg REST catalog
-// (read-only) for outside engines.
+// for outside engines, which read the tables they may read and write the
+// tables of their own products (iceberg_commit.go: each commit a
+// TableCommitted and a ProductRefreshed in one Kafka transaction).
 //
 // Every request names its principal with a bearer token (Tokens, stored
 // hashed). A domain sees its own products and enterprise-visible ones; it
