@@ -61,7 +61,8 @@ type writeRig struct {
 func newWriteRig(t *testing.T) *writeRig {
 	t.Helper()
 	ctx := context.Background()
-	r := newRigMesh(t, catalog.Rules{}, writeMesh, func(*rig) {})
+	// own.old has a version but no product declares it.
+	r := newRigMesh(t, catalog.Rules{}, writeMesh, func(r *rig) { r.commit("own.old", 1, t0.Add(time.Minute)) })
 	reg, err := registry.New(ctx, r.cluster.Client(t), registry.Topic(kafkatest.Unique("schemas")))
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +137,17 @@ func factsOf[T events.Event](evs []events.Event) []T {
 	for _, ev := range evs {
 		if e, ok := ev.(T); ok {
 			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// salesCommits are the TableCommitted of own.sales in evs.
+func salesCommits(evs []events.Event) []*events.TableCommitted {
+	var out []*events.TableCommitted
+	for _, tc := range factsOf[*events.TableCommitted](evs) {
+		if tc.Table == "own.sales" {
+			out = append(out, tc)
 		}
 	}
 	return out
@@ -224,7 +236,7 @@ func TestIcebergCommit(t *testing.T) {
 	// The facts: version 1 (create) and version 2 (append) of own.sales,
 	// and one ProductRefreshed, for version 2.
 	evs := w.facts("own")
-	tcs := factsOf[*events.TableCommitted](evs)
+	tcs := salesCommits(evs)
 	if len(tcs) != 2 || tcs[0].Operation != "create" || tcs[1].Version != 2 || tcs[1].Operation != "append" ||
 		tcs[1].RowsAdded != 3 || tcs[1].RowsTotal != 3 || tcs[1].DataFilesAdded != 1 || tcs[1].SnapshotID != committed.CurrentSnapshot().SnapshotID {
 		t.Fatalf("TableCommitted on own's bus: %+v", tcs)
@@ -263,7 +275,7 @@ func TestIcebergCommit(t *testing.T) {
 	if got, err := own.LoadTable(ctx, ident); err != nil || totalRecords(t, got) != "3" || got.MetadataLocation() != tcs[1].MetadataLocation {
 		t.Errorf("after the replay own.sales is at %v, %v", got, err)
 	}
-	if n := len(factsOf[*events.TableCommitted](w.facts("own"))); n != 2 {
+	if n := len(salesCommits(w.facts("own"))); n != 2 {
 		t.Errorf("%d TableCommitted after the replay, want 2", n)
 	}
 
@@ -308,7 +320,7 @@ func TestIcebergCommit(t *testing.T) {
 		t.Fatalf("an optional field: %d %s", status, body)
 	}
 	evs = w.facts("own")
-	if tcs := factsOf[*events.TableCommitted](evs); len(tcs) != 3 || tcs[2].Operation != "schema" || tcs[2].SchemaID != 1 {
+	if tcs := salesCommits(evs); len(tcs) != 3 || tcs[2].Operation != "schema" || tcs[2].SchemaID != 1 {
 		t.Errorf("TableCommitted of the schema change: %+v", tcs)
 	}
 	if scs := factsOf[*events.SchemaChanged](evs); len(scs) != 1 || scs[0].Table != "own.sales" || !strings.Contains(strings.Join(scs[0].Changes, ","), "add optional field note") {
@@ -322,6 +334,18 @@ func TestIcebergCommit(t *testing.T) {
 	status, body, _ = w.call("own", "POST", "/iceberg/v1/namespaces/own/tables/nope", `{"requirements":[],"updates":[]}`)
 	if typ, _ := iceErr(t, body); status != 404 || typ != "NoSuchTableException" {
 		t.Errorf("commit to own.nope: %d %s, want 404 NoSuchTableException", status, body)
+	}
+	// One that exists without a product: 403, recorded.
+	status, body, _ = w.call("governance", "POST", "/iceberg/v1/namespaces/own/tables/old", `{"requirements":[],"updates":[]}`)
+	if typ, _ := iceErr(t, body); status != 403 || typ != "ForbiddenException" {
+		t.Errorf("commit to own.old: %d %s, want 403 ForbiddenException", status, body)
+	}
+	denied = false
+	for _, d := range w.denied() {
+		denied = denied || d.Principal == catalog.Governance && d.Resource == "own.old"
+	}
+	if !denied {
+		t.Errorf("no AccessDenied of the commit to own.old")
 	}
 	// iceberg-go reads any 404 of a create as "no such namespace"; the
 	// body says which.
@@ -340,7 +364,7 @@ func TestIcebergCreateChecksContract(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "breaks the contract") {
 		t.Fatalf("create with n as a string: %v, want the contract refused", err)
 	}
-	if n := len(factsOf[*events.TableCommitted](w.facts("own"))); n != 0 {
+	if n := len(salesCommits(w.facts("own"))); n != 0 {
 		t.Errorf("%d TableCommitted after a refused create", n)
 	}
 }
