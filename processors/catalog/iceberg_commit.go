@@ -280,7 +280,7 @@ func (s *Server) iceCommit(ctx context.Context, w http.ResponseWriter, r *http.R
 		case err != nil:
 			return err
 		}
-		return s.answerCommit(ctx, w, sn, t, md, loc, http.StatusOK)
+		return s.answerCommit(ctx, w, sn, com, md, loc, http.StatusOK)
 	})
 }
 
@@ -340,14 +340,23 @@ func (s *Server) iceCreate(ctx context.Context, w http.ResponseWriter, r *http.R
 		case err != nil:
 			return err
 		}
-		return s.answerCommit(ctx, w, sn, t, tbl.Metadata(), tbl.MetadataLocation(), http.StatusOK)
+		return s.answerCommit(ctx, w, sn, com, tbl.Metadata(), tbl.MetadataLocation(), http.StatusOK)
 	})
 }
 
-// answerCommit folds the log until the catalog has the commit, then
-// answers the new metadata with the position that holds it.
-func (s *Server) answerCommit(ctx context.Context, w http.ResponseWriter, sn *snapshot, t *tableTarget, md table.Metadata, loc string, status int) error {
-	if _, err := s.view.CatchUp(ctx); err != nil { // s.mu is held by live
+// answerCommit folds the log until the catalog has the commit (up to the
+// TableCommitted com produced: Kafka writes a transaction's markers after
+// EndTransaction returns, so the last stable offset may not have passed
+// it yet, and the view waits until it has), then answers the new metadata
+// with the position that holds it.
+func (s *Server) answerCommit(ctx context.Context, w http.ResponseWriter, sn *snapshot, com *commitTxn, md table.Metadata, loc string, status int) error {
+	t := com.t
+	ends := map[state.TopicPartition]int64{}
+	for _, rec := range com.produced {
+		tp := state.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
+		ends[tp] = max(ends[tp], rec.Offset+1)
+	}
+	if _, err := s.view.CatchUpTo(ctx, ends); err != nil { // s.mu is held by live
 		return fmt.Errorf("catalog: catching up with the commit of %s: %w", t.name, err)
 	}
 	if p, ok, err := pointers.Current(sn.st, t.name); err != nil {
@@ -419,6 +428,8 @@ type commitTxn struct {
 	t         *tableTarget
 	principal string
 	extra     []events.Event
+	// produced is the committed TableCommitted's record, with its offset.
+	produced []*kgo.Record
 }
 
 func (c *commitTxn) Commit(ctx context.Context, tc *events.TableCommitted) error {
@@ -427,10 +438,13 @@ func (c *commitTxn) Commit(ctx context.Context, tc *events.TableCommitted) error
 	if tc.SnapshotID != c.t.cur.SnapshotID && tc.SnapshotID != 0 {
 		evs = append(evs, refreshedByCommit(c.t.product, tc))
 	}
-	for _, ev := range c.extra {
-		evs = append(evs, ev)
+	evs = append(evs, c.extra...)
+	recs, err := c.s.produceTxn(ctx, evs...)
+	if err != nil {
+		return err
 	}
-	return c.s.produceTxn(ctx, evs...)
+	c.produced = recs[:1]
+	return nil
 }
 
 // refreshedByCommit is the ProductRefreshed of product d for the version
@@ -452,13 +466,15 @@ func refreshedByCommit(d *definitions.Definition, tc *events.TableCommitted) *ev
 	}
 }
 
-// produceTxn produces evs, each on its topic, in one Kafka transaction.
-func (s *Server) produceTxn(ctx context.Context, evs ...events.Event) error {
+// produceTxn produces evs, each on its topic, in one Kafka transaction,
+// and returns their records, offsets set. On an error the transactional
+// client is closed, and the next call opens a new one.
+func (s *Server) produceTxn(ctx context.Context, evs ...events.Event) ([]*kgo.Record, error) {
 	recs := make([]*kgo.Record, 0, len(evs))
 	for _, ev := range evs {
 		rec, err := s.codec.Record(ev)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rec.Topic = s.cfg.Topics.For(ev)
 		recs = append(recs, rec)
@@ -472,20 +488,27 @@ func (s *Server) produceTxn(ctx context.Context, evs ...events.Event) error {
 		}
 		cl, err := s.conn.Client(append([]kgo.Opt{kgo.TransactionalID(id), kgo.TransactionTimeout(30 * time.Second)}, s.cfg.ClientOpts...)...)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		s.txn = cl
 	}
-	if err := s.txn.BeginTransaction(); err != nil {
-		return fmt.Errorf("catalog: begin a transaction: %w", err)
+	err := s.txn.BeginTransaction()
+	if err != nil {
+		err = fmt.Errorf("catalog: begin a transaction: %w", err)
+	} else {
+		err = s.txn.ProduceSync(ctx, recs...).FirstErr()
+		commit := kgo.TryCommit
+		if err != nil {
+			commit = kgo.TryAbort
+		}
+		if eerr := s.txn.EndTransaction(ctx, commit); eerr != nil {
+			err = errors.Join(err, fmt.Errorf("catalog: end the transaction: %w", eerr))
+		}
 	}
-	perr := s.txn.ProduceSync(ctx, recs...).FirstErr()
-	commit := kgo.TryCommit
-	if perr != nil {
-		commit = kgo.TryAbort
+	if err != nil {
+		s.txn.Close()
+		s.txn = nil
+		return nil, err
 	}
-	if err := s.txn.EndTransaction(ctx, commit); err != nil {
-		return errors.Join(perr, fmt.Errorf("catalog: end the transaction: %w", err))
-	}
-	return perr
+	return recs, nil
 }
