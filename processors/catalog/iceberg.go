@@ -40,6 +40,7 @@ func (s *Server) iceberg(mux *http.ServeMux) {
 	mux.HandleFunc("HEAD "+p+"/v1/namespaces/{ns}/tables/{table}", s.ice(s.iceLoad))
 	mux.HandleFunc("POST "+p+"/v1/namespaces/{ns}/tables", s.ice(s.iceCreate))
 	mux.HandleFunc("POST "+p+"/v1/namespaces/{ns}/tables/{table}", s.ice(s.iceCommit))
+	mux.HandleFunc("POST "+p+"/v1/transactions/commit", s.ice(s.iceTransaction))
 	mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			iceFail(w, http.StatusNotFound, "NotFoundException", "no such endpoint: "+r.URL.Path)
@@ -61,6 +62,7 @@ var icebergEndpoints = []string{
 	"HEAD /v1/{prefix}/namespaces/{namespace}/tables/{table}",
 	"POST /v1/{prefix}/namespaces/{namespace}/tables",
 	"POST /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+	"POST /v1/{prefix}/transactions/commit",
 }
 
 // iceFail writes Iceberg's error body.

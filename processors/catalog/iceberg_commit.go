@@ -122,6 +122,8 @@ type tableTarget struct {
 	pub     *events.ProductPublished
 	cur     pointers.Pointer
 	exists  bool
+	// extra are facts to produce with the table's commit (a SchemaChanged).
+	extra []events.Event
 }
 
 // writeTarget decides principal's write (action create-table or
@@ -159,10 +161,17 @@ func (s *Server) writeTarget(ctx context.Context, sn *snapshot, principal, actio
 	return t, nil
 }
 
+// schemaChange is a schema that keeps the contract and changes it: it is
+// registered, and recorded as a SchemaChanged, with its commit.
+type schemaChange struct {
+	t    *tableTarget
+	avro string
+}
+
 // checkSchema judges sch against the contract of t's product; it returns
-// the facts that record an accepted change, or the error to answer (a
-// 400 with the registry's reasons).
-func (s *Server) checkSchema(ctx context.Context, t *tableTarget, sch *iceberg.Schema) ([]events.Event, error) {
+// the change to record (nil if sch says what the contract says), or the
+// error to answer (a 400 with the registry's reasons).
+func (s *Server) checkSchema(ctx context.Context, t *tableTarget, sch *iceberg.Schema) (*schemaChange, error) {
 	if s.cfg.contracts == nil {
 		return nil, &iceError{http.StatusNotImplemented, "UnsupportedOperationException",
 			"this catalog was started without a schema registry: it cannot check a table schema against the product's contract"}
@@ -193,9 +202,14 @@ func (s *Server) checkSchema(ctx context.Context, t *tableTarget, sch *iceberg.S
 	if len(v.Changes) == 0 {
 		return nil, nil
 	}
-	evs, err := s.cfg.contracts.Record(ctx, t.pub, as)
+	return &schemaChange{t: t, avro: as}, nil
+}
+
+// record registers the change and returns its facts.
+func (s *Server) record(ctx context.Context, c *schemaChange) ([]events.Event, error) {
+	evs, err := s.cfg.contracts.Record(ctx, c.t.pub, c.avro)
 	if err != nil {
-		return nil, fmt.Errorf("recording the schema of %s in the registry: %w", t.name, err)
+		return nil, fmt.Errorf("recording the schema of %s in the registry: %w", c.t.name, err)
 	}
 	return evs, nil
 }
@@ -218,6 +232,87 @@ func (s *Server) live(ctx context.Context, fn func(*snapshot) error) error {
 	return s.with(s.store, s.cfg.Clock(), fn)
 }
 
+// pendingCommit is one table's commit, checked and not yet made.
+type pendingCommit struct {
+	t       *tableTarget
+	cat     *tables.Catalog
+	req     commitRequest
+	schemas []*schemaChange
+	md      table.Metadata // after the commit
+	loc     string
+}
+
+// prepareCommit checks principal's commit req to ns.name in sn before
+// anything is written: who may (403), that the table exists (404),
+// stale requirements (409 CommitFailedException), updates that do not
+// apply (400, from a dry run of table.UpdateTableMetadata), then the
+// contract of every schema it adds (400).
+func (s *Server) prepareCommit(ctx context.Context, sn *snapshot, principal, ns, name string, req commitRequest, b *commitBatch) (*pendingCommit, error) {
+	if id := req.Identifier; id != nil && (!slices.Equal(id.Namespace, []string{ns}) || id.Name != name) {
+		return nil, &iceError{http.StatusBadRequest, "BadRequestException",
+			fmt.Sprintf("the identifier %s.%s is not the table of the path, %s.%s", strings.Join(id.Namespace, "."), id.Name, ns, name)}
+	}
+	t, err := s.writeTarget(ctx, sn, principal, "commit-table", ns, name)
+	if err != nil {
+		return nil, err
+	}
+	if !t.exists {
+		return nil, &iceError{http.StatusNotFound, "NoSuchTableException", fmt.Sprintf("no table %s yet: create it first", t.name)}
+	}
+	cat, err := tables.NewCatalog(s.wh, snapshotPointers{sn.st}, &tableCommitter{b: b, t: t}, tables.Clock(s.cfg.Clock))
+	if err != nil {
+		return nil, err
+	}
+	base, err := cat.LoadTable(ctx, t.ident)
+	if err != nil {
+		return nil, err
+	}
+	for _, rq := range req.Requirements {
+		if err := rq.Validate(base.Metadata()); err != nil {
+			return nil, &iceError{http.StatusConflict, "CommitFailedException",
+				fmt.Sprintf("%s is at version %d: requirement %s failed: %v", t.name, t.cur.Version, rq.GetType(), err)}
+		}
+	}
+	next, err := table.UpdateTableMetadata(base.Metadata(), req.Updates, t.cur.MetadataLocation)
+	if err != nil {
+		return nil, &iceError{http.StatusBadRequest, "BadRequestException", fmt.Sprintf("the updates of %s: %v", t.name, err)}
+	}
+	pc := &pendingCommit{t: t, cat: cat, req: req}
+	for _, sch := range addedSchemas(base.Metadata(), next) {
+		c, err := s.checkSchema(ctx, t, sch)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			pc.schemas = append(pc.schemas, c)
+		}
+	}
+	return pc, nil
+}
+
+// commit makes pc's commit through tables.Catalog, its facts added to
+// its batch (produced by the batch, not here).
+func (s *Server) commit(ctx context.Context, pc *pendingCommit) error {
+	var extra []events.Event
+	for _, c := range pc.schemas {
+		evs, err := s.record(ctx, c)
+		if err != nil {
+			return err
+		}
+		extra = append(extra, evs...)
+	}
+	pc.t.extra = extra
+	md, loc, err := pc.cat.CommitTable(ctx, pc.t.ident, pc.req.Requirements, pc.req.Updates)
+	switch {
+	case errors.Is(err, tables.ErrStalePointer):
+		return &iceError{http.StatusConflict, "CommitFailedException", err.Error()}
+	case err != nil:
+		return err
+	}
+	pc.md, pc.loc = md, loc
+	return nil
+}
+
 // iceCommit is CommitTable (POST .../tables/{table}): the requirements
 // are checked against the table's current version, so a replayed or
 // concurrent commit fails with 409 CommitFailedException instead of
@@ -230,57 +325,76 @@ func (s *Server) iceCommit(ctx context.Context, w http.ResponseWriter, r *http.R
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	if id := req.Identifier; id != nil && (!slices.Equal(id.Namespace, []string{ns}) || id.Name != name) {
-		return &iceError{http.StatusBadRequest, "BadRequestException",
-			fmt.Sprintf("the identifier %s.%s is not the table of the path, %s.%s", strings.Join(id.Namespace, "."), id.Name, ns, name)}
-	}
-	s.cmu.Lock() // one commit at a time: check and produce are one step here
+	s.cmu.Lock() // one write at a time: check and produce are one step here
 	defer s.cmu.Unlock()
 	return s.live(ctx, func(sn *snapshot) error {
-		t, err := s.writeTarget(ctx, sn, principal, "commit-table", ns, name)
+		b := &commitBatch{s: s}
+		pc, err := s.prepareCommit(ctx, sn, principal, ns, name, req, b)
 		if err != nil {
 			return err
 		}
-		if !t.exists {
-			return &iceError{http.StatusNotFound, "NoSuchTableException", fmt.Sprintf("no table %s yet: create it first", t.name)}
-		}
-		com := &commitTxn{s: s, t: t, principal: principal}
-		cat, err := tables.NewCatalog(s.wh, snapshotPointers{sn.st}, com, tables.Clock(s.cfg.Clock))
-		if err != nil {
+		if err := s.commit(ctx, pc); err != nil {
 			return err
 		}
-		base, err := cat.LoadTable(ctx, t.ident)
-		if err != nil {
+		if err := b.produce(ctx, sn); err != nil {
 			return err
 		}
-		// A dry run decides what the commit would change before anything
-		// is written: stale requirements first (409), then a bad update
-		// (400), then the contract of a schema it adds.
-		for _, rq := range req.Requirements {
-			if err := rq.Validate(base.Metadata()); err != nil {
-				return &iceError{http.StatusConflict, "CommitFailedException",
-					fmt.Sprintf("%s is at version %d: requirement %s failed: %v", t.name, t.cur.Version, rq.GetType(), err)}
-			}
+		return answerCommit(w, b, pc.md, pc.loc)
+	})
+}
+
+// transactionRequest is Iceberg's CommitTransactionRequest.
+type transactionRequest struct {
+	TableChanges []commitRequest `json:"table-changes"`
+}
+
+// iceTransaction is CommitTransaction (POST /v1/transactions/commit):
+// the commits of several tables, each checked as CommitTable checks one,
+// and all their facts in one Kafka transaction — all of them or none.
+// Metadata files written for a transaction that then fails are garbage
+// no version references.
+func (s *Server) iceTransaction(ctx context.Context, w http.ResponseWriter, r *http.Request, principal string) error {
+	var req transactionRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	if len(req.TableChanges) == 0 {
+		return &iceError{http.StatusBadRequest, "BadRequestException", "the transaction has no table-changes"}
+	}
+	seen := map[string]bool{}
+	for i, c := range req.TableChanges {
+		if c.Identifier == nil || len(c.Identifier.Namespace) != 1 || c.Identifier.Name == "" {
+			return &iceError{http.StatusBadRequest, "BadRequestException", fmt.Sprintf("table-changes[%d] has no identifier {namespace: [domain], name}", i)}
 		}
-		next, err := table.UpdateTableMetadata(base.Metadata(), req.Updates, t.cur.MetadataLocation)
-		if err != nil {
-			return &iceError{http.StatusBadRequest, "BadRequestException", fmt.Sprintf("the updates of %s: %v", t.name, err)}
+		n := c.Identifier.Namespace[0] + "." + c.Identifier.Name
+		if seen[n] {
+			return &iceError{http.StatusBadRequest, "BadRequestException", "the transaction changes " + n + " twice"}
 		}
-		for _, sch := range addedSchemas(base.Metadata(), next) {
-			evs, err := s.checkSchema(ctx, t, sch)
+		seen[n] = true
+	}
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	return s.live(ctx, func(sn *snapshot) error {
+		b := &commitBatch{s: s}
+		var pcs []*pendingCommit
+		for _, c := range req.TableChanges {
+			pc, err := s.prepareCommit(ctx, sn, principal, c.Identifier.Namespace[0], c.Identifier.Name, c, b)
 			if err != nil {
 				return err
 			}
-			com.extra = append(com.extra, evs...)
+			pcs = append(pcs, pc)
 		}
-		md, loc, err := cat.CommitTable(ctx, t.ident, req.Requirements, req.Updates)
-		switch {
-		case errors.Is(err, tables.ErrStalePointer):
-			return &iceError{http.StatusConflict, "CommitFailedException", err.Error()}
-		case err != nil:
+		for _, pc := range pcs {
+			if err := s.commit(ctx, pc); err != nil {
+				return err
+			}
+		}
+		if err := b.produce(ctx, sn); err != nil {
 			return err
 		}
-		return s.answerCommit(ctx, w, sn, com, md, loc, http.StatusOK)
+		w.Header().Set(PositionHeader, Position(b.pos))
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
 }
 
@@ -313,11 +427,17 @@ func (s *Server) iceCreate(ctx context.Context, w http.ResponseWriter, r *http.R
 		if t.exists {
 			return &iceError{http.StatusConflict, "AlreadyExistsException", fmt.Sprintf("table %s exists (version %d)", t.name, t.cur.Version)}
 		}
-		com := &commitTxn{s: s, t: t, principal: principal}
-		if com.extra, err = s.checkSchema(ctx, t, req.Schema); err != nil {
+		c, err := s.checkSchema(ctx, t, req.Schema)
+		if err != nil {
 			return err
 		}
-		cat, err := tables.NewCatalog(s.wh, snapshotPointers{sn.st}, com, tables.Clock(s.cfg.Clock))
+		if c != nil {
+			if t.extra, err = s.record(ctx, c); err != nil {
+				return err
+			}
+		}
+		b := &commitBatch{s: s}
+		cat, err := tables.NewCatalog(s.wh, snapshotPointers{sn.st}, &tableCommitter{b: b, t: t}, tables.Clock(s.cfg.Clock))
 		if err != nil {
 			return err
 		}
@@ -340,46 +460,22 @@ func (s *Server) iceCreate(ctx context.Context, w http.ResponseWriter, r *http.R
 		case err != nil:
 			return err
 		}
-		return s.answerCommit(ctx, w, sn, com, tbl.Metadata(), tbl.MetadataLocation(), http.StatusOK)
+		if err := b.produce(ctx, sn); err != nil {
+			return err
+		}
+		return answerCommit(w, b, tbl.Metadata(), tbl.MetadataLocation())
 	})
 }
 
-// answerCommit folds the log until the catalog has the commit (up to the
-// TableCommitted com produced: Kafka writes a transaction's markers after
-// EndTransaction returns, so the last stable offset may not have passed
-// it yet, and the view waits until it has), then answers the new metadata
-// with the position that holds it.
-func (s *Server) answerCommit(ctx context.Context, w http.ResponseWriter, sn *snapshot, com *commitTxn, md table.Metadata, loc string, status int) error {
-	t := com.t
-	ends := map[state.TopicPartition]int64{}
-	for _, rec := range com.produced {
-		tp := state.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
-		ends[tp] = max(ends[tp], rec.Offset+1)
-	}
-	if _, err := s.view.CatchUpTo(ctx, ends); err != nil { // s.mu is held by live
-		return fmt.Errorf("catalog: catching up with the commit of %s: %w", t.name, err)
-	}
-	if p, ok, err := pointers.Current(sn.st, t.name); err != nil {
-		return err
-	} else if !ok || p.MetadataLocation != loc {
-		return fmt.Errorf("catalog: the commit of %s (%s) is on the log but not yet in the catalog's view", t.name, loc)
-	}
-	cps, err := sn.st.Checkpoints()
+// answerCommit answers a table's new metadata once b has produced it
+// and the view folded it, with the position that holds it.
+func answerCommit(w http.ResponseWriter, b *commitBatch, md table.Metadata, loc string) error {
+	raw, err := json.Marshal(md)
 	if err != nil {
 		return err
 	}
-	pos := map[state.TopicPartition]int64{}
-	for tp, c := range cps {
-		if c.HasOffset {
-			pos[tp] = c.Next
-		}
-	}
-	b, err := json.Marshal(md)
-	if err != nil {
-		return err
-	}
-	w.Header().Set(PositionHeader, Position(pos))
-	writeJSON(w, status, map[string]any{"metadata-location": loc, "metadata": json.RawMessage(b), "config": map[string]string{}})
+	w.Header().Set(PositionHeader, Position(b.pos))
+	writeJSON(w, http.StatusOK, map[string]any{"metadata-location": loc, "metadata": json.RawMessage(raw), "config": map[string]string{}})
 	return nil
 }
 
@@ -420,30 +516,78 @@ func (p snapshotPointers) At(_ context.Context, name string, version int64) (tab
 	return tables.Pointer{Version: c.Version, MetadataLocation: c.MetadataLocation, SnapshotID: c.SnapshotID}, ok, err
 }
 
-// commitTxn is the tables.Committer of one catalog write: the
-// TableCommitted, the product's ProductRefreshed when the commit changed
-// the snapshot, and extra (a SchemaChanged), in one Kafka transaction.
-type commitTxn struct {
-	s         *Server
-	t         *tableTarget
-	principal string
-	extra     []events.Event
-	// produced is the committed TableCommitted's record, with its offset.
-	produced []*kgo.Record
+// commitBatch gathers the facts of one write — the TableCommitted of
+// each table, the product's ProductRefreshed when the commit changed the
+// snapshot, a SchemaChanged — and produces them in one Kafka
+// transaction.
+type commitBatch struct {
+	s      *Server
+	evs    []events.Event
+	tables map[string]string // metadata location committed, by table
+	pos    map[state.TopicPartition]int64
 }
 
-func (c *commitTxn) Commit(ctx context.Context, tc *events.TableCommitted) error {
+// tableCommitter is the tables.Committer of one table of a batch. Its
+// Commit only adds the facts to the batch: the commit is durable when
+// the batch's produce returns, which the write waits for before it
+// answers.
+type tableCommitter struct {
+	b *commitBatch
+	t *tableTarget
+}
+
+func (c *tableCommitter) Commit(_ context.Context, tc *events.TableCommitted) error {
 	tc.Envelope.CorrelationID = events.DeriveID("iceberg-commit", tc.Table, fmt.Sprint(tc.Version))
-	evs := []events.Event{tc}
+	c.b.evs = append(c.b.evs, tc)
 	if tc.SnapshotID != c.t.cur.SnapshotID && tc.SnapshotID != 0 {
-		evs = append(evs, refreshedByCommit(c.t.product, tc))
+		c.b.evs = append(c.b.evs, refreshedByCommit(c.t.product, tc))
 	}
-	evs = append(evs, c.extra...)
-	recs, err := c.s.produceTxn(ctx, evs...)
+	c.b.evs = append(c.b.evs, c.t.extra...)
+	if c.b.tables == nil {
+		c.b.tables = map[string]string{}
+	}
+	c.b.tables[tc.Table] = tc.MetadataLocation
+	return nil
+}
+
+// produce produces the batch in one transaction, then folds the log
+// until the catalog (sn, whose store the caller holds) has every
+// TableCommitted of it: Kafka writes a transaction's markers after
+// EndTransaction returns, so the last stable offset may not have passed
+// them yet, and the view waits until it has.
+func (b *commitBatch) produce(ctx context.Context, sn *snapshot) error {
+	recs, err := b.s.produceTxn(ctx, b.evs...)
 	if err != nil {
 		return err
 	}
-	c.produced = recs[:1]
+	ends := map[state.TopicPartition]int64{}
+	for i, rec := range recs {
+		if _, ok := b.evs[i].(*events.TableCommitted); ok {
+			tp := state.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
+			ends[tp] = max(ends[tp], rec.Offset+1)
+		}
+	}
+	if _, err := b.s.view.CatchUpTo(ctx, ends); err != nil {
+		return fmt.Errorf("catalog: catching up with the commit: %w", err)
+	}
+	for name, loc := range b.tables {
+		if p, ok, err := pointers.Current(sn.st, name); err != nil {
+			return err
+		} else if !ok || p.MetadataLocation != loc {
+			return fmt.Errorf("catalog: the commit of %s (%s) is on the log but another version is current in the catalog's view: "+
+				"another writer committed the table at the same time", name, loc)
+		}
+	}
+	cps, err := sn.st.Checkpoints()
+	if err != nil {
+		return err
+	}
+	b.pos = map[state.TopicPartition]int64{}
+	for tp, c := range cps {
+		if c.HasOffset {
+			b.pos[tp] = c.Next
+		}
+	}
 	return nil
 }
 

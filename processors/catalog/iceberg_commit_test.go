@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -31,7 +32,8 @@ import (
 	"github.com/logmesh/logmesh/tables"
 )
 
-// writeMesh: own.sales, enterprise-visible, granted to a; no table yet.
+// writeMesh: own.sales, enterprise-visible, granted to a, and own.returns;
+// no table yet.
 const writeMesh = `domains:
   - name: own
   - name: a
@@ -40,6 +42,8 @@ const writeMesh = `domains:
   - name: d
 products:
   - {name: sales, domain: own, visibility: enterprise, inputs: ["topic:t"], transform: "SELECT 1",
+     output: {schema: {type: record, name: Sale, fields: [{name: id, type: string}, {name: n, type: long}]}}}
+  - {name: returns, domain: own, inputs: ["topic:t"], transform: "SELECT 1",
      output: {schema: {type: record, name: Sale, fields: [{name: id, type: string}, {name: n, type: long}]}}}
 grants:
   - {product: own.sales, to: a}
@@ -74,8 +78,10 @@ func newWriteRig(t *testing.T) *writeRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.CreateSchema(ctx, platform.ContractSubject("own.sales"), sr.Schema{Schema: salesContract, Type: sr.TypeAvro}); err != nil {
-		t.Fatal(err)
+	for _, tbl := range []string{"own.sales", "own.returns"} {
+		if _, err := src.CreateSchema(ctx, platform.ContractSubject(tbl), sr.Schema{Schema: salesContract, Type: sr.TypeAvro}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	wh, err := tables.OpenWarehouse(ctx, r.wh, nil)
 	if err != nil {
@@ -366,5 +372,55 @@ func TestIcebergCreateChecksContract(t *testing.T) {
 	}
 	if n := len(salesCommits(w.facts("own"))); n != 0 {
 		t.Errorf("%d TableCommitted after a refused create", n)
+	}
+}
+
+// A transaction commits several tables' changes at once or none of them.
+func TestIcebergTransaction(t *testing.T) {
+	ctx := context.Background()
+	w := newWriteRig(t)
+	sch := iceberg.NewSchema(0,
+		iceberg.NestedField{ID: 1, Name: "id", Type: iceberg.PrimitiveTypes.String, Required: true},
+		iceberg.NestedField{ID: 2, Name: "n", Type: iceberg.PrimitiveTypes.Int64, Required: true})
+	own := w.client("own")
+	for _, name := range []string{"sales", "returns"} {
+		if _, err := own.CreateTable(ctx, table.Identifier{"own", name}, sch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	change := func(name string, schemaID int) string {
+		return `{"identifier":{"namespace":["own"],"name":"` + name + `"},"requirements":[{"type":"assert-current-schema-id","current-schema-id":` +
+			fmt.Sprint(schemaID) + `}],"updates":[{"action":"set-properties","updates":{"owner":"own"}}]}`
+	}
+	versions := func() map[string]int {
+		out := map[string]int{}
+		for _, tc := range factsOf[*events.TableCommitted](w.facts("own")) {
+			out[tc.Table]++
+		}
+		return out
+	}
+	status, body, _ := w.call("own", "POST", "/iceberg/v1/transactions/commit", `{"table-changes":[`+change("sales", 0)+","+change("returns", 7)+`]}`)
+	if typ, _ := iceErr(t, body); status != 409 || typ != "CommitFailedException" {
+		t.Errorf("a transaction with a stale change: %d %s, want 409 CommitFailedException", status, body)
+	}
+	if got := versions(); got["own.sales"] != 1 || got["own.returns"] != 1 {
+		t.Errorf("versions after a failed transaction: %v, want one each", got)
+	}
+	status, body, _ = w.call("a", "POST", "/iceberg/v1/transactions/commit", `{"table-changes":[`+change("sales", 0)+`]}`)
+	if typ, _ := iceErr(t, body); status != 403 || typ != "ForbiddenException" {
+		t.Errorf("a's transaction: %d %s, want 403", status, body)
+	}
+	status, body, hdr := w.call("own", "POST", "/iceberg/v1/transactions/commit", `{"table-changes":[`+change("sales", 0)+","+change("returns", 0)+`]}`)
+	if status != 204 || hdr.Get(catalog.PositionHeader) == "" {
+		t.Fatalf("a transaction: %d %s", status, body)
+	}
+	if got := versions(); got["own.sales"] != 2 || got["own.returns"] != 2 {
+		t.Errorf("versions after the transaction: %v, want two each", got)
+	}
+	for _, name := range []string{"sales", "returns"} {
+		tbl, err := own.LoadTable(ctx, table.Identifier{"own", name})
+		if err != nil || tbl.Properties()["owner"] != "own" {
+			t.Errorf("own.%s after the transaction: %v, %v", name, tbl, err)
+		}
 	}
 }
