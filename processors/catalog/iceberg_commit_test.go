@@ -32,8 +32,8 @@ import (
 	"github.com/logmesh/logmesh/tables"
 )
 
-// writeMesh: own.sales, enterprise-visible, granted to a, and own.returns;
-// no table yet.
+// writeMesh: own.sales, enterprise-visible, granted to a, own.returns and
+// own.fresh (whose contract the registry does not hold yet); no table yet.
 const writeMesh = `domains:
   - name: own
   - name: a
@@ -44,6 +44,8 @@ products:
   - {name: sales, domain: own, visibility: enterprise, inputs: ["topic:t"], transform: "SELECT 1",
      output: {schema: {type: record, name: Sale, fields: [{name: id, type: string}, {name: n, type: long}]}}}
   - {name: returns, domain: own, inputs: ["topic:t"], transform: "SELECT 1",
+     output: {schema: {type: record, name: Sale, fields: [{name: id, type: string}, {name: n, type: long}]}}}
+  - {name: fresh, domain: own, inputs: ["topic:t"], transform: "SELECT 1",
      output: {schema: {type: record, name: Sale, fields: [{name: id, type: string}, {name: n, type: long}]}}}
 grants:
   - {product: own.sales, to: a}
@@ -372,6 +374,18 @@ func TestIcebergCreateChecksContract(t *testing.T) {
 	}
 	if n := len(salesCommits(w.facts("own"))); n != 0 {
 		t.Errorf("%d TableCommitted after a refused create", n)
+	}
+	// A table whose subject has no version is judged against the
+	// product's declared contract.
+	if _, err := w.client("own").CreateTable(context.Background(), table.Identifier{"own", "fresh"}, sch); err == nil ||
+		!strings.Contains(err.Error(), "breaks the contract") {
+		t.Errorf("create own.fresh with n as a string: %v, want the contract refused", err)
+	}
+	good := iceberg.NewSchema(0,
+		iceberg.NestedField{ID: 1, Name: "id", Type: iceberg.PrimitiveTypes.String, Required: true},
+		iceberg.NestedField{ID: 2, Name: "n", Type: iceberg.PrimitiveTypes.Int64, Required: true})
+	if _, err := w.client("own").CreateTable(context.Background(), table.Identifier{"own", "fresh"}, good); err != nil {
+		t.Errorf("create own.fresh with its contract's schema: %v", err)
 	}
 }
 
