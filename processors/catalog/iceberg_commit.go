@@ -129,7 +129,7 @@ type tableTarget struct {
 // writeTarget decides principal's write (action create-table or
 // commit-table) of table ns.name in sn. A table no live product declares
 // is a 404 (NoSuchTableException) when it does not exist and a 403 when
-// it does (a retired product's, or one only a feed's loader writes):
+// it does (a retired product's table):
 // tables change only as their product's. Another domain than the owner
 // (governance aside) gets a 403; every 403 is an AccessDenied.
 func (s *Server) writeTarget(ctx context.Context, sn *snapshot, principal, action, ns, name string) (*tableTarget, error) {

@@ -28,6 +28,7 @@ import (
 	"github.com/logmesh/logmesh/platform"
 	"github.com/logmesh/logmesh/processors/catalog"
 	"github.com/logmesh/logmesh/processors/proc"
+	"github.com/logmesh/logmesh/projections/definitions"
 	"github.com/logmesh/logmesh/registry"
 	"github.com/logmesh/logmesh/tables"
 )
@@ -435,6 +436,19 @@ func TestIcebergTransaction(t *testing.T) {
 		tbl, err := own.LoadTable(ctx, table.Identifier{"own", name})
 		if err != nil || tbl.Properties()["owner"] != "own" {
 			t.Errorf("own.%s after the transaction: %v, %v", name, tbl, err)
+		}
+	}
+}
+
+// Who may write a product's table, written out: the owner and governance,
+// never a grantee or anyone else.
+func TestRulesWriteTable(t *testing.T) {
+	p := &definitions.Product{Owner: "own", Visibility: events.VisibilityEnterprise, OutputTable: "own.sales"}
+	want := map[string]bool{"own": true, catalog.Governance: true, "a": false, "b": false, "d": false, catalog.Anonymous: false}
+	for principal, ok := range want {
+		got, why := catalog.Rules{OwnerGrants: true}.WriteTable(principal, p)
+		if got != ok || (!got && why == "") {
+			t.Errorf("WriteTable(%s) = %v %q, want %v with a reason when refused", principal, got, why, ok)
 		}
 	}
 }
