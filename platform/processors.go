@@ -514,7 +514,11 @@ func newCatalog(ctx context.Context, e *Env) (Processor, error) {
 	}
 	opts := []catalog.Option{catalog.Addr(cmp.Or(e.Config.CatalogAddr, "127.0.0.1:0")),
 		catalog.WithTokens(tokens),
-		catalog.WithRules(catalog.Rules{OwnerGrants: e.Config.OwnerGrants}), catalog.WithApplier(e.Definer().CatalogApplier()), catalog.ConsoleLag(consoleLag(e))}
+		catalog.WithRules(catalog.Rules{OwnerGrants: e.Config.OwnerGrants}), catalog.WithApplier(e.Definer().CatalogApplier()), catalog.ConsoleLag(consoleLag(e)),
+		catalog.TransactionalID("logmesh-catalog-" + e.Config.Instance)}
+	if e.Registry != nil {
+		opts = append(opts, catalog.WithContracts(CatalogContracts(e.Registry, nil)))
+	}
 	if tc, err := catalogTLS(e.Config); err != nil {
 		return nil, err
 	} else if tc != nil {

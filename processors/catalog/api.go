@@ -56,6 +56,7 @@ const (
 //	GET    /v1/tail/topics                  the topics the caller may tail
 //	GET    /console/...                     the web console (package console)
 //	GET    /iceberg/v1/config, namespaces, tables, load table
+//	POST   /iceberg/v1/namespaces/{ns}/tables[/{table}]  create, commit (Iceberg)
 //
 // Lists take page_size and page_token; GETs take as_of. Errors are JSON
 // {"error": {"code": N, "reason": "..."}} (Iceberg's shape under /iceberg).

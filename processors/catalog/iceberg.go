@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -15,12 +16,15 @@ import (
 // catalog URI is http://HOST:PORT/iceberg.
 const IcebergPrefix = "/iceberg"
 
-// iceberg mounts the Iceberg REST catalog (the read endpoints of the
-// Apache Iceberg REST catalog API) on mux. Namespaces are domains, tables
+// iceberg mounts the Iceberg REST catalog (the Apache Iceberg REST
+// catalog API's table endpoints) on mux. Namespaces are domains, tables
 // are the domain's tables; a caller lists and loads only the tables it may
 // read (Rules.ReadTable), and gets Iceberg's ForbiddenException for the
-// rest, recorded as AccessDenied. Writes are refused: tables change only
-// by their producers' commits on the log.
+// rest, recorded as AccessDenied. A product's owner (or governance) may
+// create its declared output table and commit to it (Rules.WriteTable,
+// iceberg_commit.go): each commit is a TableCommitted and a
+// ProductRefreshed on the log, in one transaction. Other writes
+// (namespaces, drops, renames) are refused.
 func (s *Server) iceberg(mux *http.ServeMux) {
 	p := IcebergPrefix
 	mux.HandleFunc("GET "+p+"/v1/config", s.ice(func(_ context.Context, w http.ResponseWriter, _ *http.Request, _ string) error {
@@ -34,13 +38,16 @@ func (s *Server) iceberg(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+p+"/v1/namespaces/{ns}/tables", s.ice(s.iceTables))
 	mux.HandleFunc("GET "+p+"/v1/namespaces/{ns}/tables/{table}", s.ice(s.iceLoad))
 	mux.HandleFunc("HEAD "+p+"/v1/namespaces/{ns}/tables/{table}", s.ice(s.iceLoad))
+	mux.HandleFunc("POST "+p+"/v1/namespaces/{ns}/tables", s.ice(s.iceCreate))
+	mux.HandleFunc("POST "+p+"/v1/namespaces/{ns}/tables/{table}", s.ice(s.iceCommit))
+	mux.HandleFunc("POST "+p+"/v1/transactions/commit", s.ice(s.iceTransaction))
 	mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			iceFail(w, http.StatusNotFound, "NotFoundException", "no such endpoint: "+r.URL.Path)
 			return
 		}
 		iceFail(w, http.StatusForbidden, "ForbiddenException",
-			"this catalog is read-only: a table changes only by its producer's commits on the log")
+			"not offered by this catalog: namespaces are domains (defined by `logmesh apply`), and a table is only created and committed to as its product's output")
 	})
 }
 
@@ -53,6 +60,9 @@ var icebergEndpoints = []string{
 	"GET /v1/{prefix}/namespaces/{namespace}/tables",
 	"GET /v1/{prefix}/namespaces/{namespace}/tables/{table}",
 	"HEAD /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+	"POST /v1/{prefix}/namespaces/{namespace}/tables",
+	"POST /v1/{prefix}/namespaces/{namespace}/tables/{table}",
+	"POST /v1/{prefix}/transactions/commit",
 }
 
 // iceFail writes Iceberg's error body.
@@ -71,6 +81,11 @@ func (s *Server) ice(fn apiFunc) http.HandlerFunc {
 			return
 		}
 		if err := fn(r.Context(), w, r, principal); err != nil {
+			var ie *iceError
+			if errors.As(err, &ie) {
+				iceFail(w, ie.status, ie.typ, ie.msg)
+				return
+			}
 			// The catalog API's statuses, with Iceberg's error types.
 			status := statusOf(err)
 			typ, ok := map[int]string{http.StatusBadRequest: "BadRequestException", http.StatusForbidden: "ForbiddenException",

@@ -3,7 +3,9 @@
 // audit, folded from every domain's bus) that knows every domain, product,
 // table, version, grant, subscription and landed file, enforces who may
 // read what, and answers as of any moment; and, on the same state and rules, an Iceberg REST catalog
-// (read-only) for outside engines.
+// for outside engines, which read the tables they may read and write the
+// tables of their own products (iceberg_commit.go: each commit a
+// TableCommitted and a ProductRefreshed in one Kafka transaction).
 //
 // Every request names its principal with a bearer token (Tokens, stored
 // hashed). A domain sees its own products and enterprise-visible ones; it
@@ -76,6 +78,9 @@ type config struct {
 	applier Applier
 	lag     func(ctx context.Context) ([]console.ProcessorLag, error)
 	generic *confluent.Decoder
+	// contracts and txnID serve the Iceberg write path (iceberg_commit.go).
+	contracts Contracts
+	txnID     string
 }
 
 // Option configures a Server.
@@ -115,6 +120,9 @@ type Server struct {
 
 	pmu      sync.Mutex
 	producer *kgo.Client
+	txn      *kgo.Client // the transactional producer of Iceberg commits
+
+	cmu sync.Mutex // one Iceberg write at a time
 
 	ln net.Listener
 }
@@ -208,6 +216,9 @@ func (s *Server) close() {
 	s.pmu.Lock()
 	if s.producer != nil {
 		s.producer.Close()
+	}
+	if s.txn != nil {
+		s.txn.Close()
 	}
 	s.pmu.Unlock()
 }
