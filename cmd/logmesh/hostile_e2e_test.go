@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/logmesh/logmesh/internal/ingesttest/hostile"
 	"github.com/logmesh/logmesh/mesh"
 	"github.com/logmesh/logmesh/platform"
+	"github.com/logmesh/logmesh/processors/ingest"
 )
 
 // The hostile-input suite (issue 18): every file of the corpus in
@@ -221,5 +223,47 @@ func TestHostileFiles(t *testing.T) {
 		rows = append(rows, checkHostile(t, c, files[c.Key]))
 	}
 	slices.SortFunc(rows, func(a, b hostileRow) int { return strings.Compare(a.input, b.input) })
+	logTable(t, rows)
+}
+
+// One line of 100 MB per format, written at test time into t.TempDir()
+// and landed with ingest.Land (what logmesh land calls). The readers bound
+// a record at formats.DefaultMaxRecordBytes and never hold the line: in
+// the line-based formats it is one rejected record with a reason and the
+// records around it load; CSV and JSON fail the file, "record too large".
+func TestHostileLongLine(t *testing.T) {
+	e := startHostile(t)
+	dir := t.TempDir()
+	cases := hostile.Lines()
+	var keys []string
+	for _, c := range cases {
+		p := filepath.Join(dir, filepath.Base(c.Key))
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := hostile.WriteLine(f, c.Key, hostile.LineSize); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ingest.Land(context.Background(), e.p.Landing, []string{p}, c.Key); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(p); err != nil { // the landing area has its copy
+			t.Fatal(err)
+		}
+		keys = append(keys, c.Key)
+	}
+	files := e.finalFiles(keys, 3*time.Minute)
+	var rows []hostileRow
+	for _, c := range cases {
+		row := checkHostile(t, c, files[c.Key])
+		if w := files[c.Key].RowsWritten; c.Outcome == hostile.Processed && w != 3 {
+			t.Errorf("%s: %d rows written, want the 3 good ones around the line", c.Key, w)
+		}
+		rows = append(rows, row)
+	}
 	logTable(t, rows)
 }

@@ -6,7 +6,7 @@
 //	go generate ./internal/ingesttest/hostile
 //
 // which runs the check of cmd/logmesh with -update. Anything large (the
-// 100 MB line) is not in Files: Line writes it at test time. Test support
+// 100 MB lines) is not in Files: WriteLine writes it at test time. Test support
 // only; nothing in the platform imports it.
 package hostile
 
@@ -16,6 +16,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"unicode/utf16"
 )
@@ -212,31 +213,57 @@ func utf16BE(s string, bom bool) []byte {
 	return out
 }
 
-// LineKey is the landing key of the file Line writes.
-const LineKey = "ndjson/one-line-100mb.ndjson"
+// LineSize is the size of the one long line of Lines: 100 MB.
+const LineSize = 100 << 20
 
-// Line writes the 100 MB case to w: a good NDJSON record, one line of
-// size bytes (a JSON string value, never closed by a newline until its
-// end), and another good record. It streams through a small buffer, so it
-// never holds the line in memory.
-func Line(w io.Writer, size int64) error {
+// Lines returns the cases of one line of LineSize bytes, one per
+// format but XML, with the Content left empty: WriteLine writes each at
+// test time, never into the repository.
+func Lines() []File {
+	return []File{
+		{Key: "ndjson/one-line-100mb.ndjson", Outcome: Processed, Reason: "line over", Rejected: 1},
+		// CSV and JSON cannot find the next record after one too large
+		// (formats.Options.MaxRecordBytes): the file fails.
+		{Key: "csv/one-line-100mb.csv", Outcome: Failed, Reason: "too large", Rejected: 0},
+		{Key: "json/one-line-100mb.json", Outcome: Failed, Reason: "too large", Rejected: 0},
+		{Key: "fixed/one-line-100mb.txt", Outcome: Processed, Reason: "line over", Rejected: 1},
+	}
+}
+
+// WriteLine writes the file of a case of Lines to w: a good record, one
+// record of size bytes on one line, and two good records. It streams
+// through a small buffer, so it never holds the line in memory.
+func WriteLine(w io.Writer, key string, size int64) error {
+	var head, tail string
+	switch path.Ext(key) {
+	case ".ndjson":
+		head, tail = `{"a":"x","b":1}`+"\n"+`{"a":"`, `","b":2}`+"\n"+`{"a":"y","b":3}`+"\n"+`{"a":"z","b":4}`+"\n"
+	case ".json":
+		head, tail = `[{"a":"x","b":1},{"a":"`, `","b":2},{"a":"y","b":3},{"a":"z","b":4}]`
+	case ".csv":
+		head, tail = "a,b\nx,1\n", ",2\ny,3\nz,4\n"
+	case ".txt":
+		head, tail = "x      1\n", "      2\ny      3\nz      4\n"
+	default:
+		return fmt.Errorf("hostile: line: no long-line case for %s", key)
+	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	if _, err := bw.WriteString(`{"a":"x","b":1}` + "\n" + `{"a":"`); err != nil {
-		return fmt.Errorf("hostile: line: %w", err)
+	if _, err := bw.WriteString(head); err != nil {
+		return fmt.Errorf("hostile: line %s: %w", key, err)
 	}
 	chunk := []byte(strings.Repeat("A", 64<<10))
 	for n := int64(0); n < size; {
 		m := min(int64(len(chunk)), size-n)
 		if _, err := bw.Write(chunk[:m]); err != nil {
-			return fmt.Errorf("hostile: line: %w", err)
+			return fmt.Errorf("hostile: line %s: %w", key, err)
 		}
 		n += m
 	}
-	if _, err := bw.WriteString(`","b":2}` + "\n" + `{"a":"y","b":3}` + "\n"); err != nil {
-		return fmt.Errorf("hostile: line: %w", err)
+	if _, err := bw.WriteString(tail); err != nil {
+		return fmt.Errorf("hostile: line %s: %w", key, err)
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("hostile: line: %w", err)
+		return fmt.Errorf("hostile: line %s: %w", key, err)
 	}
 	return nil
 }
