@@ -100,8 +100,8 @@ func logTable(t *testing.T, rows []hostileRow) {
 	fmt.Fprintf(&b, "\n%-*s | %-9s | %s\n", w, "input", "outcome", "reason")
 	for _, r := range rows {
 		reason := r.reason
-		if len(reason) > 160 {
-			reason = reason[:160] + "…"
+		if len(reason) > 240 {
+			reason = reason[:240] + "…"
 		}
 		fmt.Fprintf(&b, "%-*s | %-9s | %s\n", w, r.input, r.outcome, strings.ReplaceAll(reason, "\n", " "))
 	}
