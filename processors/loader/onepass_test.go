@@ -316,7 +316,7 @@ func TestOnePassKilledBeforeCommit(t *testing.T) {
 // not as an unparsable file: emptied, truncated inside a quote, grown with
 // a broken record, rewritten in place with the same size. A file that
 // landed unparsable still fails at stage parse.
-func TestChangedFileFailsOnTheChangeNotItsParseError(t *testing.T) {
+func TestHostileChangedFileFailsOnTheChange(t *testing.T) {
 	const landed = "id,qty\n1,3\n2,4\n"
 	for _, tc := range []struct {
 		name, now, stage, reason string
