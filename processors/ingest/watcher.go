@@ -57,7 +57,9 @@
 // changed until it is older, since some file systems have coarse
 // timestamps). Hashing streams the object through SHA-256 with a 64 KiB buffer;
 // files are never held in memory. A file whose size changes while it is
-// hashed (still being written) is skipped and hashed again on a later scan.
+// hashed (still being written), or, in a local directory, whose
+// modification time does (rewritten in place, even to the same size), is
+// skipped and hashed again on a later scan: a torn read never lands.
 // Writers should write to a temporary name (see IsTemp) and rename, as
 // LocalSource.Put does. On an object store, a (key, ETag) already recorded
 // in a FileLanded event is trusted without re-hashing, so restarting a
@@ -384,7 +386,7 @@ func (w *Watcher) reconcile(ctx context.Context, o Object) (bool, error) {
 			return false, nil
 		}
 	}
-	sum, n, err := w.hash(ctx, o.Key)
+	sum, n, mod, err := w.hash(ctx, o.Key)
 	if errors.Is(err, fs.ErrNotExist) {
 		w.log.Debug("file vanished before it was read", "file", o.Key)
 		return false, nil
@@ -392,8 +394,9 @@ func (w *Watcher) reconcile(ctx context.Context, o Object) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if n != o.Size {
-		w.log.Debug("file changed while it was read; retrying later", "file", o.Key, "listed", o.Size, "read", n)
+	if n != o.Size || !mod.IsZero() && !mod.Equal(o.ModTime) {
+		w.log.Debug("file changed while it was read; retrying later", "file", o.Key, "listed", o.Size, "read", n,
+			"listed_mtime", o.ModTime, "mtime", mod)
 		return false, nil
 	}
 	id := events.DeriveID(o.Key, sum)
@@ -492,13 +495,13 @@ func (w *Watcher) retry(ctx context.Context, req *events.FileRetryRequested, id 
 	if !ok {
 		return fail(fmt.Sprintf("the file %s is no longer in the landing area %s; land it again to load it", key, w.src.Name()))
 	}
-	sum, size, err := w.hash(ctx, key)
+	sum, size, mod, err := w.hash(ctx, key)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fail(fmt.Sprintf("the file %s is no longer in the landing area %s; land it again to load it", key, w.src.Name()))
 	case err != nil:
 		return false, err
-	case size != o.Size:
+	case size != o.Size || !mod.IsZero() && !mod.Equal(o.ModTime):
 		w.log.Debug("file changed while it was read; retrying later", "file", key, "listed", o.Size, "read", size)
 		return false, nil
 	case sum != want:
@@ -546,19 +549,26 @@ func (w *Watcher) begin(ctx context.Context, ev events.Event, id string, n int32
 }
 
 // hash streams the object through SHA-256 and returns the lower-case hex
-// digest and the bytes read.
-func (w *Watcher) hash(ctx context.Context, key string) (string, int64, error) {
+// digest, the bytes read and, if the reader can tell (a local file: an
+// *os.File), the modification time once read; else a zero time.
+func (w *Watcher) hash(ctx context.Context, key string) (string, int64, time.Time, error) {
 	r, err := w.src.Open(ctx, key)
 	if err != nil {
-		return "", 0, err
+		return "", 0, time.Time{}, err
 	}
 	defer r.Close()
 	h := sha256.New()
 	n, err := copyCtx(ctx, h, r)
 	if err != nil {
-		return "", n, fmt.Errorf("ingest: reading %s: %w", key, err)
+		return "", n, time.Time{}, fmt.Errorf("ingest: reading %s: %w", key, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
+	var mod time.Time
+	if st, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil {
+			mod = fi.ModTime()
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, mod, nil
 }
 
 // produce writes the FileLanded event of o, and the unmatched outcome of a

@@ -484,7 +484,7 @@ func (l *batchLoader) scan(ctx context.Context, feed *mesh.Feed, v *validate.Val
 		return &brokenFile{"read", fmt.Sprintf("open %s: %v", f.Key, err)}
 	}
 	defer rc.Close()
-	p := l.startParse(ctx, feed, f.Key, f.Checksum, rc)
+	p := l.startParse(ctx, feed, f.Checksum, f.Size, rc)
 	defer p.stop() // before rc.Close: the parser reads rc until it ends
 	fc := v.NewFile()
 	for {

@@ -310,3 +310,53 @@ func TestOnePassKilledBeforeCommit(t *testing.T) {
 		t.Fatalf("third delivery: %+v, %v; want the deduplicated version 1", again, err)
 	}
 }
+
+// A file that no longer parses because it changed after it landed fails
+// at stage read with the change as its reason (its parse error beside it),
+// not as an unparsable file: emptied, truncated inside a quote, grown with
+// a broken record, rewritten in place with the same size. A file that
+// landed unparsable still fails at stage parse.
+func TestHostileChangedFileFailsOnTheChange(t *testing.T) {
+	const landed = "id,qty\n1,3\n2,4\n"
+	for _, tc := range []struct {
+		name, now, stage, reason string
+	}{
+		{"emptied", "", "read", "it has 0 bytes now, it landed with 15"},
+		{"truncated in a quote", "id,qty\n1,\"3", "read", "it has 11 bytes now"},
+		{"grown with a broken record", landed + "3,\"5\n", "read", "changed after it landed"},
+		{"same size, broken", "id,qty\n1,\"3\n2,4", "read", "checksum"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newPipeRig(t)
+			f := r.land(t, "pipe/c.csv", landed)
+			r.bl.files = &changedOpener{Opener: r.bl.files, key: f.Key, content: tc.now}
+			out, res, err := r.bl.load(t.Context(), r.batch("b-1", f), "cause")
+			r.noGoroutines(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, failed := results(out)
+			ff := failed[f.Key]
+			if ff == nil || res != nil {
+				t.Fatalf("result %+v, events %v; want the file failed, nothing committed", res, out)
+			}
+			if ff.Stage != tc.stage || !strings.Contains(ff.Reason, tc.reason) || !strings.Contains(ff.Reason, "changed after it landed") ||
+				!strings.Contains(ff.Reason, "fails to parse") {
+				t.Errorf("failed at %s: %q; want stage %s naming the change (%q) and the parse error", ff.Stage, ff.Reason, tc.stage, tc.reason)
+			}
+		})
+	}
+	t.Run("landed unparsable", func(t *testing.T) {
+		r := newPipeRig(t)
+		f := r.land(t, "pipe/c.csv", "id,qty\n1,\"3")
+		out, _, err := r.bl.load(t.Context(), r.batch("b-1", f), "cause")
+		r.noGoroutines(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, failed := results(out)
+		if ff := failed[f.Key]; ff == nil || ff.Stage != "parse" || strings.Contains(ff.Reason, "changed") {
+			t.Errorf("failed %+v; want stage parse, with no change named", ff)
+		}
+	})
+}

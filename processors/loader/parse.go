@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"sync"
 
@@ -89,8 +90,9 @@ type parser struct {
 	err  error // set before full is closed
 }
 
-// startParse starts parsing rc, which the caller closes after stop.
-func (l *batchLoader) startParse(ctx context.Context, feed *mesh.Feed, key, checksum string, rc io.Reader) *parser {
+// startParse starts parsing rc, the content of a file that landed with
+// checksum and size; the caller closes rc after stop.
+func (l *batchLoader) startParse(ctx context.Context, feed *mesh.Feed, checksum string, size int64, rc io.Reader) *parser {
 	p := &parser{
 		full: make(chan *parsedBatch, parseBuffers),
 		free: make(chan *parsedBatch, parseBuffers),
@@ -104,7 +106,7 @@ func (l *batchLoader) startParse(ctx context.Context, feed *mesh.Feed, key, chec
 	go func() {
 		defer close(p.done)
 		defer l.running.Add(-1)
-		p.err = p.run(ctx, l.parsers, feed, key, checksum, rc)
+		p.err = p.run(ctx, l.parsers, feed, checksum, size, rc)
 		close(p.full)
 	}()
 	return p
@@ -114,12 +116,22 @@ func (l *batchLoader) startParse(ctx context.Context, feed *mesh.Feed, key, chec
 var errStopped = errors.New("loader: parser stopped")
 
 // run parses rc to the end and checks its checksum, sending the records in
-// batches. Its error is what scan returns after the records.
-func (p *parser) run(ctx context.Context, parsers *formats.Registry, feed *mesh.Feed, key, checksum string, rc io.Reader) error {
+// batches. Its error is what scan returns after the records. A file that
+// fails to parse is read on to its landed size, to tell a file that changed
+// after it landed (then the reason is the change, not the parse error its
+// new content gives) from one that landed unparsable.
+func (p *parser) run(ctx context.Context, parsers *formats.Registry, feed *mesh.Feed, checksum string, size int64, rc io.Reader) error {
 	sum := sha256.New()
-	r, err := parsers.Open(feed.Format, io.TeeReader(rc, sum), feed.ParserOptions())
-	if err != nil {
+	read := &countingReader{r: io.TeeReader(rc, sum)}
+	broken := func(err error) error {
+		if why := changedSinceLanding(ctx, read, sum, size, checksum); why != "" {
+			return &brokenFile{"read", why + " (as it is now, it fails to parse: " + err.Error() + ")"}
+		}
 		return &brokenFile{"parse", err.Error()}
+	}
+	r, err := parsers.Open(feed.Format, read, feed.ParserOptions())
+	if err != nil {
+		return broken(err)
 	}
 	for {
 		var b *parsedBatch
@@ -148,7 +160,7 @@ func (p *parser) run(ctx context.Context, parsers *formats.Registry, feed *mesh.
 				b.bytes += len(re.Raw)
 				continue
 			}
-			end = &brokenFile{"parse", err.Error()}
+			end = broken(err)
 			break
 		}
 		if len(b.items) == 0 {
@@ -164,7 +176,7 @@ func (p *parser) run(ctx context.Context, parsers *formats.Registry, feed *mesh.
 		case end == io.EOF:
 			// Drain what the parser did not need, so the checksum covers
 			// the file.
-			if _, err := io.Copy(io.Discard, io.TeeReader(rc, sum)); err != nil {
+			if _, err := io.Copy(io.Discard, read); err != nil {
 				return &brokenFile{"read", err.Error()}
 			}
 			if got := hex.EncodeToString(sum.Sum(nil)); got != checksum {
@@ -178,6 +190,47 @@ func (p *parser) run(ctx context.Context, parsers *formats.Registry, feed *mesh.
 			return err
 		}
 	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// changedSinceLanding reads the rest of a file, whose bytes read so far
+// went through sum, up to its landed size (and one byte more), and says
+// how it differs from what landed, or "" if it does not (or cannot be read
+// on: then the caller's error stands).
+func changedSinceLanding(ctx context.Context, read *countingReader, sum hash.Hash, size int64, checksum string) string {
+	if read.n > size {
+		return fmt.Sprintf("the file changed after it landed: %d bytes read, it landed with %d", read.n, size)
+	}
+	for read.n <= size {
+		if ctx.Err() != nil {
+			return ""
+		}
+		n, err := io.CopyN(io.Discard, read, min(size+1-read.n, 1<<20))
+		if err == io.EOF || (err == nil && n == 0) {
+			break
+		}
+		if err != nil {
+			return ""
+		}
+	}
+	switch {
+	case read.n != size:
+		return fmt.Sprintf("the file changed after it landed: it has %d bytes now, it landed with %d", read.n, size)
+	case hex.EncodeToString(sum.Sum(nil)) != checksum:
+		return fmt.Sprintf("checksum %s, landed as %s: the file changed after it landed", hex.EncodeToString(sum.Sum(nil)), checksum)
+	}
+	return ""
 }
 
 // next returns the next batch, or ok false once the parser has ended, with
