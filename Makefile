@@ -38,7 +38,7 @@ test-e2e-real:
 test-browser:
 	bash deploy/chromium/test.sh
 
-## test-spark: Apache Spark 3.5 (pyspark + Iceberg's Spark runtime) reads a dev platform's Iceberg REST catalog with a domain's token
+## test-spark: Apache Spark 3.5 (pyspark + Iceberg's Spark runtime) reads a dev platform's Iceberg REST catalog with a domain's token, and commits an INSERT to its own product through it
 test-spark:
 	bash deploy/spark/test.sh
 

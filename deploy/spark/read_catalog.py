@@ -11,7 +11,12 @@ token; optionally a second one, `gov`, with governance's token. Then:
      snapshot, and SELECT ... VERSION AS OF <it> returns the first file's rows;
   4. SELECT * FROM lm.<denied> fails with Iceberg's ForbiddenException;
   5. (with --gov-token) governance reads <denied>'s rows, so 4 was about
-     authorization, not a missing table.
+     authorization, not a missing table;
+  6. (with --write-table) the domain, owning that product, creates its
+     table, INSERTs --write-sql's rows and commits them through the same
+     catalog (no rows pass through logmesh), reads them back, and a second
+     catalog with --other-token (a domain granted the product, not its
+     owner) is refused the same INSERT with Iceberg's ForbiddenException.
 
 Rows are compared as sorted "col1:col2:..." strings. Prints each check and a
 closing "N passed, N failed" line; exits 1 if any check failed.
@@ -75,6 +80,11 @@ def main():
     ap.add_argument("--denied", required=True, help="a table the domain may not read, ns.name")
     ap.add_argument("--gov-token", help="governance's token: it must read --denied")
     ap.add_argument("--expect-denied", help="--denied's rows as governance reads them")
+    ap.add_argument("--write-table", help="a product's table the domain owns and commits to, ns.name")
+    ap.add_argument("--write-columns", help="its CREATE TABLE columns, e.g. 'id string NOT NULL, total bigint NOT NULL'")
+    ap.add_argument("--write-sql", help="the SELECT whose rows the domain INSERTs")
+    ap.add_argument("--expect-written", help="--write-table's rows after the INSERT")
+    ap.add_argument("--other-token", help="a token that may read --write-table but not commit to it")
     a = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="logmesh-spark-")
@@ -99,6 +109,8 @@ def run(a, work):
     b = catalog_conf(b, "lm", a.uri, a.token)
     if a.gov_token:
         b = catalog_conf(b, "gov", a.uri, a.gov_token)
+    if a.other_token:
+        b = catalog_conf(b, "other", a.uri, a.other_token)
     spark = b.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     jvm = spark._jvm
@@ -169,6 +181,29 @@ def run(a, work):
         got, want = rows_of(spark.sql("SELECT * FROM gov.%s" % a.denied)), parse_rows(a.expect_denied or "")
         return got == want, "SELECT * FROM gov.%s = %s, want %s" % (a.denied, got, want)
 
+    # 6. An engine's commit: the owner creates, writes and commits; another
+    # domain may not.
+    wt = "lm." + (a.write_table or "")
+
+    def create():
+        spark.sql("CREATE TABLE IF NOT EXISTS %s (%s) USING iceberg" % (wt, a.write_columns))
+        return True, "CREATE TABLE %s (%s)" % (wt, a.write_columns)
+
+    def insert():
+        spark.sql("INSERT INTO %s %s" % (wt, a.write_sql))
+        got, want = rows_of(spark.sql("SELECT * FROM %s" % wt)), parse_rows(a.expect_written)
+        return got == want, "INSERT INTO %s %s, then SELECT * = %s, want %s" % (wt, a.write_sql, got, want)
+
+    def write_refused():
+        other = "other." + a.write_table
+        try:
+            spark.sql("INSERT INTO %s %s" % (other, a.write_sql))
+        except Exception as e:
+            text = str(e)
+            line = next((ln.strip(": \t") for ln in text.splitlines() if FORBIDDEN in ln), first_line(e))
+            return FORBIDDEN in text, "INSERT INTO %s failed with %s" % (other, line[:300])
+        return False, "INSERT INTO %s was committed, want %s" % (other, FORBIDDEN)
+
     check("namespaces", namespaces)
     check("list", listed)
     check("read", read)
@@ -178,6 +213,11 @@ def run(a, work):
     check("denied", refused)
     if a.gov_token:
         check("governance", governance)
+    if a.write_table:
+        check("create", create)
+        check("insert-commit", insert)
+        if a.other_token:
+            check("commit-denied", write_refused)
 
     spark.stop()
     print("spark: %d passed, %d failed" % (len(passed), len(failed)), flush=True)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Apache Spark reads logmesh's Iceberg REST catalog (see README.md).
+# Apache Spark reads and commits through logmesh's Iceberg REST catalog (see README.md).
 #
 #   deploy/spark/test.sh
 #
@@ -9,8 +9,11 @@
 # nobody), lands files so raw.a has 2 versions and raw.b 1, then runs
 # read_catalog.py: Spark with wm's token reads raw.a, time-travels to its
 # first snapshot, and is refused raw.b with Iceberg's ForbiddenException;
-# with governance's token it reads raw.b. Stops dev on exit (also on failure
-# or Ctrl-C) and exits with the script's status.
+# with governance's token it reads raw.b; then, as wm, creates its product
+# wm.sums's table and INSERTs into it, committing through the catalog, and
+# raw's same INSERT is refused. The commit must show as wm.sums version 2
+# and read with `logmesh query`. Stops dev on exit (also on failure or
+# Ctrl-C) and exits with the script's status.
 #
 # Environment: LOGMESH_SPARK_TIMEOUT (s to wait for each table version,
 # default 180), LOGMESH_SPARK_KEEP=1 keeps the temporary directory.
@@ -101,8 +104,19 @@ feeds:
      schema: {type: record, name: A, fields: [{name: id, type: string}, {name: v, type: long}]}}
   - {name: b, table: raw.b, key_pattern: "b/*.csv", format: csv, options: {header: true}, visibility: enterprise,
      schema: {type: record, name: B, fields: [{name: id, type: string}, {name: w, type: long}]}}
+products:
+  # Run by an engine that commits through the catalog: manual, so the
+  # runner never runs it itself.
+  - name: sums
+    domain: wm
+    visibility: enterprise
+    inputs: [raw.a]
+    trigger: manual
+    transform: SELECT id, v * 10 AS total FROM a
+    output: {schema: {type: record, name: Sums, fields: [{name: id, type: string}, {name: total, type: long}]}}
 grants:
   - {product: raw.a, to: wm}
+  - {product: wm.sums, to: raw}
 EOF
 printf 'id,v\nk1,1\nk2,2\n' >"$TMP/a1.csv"
 printf 'id,v\nk3,3\n' >"$TMP/a2.csv"
@@ -127,7 +141,8 @@ log "logmesh dev is up after $((SECONDS - t_test))s"
 token() { sed -n "s/.*principal: $1, token: \([^ }]*\).*/\1/p" "$DATA/catalog-tokens.yaml"; }
 WM_TOKEN="$(token wm)"
 GOV_TOKEN="$(token governance)"
-[ -n "$WM_TOKEN" ] && [ -n "$GOV_TOKEN" ] || die "no wm or governance token in $DATA/catalog-tokens.yaml"
+RAW_TOKEN="$(token raw)"
+[ -n "$WM_TOKEN" ] && [ -n "$GOV_TOKEN" ] && [ -n "$RAW_TOKEN" ] || die "no wm, raw or governance token in $DATA/catalog-tokens.yaml"
 
 # await TABLE VERSION: until `logmesh tables --json` shows TABLE at VERSION.
 await() {
@@ -165,10 +180,26 @@ log "raw.a version 1 is snapshot $FIRST"
 
 log "running read_catalog.py (pyspark, local[1])"
 t_spark=$SECONDS
+t_spark_start=$SECONDS
 rc=0
 (cd "$TMP" && TMPDIR="$TMP" SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON="$PY" PYSPARK_DRIVER_PYTHON="$PY" "$PY" "$HERE/read_catalog.py" \
   --uri "http://127.0.0.1:$HPORT/iceberg" --token "$WM_TOKEN" --jar "$JAR" \
   --table raw.a --expect k1:1,k2:2,k3:3 --first-snapshot "$FIRST" --expect-first k1:1,k2:2 \
-  --namespaces raw --listed raw.a --denied raw.b --gov-token "$GOV_TOKEN" --expect-denied k1:10) || rc=$?
-log "install ${t_install}s, build ${t_build}s, dev + ingestion $((t_spark - t_test))s, spark $((SECONDS - t_spark))s"
+  --namespaces raw --listed raw.a --denied raw.b --gov-token "$GOV_TOKEN" --expect-denied k1:10 \
+  --write-table wm.sums --write-columns 'id string NOT NULL, total bigint NOT NULL' \
+  --write-sql 'SELECT id, v * 10 FROM lm.raw.a' --expect-written k1:10,k2:20,k3:30 --other-token "$RAW_TOKEN") || rc=$?
+t_spark=$((SECONDS - t_spark))
+if [ "$rc" -eq 0 ]; then
+  # Spark's commits are facts on the log: the create is version 1, the
+  # INSERT version 2, and logmesh's own reader sees the engine's rows.
+  await wm.sums 2
+  got="$("${LM[@]}" query --json 'SELECT sum(total) AS s, count(*) AS n FROM wm.sums')" || die "logmesh query of wm.sums failed"
+  "$PY" -c '
+import json, sys
+rows = json.loads(sys.argv[1])
+sys.exit(0 if rows and int(rows[0]["s"]) == 60 and int(rows[0]["n"]) == 3 else 1)' "$got" \
+    || die "logmesh query of wm.sums = $got, want s 60 and n 3"
+  log "logmesh query reads the engine's commit: $(tr -d ' \n' <<<"$got")"
+fi
+log "install ${t_install}s, build ${t_build}s, dev + ingestion $((t_spark_start - t_test))s, spark ${t_spark}s"
 exit "$rc"
